@@ -1,0 +1,150 @@
+package ioloop
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// A Completion is the caller-owned record of one I/O operation: its
+// arguments, its callback and context, its result, and the intrusive link
+// that lets the loop queue it without allocating.
+//
+// Allocate Completions yourself (typically as fields of a connection or
+// request struct) and hand them to an operation function such as Recv. The
+// loop never allocates or frees them. A Completion may be reused for
+// another operation once its callback has started, including from inside
+// that callback; submitting it while it is still in flight panics.
+//
+// The zero value is ready to use. A Completion must not be copied while in
+// flight (the kernel and the loop refer to it by address).
+type Completion struct {
+	// next links the Completion into exactly one of the loop's FIFOs
+	// (submission overflow or completed) at a time.
+	next  *Completion
+	loop  *Loop
+	state completionState
+	op    opcode
+
+	// token is the in-flight table token (io_uring user_data) while the
+	// operation is in the kernel.
+	token uint64
+
+	// Arguments. Only the fields the operation uses are set; buffers and
+	// pointers stay referenced here so that the garbage collector keeps
+	// everything the kernel may touch alive until the callback runs.
+	fd          int32
+	flags       uint32 // open flags, statx flags, fsync flags, shutdown how
+	mode        uint32 // open mode, statx mask
+	offset      int64
+	buf         []byte
+	bufs        [][]byte
+	iovecs      []unix.Iovec // kernel-visible iovec array, reused across operations
+	path        []byte       // NUL-terminated copy of a path, reused across operations
+	statx       *unix.Statx_t
+	timespec    unix.Timespec
+	sockaddr    unix.RawSockaddrAny
+	sockaddrLen uint32
+	target      *Completion // Cancel: the operation to cancel
+	targetToken uint64      // Cancel: the target's token when Cancel was called
+
+	// transferred counts bytes already sent by a Send that the loop is
+	// completing in several kernel requests.
+	transferred int
+
+	// Result, set when the operation completes.
+	n   int
+	err error
+
+	// Callback and its context, type-erased without allocation: ctx holds
+	// a *T and cb holds a func(*T, ...) converted to a named func type
+	// whose method restores T (see callback.go).
+	ctx any
+	cb  invoker
+}
+
+type completionState uint8
+
+const (
+	// stateIdle: not submitted, or its callback has started.
+	stateIdle completionState = iota
+	// stateQueued: submitted, waiting in the loop for room in the kernel's
+	// submission queue.
+	stateQueued
+	// stateInFlight: in the kernel (or, on readiness backends, waiting).
+	stateInFlight
+	// stateCompleted: result known, waiting in the completed FIFO for its
+	// callback to run.
+	stateCompleted
+)
+
+func (s completionState) String() string {
+	switch s {
+	case stateIdle:
+		return "idle"
+	case stateQueued:
+		return "queued for submission"
+	case stateInFlight:
+		return "in flight"
+	case stateCompleted:
+		return "completed, callback pending"
+	}
+	return "invalid"
+}
+
+type opcode uint8
+
+const (
+	opNone opcode = iota
+	opNop
+	opNextTick
+	opTimeout
+	opAccept
+	opConnect
+	opRecv
+	opSend
+	opRead
+	opWrite
+	opReadv
+	opWritev
+	opFsync
+	opClose
+	opOpenAt
+	opStatx
+	opShutdown
+	opCancel
+)
+
+var opcodeNames = [...]string{
+	opNone: "none", opNop: "Nop", opNextTick: "NextTick", opTimeout: "Timeout",
+	opAccept: "Accept", opConnect: "Connect", opRecv: "Recv", opSend: "Send",
+	opRead: "Read", opWrite: "Write", opReadv: "Readv", opWritev: "Writev",
+	opFsync: "Fsync", opClose: "Close", opOpenAt: "OpenAt", opStatx: "Statx",
+	opShutdown: "Shutdown", opCancel: "Cancel",
+}
+
+func (op opcode) String() string {
+	if int(op) < len(opcodeNames) {
+		return opcodeNames[op]
+	}
+	return "invalid"
+}
+
+// Result returns the result of the Completion's last operation: the count or
+// file descriptor and the error its callback received. It is meant for
+// tests and diagnostics; callbacks get the same values as arguments.
+func (c *Completion) Result() (n int, err error) { return c.n, c.err }
+
+// Pending reports whether the Completion is submitted and its callback has
+// not started yet. A pending Completion must not be submitted again.
+func (c *Completion) Pending() bool { return c.state != stateIdle }
+
+// releaseArguments drops references to user memory once the kernel can no
+// longer touch it, so that a finished Completion does not keep buffers alive.
+func (c *Completion) releaseArguments() {
+	c.buf = nil
+	c.bufs = nil
+	c.statx = nil
+	c.target = nil
+	for i := range c.iovecs {
+		c.iovecs[i] = unix.Iovec{}
+	}
+}

@@ -1,0 +1,421 @@
+package ioloop
+
+import (
+	"fmt"
+	"io"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Backend names the kernel interface a Loop runs on.
+type Backend uint8
+
+const (
+	// BackendAuto picks the best backend the machine supports.
+	BackendAuto Backend = iota
+	// BackendIOUring is Linux io_uring (5.11 or newer).
+	BackendIOUring
+)
+
+func (b Backend) String() string {
+	switch b {
+	case BackendAuto:
+		return "auto"
+	case BackendIOUring:
+		return "io_uring"
+	}
+	return fmt.Sprintf("Backend(%d)", uint8(b))
+}
+
+// Options configures a Loop. The zero value gives sane defaults.
+type Options struct {
+	// Backend selects the kernel interface; the default, BackendAuto,
+	// picks io_uring.
+	Backend Backend
+
+	// Entries is the size of the kernel submission queue: how many
+	// operations one flush can hand to the kernel. It is rounded up to a
+	// power of two; operations beyond it wait in the loop's overflow queue,
+	// so it bounds batching, not concurrency. Default 256, maximum 32768.
+	Entries uint32
+
+	// CompletionEntries is the size of the kernel completion queue. When
+	// more operations complete than fit, the kernel buffers the excess
+	// (IORING_FEAT_NODROP) and the loop drains it, so it too bounds only
+	// batching. Default 0 means twice Entries; it must be at least Entries.
+	CompletionEntries uint32
+}
+
+// DefaultEntries is the submission queue size used when Options.Entries is 0.
+const DefaultEntries = 256
+
+// backend is the contract between the portable loop and one kernel
+// interface. Backends own the path of an operation from submission to its
+// raw result, which they report through Loop.complete; the loop owns
+// everything around it (state checks, results, callbacks, Close).
+type backend interface {
+	// submit hands over c, in stateQueued. The backend moves it to
+	// stateInFlight once the kernel (or its readiness machinery) has it.
+	submit(c *Completion)
+	// resubmit continues an in-flight operation that made partial progress
+	// (a short Send); c keeps its token.
+	resubmit(c *Completion)
+	// unqueue takes c back if it has not reached the kernel yet.
+	unqueue(c *Completion) bool
+	// poll pushes queued submissions to the kernel and waits up to
+	// timeoutNs (0: not at all, negative: without limit) for at least one
+	// completion, reporting every completion it reaps through
+	// Loop.complete. It never runs callbacks.
+	poll(timeoutNs int64) error
+	// cancelAll starts canceling everything submitted (Close).
+	cancelAll()
+	// close releases the kernel resources; nothing may be in flight.
+	close() error
+}
+
+// A Loop is a single-threaded, completion-based I/O event loop.
+//
+// Operations (Recv, Send, Read, Timeout, …) are submitted with a
+// caller-owned Completion and a callback; RunFor, Tick or Run submit them
+// to the kernel in batches, reap their results and run the callbacks, one
+// at a time, on the goroutine that drives the loop. Callbacks may submit
+// more operations, including with their own Completion.
+//
+// A Loop must be used by one goroutine at a time: submitting operations and
+// running the loop are not safe for concurrent use.
+type Loop struct {
+	backend     backend
+	backendKind Backend
+
+	// completed holds completions whose result is known, in completion
+	// order; draining holds the batch whose callbacks are running.
+	completed fifo
+	draining  fifo
+
+	// inflight resolves kernel tokens to completions and keeps every
+	// completion the kernel may touch reachable for the garbage collector.
+	inflight inflightTable
+
+	// pending counts submitted operations whose result is not known yet
+	// (queued in the loop or in flight in the kernel).
+	pending int
+
+	// running is 1 while RunFor, Tick, Run or Close is on the stack; it is
+	// atomic so that two goroutines entering at once are caught.
+	running    atomic.Int32
+	inCallback bool
+	closing    bool
+	closed     bool
+
+	epoch time.Time
+}
+
+// New creates a Loop. It fails with a *SetupError saying why when the
+// kernel interface cannot be set up.
+func New(opts Options) (*Loop, error) {
+	l := &Loop{epoch: time.Now()}
+	l.inflight.init(64)
+	switch opts.Backend {
+	case BackendAuto, BackendIOUring:
+		b, err := newURingBackend(l, opts)
+		if err != nil {
+			return nil, err
+		}
+		l.backend, l.backendKind = b, BackendIOUring
+	default:
+		return nil, fmt.Errorf("ioloop: unknown Options.Backend %d", opts.Backend)
+	}
+	return l, nil
+}
+
+// Backend returns the kernel interface the Loop runs on.
+func (l *Loop) Backend() Backend { return l.backendKind }
+
+// Pending returns the number of submitted operations whose callbacks have
+// not run yet.
+func (l *Loop) Pending() int { return l.pending + l.completed.size + l.draining.size }
+
+// nowNs reads the monotonic clock relative to the loop's creation.
+func (l *Loop) nowNs() int64 { return int64(time.Since(l.epoch)) }
+
+// RunFor runs the loop for d: it submits queued operations, waits for
+// completions (in the kernel, with a timeout, never while callbacks are
+// ready to run), runs callbacks, and repeats until d has passed. Work
+// submitted by the last callbacks is flushed to the kernel before it
+// returns. The returned error reports a failure of the kernel interface
+// itself; results of operations go to their callbacks.
+func (l *Loop) RunFor(d time.Duration) error {
+	l.enter("RunFor")
+	defer l.exit()
+	deadlineNs := l.nowNs() + int64(d)
+	for {
+		l.runCompleted()
+		remainingNs := deadlineNs - l.nowNs()
+		timeoutNs := remainingNs
+		if remainingNs <= 0 || !l.completed.empty() {
+			timeoutNs = 0
+		}
+		if err := l.backend.poll(timeoutNs); err != nil {
+			return err
+		}
+		if remainingNs <= 0 {
+			return nil
+		}
+	}
+}
+
+// Tick does one non-blocking pass: it submits queued operations, reaps
+// whatever has completed, and runs the callbacks that are ready.
+// Operations submitted by those callbacks go to the kernel on the next pass.
+func (l *Loop) Tick() error {
+	l.enter("Tick")
+	defer l.exit()
+	if err := l.backend.poll(0); err != nil {
+		return err
+	}
+	l.runCompleted()
+	return nil
+}
+
+// Run runs the loop until no operation is pending: every submitted
+// operation has completed and its callback has run.
+func (l *Loop) Run() error {
+	l.enter("Run")
+	defer l.exit()
+	for {
+		l.runCompleted()
+		if l.pending == 0 && l.completed.empty() {
+			return nil
+		}
+		timeoutNs := int64(-1)
+		if !l.completed.empty() {
+			timeoutNs = 0
+		}
+		if err := l.backend.poll(timeoutNs); err != nil {
+			return err
+		}
+	}
+}
+
+// maxCloseRounds bounds how often Close runs callbacks after everything in
+// flight has finished. Each round can only contain operations submitted by
+// the previous round's callbacks, which complete at once with ErrClosed, so
+// only a callback that resubmits unconditionally reaches the bound.
+const maxCloseRounds = 1 << 16
+
+// Close cancels every pending operation, waits until the kernel has
+// finished with all of them, runs every outstanding callback (canceled
+// operations receive ErrCanceled, unless they completed first), and then
+// releases the kernel resources. Operations submitted by callbacks during
+// Close complete with ErrClosed. Operations the kernel cannot interrupt
+// (a read already running against a disk) are waited for.
+//
+// Close must not be called from a callback. Closing a closed Loop returns
+// ErrClosed; any other use of a closed Loop panics.
+func (l *Loop) Close() error {
+	if l.closed {
+		return ErrClosed
+	}
+	l.enter("Close")
+	defer l.exit()
+	l.closing = true
+	l.backend.cancelAll()
+	for l.pending > 0 {
+		if err := l.backend.poll(-1); err != nil {
+			return err
+		}
+		l.runCompleted()
+	}
+	for round := 0; !l.completed.empty(); round++ {
+		if round == maxCloseRounds {
+			panic("ioloop: Close: callbacks keep submitting operations after receiving ErrClosed")
+		}
+		l.runCompleted()
+	}
+	l.closed = true
+	return l.backend.close()
+}
+
+func (l *Loop) enter(method string) {
+	if l.inCallback {
+		panic("ioloop: " + method + " called from inside a callback; callbacks must return to the loop instead of driving it")
+	}
+	if l.closed {
+		panic("ioloop: " + method + " called on a closed Loop")
+	}
+	if !l.running.CompareAndSwap(0, 1) {
+		panic("ioloop: " + method + " called while the Loop is already running on another goroutine; a Loop must be driven by one goroutine at a time")
+	}
+}
+
+// exit restores the loop after RunFor, Tick, Run or Close, also when a
+// callback panicked: the callbacks that had not run yet go back to the
+// front of the completed FIFO, so none is lost if the program recovers.
+func (l *Loop) exit() {
+	l.inCallback = false
+	l.completed.prependAll(&l.draining)
+	l.running.Store(0)
+}
+
+// runCompleted runs the callbacks of the operations that have completed so
+// far. Completions added by those callbacks wait for the next pass, so a
+// callback that resubmits itself cannot starve the kernel.
+func (l *Loop) runCompleted() {
+	if l.completed.empty() {
+		return
+	}
+	l.draining = l.completed.takeAll()
+	l.inCallback = true
+	for c := l.draining.pop(); c != nil; c = l.draining.pop() {
+		ctx, cb, n, err := c.ctx, c.cb, c.n, c.err
+		c.ctx, c.cb = nil, nil
+		c.releaseArguments()
+		c.state = stateIdle
+		cb.invoke(ctx, c, n, err)
+	}
+	l.inCallback = false
+}
+
+// prepare validates a submission before any field of c changes: a
+// Completion still in flight belongs to the kernel and must not be touched.
+func (l *Loop) prepare(c *Completion, op opcode, callbackIsNil bool) {
+	if l == nil {
+		panic("ioloop: " + op.String() + " with a nil *Loop")
+	}
+	if c == nil {
+		panic("ioloop: " + op.String() + " with a nil *Completion")
+	}
+	if callbackIsNil {
+		panic("ioloop: " + op.String() + " with a nil callback")
+	}
+	if c.state != stateIdle {
+		panic(fmt.Sprintf("ioloop: %s: the Completion is still %s (by %s); wait for its callback before reusing it",
+			op, c.state, c.op))
+	}
+	if l.closed {
+		panic("ioloop: " + op.String() + " submitted to a closed Loop")
+	}
+	c.op = op
+	c.loop = l
+	c.n, c.err = 0, nil
+	c.transferred = 0
+	c.token = 0
+}
+
+// submit hands a prepared Completion to the backend, or completes it at
+// once when no kernel work is needed.
+func (l *Loop) submit(c *Completion, ctx any, cb invoker) {
+	c.ctx, c.cb = ctx, cb
+	switch {
+	case l.closing:
+		l.finish(c, 0, ErrClosed)
+		return
+	case c.op == opNextTick:
+		l.finish(c, 0, nil)
+		return
+	case c.op == opCancel && l.cancelWithoutKernel(c):
+		return
+	}
+	c.state = stateQueued
+	l.pending++
+	l.backend.submit(c)
+}
+
+// failNow completes a submission whose arguments the kernel would reject,
+// without asking the kernel, so that it still gets exactly one callback.
+func (l *Loop) failNow(c *Completion, ctx any, cb invoker, err error) {
+	c.ctx, c.cb = ctx, cb
+	l.finish(c, 0, err)
+}
+
+// finish records a result and queues the callback.
+func (l *Loop) finish(c *Completion, n int, err error) {
+	c.n, c.err = n, err
+	c.state = stateCompleted
+	l.completed.push(c)
+}
+
+// cancelWithoutKernel settles a Cancel whose target is not in the kernel.
+// It returns false when the kernel must be asked.
+func (l *Loop) cancelWithoutKernel(c *Completion) bool {
+	target := c.target
+	switch target.state {
+	case stateIdle, stateCompleted:
+		l.finish(c, 0, ErrNotFound)
+		return true
+	case stateQueued:
+		if l.backend.unqueue(target) {
+			l.pending--
+			l.finish(target, target.transferred, ErrCanceled)
+			l.finish(c, 0, nil)
+			return true
+		}
+	}
+	c.targetToken = target.token
+	return false
+}
+
+// complete turns a raw kernel result (a value, or a negated errno) for an
+// in-flight Completion into its n and err, applying the conventions every
+// backend shares: io.EOF for a zero-byte read, ErrCanceled, a Timeout that
+// expires is a success, Send continues until the whole buffer is sent.
+func (l *Loop) complete(c *Completion, res int32) {
+	if res >= 0 {
+		n := int(res)
+		switch c.op {
+		case opSend:
+			c.transferred += n
+			if n > 0 && c.transferred < len(c.buf) {
+				if !l.closing {
+					l.backend.resubmit(c)
+					return
+				}
+				l.pending--
+				l.finish(c, c.transferred, ErrCanceled)
+				return
+			}
+			if c.transferred < len(c.buf) {
+				l.pending--
+				l.finish(c, c.transferred, io.ErrShortWrite)
+				return
+			}
+			n = c.transferred
+		case opRecv, opRead:
+			if n == 0 && len(c.buf) > 0 {
+				l.pending--
+				l.finish(c, 0, io.EOF)
+				return
+			}
+		case opReadv:
+			if n == 0 && totalLen(c.bufs) > 0 {
+				l.pending--
+				l.finish(c, 0, io.EOF)
+				return
+			}
+		}
+		l.pending--
+		l.finish(c, n, nil)
+		return
+	}
+	errno := syscall.Errno(-res)
+	var err error
+	switch {
+	case c.op == opTimeout && errno == syscall.ETIME:
+		err = nil // the timer expired: that is what a Timeout is for
+	case c.op == opCancel && errno == syscall.ENOENT:
+		err = ErrNotFound
+	default:
+		err = errnoError(errno)
+	}
+	l.pending--
+	l.finish(c, c.transferred, err)
+}
+
+func totalLen(bufs [][]byte) int {
+	total := 0
+	for _, b := range bufs {
+		total += len(b)
+	}
+	return total
+}
