@@ -146,7 +146,7 @@ const probeOpSupported uint16 = 1 << 0
 // sqRingOffsets is struct io_sqring_offsets.
 type sqRingOffsets struct {
 	head, tail, ringMask, ringEntries, flags, dropped, array, resv1 uint32
-	userAddr                                                       uint64
+	userAddr                                                        uint64
 }
 
 // cqRingOffsets is struct io_cqring_offsets.
