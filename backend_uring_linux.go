@@ -387,7 +387,7 @@ func (b *uringBackend) cancelAll() {
 			c.token = 0
 		}
 		b.loop.pending--
-		b.loop.finish(c, c.transferred, ErrCanceled)
+		b.loop.finish(c, c.progress(), ErrCanceled)
 	}
 	b.loop.inflight.forEach(func(token uint64, _ *Completion) {
 		sqe := b.ring.GetSQE()

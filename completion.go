@@ -1,6 +1,8 @@
 package ioloop
 
 import (
+	"unsafe"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -17,48 +19,54 @@ import (
 // The zero value is ready to use. A Completion must not be copied while in
 // flight (the kernel and the loop refer to it by address).
 type Completion struct {
+	// Hot fields first: every operation touches these, and keeping them in
+	// the first two cache lines measurably speeds up dispatch.
+
 	// next links the Completion into exactly one of the loop's FIFOs
 	// (submission overflow or completed) at a time.
-	next  *Completion
-	loop  *Loop
-	state completionState
-	op    opcode
+	next *Completion
+	loop *Loop
+
+	// Callback and its context, type-erased without allocation: ctx holds
+	// a *T (an unsafe.Pointer keeps the object alive for the garbage
+	// collector like any pointer) and cb holds a func(*T, ...) converted to
+	// a named func type whose method restores T (see callback.go).
+	ctx unsafe.Pointer
+	cb  invoker
 
 	// token is the in-flight table token (io_uring user_data) while the
 	// operation is in the kernel.
 	token uint64
 
+	// Result, set when the operation completes.
+	n   int
+	err error
+
 	// Arguments. Only the fields the operation uses are set; buffers and
 	// pointers stay referenced here so that the garbage collector keeps
 	// everything the kernel may touch alive until the callback runs.
-	fd          int32
-	flags       uint32 // open flags, statx flags, fsync flags, shutdown how
-	mode        uint32 // open mode, statx mask
-	offset      int64
-	buf         []byte
-	bufs        [][]byte
-	iovecs      []unix.Iovec // kernel-visible iovec array, reused across operations
-	path        []byte       // NUL-terminated copy of a path, reused across operations
-	statx       *unix.Statx_t
-	timespec    unix.Timespec
-	sockaddr    unix.RawSockaddrAny
-	sockaddrLen uint32
-	target      *Completion // Cancel: the operation to cancel
-	targetToken uint64      // Cancel: the target's token when Cancel was called
+	buf    []byte
+	fd     int32
+	state  completionState
+	op     opcode
+	flags  uint32 // open flags, statx flags, fsync flags, shutdown how
+	mode   uint32 // open mode, statx mask
+	offset int64
 
 	// transferred counts bytes already sent by a Send that the loop is
 	// completing in several kernel requests.
 	transferred int
 
-	// Result, set when the operation completes.
-	n   int
-	err error
-
-	// Callback and its context, type-erased without allocation: ctx holds
-	// a *T and cb holds a func(*T, ...) converted to a named func type
-	// whose method restores T (see callback.go).
-	ctx any
-	cb  invoker
+	// Cold arguments, used by few operations.
+	bufs        [][]byte
+	iovecs      []unix.Iovec // kernel-visible iovec array, reused across operations
+	path        []byte       // NUL-terminated copy of a path, reused across operations
+	statx       *unix.Statx_t
+	target      *Completion // Cancel: the operation to cancel
+	targetToken uint64      // Cancel: the target's token when Cancel was called
+	timespec    unix.Timespec
+	sockaddr    unix.RawSockaddrAny
+	sockaddrLen uint32
 }
 
 type completionState uint8
@@ -138,13 +146,26 @@ func (c *Completion) Result() (n int, err error) { return c.n, c.err }
 func (c *Completion) Pending() bool { return c.state != stateIdle }
 
 // releaseArguments drops references to user memory once the kernel can no
-// longer touch it, so that a finished Completion does not keep buffers alive.
+// longer touch it, so that a finished Completion does not keep buffers
+// alive. It touches the cold fields only for the operations that use them.
 func (c *Completion) releaseArguments() {
 	c.buf = nil
-	c.bufs = nil
-	c.statx = nil
-	c.target = nil
-	for i := range c.iovecs {
-		c.iovecs[i] = unix.Iovec{}
+	switch c.op {
+	case opReadv, opWritev:
+		c.bufs = nil
+		clear(c.iovecs)
+	case opStatx:
+		c.statx = nil
+	case opCancel:
+		c.target = nil
 	}
+}
+
+// progress returns the bytes an operation transferred before it failed or
+// was canceled: only Send makes progress across several kernel requests.
+func (c *Completion) progress() int {
+	if c.op == opSend {
+		return c.transferred
+	}
+	return 0
 }

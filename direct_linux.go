@@ -110,3 +110,8 @@ func AlignedBuffer(sizeBytes, alignBytes int) []byte {
 	}
 	return raw[start : start+sizeBytes : start+sizeBytes]
 }
+
+// IsAligned reports whether buf starts at a multiple of alignBytes.
+func IsAligned(buf []byte, alignBytes int) bool {
+	return uintptr(unsafe.Pointer(unsafe.SliceData(buf)))%uintptr(alignBytes) == 0
+}

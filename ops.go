@@ -34,7 +34,7 @@ import (
 // runs on a later pass; it measures the loop's own overhead.
 func Nop[T any](l *Loop, c *Completion, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opNop, callback == nil)
-	l.submit(c, ctx, errorCallback[T](callback))
+	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
 // NextTick runs callback on the loop's next pass without any system call.
@@ -42,7 +42,7 @@ func Nop[T any](l *Loop, c *Completion, ctx *T, callback func(ctx *T, c *Complet
 // long computation.
 func NextTick[T any](l *Loop, c *Completion, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opNextTick, callback == nil)
-	l.submit(c, ctx, errorCallback[T](callback))
+	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
 // Timeout calls back with a nil error once d has passed (measured on the
@@ -54,7 +54,7 @@ func Timeout[T any](l *Loop, c *Completion, d time.Duration, ctx *T, callback fu
 		d = 0
 	}
 	c.timespec = unix.NsecToTimespec(int64(d))
-	l.submit(c, ctx, errorCallback[T](callback))
+	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
 // Accept waits for a connection on the listening socket listenFD and calls
@@ -63,7 +63,7 @@ func Timeout[T any](l *Loop, c *Completion, d time.Duration, ctx *T, callback fu
 func Accept[T any](l *Loop, c *Completion, listenFD int, ctx *T, callback func(ctx *T, c *Completion, fd int, err error)) {
 	l.prepare(c, opAccept, callback == nil)
 	c.fd = int32(listenFD)
-	l.submit(c, ctx, countCallback[T](callback))
+	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
 // Connect connects the stream socket fd (see TCPSocket) to addr. An invalid
@@ -73,11 +73,11 @@ func Connect[T any](l *Loop, c *Completion, fd int, addr netip.AddrPort, ctx *T,
 	c.fd = int32(fd)
 	size, err := encodeInetSockaddr(addr, &c.sockaddr)
 	if err != nil {
-		l.failNow(c, ctx, errorCallback[T](callback), err)
+		l.failNow(c, unsafe.Pointer(ctx), errorCallback[T](callback), err)
 		return
 	}
 	c.sockaddrLen = size
-	l.submit(c, ctx, errorCallback[T](callback))
+	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
 // ConnectUnix connects the unix stream socket fd (see UnixSocket) to the
@@ -89,11 +89,11 @@ func ConnectUnix[T any](l *Loop, c *Completion, fd int, path string, ctx *T, cal
 	c.fd = int32(fd)
 	size, err := encodeUnixSockaddr(path, &c.sockaddr)
 	if err != nil {
-		l.failNow(c, ctx, errorCallback[T](callback), err)
+		l.failNow(c, unsafe.Pointer(ctx), errorCallback[T](callback), err)
 		return
 	}
 	c.sockaddrLen = size
-	l.submit(c, ctx, errorCallback[T](callback))
+	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
 // Recv receives up to len(buf) bytes from the socket fd and calls back with
@@ -103,7 +103,7 @@ func Recv[T any](l *Loop, c *Completion, fd int, buf []byte, ctx *T, callback fu
 	l.prepare(c, opRecv, callback == nil)
 	c.fd = int32(fd)
 	c.buf = buf
-	l.submit(c, ctx, countCallback[T](callback))
+	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
 // Send sends all of buf on the socket fd. Like io.Writer, it completes
@@ -115,7 +115,8 @@ func Send[T any](l *Loop, c *Completion, fd int, buf []byte, ctx *T, callback fu
 	l.prepare(c, opSend, callback == nil)
 	c.fd = int32(fd)
 	c.buf = buf
-	l.submit(c, ctx, countCallback[T](callback))
+	c.transferred = 0
+	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
 // Read reads up to len(buf) bytes from fd at offset (offset -1: at the
@@ -127,7 +128,7 @@ func Read[T any](l *Loop, c *Completion, fd int, buf []byte, offset int64, ctx *
 	c.fd = int32(fd)
 	c.buf = buf
 	c.offset = offset
-	l.submit(c, ctx, countCallback[T](callback))
+	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
 // Write writes buf to fd at offset (offset -1: at the file's current
@@ -138,7 +139,7 @@ func Write[T any](l *Loop, c *Completion, fd int, buf []byte, offset int64, ctx 
 	c.fd = int32(fd)
 	c.buf = buf
 	c.offset = offset
-	l.submit(c, ctx, countCallback[T](callback))
+	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
 // Readv reads into bufs in order from fd at offset (-1: current position),
@@ -148,7 +149,7 @@ func Readv[T any](l *Loop, c *Completion, fd int, bufs [][]byte, offset int64, c
 	c.fd = int32(fd)
 	c.setIovecs(bufs)
 	c.offset = offset
-	l.submit(c, ctx, countCallback[T](callback))
+	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
 // Writev writes bufs in order to fd at offset (-1: current position), like
@@ -158,7 +159,7 @@ func Writev[T any](l *Loop, c *Completion, fd int, bufs [][]byte, offset int64, 
 	c.fd = int32(fd)
 	c.setIovecs(bufs)
 	c.offset = offset
-	l.submit(c, ctx, countCallback[T](callback))
+	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
 // Fsync flushes fd's data and metadata to stable storage, like fsync(2).
@@ -166,7 +167,7 @@ func Fsync[T any](l *Loop, c *Completion, fd int, ctx *T, callback func(ctx *T, 
 	l.prepare(c, opFsync, callback == nil)
 	c.fd = int32(fd)
 	c.flags = 0
-	l.submit(c, ctx, errorCallback[T](callback))
+	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
 // Fdatasync flushes fd's data, and only the metadata needed to read it back,
@@ -175,7 +176,7 @@ func Fdatasync[T any](l *Loop, c *Completion, fd int, ctx *T, callback func(ctx 
 	l.prepare(c, opFsync, callback == nil)
 	c.fd = int32(fd)
 	c.flags = fsyncDatasync
-	l.submit(c, ctx, errorCallback[T](callback))
+	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
 // Close closes fd. As with close(2), fd is released even when an error is
@@ -183,7 +184,7 @@ func Fdatasync[T any](l *Loop, c *Completion, fd int, ctx *T, callback func(ctx 
 func Close[T any](l *Loop, c *Completion, fd int, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opClose, callback == nil)
 	c.fd = int32(fd)
-	l.submit(c, ctx, errorCallback[T](callback))
+	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
 // OpenAt opens path relative to the directory dirfd (unix.AT_FDCWD for the
@@ -196,10 +197,10 @@ func OpenAt[T any](l *Loop, c *Completion, dirfd int, path string, flags int, mo
 	c.flags = uint32(flags | unix.O_CLOEXEC)
 	c.mode = mode
 	if err := c.setPath(path); err != nil {
-		l.failNow(c, ctx, countCallback[T](callback), err)
+		l.failNow(c, unsafe.Pointer(ctx), countCallback[T](callback), err)
 		return
 	}
-	l.submit(c, ctx, countCallback[T](callback))
+	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
 // Statx fills stat with the status of path relative to dirfd, like
@@ -216,10 +217,10 @@ func Statx[T any](l *Loop, c *Completion, dirfd int, path string, flags int, mas
 	c.mode = uint32(mask)
 	c.statx = stat
 	if err := c.setPath(path); err != nil {
-		l.failNow(c, ctx, errorCallback[T](callback), err)
+		l.failNow(c, unsafe.Pointer(ctx), errorCallback[T](callback), err)
 		return
 	}
-	l.submit(c, ctx, errorCallback[T](callback))
+	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
 // Shutdown shuts down part of a full-duplex connection, like shutdown(2):
@@ -228,7 +229,7 @@ func Shutdown[T any](l *Loop, c *Completion, fd int, how int, ctx *T, callback f
 	l.prepare(c, opShutdown, callback == nil)
 	c.fd = int32(fd)
 	c.flags = uint32(how)
-	l.submit(c, ctx, errorCallback[T](callback))
+	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
 // Cancel asks the loop to cancel the operation in flight on target, which
@@ -256,7 +257,7 @@ func Cancel[T any](l *Loop, c *Completion, target *Completion, ctx *T, callback 
 		panic("ioloop: Cancel target belongs to another Loop")
 	}
 	c.target = target
-	l.submit(c, ctx, errorCallback[T](callback))
+	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
 // setIovecs builds the kernel-visible iovec array for bufs in storage the
