@@ -23,6 +23,10 @@ type uringBackend struct {
 	loop     *Loop
 	ring     *uring.Ring
 	overflow fifo
+
+	// cqOverflows counts reaps that found completions the kernel buffered
+	// because the CQ was full (IORING_SQ_CQ_OVERFLOW); tests read it.
+	cqOverflows int
 }
 
 // uringRequiredOps are the opcodes the operation set needs.
@@ -206,6 +210,7 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 	case opTimeout:
 		sqe.Opcode = uring.OpTimeout
 		sqe.Fd = -1
+		c.timespec = kernelTimespec{sec: c.timeoutNs / 1e9, nsec: c.timeoutNs % 1e9}
 		sqe.Addr = uint64(uintptr(unsafe.Pointer(&c.timespec)))
 		sqe.Len = 1
 	case opAccept:
@@ -361,6 +366,7 @@ func (b *uringBackend) reap() error {
 		if !b.ring.CQOverflowPending() || flush == maxOverflowFlushes {
 			return nil
 		}
+		b.cqOverflows++
 		if _, err := b.ring.Enter(0, true, 0, 0); err != nil && !transientEnterError(err) {
 			return err
 		}

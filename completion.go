@@ -64,7 +64,8 @@ type Completion struct {
 	statx       *unix.Statx_t
 	target      *Completion // Cancel: the operation to cancel
 	targetToken uint64      // Cancel: the target's token when Cancel was called
-	timespec    unix.Timespec
+	timeoutNs   int64
+	timespec    kernelTimespec // io_uring reads the Timeout duration from here
 	sockaddr    unix.RawSockaddrAny
 	sockaddrLen uint32
 }
@@ -168,4 +169,11 @@ func (c *Completion) progress() int {
 		return c.transferred
 	}
 	return 0
+}
+
+// kernelTimespec is struct __kernel_timespec: 64-bit fields on every
+// architecture, unlike unix.Timespec on 32-bit ones.
+type kernelTimespec struct {
+	sec  int64
+	nsec int64
 }

@@ -53,7 +53,7 @@ func Timeout[T any](l *Loop, c *Completion, d time.Duration, ctx *T, callback fu
 	if d < 0 {
 		d = 0
 	}
-	c.timespec = unix.NsecToTimespec(int64(d))
+	c.timeoutNs = int64(d)
 	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 

@@ -1,0 +1,41 @@
+// Package ioloop is a single-threaded, completion-based I/O event loop over
+// Linux io_uring, in pure Go.
+//
+// # Model
+//
+// Code anywhere in a program schedules I/O by handing the Loop an operation
+// together with a caller-owned Completion and a callback:
+//
+//	ioloop.Recv(loop, &conn.recv, conn.fd, conn.buf, conn, (*Conn).onRecv)
+//
+// Operations queue up and go to the kernel in one system call when the
+// goroutine that owns the loop calls RunFor, Tick or Run; their results come
+// back in batches, and each callback runs exactly once, on that goroutine,
+// outside of the flush, so a callback may submit more work, including with
+// its own Completion.
+//
+// # Callbacks and context
+//
+// Every operation function takes a context pointer of any type *T and a
+// callback that receives it back with its static type. With a method
+// expression as the callback, (*Conn).onRecv above, nothing is allocated per
+// operation: the Completion stores the pointer and the function, and the
+// loop restores the types when it calls back. Operations that produce a
+// count or a file descriptor call back with (n int, err error); the others
+// with (err error).
+//
+// # Errors
+//
+// Results are values: kernel errors are syscall.Errno values (so
+// errors.Is(err, syscall.ECONNRESET) works), canceled operations get
+// ErrCanceled, and a read that reaches end of stream gets io.EOF. Programming
+// errors, such as resubmitting a Completion that is still in flight, panic
+// with a message that names the mistake.
+//
+// # Memory
+//
+// The loop keeps every Completion and buffer the kernel may touch reachable
+// until the callback starts, and never allocates per operation in steady
+// state. The caller must not modify a buffer while an operation on it is in
+// flight. See docs/ARCHITECTURE.md in the repository for the invariants.
+package ioloop
