@@ -38,24 +38,27 @@ type Completion struct {
 	// operation is in the kernel.
 	token uint64
 
-	// Result, set when the operation completes.
-	n   int
-	err error
+	// Result, set when the operation completes: a count or file
+	// descriptor (the kernel's results are 32-bit) and an error code.
+	n       int32
+	errCode errorCode
 
 	// Arguments. Only the fields the operation uses are set; buffers and
 	// pointers stay referenced here so that the garbage collector keeps
 	// everything the kernel may touch alive until the callback runs.
-	buf    []byte
 	fd     int32
 	state  completionState
 	op     opcode
+	buf    []byte
 	flags  uint32 // open flags, statx flags, fsync flags, shutdown how
 	mode   uint32 // open mode, statx mask
 	offset int64
 
 	// transferred counts bytes already sent by a Send that the loop is
-	// completing in several kernel requests.
+	// completing in several kernel requests; canceled records that a
+	// Cancel stopped the Send, so that a short result ends it instead.
 	transferred int
+	canceled    bool
 
 	// Cold arguments, used by few operations.
 	bufs        [][]byte
@@ -140,7 +143,7 @@ func (op opcode) String() string {
 // Result returns the result of the Completion's last operation: the count or
 // file descriptor and the error its callback received. It is meant for
 // tests and diagnostics; callbacks get the same values as arguments.
-func (c *Completion) Result() (n int, err error) { return c.n, c.err }
+func (c *Completion) Result() (n int, err error) { return int(c.n), c.errCode.err() }
 
 // Pending reports whether the Completion is submitted and its callback has
 // not started yet. A pending Completion must not be submitted again.
@@ -150,8 +153,9 @@ func (c *Completion) Pending() bool { return c.state != stateIdle }
 // longer touch it, so that a finished Completion does not keep buffers
 // alive. It touches the cold fields only for the operations that use them.
 func (c *Completion) releaseArguments() {
-	c.buf = nil
 	switch c.op {
+	case opRecv, opSend, opRead, opWrite:
+		c.buf = nil
 	case opReadv, opWritev:
 		c.bufs = nil
 		clear(c.iovecs)

@@ -2,6 +2,7 @@ package ioloop
 
 import (
 	"errors"
+	"io"
 	"syscall"
 )
 
@@ -41,16 +42,47 @@ var (
 	ErrClosed = errors.New("ioloop: loop closed")
 )
 
-// errnoError converts a negative kernel result into the error delivered to
-// callbacks. syscall.Errno values below 256 box into an interface without
-// allocating (the runtime keeps static copies), so this is allocation-free.
-func errnoError(errno syscall.Errno) error {
-	switch errno {
-	case syscall.ECANCELED:
-		return ErrCanceled
-	default:
-		return errno
+// errorCode is how a Completion stores its error: 0 for none, a positive
+// errno, or a negative code for an ioloop sentinel. Thirty-two bits instead
+// of a 16-byte interface keep a Completion's hot fields in one cache line;
+// the error value is built when the callback runs, without allocating
+// (syscall.Errno values below 256 box without allocation: the runtime keeps
+// static copies).
+type errorCode int32
+
+const (
+	codeNone       errorCode = 0
+	codeEOF        errorCode = -1
+	codeCanceled   errorCode = -2
+	codeNotFound   errorCode = -3
+	codeClosed     errorCode = -4
+	codeShortWrite errorCode = -5
+)
+
+var sentinelErrors = [...]error{
+	-codeEOF:        io.EOF,
+	-codeCanceled:   ErrCanceled,
+	-codeNotFound:   ErrNotFound,
+	-codeClosed:     ErrClosed,
+	-codeShortWrite: io.ErrShortWrite,
+}
+
+func (code errorCode) err() error {
+	switch {
+	case code == codeNone:
+		return nil
+	case code > 0:
+		return syscall.Errno(code)
 	}
+	return sentinelErrors[-code]
+}
+
+// errnoCode converts a kernel errno into the code delivered to callbacks.
+func errnoCode(errno syscall.Errno) errorCode {
+	if errno == syscall.ECANCELED {
+		return codeCanceled
+	}
+	return errorCode(errno)
 }
 
 // SetupError reports why New could not set up a backend. Err is the

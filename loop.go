@@ -2,7 +2,6 @@ package ioloop
 
 import (
 	"fmt"
-	"io"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -275,7 +274,7 @@ func (l *Loop) runCompleted() {
 	for c := l.draining.pop(); c != nil; c = l.draining.pop() {
 		// ctx and cb stay set (they are replaced by the next submission):
 		// clearing them costs more than the references they keep.
-		ctx, cb, n, err := c.ctx, c.cb, c.n, c.err
+		ctx, cb, n, err := c.ctx, c.cb, int(c.n), c.errCode.err()
 		c.releaseArguments()
 		c.state = stateIdle
 		cb.invoke(ctx, c, n, err)
@@ -285,41 +284,40 @@ func (l *Loop) runCompleted() {
 
 // prepare validates a submission before any field of c changes: a
 // Completion still in flight belongs to the kernel and must not be touched.
+// It is small enough to inline; the messages live in misuse.
 func (l *Loop) prepare(c *Completion, op opcode, callbackIsNil bool) {
-	if l == nil {
+	if c == nil || callbackIsNil || c.state != stateIdle || l.closed {
+		l.misuse(c, op, callbackIsNil)
+	}
+	c.op = op
+}
+
+// misuse panics with a message that names the programming error.
+//
+//go:noinline
+func (l *Loop) misuse(c *Completion, op opcode, callbackIsNil bool) {
+	switch {
+	case l == nil:
 		panic("ioloop: " + op.String() + " with a nil *Loop")
-	}
-	if c == nil {
+	case c == nil:
 		panic("ioloop: " + op.String() + " with a nil *Completion")
-	}
-	if callbackIsNil {
+	case callbackIsNil:
 		panic("ioloop: " + op.String() + " with a nil callback")
-	}
-	if c.state != stateIdle {
+	case c.state != stateIdle:
 		panic(fmt.Sprintf("ioloop: %s: the Completion is still %s (by %s); wait for its callback before reusing it",
 			op, c.state, c.op))
-	}
-	if l.closed {
+	case l.closed:
 		panic("ioloop: " + op.String() + " submitted to a closed Loop")
 	}
-	// n, err and token need no reset: finish always sets the result, and
-	// the token is zero whenever the Completion is idle.
-	c.op = op
-	c.loop = l
 }
 
 // submit hands a prepared Completion to the backend, or completes it at
 // once when no kernel work is needed.
 func (l *Loop) submit(c *Completion, ctx unsafe.Pointer, cb invoker) {
 	c.ctx, c.cb = ctx, cb
-	switch {
-	case l.closing:
-		l.finish(c, 0, ErrClosed)
-		return
-	case c.op == opNextTick:
-		l.finish(c, 0, nil)
-		return
-	case c.op == opCancel && l.cancelWithoutKernel(c):
+	c.loop = l
+	if l.closing || c.op == opNextTick || c.op == opCancel {
+		l.submitSpecial(c)
 		return
 	}
 	c.state = stateQueued
@@ -331,16 +329,34 @@ func (l *Loop) submit(c *Completion, ctx unsafe.Pointer, cb invoker) {
 	l.backend.submit(c)
 }
 
+// submitSpecial handles the submissions that may not reach the kernel.
+func (l *Loop) submitSpecial(c *Completion) {
+	switch {
+	case l.closing:
+		l.finish(c, 0, codeClosed)
+		return
+	case c.op == opNextTick:
+		l.finish(c, 0, codeNone)
+		return
+	case c.op == opCancel && l.cancelWithoutKernel(c):
+		return
+	}
+	c.state = stateQueued
+	l.pending++
+	l.backend.submit(c)
+}
+
 // failNow completes a submission whose arguments the kernel would reject,
 // without asking the kernel, so that it still gets exactly one callback.
-func (l *Loop) failNow(c *Completion, ctx unsafe.Pointer, cb invoker, err error) {
+func (l *Loop) failNow(c *Completion, ctx unsafe.Pointer, cb invoker, errno syscall.Errno) {
 	c.ctx, c.cb = ctx, cb
-	l.finish(c, 0, err)
+	c.loop = l
+	l.finish(c, 0, errorCode(errno))
 }
 
 // finish records a result and queues the callback.
-func (l *Loop) finish(c *Completion, n int, err error) {
-	c.n, c.err = n, err
+func (l *Loop) finish(c *Completion, n int, code errorCode) {
+	c.n, c.errCode = int32(n), code
 	c.state = stateCompleted
 	l.completed.push(c)
 }
@@ -351,18 +367,38 @@ func (l *Loop) cancelWithoutKernel(c *Completion) bool {
 	target := c.target
 	switch target.state {
 	case stateIdle, stateCompleted:
-		l.finish(c, 0, ErrNotFound)
+		l.finish(c, 0, codeNotFound)
 		return true
 	case stateQueued:
 		if l.backend.unqueue(target) {
 			l.pending--
-			l.finish(target, target.progress(), ErrCanceled)
-			l.finish(c, 0, nil)
+			l.finish(target, target.progress(), codeCanceled)
+			l.finish(c, 0, codeNone)
 			return true
 		}
 	}
 	c.targetToken = target.token
 	return false
+}
+
+// zeroNeedsCare marks the operations for which a zero result is not just
+// "0": end of stream for reads, no progress for Send, a canceled target
+// for Cancel.
+// It has 256 entries so that indexing by an opcode needs no bounds check.
+var zeroNeedsCare = [256]bool{opRecv: true, opRead: true, opReadv: true, opSend: true, opCancel: true}
+
+// completeSimple is the inlinable fast path of complete for the results
+// that need no interpretation (most of them); it reports whether it
+// handled res.
+func (l *Loop) completeSimple(c *Completion, res int32) bool {
+	if res < 0 || c.op == opSend || (res == 0 && zeroNeedsCare[c.op]) {
+		return false
+	}
+	l.pending--
+	c.n, c.errCode = res, codeNone
+	c.state = stateCompleted
+	l.completed.push(c)
+	return true
 }
 
 // complete turns a raw kernel result (a value, or a negated errno) for an
@@ -376,49 +412,56 @@ func (l *Loop) complete(c *Completion, res int32) {
 		case opSend:
 			c.transferred += n
 			if n > 0 && c.transferred < len(c.buf) {
-				if !l.closing {
+				if !l.closing && !c.canceled {
 					l.backend.resubmit(c)
 					return
 				}
 				l.pending--
-				l.finish(c, c.transferred, ErrCanceled)
+				l.finish(c, c.transferred, codeCanceled)
 				return
 			}
 			if c.transferred < len(c.buf) {
 				l.pending--
-				l.finish(c, c.transferred, io.ErrShortWrite)
+				l.finish(c, c.transferred, codeShortWrite)
 				return
 			}
 			n = c.transferred
 		case opRecv, opRead:
 			if n == 0 && len(c.buf) > 0 {
 				l.pending--
-				l.finish(c, 0, io.EOF)
+				l.finish(c, 0, codeEOF)
 				return
+			}
+		case opCancel:
+			// A Send the kernel canceled after partial progress reports
+			// the bytes sent as a positive result, after this CQE: it must
+			// end with ErrCanceled rather than be continued.
+			if t := c.target; t.token == c.targetToken && t.op == opSend {
+				t.canceled = true
 			}
 		case opReadv:
 			if n == 0 && totalLen(c.bufs) > 0 {
 				l.pending--
-				l.finish(c, 0, io.EOF)
+				l.finish(c, 0, codeEOF)
 				return
 			}
 		}
 		l.pending--
-		l.finish(c, n, nil)
+		l.finish(c, n, codeNone)
 		return
 	}
 	errno := syscall.Errno(-res)
-	var err error
+	var code errorCode
 	switch {
 	case c.op == opTimeout && errno == syscall.ETIME:
-		err = nil // the timer expired: that is what a Timeout is for
+		code = codeNone // the timer expired: that is what a Timeout is for
 	case c.op == opCancel && errno == syscall.ENOENT:
-		err = ErrNotFound
+		code = codeNotFound
 	default:
-		err = errnoError(errno)
+		code = errnoCode(errno)
 	}
 	l.pending--
-	l.finish(c, c.progress(), err)
+	l.finish(c, c.progress(), code)
 }
 
 func totalLen(bufs [][]byte) int {

@@ -143,7 +143,7 @@ func sockaddrOf(addr netip.AddrPort) unix.Sockaddr {
 	}
 	sa := &unix.SockaddrInet6{Port: int(addr.Port()), Addr: ip.As16()}
 	if zone := ip.Zone(); zone != "" {
-		if index, err := zoneIndex(zone); err == nil {
+		if index, err := zoneIndex(zone); err == 0 {
 			sa.ZoneId = index
 		}
 	}

@@ -72,7 +72,7 @@ func Connect[T any](l *Loop, c *Completion, fd int, addr netip.AddrPort, ctx *T,
 	l.prepare(c, opConnect, callback == nil)
 	c.fd = int32(fd)
 	size, err := encodeInetSockaddr(addr, &c.sockaddr)
-	if err != nil {
+	if err != 0 {
 		l.failNow(c, unsafe.Pointer(ctx), errorCallback[T](callback), err)
 		return
 	}
@@ -88,7 +88,7 @@ func ConnectUnix[T any](l *Loop, c *Completion, fd int, path string, ctx *T, cal
 	l.prepare(c, opConnect, callback == nil)
 	c.fd = int32(fd)
 	size, err := encodeUnixSockaddr(path, &c.sockaddr)
-	if err != nil {
+	if err != 0 {
 		l.failNow(c, unsafe.Pointer(ctx), errorCallback[T](callback), err)
 		return
 	}
@@ -115,7 +115,7 @@ func Send[T any](l *Loop, c *Completion, fd int, buf []byte, ctx *T, callback fu
 	l.prepare(c, opSend, callback == nil)
 	c.fd = int32(fd)
 	c.buf = buf
-	c.transferred = 0
+	c.transferred, c.canceled = 0, false
 	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
@@ -196,7 +196,7 @@ func OpenAt[T any](l *Loop, c *Completion, dirfd int, path string, flags int, mo
 	c.fd = int32(dirfd)
 	c.flags = uint32(flags | unix.O_CLOEXEC)
 	c.mode = mode
-	if err := c.setPath(path); err != nil {
+	if err := c.setPath(path); err != 0 {
 		l.failNow(c, unsafe.Pointer(ctx), countCallback[T](callback), err)
 		return
 	}
@@ -216,7 +216,7 @@ func Statx[T any](l *Loop, c *Completion, dirfd int, path string, flags int, mas
 	c.flags = uint32(flags)
 	c.mode = uint32(mask)
 	c.statx = stat
-	if err := c.setPath(path); err != nil {
+	if err := c.setPath(path); err != 0 {
 		l.failNow(c, unsafe.Pointer(ctx), errorCallback[T](callback), err)
 		return
 	}
@@ -276,13 +276,13 @@ func (c *Completion) setIovecs(bufs [][]byte) {
 }
 
 // setPath stores path NUL-terminated in storage the Completion reuses.
-func (c *Completion) setPath(path string) error {
+func (c *Completion) setPath(path string) syscall.Errno {
 	if strings.IndexByte(path, 0) >= 0 {
 		return syscall.EINVAL
 	}
 	c.path = append(c.path[:0], path...)
 	c.path = append(c.path, 0)
-	return nil
+	return 0
 }
 
 const fsyncDatasync = 1 // IORING_FSYNC_DATASYNC; the readiness backends use fdatasync(2)

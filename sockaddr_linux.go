@@ -14,7 +14,7 @@ import (
 // sockaddr_in6 (IPv6, including IPv4-mapped addresses, for AF_INET6
 // sockets) and returns its length. The kernel reads raw by address, so it
 // lives in the Completion, never on a stack.
-func encodeInetSockaddr(addr netip.AddrPort, raw *unix.RawSockaddrAny) (uint32, error) {
+func encodeInetSockaddr(addr netip.AddrPort, raw *unix.RawSockaddrAny) (uint32, syscall.Errno) {
 	ip := addr.Addr()
 	if !ip.IsValid() {
 		return 0, syscall.EINVAL
@@ -26,7 +26,7 @@ func encodeInetSockaddr(addr netip.AddrPort, raw *unix.RawSockaddrAny) (uint32, 
 		sa.Family = unix.AF_INET
 		putPort(&sa.Port, port)
 		sa.Addr = ip.As4()
-		return unix.SizeofSockaddrInet4, nil
+		return unix.SizeofSockaddrInet4, 0
 	}
 	sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(raw))
 	sa.Family = unix.AF_INET6
@@ -34,24 +34,24 @@ func encodeInetSockaddr(addr netip.AddrPort, raw *unix.RawSockaddrAny) (uint32, 
 	sa.Addr = ip.As16()
 	if zone := ip.Zone(); zone != "" {
 		scope, err := zoneIndex(zone)
-		if err != nil {
+		if err != 0 {
 			return 0, err
 		}
 		sa.Scope_id = scope
 	}
-	return unix.SizeofSockaddrInet6, nil
+	return unix.SizeofSockaddrInet6, 0
 }
 
 // zoneIndex resolves an IPv6 zone: a number, or an interface name.
-func zoneIndex(zone string) (uint32, error) {
+func zoneIndex(zone string) (uint32, syscall.Errno) {
 	if index, err := strconv.ParseUint(zone, 10, 32); err == nil {
-		return uint32(index), nil
+		return uint32(index), 0
 	}
 	ifIndex, err := interfaceIndex(zone)
 	if err != nil {
 		return 0, syscall.EINVAL
 	}
-	return uint32(ifIndex), nil
+	return uint32(ifIndex), 0
 }
 
 // putPort stores port in network byte order.
@@ -63,7 +63,7 @@ func putPort(field *uint16, port uint16) {
 
 // encodeUnixSockaddr writes a sockaddr_un for path ('@' prefix: abstract
 // namespace) and returns its length.
-func encodeUnixSockaddr(path string, raw *unix.RawSockaddrAny) (uint32, error) {
+func encodeUnixSockaddr(path string, raw *unix.RawSockaddrAny) (uint32, syscall.Errno) {
 	sa := (*unix.RawSockaddrUnix)(unsafe.Pointer(raw))
 	if len(path) == 0 || len(path) >= len(sa.Path) {
 		return 0, syscall.EINVAL
@@ -76,9 +76,9 @@ func encodeUnixSockaddr(path string, raw *unix.RawSockaddrAny) (uint32, error) {
 	size := uint32(unsafe.Offsetof(sa.Path)) + uint32(len(path))
 	if path[0] == '@' {
 		sa.Path[0] = 0 // abstract: no terminating NUL, length is exact
-		return size, nil
+		return size, 0
 	}
-	return size + 1, nil
+	return size + 1, 0
 }
 
 // addrPortFromSockaddr converts what getsockname/getpeername return.

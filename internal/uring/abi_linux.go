@@ -64,6 +64,7 @@ const (
 	SetupTaskrunFlag  uint32 = 1 << 9
 	SetupSingleIssuer uint32 = 1 << 12
 	SetupDeferTaskrun uint32 = 1 << 13
+	SetupNoSQArray    uint32 = 1 << 16
 )
 
 // Feature flags (io_uring_params.features).

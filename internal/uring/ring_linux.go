@@ -76,6 +76,8 @@ func Setup(entries, cqEntries, flags uint32) (*Ring, error) {
 
 func (r *Ring) mapRings() error {
 	p := &r.params
+	// Without the SQ array (NO_SQARRAY) sqOff.array is 0 and the SQ ring
+	// is smaller than the CQ ring, which then sets the shared size.
 	sqRingSize := uintptr(p.sqOff.array) + uintptr(p.SQEntries)*4
 	cqRingSize := uintptr(p.cqOff.cqes) + uintptr(p.CQEntries)*uintptr(unsafe.Sizeof(CQE{}))
 	singleMmap := p.Features&FeatSingleMmap != 0
@@ -110,11 +112,14 @@ func (r *Ring) mapRings() error {
 	r.sqMask = *(*uint32)(unsafe.Pointer(&sq[p.sqOff.ringMask]))
 	r.sqEntries = *(*uint32)(unsafe.Pointer(&sq[p.sqOff.ringEntries]))
 	r.sqes = unsafe.Slice((*SQE)(unsafe.Pointer(&r.sqeMem[0])), p.SQEntries)
-	// The SQ index array is an indirection we do not need: fill it with the
-	// identity once, so that SQE slot i is always array entry i.
-	array := unsafe.Slice((*uint32)(unsafe.Pointer(&sq[p.sqOff.array])), p.SQEntries)
-	for i := range array {
-		array[i] = uint32(i)
+	// The SQ index array is an indirection we do not need: with
+	// IORING_SETUP_NO_SQARRAY (6.6+) the kernel drops it; otherwise fill it
+	// with the identity once, so that SQE slot i is always array entry i.
+	if p.Flags&SetupNoSQArray == 0 {
+		array := unsafe.Slice((*uint32)(unsafe.Pointer(&sq[p.sqOff.array])), p.SQEntries)
+		for i := range array {
+			array[i] = uint32(i)
+		}
 	}
 	r.sqeTail = atomic.LoadUint32(r.sqTail)
 
