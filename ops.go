@@ -124,42 +124,26 @@ func Send[T any](l *Loop, c *Completion, fd int, buf []byte, ctx *T, callback fu
 // end of file it calls back with 0 and io.EOF. Like pread(2), it may return
 // fewer bytes than asked; it does not loop.
 func Read[T any](l *Loop, c *Completion, fd int, buf []byte, offset int64, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
-	l.prepare(c, opRead, callback == nil)
-	c.fd = int32(fd)
-	c.buf = buf
-	c.offset = offset
-	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
+	submitPositioned(l, c, opRead, fd, buf, offset, ctx, callback)
 }
 
 // Write writes buf to fd at offset (offset -1: at the file's current
 // position) and calls back with the count. Like pwrite(2), it may write
 // fewer bytes than asked; it does not loop.
 func Write[T any](l *Loop, c *Completion, fd int, buf []byte, offset int64, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
-	l.prepare(c, opWrite, callback == nil)
-	c.fd = int32(fd)
-	c.buf = buf
-	c.offset = offset
-	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
+	submitPositioned(l, c, opWrite, fd, buf, offset, ctx, callback)
 }
 
 // Readv reads into bufs in order from fd at offset (-1: current position),
 // like preadv(2). At end of file it calls back with 0 and io.EOF.
 func Readv[T any](l *Loop, c *Completion, fd int, bufs [][]byte, offset int64, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
-	l.prepare(c, opReadv, callback == nil)
-	c.fd = int32(fd)
-	c.setIovecs(bufs)
-	c.offset = offset
-	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
+	submitVectored(l, c, opReadv, fd, bufs, offset, ctx, callback)
 }
 
 // Writev writes bufs in order to fd at offset (-1: current position), like
 // pwritev(2).
 func Writev[T any](l *Loop, c *Completion, fd int, bufs [][]byte, offset int64, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
-	l.prepare(c, opWritev, callback == nil)
-	c.fd = int32(fd)
-	c.setIovecs(bufs)
-	c.offset = offset
-	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
+	submitVectored(l, c, opWritev, fd, bufs, offset, ctx, callback)
 }
 
 // Fsync flushes fd's data and metadata to stable storage, like fsync(2).
@@ -258,6 +242,24 @@ func Cancel[T any](l *Loop, c *Completion, target *Completion, ctx *T, callback 
 	}
 	c.target = target
 	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
+}
+
+// submitPositioned submits Read or Write.
+func submitPositioned[T any](l *Loop, c *Completion, op opcode, fd int, buf []byte, offset int64, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
+	l.prepare(c, op, callback == nil)
+	c.fd = int32(fd)
+	c.buf = buf
+	c.offset = offset
+	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
+}
+
+// submitVectored submits Readv or Writev.
+func submitVectored[T any](l *Loop, c *Completion, op opcode, fd int, bufs [][]byte, offset int64, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
+	l.prepare(c, op, callback == nil)
+	c.fd = int32(fd)
+	c.setIovecs(bufs)
+	c.offset = offset
+	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
 // setIovecs builds the kernel-visible iovec array for bufs in storage the
