@@ -185,14 +185,8 @@ func (b *uringBackend) resubmit(c *Completion) {
 }
 
 func (b *uringBackend) unqueue(c *Completion) bool {
-	if !b.overflow.remove(c) {
-		return false
-	}
-	if c.token != 0 { // a continued Send keeps its token while queued
-		b.loop.inflight.remove(c.token)
-		c.token = 0
-	}
-	return true
+	// A continued Send keeps its token while queued; Loop.finish retires it.
+	return b.overflow.remove(c)
 }
 
 // prep fills sqe for c and moves c in flight. The kernel reads every
@@ -274,8 +268,15 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 
 func setBuffer(sqe *uring.SQE, buf []byte) {
 	sqe.Addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(buf))))
-	sqe.Len = uint32(len(buf))
+	sqe.Len = uint32(min(len(buf), maxIOLen))
 }
+
+// maxIOLen caps the length of one kernel read or write at Linux's
+// MAX_RW_COUNT (2 GiB - 4 KiB): the kernel rejects longer sends with
+// EINVAL, and the SQE's 32-bit length wraps at 4 GiB (a 4 GiB Read would
+// become a zero-length one and report a false io.EOF). Reads and writes may
+// be short anyway; Send continues with the rest.
+const maxIOLen = 1<<31 - 4096
 
 // poll implements backend.poll. Its loops are bounded: draining the
 // overflow stops when a round moves nothing, and reaping is bounded by the
@@ -367,7 +368,7 @@ func (b *uringBackend) reap() error {
 				c.token = 0
 				continue
 			}
-			b.completeInFlight(c, res)
+			b.loop.complete(c, res)
 		}
 		b.ring.SetCQHead(head)
 		if !b.ring.CQOverflowPending() || flush == maxOverflowFlushes {
@@ -380,25 +381,10 @@ func (b *uringBackend) reap() error {
 	}
 }
 
-// completeInFlight retires c's token unless the loop continues the
-// operation (a short Send), then reports the result.
-func (b *uringBackend) completeInFlight(c *Completion, res int32) {
-	token := c.token
-	b.loop.complete(c, res)
-	if c.state != stateInFlight && c.state != stateQueued {
-		b.loop.inflight.remove(token)
-		c.token = 0
-	}
-}
-
 // cancelAll cancels queued completions directly and asks the kernel to
 // cancel everything in flight; the kernel's answers arrive through poll.
 func (b *uringBackend) cancelAll() {
 	for c := b.overflow.pop(); c != nil; c = b.overflow.pop() {
-		if c.token != 0 {
-			b.loop.inflight.remove(c.token)
-			c.token = 0
-		}
 		b.loop.pending--
 		b.loop.finish(c, c.progress(), codeCanceled)
 	}

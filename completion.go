@@ -55,10 +55,19 @@ type Completion struct {
 	offset int64
 
 	// transferred counts bytes already sent by a Send that the loop is
-	// completing in several kernel requests; canceled records that a
-	// Cancel stopped the Send, so that a short result ends it instead.
+	// completing in several kernel requests.
 	transferred int
-	canceled    bool
+
+	// A Send the kernel cancels after partial progress reports a short,
+	// positive count, indistinguishable from an ordinary short send, and
+	// the Cancel's own CQE may arrive before or after it. So a Send counts
+	// the Cancels in flight aimed at it (cancelsInFlight); a short result
+	// that arrives while one is outstanding is parked (sendParked) until a
+	// verdict: a Cancel that succeeded (sendCanceled) ends the Send with
+	// ErrCanceled, a Cancel that found nothing lets it continue.
+	cancelsInFlight uint8
+	sendParked      bool
+	sendCanceled    bool
 
 	// Cold arguments, used by few operations.
 	bufs        [][]byte
@@ -143,7 +152,17 @@ func (op opcode) String() string {
 // Result returns the result of the Completion's last operation: the count or
 // file descriptor and the error its callback received. It is meant for
 // tests and diagnostics; callbacks get the same values as arguments.
-func (c *Completion) Result() (n int, err error) { return int(c.n), c.errCode.err() }
+func (c *Completion) Result() (n int, err error) { return c.count(), c.errCode.err() }
+
+// count returns the n a callback receives. A Send reports its total, which
+// may exceed the 32 bits of n (one kernel request moves less than 2 GiB,
+// and the loop continues a Send until its buffer is sent).
+func (c *Completion) count() int {
+	if c.op == opSend {
+		return c.transferred
+	}
+	return int(c.n)
+}
 
 // Pending reports whether the Completion is submitted and its callback has
 // not started yet. A pending Completion must not be submitted again.

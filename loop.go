@@ -274,7 +274,7 @@ func (l *Loop) runCompleted() {
 	for c := l.draining.pop(); c != nil; c = l.draining.pop() {
 		// ctx and cb stay set (they are replaced by the next submission):
 		// clearing them costs more than the references they keep.
-		ctx, cb, n, err := c.ctx, c.cb, int(c.n), c.errCode.err()
+		ctx, cb, n, err := c.ctx, c.cb, c.count(), c.errCode.err()
 		c.releaseArguments()
 		c.state = stateIdle
 		cb.invoke(ctx, c, n, err)
@@ -356,6 +356,13 @@ func (l *Loop) failNow(c *Completion, ctx unsafe.Pointer, cb invoker, errno sysc
 
 // finish records a result and queues the callback.
 func (l *Loop) finish(c *Completion, n int, code errorCode) {
+	if c.token != 0 {
+		l.inflight.remove(c.token)
+		c.token = 0
+	}
+	if code != codeNone && (c.op == opAccept || c.op == opOpenAt) {
+		n = -1 // never hand out 0 (stdin) as the descriptor of a failure
+	}
 	c.n, c.errCode = int32(n), code
 	c.state = stateCompleted
 	l.completed.push(c)
@@ -378,6 +385,9 @@ func (l *Loop) cancelWithoutKernel(c *Completion) bool {
 		}
 	}
 	c.targetToken = target.token
+	if target.op == opSend && target.cancelsInFlight < 255 {
+		target.cancelsInFlight++
+	}
 	return false
 }
 
@@ -389,7 +399,8 @@ var zeroNeedsCare = [256]bool{opRecv: true, opRead: true, opReadv: true, opSend:
 
 // completeSimple is the inlinable fast path of complete for the results
 // that need no interpretation (most of them); it reports whether it
-// handled res.
+// handled res. Unlike finish it leaves the token to the caller, which
+// retires it inline (keeping this function within the inlining budget).
 func (l *Loop) completeSimple(c *Completion, res int32) bool {
 	if res < 0 || c.op == opSend || (res == 0 && zeroNeedsCare[c.op]) {
 		return false
@@ -412,12 +423,7 @@ func (l *Loop) complete(c *Completion, res int32) {
 		case opSend:
 			c.transferred += n
 			if n > 0 && c.transferred < len(c.buf) {
-				if !l.closing && !c.canceled {
-					l.backend.resubmit(c)
-					return
-				}
-				l.pending--
-				l.finish(c, c.transferred, codeCanceled)
+				l.continueSend(c)
 				return
 			}
 			if c.transferred < len(c.buf) {
@@ -433,12 +439,7 @@ func (l *Loop) complete(c *Completion, res int32) {
 				return
 			}
 		case opCancel:
-			// A Send the kernel canceled after partial progress reports
-			// the bytes sent as a positive result, after this CQE: it must
-			// end with ErrCanceled rather than be continued.
-			if t := c.target; t.token == c.targetToken && t.op == opSend {
-				t.canceled = true
-			}
+			l.cancelVerdict(c, true)
 		case opReadv:
 			if n == 0 && totalLen(c.bufs) > 0 {
 				l.pending--
@@ -451,6 +452,9 @@ func (l *Loop) complete(c *Completion, res int32) {
 		return
 	}
 	errno := syscall.Errno(-res)
+	if c.op == opCancel {
+		l.cancelVerdict(c, false)
+	}
 	var code errorCode
 	switch {
 	case c.op == opTimeout && errno == syscall.ETIME:
@@ -470,4 +474,37 @@ func totalLen(bufs [][]byte) int {
 		total += len(b)
 	}
 	return total
+}
+
+// continueSend decides what happens to a Send after a short, positive
+// result: continue with the rest, end it (canceled, or the loop is
+// closing), or park it until an outstanding Cancel says which.
+func (l *Loop) continueSend(c *Completion) {
+	switch {
+	case c.sendCanceled || l.closing:
+		l.pending--
+		l.finish(c, c.transferred, codeCanceled)
+	case c.cancelsInFlight > 0:
+		c.sendParked = true // stays in flight, token kept, until cancelVerdict
+	default:
+		l.backend.resubmit(c)
+	}
+}
+
+// cancelVerdict applies the kernel's answer to a Cancel aimed at a Send
+// that may have made partial progress (see Completion.cancelsInFlight).
+func (l *Loop) cancelVerdict(c *Completion, canceled bool) {
+	t := c.target
+	if t == nil || t.op != opSend || t.token != c.targetToken || t.cancelsInFlight == 0 {
+		return // the target finished or is another operation by now
+	}
+	t.cancelsInFlight--
+	if canceled {
+		t.sendCanceled = true
+	}
+	if !t.sendParked || (!canceled && t.cancelsInFlight > 0) {
+		return
+	}
+	t.sendParked = false
+	l.continueSend(t)
 }

@@ -59,7 +59,7 @@ func Timeout[T any](l *Loop, c *Completion, d time.Duration, ctx *T, callback fu
 
 // Accept waits for a connection on the listening socket listenFD and calls
 // back with the new socket's file descriptor, which is non-blocking and
-// close-on-exec.
+// close-on-exec. On error the descriptor is -1.
 func Accept[T any](l *Loop, c *Completion, listenFD int, ctx *T, callback func(ctx *T, c *Completion, fd int, err error)) {
 	l.prepare(c, opAccept, callback == nil)
 	c.fd = int32(listenFD)
@@ -115,7 +115,8 @@ func Send[T any](l *Loop, c *Completion, fd int, buf []byte, ctx *T, callback fu
 	l.prepare(c, opSend, callback == nil)
 	c.fd = int32(fd)
 	c.buf = buf
-	c.transferred, c.canceled = 0, false
+	c.transferred = 0
+	c.cancelsInFlight, c.sendParked, c.sendCanceled = 0, false, false
 	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
@@ -173,7 +174,7 @@ func Close[T any](l *Loop, c *Completion, fd int, ctx *T, callback func(ctx *T, 
 
 // OpenAt opens path relative to the directory dirfd (unix.AT_FDCWD for the
 // working directory) with open(2) flags and mode, and calls back with the
-// new file descriptor. O_CLOEXEC is always added. A path containing a NUL
+// new file descriptor, or -1 with an error. O_CLOEXEC is always added. A path containing a NUL
 // byte fails with EINVAL through the callback.
 func OpenAt[T any](l *Loop, c *Completion, dirfd int, path string, flags int, mode uint32, ctx *T, callback func(ctx *T, c *Completion, fd int, err error)) {
 	l.prepare(c, opOpenAt, callback == nil)

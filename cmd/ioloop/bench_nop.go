@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/ioloop/ioloop"
+	"github.com/ioloop/ioloop/internal/uring"
+)
+
+// nopBench keeps `batch` NOPs in flight; every callback resubmits its own
+// Completion until `remaining` runs out, so each loop pass submits and reaps
+// one batch with one io_uring_enter, like bench/c/nop_liburing.c does.
+type nopBench struct {
+	loop      *ioloop.Loop
+	remaining int64
+	err       error
+}
+
+func (b *nopBench) onNop(c *ioloop.Completion, err error) {
+	if err != nil {
+		if b.err == nil {
+			b.err = err
+		}
+		return
+	}
+	if b.remaining > 0 {
+		b.remaining--
+		ioloop.Nop(b.loop, c, b, (*nopBench).onNop)
+	}
+}
+
+func runBenchNop(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("ioloop bench nop", "ioloop bench nop -batch N -count N [-entries N] [-json]", stderr)
+	batch := fs.Int("batch", 128, "NOPs in flight at once")
+	count := fs.Int64("count", 10_000_000, "total NOPs to complete")
+	entries := fs.Uint("entries", 0, "submission queue size (0: max(batch, 128), as the C baseline sizes its ring)")
+	asJSON := fs.Bool("json", false, "print the result as one JSON object")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	switch {
+	case *batch < 1 || *batch > uring.MaxEntries:
+		return usageError(fs, "-batch must be in 1..%d, got %d", uring.MaxEntries, *batch)
+	case *count < 1:
+		return usageError(fs, "-count must be positive, got %d", *count)
+	case *entries > uring.MaxEntries:
+		return usageError(fs, "-entries must be at most %d, got %d", uring.MaxEntries, *entries)
+	}
+	if *entries == 0 {
+		*entries = uint(max(*batch, 128))
+	}
+
+	loop, err := ioloop.New(ioloop.Options{Entries: uint32(*entries)})
+	if err != nil {
+		return fail(stderr, fs.Name(), err)
+	}
+	inFlight := int(min(int64(*batch), *count))
+	bench := &nopBench{loop: loop, remaining: *count - int64(inFlight)}
+	completions := make([]ioloop.Completion, inFlight)
+
+	m, err := startMeter()
+	if err != nil {
+		_ = loop.Close()
+		return fail(stderr, fs.Name(), err)
+	}
+	for i := range completions {
+		ioloop.Nop(loop, &completions[i], bench, (*nopBench).onNop)
+	}
+	runErr := loop.Run()
+	iv, meterErr := m.stop()
+	closeErr := loop.Close()
+	for _, err := range []error{runErr, bench.err, meterErr, closeErr} {
+		if err != nil {
+			return fail(stderr, fs.Name(), err)
+		}
+	}
+	if iv.wall <= 0 {
+		return fail(stderr, fs.Name(), fmt.Errorf("run too short to time; raise -count"))
+	}
+
+	r := newReport("ioloop_nop").
+		int("batch", int64(*batch)).
+		int("ops", *count).
+		float("ops_per_sec", iv.perSecond(*count), 0).
+		float("cpu_us_per_op", iv.cpuMicrosPer(*count), 3)
+	if err := r.write(stdout, *asJSON); err != nil {
+		return fail(stderr, fs.Name(), err)
+	}
+	return exitOK
+}

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/ioloop/ioloop"
+	"github.com/ioloop/ioloop/internal/uring"
+	"golang.org/x/sys/unix"
+)
+
+// acceptDepth is how many Accepts the server keeps in flight. One would do,
+// but a load generator opening a thousand connections at once then drains
+// the backlog at one connection per loop pass; a few in flight drain it in
+// a fraction of the passes.
+const acceptDepth = 4
+
+// acceptBackoff is how long the server waits before accepting again after
+// running out of file descriptors or memory: retrying at once would spin.
+const acceptBackoff = 10 * time.Millisecond
+
+// signalCheckInterval bounds how long a signal waits to be noticed: the
+// loop runs in slices of it and checks the signal channel in between.
+const signalCheckInterval = 100 * time.Millisecond
+
+// echoServer echoes every byte it receives on every connection. Each
+// connection has exactly one operation in flight at a time (Recv, then
+// Send of what was received, then Recv again, or finally Close), so one
+// Completion per connection suffices and shutdown needs no list of live
+// connections: Loop.Close cancels that one operation, and the cancellation
+// leads every connection through its close path.
+type echoServer struct {
+	loop     *ioloop.Loop
+	listenFD int
+	bufSize  int
+
+	accepts [acceptDepth]ioloop.Completion
+	free    *echoConn // pool of closed connections, reused with their buffers
+
+	connections int64 // accepted in total
+	active      int64 // open now
+	messages    int64 // Recv completions echoed
+	bytes       int64 // bytes echoed
+	fatal       error // an accept error that stops the server
+}
+
+type echoConn struct {
+	srv  *echoServer
+	fd   int
+	c    ioloop.Completion
+	buf  []byte
+	next *echoConn // free list link
+}
+
+func newEchoServer(loop *ioloop.Loop, listenFD, bufSize int) *echoServer {
+	return &echoServer{loop: loop, listenFD: listenFD, bufSize: bufSize}
+}
+
+func (s *echoServer) start() {
+	for i := range s.accepts {
+		s.accept(&s.accepts[i])
+	}
+}
+
+func (s *echoServer) accept(c *ioloop.Completion) {
+	ioloop.Accept(s.loop, c, s.listenFD, s, (*echoServer).onAccept)
+}
+
+func (s *echoServer) onAccept(c *ioloop.Completion, fd int, err error) {
+	if err != nil {
+		switch {
+		case errors.Is(err, ioloop.ErrCanceled), errors.Is(err, ioloop.ErrClosed):
+			// The loop is closing.
+		case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE),
+			errors.Is(err, syscall.ENOBUFS), errors.Is(err, syscall.ENOMEM):
+			ioloop.Timeout(s.loop, c, acceptBackoff, s, (*echoServer).onAcceptBackoff)
+		case errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPROTO),
+			errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EINTR),
+			errors.Is(err, syscall.EAGAIN):
+			// The connection died in the backlog, or a firewall refused it:
+			// the listener itself is fine.
+			s.accept(c)
+		default:
+			if s.fatal == nil {
+				s.fatal = fmt.Errorf("accept: %w", err)
+			}
+		}
+		return
+	}
+	s.connections++
+	s.active++
+	conn := s.free
+	if conn != nil {
+		s.free = conn.next
+		conn.next = nil
+	} else {
+		conn = &echoConn{srv: s, buf: make([]byte, s.bufSize)}
+	}
+	conn.fd = fd
+	conn.recv()
+	s.accept(c)
+}
+
+func (s *echoServer) onAcceptBackoff(c *ioloop.Completion, err error) {
+	if err != nil { // canceled: the loop is closing
+		return
+	}
+	s.accept(c)
+}
+
+func (conn *echoConn) recv() {
+	ioloop.Recv(conn.srv.loop, &conn.c, conn.fd, conn.buf, conn, (*echoConn).onRecv)
+}
+
+func (conn *echoConn) onRecv(c *ioloop.Completion, n int, err error) {
+	if err != nil { // io.EOF, a reset, or cancellation by Loop.Close
+		conn.close()
+		return
+	}
+	s := conn.srv
+	s.messages++
+	s.bytes += int64(n)
+	ioloop.Send(s.loop, c, conn.fd, conn.buf[:n], conn, (*echoConn).onSend)
+}
+
+func (conn *echoConn) onSend(_ *ioloop.Completion, _ int, err error) {
+	if err != nil {
+		conn.close()
+		return
+	}
+	conn.recv()
+}
+
+func (conn *echoConn) close() {
+	ioloop.Close(conn.srv.loop, &conn.c, conn.fd, conn, (*echoConn).onClosed)
+}
+
+func (conn *echoConn) onClosed(_ *ioloop.Completion, err error) {
+	// A Close submitted while the loop is closing never reaches the kernel
+	// (ErrClosed), and one canceled in the kernel did not run: either way
+	// the descriptor is still open, and nothing else will close it.
+	if errors.Is(err, ioloop.ErrClosed) || errors.Is(err, ioloop.ErrCanceled) {
+		_ = unix.Close(conn.fd)
+	}
+	s := conn.srv
+	s.active--
+	conn.fd = -1
+	conn.next = s.free
+	s.free = conn
+}
+
+func (s *echoServer) writeStats(w io.Writer, label string) error {
+	_, err := fmt.Fprintf(w, "%s connections=%d active=%d messages=%d bytes=%d\n",
+		label, s.connections, s.active, s.messages, s.bytes)
+	return err
+}
+
+// serve runs the loop until SIGINT or SIGTERM arrives on signals (or an
+// accept error stops the server), then closes the loop. SIGUSR1 prints the
+// counters so far, which lets a script measure a window of a long run.
+func (s *echoServer) serve(signals <-chan os.Signal, stdout io.Writer) error {
+	for s.fatal == nil {
+		if err := s.loop.RunFor(signalCheckInterval); err != nil {
+			_ = s.loop.Close()
+			return err
+		}
+		select {
+		case sig := <-signals:
+			if sig != syscall.SIGUSR1 {
+				return s.loop.Close()
+			}
+			if err := s.writeStats(stdout, "stats"); err != nil {
+				_ = s.loop.Close()
+				return err
+			}
+		default:
+		}
+	}
+	closeErr := s.loop.Close()
+	if closeErr != nil {
+		return errors.Join(s.fatal, closeErr)
+	}
+	return s.fatal
+}
+
+func runEcho(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("ioloop echo", "ioloop echo [-addr 127.0.0.1:9000] [-entries N] [-bufsize N]", stderr)
+	addrText := fs.String("addr", "127.0.0.1:9000", "address to listen on, IP:port (port 0: any free port)")
+	entries := fs.Uint("entries", 0, "submission queue size (0: library default)")
+	bufSize := fs.Int("bufsize", 4096, "receive buffer per connection, in bytes")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	addr, err := netip.ParseAddrPort(*addrText)
+	switch {
+	case err != nil:
+		return usageError(fs, "-addr must be IP:port, such as 127.0.0.1:9000 or [::1]:9000: %v", err)
+	case *entries > uring.MaxEntries:
+		return usageError(fs, "-entries must be at most %d, got %d", uring.MaxEntries, *entries)
+	case *bufSize < 1 || *bufSize > 1<<30:
+		return usageError(fs, "-bufsize must be in 1..1073741824, got %d", *bufSize)
+	}
+	// Each connection is a descriptor. Go raises RLIMIT_NOFILE's soft limit
+	// to the hard one at startup, which is all an unprivileged server can
+	// have; running out makes accept back off (see onAccept), not fail.
+
+	// Register before listening, so a signal sent as soon as the address is
+	// printed is never lost to the default action.
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
+	defer signal.Stop(signals)
+
+	listenFD, bound, err := ioloop.ListenTCP(addr, ioloop.ListenOptions{NoDelay: true})
+	if err != nil {
+		return fail(stderr, fs.Name(), fmt.Errorf("listen on %s: %w", addr, err))
+	}
+	defer func() { _ = unix.Close(listenFD) }()
+	loop, err := ioloop.New(ioloop.Options{Entries: uint32(*entries)})
+	if err != nil {
+		return fail(stderr, fs.Name(), err)
+	}
+	srv := newEchoServer(loop, listenFD, *bufSize)
+	srv.start()
+	if _, err := fmt.Fprintf(stdout, "listening on %s\n", bound); err != nil {
+		_ = loop.Close()
+		return fail(stderr, fs.Name(), err)
+	}
+	serveErr := srv.serve(signals, stdout)
+	if err := srv.writeStats(stdout, "summary"); err != nil && serveErr == nil {
+		serveErr = err
+	}
+	if serveErr != nil {
+		return fail(stderr, fs.Name(), serveErr)
+	}
+	return exitOK
+}

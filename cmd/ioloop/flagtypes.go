@@ -1,0 +1,44 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// byteSize is a flag.Value for a byte count with an optional binary
+// suffix: 4096, 64K, 512M, 1G (K, M, G, T are powers of 1024; a trailing
+// "B" or "iB" is accepted, so 1GiB works too).
+type byteSize int64
+
+func (s *byteSize) String() string { return strconv.FormatInt(int64(*s), 10) }
+
+func (s *byteSize) Set(text string) error {
+	t := strings.ToUpper(strings.TrimSpace(text))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
+	shift := 0
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'K':
+			shift = 10
+		case 'M':
+			shift = 20
+		case 'G':
+			shift = 30
+		case 'T':
+			shift = 40
+		}
+		if shift != 0 {
+			t = t[:len(t)-1]
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 {
+		return fmt.Errorf("want a non-negative byte count such as 4096, 64K or 1G")
+	}
+	if n > (1<<62)>>shift {
+		return fmt.Errorf("%s is too large", text)
+	}
+	*s = byteSize(n << shift)
+	return nil
+}

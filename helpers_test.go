@@ -1,0 +1,383 @@
+package ioloop
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Shared helpers of the per-operation conformance tests (ops_*_test.go,
+// allocs_test.go). Everything here runs against the real kernel.
+
+// waitLimit bounds every wait on the kernel in the conformance tests.
+const waitLimit = 5 * time.Second
+
+// badFD is a descriptor number that is never open: it is above the
+// process's RLIMIT_NOFILE, so every backend's syscall (or io_uring's fget)
+// fails with EBADF.
+const badFD = 1 << 24
+
+// opResult records the callbacks of one operation. Its methods are used as
+// method expressions ((*opResult).onCount, (*opResult).onErr) with the
+// *opResult as ctx: the documented allocation-free shape.
+type opResult struct {
+	calls int
+	n     int
+	err   error
+	c     *Completion
+	at    time.Time
+	seq   int // order among all callbacks of the test binary
+}
+
+// callbackSeq numbers callbacks in the order they run.
+var callbackSeq int
+
+func (r *opResult) onCount(c *Completion, n int, err error) {
+	r.calls++
+	r.n, r.err, r.c = n, err, c
+	r.at = time.Now()
+	callbackSeq++
+	r.seq = callbackSeq
+}
+
+func (r *opResult) onErr(c *Completion, err error) {
+	r.calls++
+	r.n, r.err, r.c = 0, err, c
+	r.at = time.Now()
+	callbackSeq++
+	r.seq = callbackSeq
+}
+
+func (r *opResult) done() bool { return r.calls > 0 }
+
+// await drives l until every r has its callback, then runs one more pass
+// and checks that none was called twice.
+func await(t testing.TB, l *Loop, rs ...*opResult) {
+	t.Helper()
+	runUntil(t, l, waitLimit, func() bool {
+		for _, r := range rs {
+			if !r.done() {
+				return false
+			}
+		}
+		return true
+	})
+	if err := l.Tick(); err != nil {
+		t.Fatalf("Tick: %v", err)
+	}
+	for i, r := range rs {
+		if r.calls != 1 {
+			t.Fatalf("operation %d: callback ran %d times, want exactly once", i, r.calls)
+		}
+	}
+}
+
+// wantOK fails unless r completed once with a nil error.
+func wantOK(t testing.TB, what string, r *opResult) {
+	t.Helper()
+	if r.calls != 1 || r.err != nil {
+		t.Fatalf("%s: calls=%d n=%d err=%v, want one call with a nil error", what, r.calls, r.n, r.err)
+	}
+}
+
+// wantN fails unless r completed once with n == want and a nil error.
+func wantN(t testing.TB, what string, r *opResult, want int) {
+	t.Helper()
+	if r.calls != 1 || r.err != nil || r.n != want {
+		t.Fatalf("%s: calls=%d n=%d err=%v, want n=%d and a nil error", what, r.calls, r.n, r.err, want)
+	}
+}
+
+// wantErr fails unless r completed once with an error matching target.
+func wantErr(t testing.TB, what string, r *opResult, target error) {
+	t.Helper()
+	if r.calls != 1 || !errors.Is(r.err, target) {
+		t.Fatalf("%s: calls=%d n=%d err=%v (%T), want %v", what, r.calls, r.n, r.err, r.err, target)
+	}
+}
+
+// closeOnCleanup closes fd when the test ends.
+func closeOnCleanup(t testing.TB, fd int) {
+	t.Helper()
+	if fd < 0 {
+		t.Fatalf("closeOnCleanup: invalid fd %d", fd)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+}
+
+// trackedFD is an fd that the test may close itself (with the Close
+// operation); the cleanup closes it only if the test did not.
+type trackedFD struct {
+	fd     int
+	closed bool
+}
+
+func trackFD(t testing.TB, fd int) *trackedFD {
+	t.Helper()
+	if fd < 0 {
+		t.Fatalf("trackFD: invalid fd %d", fd)
+	}
+	f := &trackedFD{fd: fd}
+	t.Cleanup(func() {
+		if !f.closed {
+			unix.Close(f.fd)
+		}
+	})
+	return f
+}
+
+// close closes the fd now; the cleanup will not close it again.
+func (f *trackedFD) close(t testing.TB) {
+	t.Helper()
+	if f.closed {
+		t.Fatalf("fd %d closed twice", f.fd)
+	}
+	f.closed = true
+	if err := unix.Close(f.fd); err != nil {
+		t.Fatalf("close(%d): %v", f.fd, err)
+	}
+}
+
+// fdIsOpen reports whether fd is an open descriptor (fcntl F_GETFD).
+func fdIsOpen(t testing.TB, fd int) bool {
+	t.Helper()
+	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, syscall.EBADF):
+		return false
+	}
+	t.Fatalf("fcntl(%d, F_GETFD): %v", fd, err)
+	return false
+}
+
+// wantNonblockCloexec fails unless fd is open, non-blocking and close-on-exec.
+func wantNonblockCloexec(t testing.TB, fd int) {
+	t.Helper()
+	fdFlags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	if err != nil {
+		t.Fatalf("fcntl(%d, F_GETFD): %v", fd, err)
+	}
+	if fdFlags&unix.FD_CLOEXEC == 0 {
+		t.Errorf("fd %d: FD_CLOEXEC not set (F_GETFD = %#x)", fd, fdFlags)
+	}
+	flFlags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		t.Fatalf("fcntl(%d, F_GETFL): %v", fd, err)
+	}
+	if flFlags&unix.O_NONBLOCK == 0 {
+		t.Errorf("fd %d: O_NONBLOCK not set (F_GETFL = %#x)", fd, flFlags)
+	}
+}
+
+var (
+	loopback4 = netip.MustParseAddrPort("127.0.0.1:0")
+	loopback6 = netip.MustParseAddrPort("[::1]:0")
+)
+
+// loopbacks returns the loopback listen addresses to test: IPv4 always,
+// IPv6 when ::1 can be bound on this machine.
+func loopbacks(t testing.TB) []netip.AddrPort {
+	t.Helper()
+	addrs := []netip.AddrPort{loopback4}
+	if fd, _, err := ListenTCP(loopback6, ListenOptions{}); err == nil {
+		unix.Close(fd)
+		addrs = append(addrs, loopback6)
+	} else {
+		t.Logf("IPv6 loopback unavailable (%v); testing IPv4 only", err)
+	}
+	return addrs
+}
+
+// listenTCP opens a listener on addr (port 0) that is closed at cleanup.
+func listenTCP(t testing.TB, addr netip.AddrPort) (int, netip.AddrPort) {
+	t.Helper()
+	fd, bound, err := ListenTCP(addr, ListenOptions{})
+	if err != nil {
+		t.Fatalf("ListenTCP(%v): %v", addr, err)
+	}
+	closeOnCleanup(t, fd)
+	return fd, bound
+}
+
+// tcpPair returns a connected loopback TCP pair (client, server), both
+// non-blocking and closed at cleanup, established through the loop's
+// Connect and Accept.
+func tcpPair(t testing.TB, l *Loop, addr netip.AddrPort) (client, server int) {
+	t.Helper()
+	c, s := tcpPairTracked(t, l, addr)
+	return c.fd, s.fd
+}
+
+// tcpPairTracked is tcpPair for tests that close one end themselves.
+func tcpPairTracked(t testing.TB, l *Loop, addr netip.AddrPort) (client, server *trackedFD) {
+	t.Helper()
+	lfd, bound := listenTCP(t, addr)
+	return connectTo(t, l, lfd, bound)
+}
+
+// connectTo connects a new TCP socket to the listener lfd at bound and
+// accepts it, through the loop. Both fds are closed at cleanup unless the
+// test closes them first.
+func connectTo(t testing.TB, l *Loop, lfd int, bound netip.AddrPort) (client, server *trackedFD) {
+	t.Helper()
+	cfd, err := TCPSocket(bound)
+	if err != nil {
+		t.Fatalf("TCPSocket(%v): %v", bound, err)
+	}
+	client = trackFD(t, cfd)
+	var accept, connect opResult
+	var ac, cc Completion
+	Accept(l, &ac, lfd, &accept, (*opResult).onCount)
+	Connect(l, &cc, cfd, bound, &connect, (*opResult).onErr)
+	await(t, l, &accept, &connect)
+	wantOK(t, "Connect", &connect)
+	if accept.err != nil || accept.n < 0 {
+		t.Fatalf("Accept: fd=%d err=%v", accept.n, accept.err)
+	}
+	return client, trackFD(t, accept.n)
+}
+
+// shortTempDir returns a fresh directory with a short path (unix socket
+// paths are limited to 107 bytes; t.TempDir embeds the test name).
+func shortTempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "iol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// tempFile creates a file holding content in t.TempDir and returns its path
+// and an O_RDWR descriptor, closed at cleanup.
+func tempFile(t testing.TB, content []byte) (string, int) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "data")
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	closeOnCleanup(t, fd)
+	return path, fd
+}
+
+// wantFile fails unless the file at path holds exactly want.
+func wantFile(t testing.TB, path string, want []byte) {
+	t.Helper()
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s holds %q, want %q", path, got, want)
+	}
+}
+
+// currentOffset returns fd's file position.
+func currentOffset(t testing.TB, fd int) int64 {
+	t.Helper()
+	off, err := unix.Seek(fd, 0, unix.SEEK_CUR)
+	if err != nil {
+		t.Fatalf("lseek: %v", err)
+	}
+	return off
+}
+
+// pattern returns n deterministic, non-repeating-looking bytes.
+func pattern(n int, seed uint32) []byte {
+	b := make([]byte, n)
+	x := seed | 1
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
+}
+
+// readAllNonblocking reads exactly n bytes from the non-blocking fd with
+// plain syscalls, waiting up to waitLimit.
+func readAllNonblocking(t testing.TB, fd int, n int) []byte {
+	t.Helper()
+	out := make([]byte, 0, n)
+	buf := make([]byte, 64<<10)
+	deadline := time.Now().Add(waitLimit)
+	for len(out) < n {
+		m, err := unix.Read(fd, buf[:min(len(buf), n-len(out))])
+		switch {
+		case err == syscall.EAGAIN:
+			if time.Now().After(deadline) {
+				t.Fatalf("read: got %d of %d bytes before the time limit", len(out), n)
+			}
+			time.Sleep(time.Millisecond)
+		case err != nil:
+			t.Fatalf("read: %v", err)
+		case m == 0:
+			t.Fatalf("read: EOF after %d of %d bytes", len(out), n)
+		default:
+			out = append(out, buf[:m]...)
+		}
+	}
+	return out
+}
+
+// writeAll writes b to the non-blocking fd with plain syscalls.
+func writeAll(t testing.TB, fd int, b []byte) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for len(b) > 0 {
+		m, err := unix.Write(fd, b)
+		switch {
+		case err == syscall.EAGAIN:
+			if time.Now().After(deadline) {
+				t.Fatalf("write: %d bytes left at the time limit", len(b))
+			}
+			time.Sleep(time.Millisecond)
+		case err != nil:
+			t.Fatalf("write: %v", err)
+		default:
+			b = b[m:]
+		}
+	}
+}
+
+// stillPending runs l for d and fails if r's callback ran.
+func stillPending(t testing.TB, l *Loop, d time.Duration, what string, r *opResult) {
+	t.Helper()
+	if err := l.RunFor(d); err != nil {
+		t.Fatalf("RunFor: %v", err)
+	}
+	if r.calls != 0 {
+		t.Fatalf("%s completed unexpectedly: n=%d err=%v", what, r.n, r.err)
+	}
+}
+
+// hugeBuffer maps size bytes of anonymous memory without reserving it:
+// untouched pages cost nothing (reads see the shared zero page), so tests
+// can hand the kernel buffers of several GiB. It skips the test if the
+// mapping is refused, and unmaps at cleanup. Loops that may touch the
+// buffer must be created after it, so that they are closed before it is
+// unmapped.
+func hugeBuffer(t testing.TB, size int) []byte {
+	t.Helper()
+	mem, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		t.Skipf("cannot map a %d-byte buffer: %v", size, err)
+	}
+	t.Cleanup(func() { unix.Munmap(mem) })
+	return mem
+}

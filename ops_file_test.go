@@ -1,0 +1,779 @@
+package ioloop
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Conformance tests of the file operations (Read, Write, Readv, Writev,
+// Fsync, Fdatasync, Close, OpenAt, Statx) and the O_DIRECT helpers, on real
+// files in t.TempDir().
+
+func TestReadWrite(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		path, fd := tempFile(t, []byte("0123456789"))
+		var r opResult
+		var c Completion
+		write := func(buf []byte, offset int64) {
+			t.Helper()
+			r = opResult{}
+			Write(l, &c, fd, buf, offset, &r, (*opResult).onCount)
+			await(t, l, &r)
+			wantN(t, fmt.Sprintf("Write(%q, %d)", buf, offset), &r, len(buf))
+		}
+		read := func(size int, offset int64) []byte {
+			t.Helper()
+			buf := make([]byte, size)
+			r = opResult{}
+			Read(l, &c, fd, buf, offset, &r, (*opResult).onCount)
+			await(t, l, &r)
+			if r.err != nil {
+				t.Fatalf("Read(%d, %d): n=%d err=%v", size, offset, r.n, r.err)
+			}
+			return buf[:r.n]
+		}
+
+		// Explicit offsets, which leave the file position alone.
+		write([]byte("abc"), 3)
+		wantFile(t, path, []byte("012abc6789"))
+		if got := read(4, 2); string(got) != "2abc" {
+			t.Fatalf("Read at 2 = %q, want %q", got, "2abc")
+		}
+		if pos := currentOffset(t, fd); pos != 0 {
+			t.Fatalf("file position %d after positioned I/O, want 0", pos)
+		}
+		// A read past the end is short, not an error.
+		if got := read(100, 7); string(got) != "789" {
+			t.Fatalf("Read of 100 at 7 = %q, want %q", got, "789")
+		}
+		// A write past the end extends the file with a hole.
+		write([]byte("Z"), 12)
+		wantFile(t, path, []byte("012abc6789\x00\x00Z"))
+
+		// Offset -1: the current position, which advances.
+		if got := read(4, -1); string(got) != "012a" {
+			t.Fatalf("Read at -1 = %q, want %q", got, "012a")
+		}
+		if pos := currentOffset(t, fd); pos != 4 {
+			t.Fatalf("file position %d after reading 4 bytes at -1, want 4", pos)
+		}
+		if got := read(3, -1); string(got) != "bc6" {
+			t.Fatalf("second Read at -1 = %q, want %q", got, "bc6")
+		}
+		write([]byte("XY"), -1)
+		if pos := currentOffset(t, fd); pos != 9 {
+			t.Fatalf("file position %d after writing 2 bytes at -1, want 9", pos)
+		}
+		wantFile(t, path, []byte("012abc6XY9\x00\x00Z"))
+
+		// End of file: 0 and io.EOF, at the size, beyond it, and at -1.
+		for _, offset := range []int64{13, 1000} {
+			buf := make([]byte, 8)
+			r = opResult{}
+			Read(l, &c, fd, buf, offset, &r, (*opResult).onCount)
+			await(t, l, &r)
+			if r.n != 0 || r.err != io.EOF {
+				t.Fatalf("Read at %d (EOF) = %d, %v; want 0, io.EOF", offset, r.n, r.err)
+			}
+		}
+		if _, err := unix.Seek(fd, 0, io.SeekEnd); err != nil {
+			t.Fatal(err)
+		}
+		r = opResult{}
+		Read(l, &c, fd, make([]byte, 8), -1, &r, (*opResult).onCount)
+		await(t, l, &r)
+		if r.n != 0 || r.err != io.EOF {
+			t.Fatalf("Read at -1 at end of file = %d, %v; want 0, io.EOF", r.n, r.err)
+		}
+		// Reading into an empty buffer is not end of file.
+		r = opResult{}
+		Read(l, &c, fd, nil, 0, &r, (*opResult).onCount)
+		await(t, l, &r)
+		wantN(t, "Read into an empty buffer", &r, 0)
+	})
+}
+
+func TestReadHugeBuffer(t *testing.T) {
+	// One kernel request moves less than 2 GiB and io_uring's length field
+	// has 32 bits: buffers of 4 GiB and more must not wrap to a small (or
+	// zero: a false io.EOF) length.
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		mem := hugeBuffer(t, 1<<32+4096)
+		l = newTestLoop(t, Options{Backend: l.Backend()})
+		content := []byte("0123456789")
+		_, fd := tempFile(t, content)
+		for _, size := range []int{1 << 31, 1 << 32, 1<<32 + 1} {
+			var r opResult
+			var c Completion
+			Read(l, &c, fd, mem[:size], 0, &r, (*opResult).onCount)
+			await(t, l, &r)
+			wantN(t, fmt.Sprintf("Read of a 10-byte file into %d bytes", size), &r, len(content))
+			if !bytes.Equal(mem[:10], content) {
+				t.Fatalf("Read into %d bytes filled %q", size, mem[:10])
+			}
+			clear(mem[:10])
+		}
+	})
+}
+
+func TestReadWriteErrors(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		path, _ := tempFile(t, []byte("read only"))
+		roFD, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeOnCleanup(t, roFD)
+		woFD, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeOnCleanup(t, woFD)
+		dirFD, err := unix.Open(t.TempDir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeOnCleanup(t, dirFD)
+
+		buf := []byte("data")
+		for _, tc := range []struct {
+			name  string
+			write bool
+			fd    int
+			want  error
+		}{
+			{"Write to a read-only fd", true, roFD, syscall.EBADF},
+			{"Read from a write-only fd", false, woFD, syscall.EBADF},
+			{"Write to a bad fd", true, badFD, syscall.EBADF},
+			{"Read from a bad fd", false, badFD, syscall.EBADF},
+			{"Read from a directory", false, dirFD, syscall.EISDIR},
+		} {
+			var r opResult
+			var c Completion
+			if tc.write {
+				Write(l, &c, tc.fd, buf, 0, &r, (*opResult).onCount)
+			} else {
+				Read(l, &c, tc.fd, make([]byte, 4), 0, &r, (*opResult).onCount)
+			}
+			await(t, l, &r)
+			wantErr(t, tc.name, &r, tc.want)
+			if r.n != 0 {
+				t.Fatalf("%s: n=%d with an error, want 0", tc.name, r.n)
+			}
+		}
+		wantFile(t, path, []byte("read only"))
+	})
+}
+
+func TestReadvWritev(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		path, fd := tempFile(t, nil)
+		var r opResult
+		var c Completion
+
+		r = opResult{}
+		Writev(l, &c, fd, [][]byte{[]byte("ab"), nil, []byte("cde"), []byte("fghi")}, 0, &r, (*opResult).onCount)
+		await(t, l, &r)
+		wantN(t, "Writev", &r, 9)
+		wantFile(t, path, []byte("abcdefghi"))
+
+		// At -1: the current position (0), which advances.
+		r = opResult{}
+		Writev(l, &c, fd, [][]byte{[]byte("12"), []byte("34")}, -1, &r, (*opResult).onCount)
+		await(t, l, &r)
+		wantN(t, "Writev at -1", &r, 4)
+		wantFile(t, path, []byte("1234efghi"))
+		if pos := currentOffset(t, fd); pos != 4 {
+			t.Fatalf("file position %d after Writev at -1, want 4", pos)
+		}
+
+		// Readv fills the buffers in order.
+		bufs := [][]byte{make([]byte, 2), make([]byte, 3), make([]byte, 4)}
+		r = opResult{}
+		Readv(l, &c, fd, bufs, 0, &r, (*opResult).onCount)
+		await(t, l, &r)
+		wantN(t, "Readv", &r, 9)
+		if got := string(bytes.Join(bufs, []byte("|"))); got != "12|34e|fghi" {
+			t.Fatalf("Readv filled %q", got)
+		}
+
+		// Short: fills a prefix of the buffers.
+		bufs = [][]byte{make([]byte, 2), make([]byte, 3), make([]byte, 4)}
+		r = opResult{}
+		Readv(l, &c, fd, bufs, 5, &r, (*opResult).onCount)
+		await(t, l, &r)
+		wantN(t, "Readv at 5", &r, 4)
+		if got := string(bytes.Join(bufs, []byte("|"))); got != "fg|hi\x00|\x00\x00\x00\x00" {
+			t.Fatalf("Readv at 5 filled %q", got)
+		}
+
+		// At -1: from the current position (4), which advances.
+		bufs = [][]byte{make([]byte, 1), make([]byte, 2)}
+		r = opResult{}
+		Readv(l, &c, fd, bufs, -1, &r, (*opResult).onCount)
+		await(t, l, &r)
+		wantN(t, "Readv at -1", &r, 3)
+		if got := string(bytes.Join(bufs, []byte("|"))); got != "e|fg" {
+			t.Fatalf("Readv at -1 filled %q", got)
+		}
+		if pos := currentOffset(t, fd); pos != 7 {
+			t.Fatalf("file position %d after Readv at -1, want 7", pos)
+		}
+
+		// At end of file: 0 and io.EOF.
+		r = opResult{}
+		Readv(l, &c, fd, [][]byte{make([]byte, 4), make([]byte, 4)}, 9, &r, (*opResult).onCount)
+		await(t, l, &r)
+		if r.n != 0 || r.err != io.EOF {
+			t.Fatalf("Readv at EOF = %d, %v; want 0, io.EOF", r.n, r.err)
+		}
+
+		// Many buffers, then fewer, on the same Completion (its iovec
+		// storage grows once and is reused).
+		many := make([][]byte, 64)
+		var want []byte
+		for i := range many {
+			many[i] = pattern(i%7+1, uint32(i+1))
+			want = append(want, many[i]...)
+		}
+		r = opResult{}
+		Writev(l, &c, fd, many, 100, &r, (*opResult).onCount)
+		await(t, l, &r)
+		wantN(t, "Writev of 64 buffers", &r, len(want))
+		back := make([][]byte, len(many))
+		for i := range back {
+			back[i] = make([]byte, len(many[i]))
+		}
+		r = opResult{}
+		Readv(l, &c, fd, back, 100, &r, (*opResult).onCount)
+		await(t, l, &r)
+		wantN(t, "Readv of 64 buffers", &r, len(want))
+		if got := bytes.Join(back, nil); !bytes.Equal(got, want) {
+			t.Fatal("Readv of 64 buffers returned different bytes than Writev wrote")
+		}
+		bufs = [][]byte{make([]byte, 3)}
+		r = opResult{}
+		Readv(l, &c, fd, bufs, 0, &r, (*opResult).onCount)
+		await(t, l, &r)
+		wantN(t, "Readv of 1 buffer after 64", &r, 3)
+		if string(bufs[0]) != "123" {
+			t.Fatalf("Readv filled %q", bufs[0])
+		}
+	})
+}
+
+func TestReadvWritevErrors(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		path, _ := tempFile(t, []byte("read only"))
+		roFD, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeOnCleanup(t, roFD)
+		var r opResult
+		var c Completion
+		Writev(l, &c, roFD, [][]byte{[]byte("a"), []byte("b")}, 0, &r, (*opResult).onCount)
+		await(t, l, &r)
+		wantErr(t, "Writev to a read-only fd", &r, syscall.EBADF)
+		r = opResult{}
+		Readv(l, &c, badFD, [][]byte{make([]byte, 4)}, 0, &r, (*opResult).onCount)
+		await(t, l, &r)
+		wantErr(t, "Readv from a bad fd", &r, syscall.EBADF)
+		r = opResult{}
+		Writev(l, &c, badFD, [][]byte{make([]byte, 4)}, 0, &r, (*opResult).onCount)
+		await(t, l, &r)
+		wantErr(t, "Writev to a bad fd", &r, syscall.EBADF)
+		wantFile(t, path, []byte("read only"))
+	})
+}
+
+func TestFsync(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		path, fd := tempFile(t, nil)
+		socket, err := UnixSocket()
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeOnCleanup(t, socket)
+		type syncOp func(l *Loop, c *Completion, fd int, ctx *opResult, cb func(*opResult, *Completion, error))
+		for _, op := range []struct {
+			name string
+			sync syncOp
+		}{
+			{"Fsync", Fsync[opResult]},
+			{"Fdatasync", Fdatasync[opResult]},
+		} {
+			t.Run(op.name, func(t *testing.T) {
+				var w, r opResult
+				var c Completion
+				Write(l, &c, fd, []byte(op.name), 0, &w, (*opResult).onCount)
+				await(t, l, &w)
+				wantN(t, "Write", &w, len(op.name))
+				op.sync(l, &c, fd, &r, (*opResult).onErr)
+				await(t, l, &r)
+				wantOK(t, op.name, &r)
+				wantFile(t, path, []byte(op.name))
+
+				r = opResult{}
+				op.sync(l, &c, badFD, &r, (*opResult).onErr)
+				await(t, l, &r)
+				wantErr(t, op.name+" on a bad fd", &r, syscall.EBADF)
+
+				r = opResult{}
+				op.sync(l, &c, socket, &r, (*opResult).onErr)
+				await(t, l, &r)
+				wantErr(t, op.name+" on a socket", &r, syscall.EINVAL)
+			})
+		}
+	})
+}
+
+func TestClose(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		for _, kind := range []string{"file", "socket"} {
+			t.Run(kind, func(t *testing.T) {
+				var fd int
+				var err error
+				if kind == "file" {
+					path := filepath.Join(t.TempDir(), "file")
+					fd, err = unix.Open(path, unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+				} else {
+					fd, err = TCPSocket(loopback4)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				f := trackFD(t, fd)
+				if !fdIsOpen(t, fd) {
+					t.Fatal("fd not open before Close")
+				}
+				var r opResult
+				var c Completion
+				Close(l, &c, fd, &r, (*opResult).onErr)
+				await(t, l, &r)
+				f.closed = true
+				wantOK(t, "Close", &r)
+				if fdIsOpen(t, fd) {
+					t.Fatalf("fd %d is still open after Close", fd)
+				}
+			})
+		}
+		t.Run("bad fd", func(t *testing.T) {
+			var r opResult
+			var c Completion
+			Close(l, &c, badFD, &r, (*opResult).onErr)
+			await(t, l, &r)
+			wantErr(t, "Close of a bad fd", &r, syscall.EBADF)
+		})
+	})
+}
+
+// currentUmask returns the process umask.
+func currentUmask() uint32 {
+	old := unix.Umask(0o022)
+	unix.Umask(old)
+	return uint32(old)
+}
+
+func TestOpenAt(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "created")
+		var r opResult
+		var c Completion
+		OpenAt(l, &c, unix.AT_FDCWD, path, unix.O_CREAT|unix.O_EXCL|unix.O_RDWR, 0o640, &r, (*opResult).onCount)
+		await(t, l, &r)
+		if r.err != nil || r.n < 0 {
+			t.Fatalf("OpenAt(O_CREAT): fd=%d err=%v", r.n, r.err)
+		}
+		fd := r.n
+		closeOnCleanup(t, fd)
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil || flags&unix.FD_CLOEXEC == 0 {
+			t.Fatalf("OpenAt fd: F_GETFD = %#x, %v; want FD_CLOEXEC", flags, err)
+		}
+		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err != nil || fl&unix.O_ACCMODE != unix.O_RDWR {
+			t.Fatalf("OpenAt fd: F_GETFL = %#x, %v; want O_RDWR", fl, err)
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			t.Fatal(err)
+		}
+		if want := 0o640 &^ currentUmask(); st.Mode&0o7777 != want || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			t.Fatalf("created file mode %#o, want regular file with %#o", st.Mode, want)
+		}
+		writeAll(t, fd, []byte("via openat"))
+		wantFile(t, path, []byte("via openat"))
+
+		// Relative to a directory descriptor.
+		dirFD, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeOnCleanup(t, dirFD)
+		r = opResult{}
+		OpenAt(l, &c, dirFD, "created", unix.O_RDONLY, 0, &r, (*opResult).onCount)
+		await(t, l, &r)
+		if r.err != nil || r.n < 0 {
+			t.Fatalf("OpenAt(dirfd, relative): fd=%d err=%v", r.n, r.err)
+		}
+		closeOnCleanup(t, r.n)
+		if got := readAllNonblocking(t, r.n, 10); string(got) != "via openat" {
+			t.Fatalf("read %q through the fd from OpenAt(dirfd)", got)
+		}
+
+		for _, tc := range []struct {
+			name  string
+			dirfd int
+			path  string
+			flags int
+			want  error
+		}{
+			{"missing file", unix.AT_FDCWD, filepath.Join(dir, "missing"), unix.O_RDONLY, syscall.ENOENT},
+			{"missing directory", unix.AT_FDCWD, filepath.Join(dir, "no", "file"), unix.O_CREAT | unix.O_RDWR, syscall.ENOENT},
+			{"O_EXCL on an existing file", unix.AT_FDCWD, path, unix.O_CREAT | unix.O_EXCL | unix.O_RDWR, syscall.EEXIST},
+			{"relative to a bad dirfd", badFD, "created", unix.O_RDONLY, syscall.EBADF},
+			{"O_DIRECTORY on a file", unix.AT_FDCWD, path, unix.O_RDONLY | unix.O_DIRECTORY, syscall.ENOTDIR},
+			{"path with NUL", unix.AT_FDCWD, path + "\x00suffix", unix.O_RDONLY, syscall.EINVAL},
+		} {
+			r = opResult{}
+			OpenAt(l, &c, tc.dirfd, tc.path, tc.flags, 0o600, &r, (*opResult).onCount)
+			if r.calls != 0 {
+				t.Fatalf("OpenAt %s ran its callback synchronously", tc.name)
+			}
+			await(t, l, &r)
+			if r.err == nil {
+				closeOnCleanup(t, r.n)
+			}
+			wantErr(t, "OpenAt "+tc.name, &r, tc.want)
+			if r.n != -1 {
+				t.Fatalf("failed OpenAt %s reported fd %d, want -1", tc.name, r.n)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(dir, "no")); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("failed OpenAt created something: %v", err)
+		}
+	})
+}
+
+func TestStatx(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		content := pattern(1234, 5)
+		path, fd := tempFile(t, content)
+		if err := os.Chmod(path, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		var want unix.Stat_t
+		if err := unix.Stat(path, &want); err != nil {
+			t.Fatal(err)
+		}
+		check := func(what string, st *unix.Statx_t, wantType uint16) {
+			t.Helper()
+			if st.Mask&unix.STATX_BASIC_STATS != unix.STATX_BASIC_STATS {
+				t.Fatalf("%s: mask %#x lacks STATX_BASIC_STATS", what, st.Mask)
+			}
+			if st.Mode&unix.S_IFMT != wantType {
+				t.Fatalf("%s: file type %#o, want %#o", what, st.Mode&unix.S_IFMT, wantType)
+			}
+		}
+
+		var st unix.Statx_t
+		var r opResult
+		var c Completion
+		Statx(l, &c, unix.AT_FDCWD, path, 0, unix.STATX_BASIC_STATS, &st, &r, (*opResult).onErr)
+		await(t, l, &r)
+		wantOK(t, "Statx(path)", &r)
+		check("Statx(path)", &st, unix.S_IFREG)
+		if st.Size != 1234 || st.Mode&0o7777 != 0o640 || st.Ino != want.Ino || st.Nlink != 1 {
+			t.Fatalf("Statx(path): size %d mode %#o ino %d nlink %d; want 1234, 0640, %d, 1", st.Size, st.Mode&0o7777, st.Ino, st.Nlink, want.Ino)
+		}
+
+		// AT_EMPTY_PATH: the file the descriptor refers to.
+		var byFD unix.Statx_t
+		r = opResult{}
+		Statx(l, &c, fd, "", unix.AT_EMPTY_PATH, unix.STATX_BASIC_STATS, &byFD, &r, (*opResult).onErr)
+		await(t, l, &r)
+		wantOK(t, "Statx(fd, AT_EMPTY_PATH)", &r)
+		check("Statx(fd, AT_EMPTY_PATH)", &byFD, unix.S_IFREG)
+		if byFD.Size != 1234 || byFD.Ino != want.Ino {
+			t.Fatalf("Statx(fd, AT_EMPTY_PATH): size %d ino %d, want 1234, %d", byFD.Size, byFD.Ino, want.Ino)
+		}
+
+		// A directory, and a symlink with and without following it.
+		dir := filepath.Dir(path)
+		link := filepath.Join(dir, "link")
+		if err := os.Symlink(path, link); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			path     string
+			flags    int
+			wantType uint16
+		}{
+			{dir, 0, unix.S_IFDIR},
+			{link, 0, unix.S_IFREG},
+			{link, unix.AT_SYMLINK_NOFOLLOW, unix.S_IFLNK},
+		} {
+			var s unix.Statx_t
+			r = opResult{}
+			Statx(l, &c, unix.AT_FDCWD, tc.path, tc.flags, unix.STATX_BASIC_STATS, &s, &r, (*opResult).onErr)
+			await(t, l, &r)
+			what := fmt.Sprintf("Statx(%s, %#x)", filepath.Base(tc.path), tc.flags)
+			wantOK(t, what, &r)
+			check(what, &s, tc.wantType)
+		}
+
+		for _, tc := range []struct {
+			name  string
+			dirfd int
+			path  string
+			flags int
+			want  error
+		}{
+			{"missing path", unix.AT_FDCWD, filepath.Join(dir, "missing"), 0, syscall.ENOENT},
+			{"empty path without AT_EMPTY_PATH", fd, "", 0, syscall.ENOENT},
+			{"relative to a bad dirfd", badFD, "data", 0, syscall.EBADF},
+			{"path with NUL", unix.AT_FDCWD, path + "\x00", 0, syscall.EINVAL},
+		} {
+			var s unix.Statx_t
+			r = opResult{}
+			Statx(l, &c, tc.dirfd, tc.path, tc.flags, unix.STATX_BASIC_STATS, &s, &r, (*opResult).onErr)
+			if r.calls != 0 {
+				t.Fatalf("Statx %s ran its callback synchronously", tc.name)
+			}
+			await(t, l, &r)
+			wantErr(t, "Statx "+tc.name, &r, tc.want)
+		}
+	})
+}
+
+// directSupport reports whether the filesystem holding path serves an
+// aligned O_DIRECT read, asked with plain syscalls.
+func directSupport(path string) (bool, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false, err
+	}
+	defer unix.Close(fd)
+	buf := AlignedBuffer(64<<10, 64<<10)
+	if _, err := unix.Pread(fd, buf, 0); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+func TestOpenDirect(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		dir, err := os.MkdirTemp("/tmp", "iol-direct")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		path := filepath.Join(dir, "data")
+		content := pattern(3*DirectAlignment, 9)
+		if err := os.WriteFile(path, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := directSupport(path); !ok {
+			var fs unix.Statfs_t
+			unix.Statfs(dir, &fs)
+			t.Skipf("/tmp (filesystem magic %#x) does not serve O_DIRECT reads here: %v", fs.Type, err)
+		}
+
+		for _, fallback := range []DirectFallback{DirectRequired, DirectOrBuffered} {
+			file, err := OpenDirect(path, unix.O_RDWR, 0, fallback)
+			if err != nil {
+				t.Fatalf("OpenDirect(%s, fallback %d): %v", path, fallback, err)
+			}
+			closeOnCleanup(t, file.FD)
+			if !file.Direct {
+				t.Fatalf("OpenDirect on a filesystem that supports O_DIRECT: Direct = false")
+			}
+			for _, align := range []int{file.MemoryAlignBytes, file.OffsetAlignBytes} {
+				if align <= 0 || align&(align-1) != 0 || align > DirectAlignment {
+					t.Fatalf("alignments %d/%d: want powers of two in [1, %d]", file.MemoryAlignBytes, file.OffsetAlignBytes, DirectAlignment)
+				}
+			}
+			fl, err := unix.FcntlInt(uintptr(file.FD), unix.F_GETFL, 0)
+			if err != nil || fl&unix.O_DIRECT == 0 {
+				t.Fatalf("F_GETFL = %#x, %v; want O_DIRECT", fl, err)
+			}
+			if fdFlags, err := unix.FcntlInt(uintptr(file.FD), unix.F_GETFD, 0); err != nil || fdFlags&unix.FD_CLOEXEC == 0 {
+				t.Fatalf("F_GETFD = %#x, %v; want FD_CLOEXEC", fdFlags, err)
+			}
+		}
+		file, err := OpenDirect(path, unix.O_RDWR, 0, DirectRequired)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeOnCleanup(t, file.FD)
+		t.Logf("O_DIRECT alignments: memory %d, offset %d", file.MemoryAlignBytes, file.OffsetAlignBytes)
+
+		// An aligned Read at offset 0 through the loop.
+		buf := AlignedBuffer(2*DirectAlignment, file.MemoryAlignBytes)
+		var r opResult
+		var c Completion
+		Read(l, &c, file.FD, buf, 0, &r, (*opResult).onCount)
+		await(t, l, &r)
+		wantN(t, "aligned O_DIRECT Read at 0", &r, len(buf))
+		if !bytes.Equal(buf, content[:len(buf)]) {
+			t.Fatal("O_DIRECT Read returned different bytes than the file holds")
+		}
+
+		// An aligned Write, read back through the page cache.
+		block := AlignedBuffer(DirectAlignment, file.MemoryAlignBytes)
+		copy(block, pattern(len(block), 10))
+		r = opResult{}
+		Write(l, &c, file.FD, block, DirectAlignment, &r, (*opResult).onCount)
+		await(t, l, &r)
+		wantN(t, "aligned O_DIRECT Write", &r, len(block))
+		want := append(append(append([]byte{}, content[:DirectAlignment]...), block...), content[2*DirectAlignment:]...)
+		wantFile(t, path, want)
+
+		// O_DIRECT is really in effect: a misaligned offset is refused.
+		if file.OffsetAlignBytes > 1 {
+			r = opResult{}
+			Read(l, &c, file.FD, buf[:file.OffsetAlignBytes], 1, &r, (*opResult).onCount)
+			await(t, l, &r)
+			wantErr(t, "O_DIRECT Read at a misaligned offset", &r, syscall.EINVAL)
+		}
+
+		// Errors unrelated to O_DIRECT are reported as they are.
+		if f, err := OpenDirect(filepath.Join(dir, "missing"), unix.O_RDONLY, 0, DirectOrBuffered); !errors.Is(err, syscall.ENOENT) || f.FD != -1 {
+			if err == nil {
+				unix.Close(f.FD)
+			}
+			t.Fatalf("OpenDirect(missing) = %+v, %v; want FD -1, ENOENT", f, err)
+		}
+		created, err := OpenDirect(filepath.Join(dir, "new"), unix.O_RDWR|unix.O_CREAT|unix.O_EXCL, 0o600, DirectRequired)
+		if err != nil || !created.Direct {
+			t.Fatalf("OpenDirect(O_CREAT) = %+v, %v; want a direct file", created, err)
+		}
+		closeOnCleanup(t, created.FD)
+	})
+}
+
+// noDirectFile finds a file on a filesystem that rejects O_DIRECT (at open
+// or at the first read) and returns its path and content, or "" when this
+// machine has none.
+func noDirectFile(t *testing.T) (string, []byte) {
+	t.Helper()
+	// Writable candidates first: memory filesystems rejected O_DIRECT
+	// before Linux 6.6.
+	for _, dir := range []string{"/dev/shm", "/run"} {
+		f, err := os.CreateTemp(dir, "iol-nodirect")
+		if err != nil {
+			continue
+		}
+		path := f.Name()
+		content := pattern(DirectAlignment, 12)
+		_, err = f.Write(content)
+		f.Close()
+		t.Cleanup(func() { os.Remove(path) })
+		if err != nil {
+			continue
+		}
+		if ok, err := directSupport(path); !ok && errors.Is(err, syscall.EINVAL) {
+			return path, content
+		}
+		t.Logf("%s supports O_DIRECT on this kernel", dir)
+	}
+	// procfs does not support O_DIRECT at all (open fails with EINVAL).
+	const proc = "/proc/self/cmdline"
+	content, err := os.ReadFile(proc)
+	if err == nil && len(content) > 0 {
+		if ok, err := directSupport(proc); !ok && errors.Is(err, syscall.EINVAL) {
+			return proc, content
+		}
+	}
+	return "", nil
+}
+
+func TestOpenDirectFallback(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		path, content := noDirectFile(t)
+		if path == "" {
+			t.Skip("no filesystem on this machine rejects O_DIRECT (tmpfs supports it since Linux 6.6, and procfs is unavailable)")
+		}
+		t.Logf("filesystem without O_DIRECT: %s", path)
+
+		if f, err := OpenDirect(path, unix.O_RDONLY, 0, DirectRequired); !errors.Is(err, syscall.EINVAL) || f.FD != -1 {
+			if err == nil {
+				unix.Close(f.FD)
+			}
+			t.Fatalf("OpenDirect(%s, DirectRequired) = %+v, %v; want FD -1, EINVAL", path, f, err)
+		}
+		file, err := OpenDirect(path, unix.O_RDONLY, 0, DirectOrBuffered)
+		if err != nil {
+			t.Fatalf("OpenDirect(%s, DirectOrBuffered): %v", path, err)
+		}
+		closeOnCleanup(t, file.FD)
+		if file.Direct || file.MemoryAlignBytes != 1 || file.OffsetAlignBytes != 1 {
+			t.Fatalf("fallback file = %+v; want Direct=false and alignments 1", file)
+		}
+		fl, err := unix.FcntlInt(uintptr(file.FD), unix.F_GETFL, 0)
+		if err != nil || fl&unix.O_DIRECT != 0 {
+			t.Fatalf("fallback F_GETFL = %#x, %v; want no O_DIRECT", fl, err)
+		}
+		if fdFlags, err := unix.FcntlInt(uintptr(file.FD), unix.F_GETFD, 0); err != nil || fdFlags&unix.FD_CLOEXEC == 0 {
+			t.Fatalf("fallback F_GETFD = %#x, %v; want FD_CLOEXEC", fdFlags, err)
+		}
+
+		// Unaligned buffered I/O through the loop works on it.
+		buf := make([]byte, len(content)+100)
+		var r opResult
+		var c Completion
+		Read(l, &c, file.FD, buf[1:], 0, &r, (*opResult).onCount)
+		await(t, l, &r)
+		wantN(t, "Read from the fallback file", &r, len(content))
+		if !bytes.Equal(buf[1:1+r.n], content) {
+			t.Fatalf("Read from the fallback file returned %q", buf[1:1+r.n])
+		}
+	})
+}
+
+func TestAlignedBuffer(t *testing.T) {
+	for _, size := range []int{0, 1, 511, 4096, 10000, 1 << 20} {
+		for _, align := range []int{0, 1, 2, 512, 4096, 65536} {
+			buf := AlignedBuffer(size, align)
+			wantAlign := align
+			if wantAlign == 0 {
+				wantAlign = DirectAlignment
+			}
+			if len(buf) != size || cap(buf) != size {
+				t.Fatalf("AlignedBuffer(%d, %d): len %d cap %d, want %d", size, align, len(buf), cap(buf), size)
+			}
+			if size > 0 {
+				if addr := uintptr(unsafe.Pointer(&buf[0])); addr%uintptr(wantAlign) != 0 {
+					t.Fatalf("AlignedBuffer(%d, %d) at %#x, not %d-aligned", size, align, addr, wantAlign)
+				}
+			}
+			for i, b := range buf {
+				if b != 0 {
+					t.Fatalf("AlignedBuffer(%d, %d)[%d] = %d, want zeroed", size, align, i, b)
+				}
+			}
+		}
+	}
+	for _, bad := range []struct{ size, align int }{{4096, 3}, {4096, 6}, {4096, 4095}, {4096, -4096}, {-1, 4096}} {
+		func() {
+			defer func() {
+				msg := fmt.Sprint(recover())
+				if !strings.Contains(msg, "AlignedBuffer") {
+					t.Errorf("AlignedBuffer(%d, %d): panic %q, want a panic naming AlignedBuffer", bad.size, bad.align, msg)
+				}
+			}()
+			AlignedBuffer(bad.size, bad.align)
+		}()
+	}
+}

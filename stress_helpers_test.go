@@ -1,0 +1,262 @@
+package ioloop
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Shared helpers for the loop-level tests (loop_*_test.go, gc_safety_test.go).
+
+// forEachBackendNoLoop runs fn as a subtest per backend without creating a
+// loop, for tests that must observe the process before the loop exists
+// (file descriptor counts) or create several loops.
+func forEachBackendNoLoop(t *testing.T, fn func(t *testing.T, backend Backend)) {
+	t.Helper()
+	for _, backend := range testBackends(t) {
+		t.Run(backend.String(), func(t *testing.T) { fn(t, backend) })
+	}
+}
+
+// testFDs tracks file descriptors a test opens and closes whatever is still
+// open when the test ends, so that a failing test does not leak them into
+// the next one.
+type testFDs struct {
+	t    testing.TB
+	open map[int]bool
+}
+
+func newTestFDs(t testing.TB) *testFDs {
+	fds := &testFDs{t: t, open: map[int]bool{}}
+	t.Cleanup(func() {
+		for fd := range fds.open {
+			unix.Close(fd)
+		}
+	})
+	return fds
+}
+
+func (f *testFDs) add(fd int) int {
+	f.open[fd] = true
+	return fd
+}
+
+// close closes fd now (once).
+func (f *testFDs) close(fd int) {
+	f.t.Helper()
+	if !f.open[fd] {
+		f.t.Fatalf("closing fd %d twice or not tracked", fd)
+	}
+	delete(f.open, fd)
+	if err := unix.Close(fd); err != nil {
+		f.t.Errorf("close(%d): %v", fd, err)
+	}
+}
+
+// socketPair returns a connected, non-blocking AF_UNIX stream socket pair.
+func (f *testFDs) socketPair() (a, b int) {
+	f.t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		f.t.Fatalf("socketpair: %v", err)
+	}
+	return f.add(fds[0]), f.add(fds[1])
+}
+
+// tcpPair returns a connected loopback TCP pair (client, server), both
+// non-blocking, established through the loop's own Connect and Accept.
+// sndBuf/rcvBuf, when non-zero, are set on the client's send buffer and
+// the server's receive buffer (the listener's, which accepted sockets
+// inherit) before the connection exists, so the window stays small.
+func (f *testFDs) tcpPair(l *Loop, sndBuf, rcvBuf int) (client, server int) {
+	f.t.Helper()
+	lfd, bound, err := ListenTCP(netip.MustParseAddrPort("127.0.0.1:0"), ListenOptions{Backlog: 8})
+	if err != nil {
+		f.t.Fatalf("ListenTCP: %v", err)
+	}
+	f.add(lfd)
+	defer f.close(lfd)
+	if rcvBuf > 0 {
+		stressSetsockopt(f.t, lfd, unix.SO_RCVBUF, rcvBuf)
+	}
+	cfd, err := TCPSocket(bound)
+	if err != nil {
+		f.t.Fatalf("TCPSocket: %v", err)
+	}
+	f.add(cfd)
+	if sndBuf > 0 {
+		stressSetsockopt(f.t, cfd, unix.SO_SNDBUF, sndBuf)
+	}
+	var st tcpPairState
+	var ac, cc Completion
+	Accept(l, &ac, lfd, &st, (*tcpPairState).onAccept)
+	Connect(l, &cc, cfd, bound, &st, (*tcpPairState).onConnect)
+	runUntil(f.t, l, 3*time.Second, func() bool { return st.accepted && st.connected })
+	if st.acceptErr != nil || st.connErr != nil {
+		f.t.Fatalf("accept: %v, connect: %v", st.acceptErr, st.connErr)
+	}
+	return cfd, f.add(st.sfd)
+}
+
+type tcpPairState struct {
+	accepted, connected bool
+	sfd                 int
+	acceptErr, connErr  error
+}
+
+func (st *tcpPairState) onAccept(_ *Completion, fd int, err error) {
+	st.accepted, st.sfd, st.acceptErr = true, fd, err
+}
+
+func (st *tcpPairState) onConnect(_ *Completion, err error) {
+	st.connected, st.connErr = true, err
+}
+
+func stressSetsockopt(t testing.TB, fd, opt, value int) {
+	t.Helper()
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, value); err != nil {
+		t.Fatalf("setsockopt(%d, %d): %v", fd, opt, err)
+	}
+}
+
+// resetOnClose makes the next close(fd) send a TCP RST instead of a FIN.
+func resetOnClose(t testing.TB, fd int) {
+	t.Helper()
+	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
+		t.Fatalf("SO_LINGER: %v", err)
+	}
+}
+
+// stressDrain reads everything currently readable from fd.
+func stressDrain(t testing.TB, fd int, into []byte) []byte {
+	t.Helper()
+	var buf [64 << 10]byte
+	for {
+		n, err := unix.Read(fd, buf[:])
+		if n > 0 {
+			into = append(into, buf[:n]...)
+			continue
+		}
+		if err == unix.EAGAIN || n == 0 && err == nil {
+			return into
+		}
+		if err != nil {
+			t.Fatalf("read(%d): %v", fd, err)
+		}
+	}
+}
+
+// openFDs lists the process's open file descriptors with their targets.
+func openFDs(t testing.TB) map[string]string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatalf("reading /proc/self/fd: %v", err)
+	}
+	fds := make(map[string]string, len(entries))
+	for _, e := range entries {
+		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
+		fds[e.Name()] = target
+	}
+	return fds
+}
+
+// checkNoFDLeak compares two openFDs snapshots. A descriptor is new when
+// its number or what it refers to differs; the one ReadDir itself used is
+// closed by the time it is resolved, and has no target.
+func checkNoFDLeak(t testing.TB, before, after map[string]string) {
+	t.Helper()
+	var leaked []string
+	for fd, target := range after {
+		if target != "" && before[fd] != target {
+			leaked = append(leaked, fd+" -> "+target)
+		}
+	}
+	if len(leaked) > 0 {
+		t.Errorf("file descriptors leaked: %s", strings.Join(leaked, ", "))
+	}
+}
+
+// mustPanicWith runs fn and fails unless it panics with a message containing
+// every string in want. It returns the message.
+func mustPanicWith(t testing.TB, fn func(), want ...string) (msg string) {
+	t.Helper()
+	defer func() {
+		t.Helper()
+		r := recover()
+		if r == nil {
+			t.Fatalf("no panic; want one mentioning %q", want)
+		}
+		msg = fmt.Sprint(r)
+		for _, w := range want {
+			if !strings.Contains(msg, w) {
+				t.Fatalf("panic %q does not mention %q", msg, w)
+			}
+		}
+	}()
+	fn()
+	return ""
+}
+
+// stressPatternByte is the byte at position i of the deterministic stream seed.
+func stressPatternByte(seed uint64, i int) byte {
+	x := seed*0x9E3779B97F4A7C15 + uint64(i)*0xBF58476D1CE4E5B9
+	x ^= x >> 29
+	return byte(x ^ x>>17)
+}
+
+func fillStressPattern(buf []byte, seed uint64, start int) {
+	for i := range buf {
+		buf[i] = stressPatternByte(seed, start+i)
+	}
+}
+
+// firstStressMismatch returns the index of the first byte of buf that differs
+// from the pattern, or -1.
+func firstStressMismatch(buf []byte, seed uint64, start int) int {
+	for i := range buf {
+		if buf[i] != stressPatternByte(seed, start+i) {
+			return i
+		}
+	}
+	return -1
+}
+
+// isOneOf reports whether err is one of errnos by errors.Is semantics.
+func isOneOf(err error, errnos ...syscall.Errno) bool {
+	for _, e := range errnos {
+		if err != nil && errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// uringOf returns the loop's io_uring backend, or nil on other backends;
+// tests that inspect ring internals skip those checks when it is nil.
+func uringOf(l *Loop) *uringBackend {
+	b, _ := l.backend.(*uringBackend)
+	return b
+}
+
+// runShort drives l in short slices until done() or the time limit. It is
+// runUntil for tests of many rounds, where 10 ms slices would dominate.
+func runShort(t testing.TB, l *Loop, limit time.Duration, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !done() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for the loop", limit)
+		}
+		if err := l.RunFor(100 * time.Microsecond); err != nil {
+			t.Fatalf("RunFor: %v", err)
+		}
+	}
+}
