@@ -103,29 +103,6 @@ func TestReadWrite(t *testing.T) {
 	})
 }
 
-func TestReadHugeBuffer(t *testing.T) {
-	// One kernel request moves less than 2 GiB and io_uring's length field
-	// has 32 bits: buffers of 4 GiB and more must not wrap to a small (or
-	// zero: a false io.EOF) length.
-	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		mem := hugeBuffer(t, 1<<32+4096)
-		l = newTestLoop(t, Options{Backend: l.Backend()})
-		content := []byte("0123456789")
-		_, fd := tempFile(t, content)
-		for _, size := range []int{1 << 31, 1 << 32, 1<<32 + 1} {
-			var r opResult
-			var c Completion
-			Read(l, &c, fd, mem[:size], 0, &r, (*opResult).onCount)
-			await(t, l, &r)
-			wantN(t, fmt.Sprintf("Read of a 10-byte file into %d bytes", size), &r, len(content))
-			if !bytes.Equal(mem[:10], content) {
-				t.Fatalf("Read into %d bytes filled %q", size, mem[:10])
-			}
-			clear(mem[:10])
-		}
-	})
-}
-
 func TestReadWriteErrors(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
 		path, _ := tempFile(t, []byte("read only"))
