@@ -278,6 +278,14 @@ func setBuffer(sqe *uring.SQE, buf []byte) {
 // be short anyway; Send continues with the rest.
 const maxIOLen = 1<<31 - 4096
 
+// flush implements backend.flush: one io_uring_enter that submits the SQEs
+// written so far (the overflow FIFO waits for the next poll).
+func (b *uringBackend) flush() {
+	if toSubmit := b.ring.Publish(); toSubmit > 0 {
+		_, _ = b.ring.Enter(toSubmit, false, 0, 0)
+	}
+}
+
 // poll implements backend.poll. Its loops are bounded: draining the
 // overflow stops when a round moves nothing, and reaping is bounded by the
 // CQ contents plus a fixed number of overflow flushes.

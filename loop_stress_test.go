@@ -943,3 +943,52 @@ func TestSocketPairMebibyteMixedChunks(t *testing.T) {
 		t.Logf("%d sends, %d recvs", p.sends, p.recvs)
 	})
 }
+
+// fileSubmitProbe submits file reads from one callback and, from the next
+// callback of the same batch, records how many SQEs the kernel has not yet
+// consumed.
+type fileSubmitProbe struct {
+	loop       *Loop
+	fd         int
+	reads      [8]Completion
+	bufs       [8][16]byte
+	readsDone  int
+	unconsumed uint32
+}
+
+func (p *fileSubmitProbe) submitReads(_ *Completion, err error) {
+	for i := range p.reads {
+		Read(p.loop, &p.reads[i], p.fd, p.bufs[i][:], 0, p, (*fileSubmitProbe).onRead)
+	}
+}
+
+func (p *fileSubmitProbe) observe(_ *Completion, err error) {
+	p.unconsumed = p.loop.uring.ring.Publish()
+}
+
+func (p *fileSubmitProbe) onRead(_ *Completion, n int, err error) { p.readsDone++ }
+
+// TestFileSubmitBatch checks that file operations submitted by callbacks
+// reach the kernel during the batch when FileSubmitBatch says so, and only
+// at the end of the pass when it is negative.
+func TestFileSubmitBatch(t *testing.T) {
+	_, fd := tempFile(t, pattern(4096, 1))
+	for _, tc := range []struct {
+		batch          int
+		wantUnconsumed uint32
+	}{{batch: 4, wantUnconsumed: 0}, {batch: 0, wantUnconsumed: 0}, {batch: -1, wantUnconsumed: 8}} {
+		l := newTestLoop(t, Options{FileSubmitBatch: tc.batch})
+		if l.uring == nil {
+			t.Skip("io_uring only")
+		}
+		p := &fileSubmitProbe{loop: l, fd: fd}
+		var first, second Completion
+		NextTick(l, &first, p, (*fileSubmitProbe).submitReads)
+		NextTick(l, &second, p, (*fileSubmitProbe).observe)
+		runUntil(t, l, 5*time.Second, func() bool { return p.readsDone == len(p.reads) })
+		if p.unconsumed != tc.wantUnconsumed {
+			t.Errorf("FileSubmitBatch=%d: %d SQEs not yet submitted after the submitting callback, want %d",
+				tc.batch, p.unconsumed, tc.wantUnconsumed)
+		}
+	}
+}

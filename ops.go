@@ -152,6 +152,7 @@ func Fsync[T any](l *Loop, c *Completion, fd int, ctx *T, callback func(ctx *T, 
 	l.prepare(c, opFsync, callback == nil)
 	c.fd = int32(fd)
 	c.flags = 0
+	l.fileOpsUnflushed++
 	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
@@ -161,6 +162,7 @@ func Fdatasync[T any](l *Loop, c *Completion, fd int, ctx *T, callback func(ctx 
 	l.prepare(c, opFsync, callback == nil)
 	c.fd = int32(fd)
 	c.flags = fsyncDatasync
+	l.fileOpsUnflushed++
 	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
@@ -251,6 +253,7 @@ func submitPositioned[T any](l *Loop, c *Completion, op opcode, fd int, buf []by
 	c.fd = int32(fd)
 	c.buf = buf
 	c.offset = offset
+	l.fileOpsUnflushed++
 	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
@@ -260,6 +263,7 @@ func submitVectored[T any](l *Loop, c *Completion, op opcode, fd int, bufs [][]b
 	c.fd = int32(fd)
 	c.setIovecs(bufs)
 	c.offset = offset
+	l.fileOpsUnflushed++
 	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 

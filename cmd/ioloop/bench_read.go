@@ -73,6 +73,7 @@ func runBenchRead(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&size, "size", "create the file with this many bytes of random data if it is missing (suffixes K, M, G: powers of 1024)")
 	entries := fs.Uint("entries", 0, "submission queue size (0: library default)")
 	seed := fs.Uint64("seed", 1, "seed of the offset generator, for repeatable runs")
+	submitBatch := fs.Int("submit-batch", 0, "Options.FileSubmitBatch: reads submitted by callbacks before an early hand-off to the kernel (0: library default, -1: once per loop pass)")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -109,7 +110,7 @@ func runBenchRead(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, fs.Name(), fmt.Errorf("%s holds %d bytes, less than one %d-byte block", *path, st.Size, *bs))
 	}
 
-	loop, err := ioloop.New(ioloop.Options{Entries: uint32(*entries)})
+	loop, err := ioloop.New(ioloop.Options{Entries: uint32(*entries), FileSubmitBatch: *submitBatch})
 	if err != nil {
 		return fail(stderr, fs.Name(), err)
 	}
