@@ -97,6 +97,7 @@ const (
 	stateCompleted
 )
 
+// String names the state in panic messages.
 func (s completionState) String() string {
 	switch s {
 	case stateIdle:
@@ -142,6 +143,7 @@ var opcodeNames = [...]string{
 	opShutdown: "Shutdown", opCancel: "Cancel",
 }
 
+// String returns the operation's public name.
 func (op opcode) String() string {
 	if int(op) < len(opcodeNames) {
 		return opcodeNames[op]

@@ -14,6 +14,7 @@ type sentinelError struct {
 	errno   syscall.Errno
 }
 
+// Error returns the sentinel's message.
 func (e *sentinelError) Error() string { return e.message }
 
 // Is makes errors.Is(err, syscall.ECANCELED) true for ErrCanceled, and so on.
@@ -95,6 +96,7 @@ type SetupError struct {
 	Err     error
 }
 
+// Error describes the failure and its cause.
 func (e *SetupError) Error() string {
 	return "ioloop: cannot use " + e.Backend.String() + ": " + e.Reason + " (" + e.Err.Error() + ")"
 }

@@ -18,6 +18,7 @@ const (
 	BackendIOUring
 )
 
+// String returns the backend's name, as `ioloop info` prints it.
 func (b Backend) String() string {
 	switch b {
 	case BackendAuto:
