@@ -5,6 +5,7 @@
 # with '#' are context: versions, kernel), so results can be grepped:
 #
 #   name=c_liburing_nop batch=N ops=N ops_per_sec=N cpu_us_per_op=F   (batch 1,8,32,128)
+#   name=c_liburing_nop_dispatch batch=128 ops=N ops_per_sec=N cpu_us_per_op=F
 #   name=fio_io_uring_randread qd=64 bs=4096 ops_per_sec=N cpu_us_per_op=F
 #
 # Environment overrides (defaults in brackets):
@@ -50,6 +51,7 @@ fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 gcc -O2 -Wall -o "$WORK/nop_liburing" "$SRC_DIR/c/nop_liburing.c" -luring
+gcc -O2 -Wall -o "$WORK/nop_dispatch" "$SRC_DIR/c/nop_dispatch.c" -luring
 
 # (c) Test file: real (non-sparse) random data, so reads hit the device rather
 # than unallocated extents. Written to a temp name and renamed, so an
@@ -69,6 +71,10 @@ echo "# fio=$(fio --version) liburing=$(dpkg-query -W -f='${Version}' liburing-d
 for batch in 1 8 32 128; do
 	"$WORK/nop_liburing" -batch "$batch" -count "$NOP_COUNT"
 done
+# The same NOPs through a C event loop with ioloop's completion/callback
+# design (caller-owned completions, overflow and completed FIFOs, one
+# callback per operation) and ring flags: what C gets doing ioloop's work.
+"$WORK/nop_dispatch" -batch 128 -count "$NOP_COUNT"
 
 # (e) fio 4k random read, O_DIRECT, io_uring engine. JSON goes to a file
 # (--output) so that any notices fio prints cannot corrupt it.

@@ -3,6 +3,8 @@
 # targets, end to end, on this machine:
 #
 #   (a) NOP dispatch:  ioloop bench nop  vs  bench/c/nop_liburing.c    target ops/s >= 0.8x C
+#                      and vs bench/c/nop_dispatch.c (the same callback design
+#                      in C: separates the cost of the design from that of Go)
 #   (b) random read:   ioloop bench read vs  fio io_uring randread      targets IOPS >= 0.9x fio,
 #                                                                       CPU/IO <= 1.3x fio
 #   (c) echo:          ioloop echo (taskset -c 0) under ioloop bench echo (taskset -c 1),
@@ -81,6 +83,7 @@ trap cleanup EXIT
 IOLOOP=$WORK/ioloop
 (cd "$REPO" && go build -o "$IOLOOP" ./cmd/ioloop)
 gcc -O2 -Wall -o "$WORK/nop_liburing" "$REPO/bench/c/nop_liburing.c" -luring
+gcc -O2 -Wall -o "$WORK/nop_dispatch" "$REPO/bench/c/nop_dispatch.c" -luring
 
 # Same test file as bench/baseline.sh: real random data, not sparse.
 want_bytes=$((FILE_MIB * 1024 * 1024))
@@ -108,6 +111,7 @@ echo "# fio=$(fio --version) liburing=$(dpkg-query -W -f='${Version}' liburing-d
 for rep in $(seq "$REPS"); do
 	record "$rep" "$("$IOLOOP" bench nop -batch "$NOP_BATCH" -count "$NOP_COUNT")"
 	record "$rep" "$("$WORK/nop_liburing" -batch "$NOP_BATCH" -count "$NOP_COUNT")"
+	record "$rep" "$("$WORK/nop_dispatch" -batch "$NOP_BATCH" -count "$NOP_COUNT")"
 done
 
 # (b) 4 KiB random O_DIRECT reads; fio's CPU is its own usr+sys over its
@@ -235,6 +239,9 @@ row("(a) ioloop_nop ops_per_sec", values("ioloop_nop", "ops_per_sec"))
 row("(a) c_liburing_nop ops_per_sec", values("c_liburing_nop", "ops_per_sec"))
 row("(a) ops_per_sec ratio ioloop/C", ratios("ioloop_nop", "c_liburing_nop", "ops_per_sec"), 0.8)
 row("(a) cpu_us_per_op ratio ioloop/C", ratios("ioloop_nop", "c_liburing_nop", "cpu_us_per_op"))
+row("(a) C-dispatch ops_per_sec", values("c_liburing_nop_dispatch", "ops_per_sec"))
+row("(a) ops/s ratio ioloop/C-dispatch", ratios("ioloop_nop", "c_liburing_nop_dispatch", "ops_per_sec"))
+row("(a) CPU/op ratio ioloop/C-dispatch", ratios("ioloop_nop", "c_liburing_nop_dispatch", "cpu_us_per_op"))
 row("(b) ioloop_read ops_per_sec", values("ioloop_read", "ops_per_sec"))
 row("(b) fio ops_per_sec", values("fio_io_uring_randread", "ops_per_sec"))
 row("(b) IOPS ratio ioloop/fio", ratios("ioloop_read", "fio_io_uring_randread", "ops_per_sec"), 0.9)
