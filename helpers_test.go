@@ -381,3 +381,21 @@ func hugeBuffer(t testing.TB, size int) []byte {
 	t.Cleanup(func() { unix.Munmap(mem) })
 	return mem
 }
+
+// acceptConnected runs an Accept on lfd together with the connection that
+// connect submits (Connect or ConnectUnix with c and r), checks both
+// succeed, and returns the accepted descriptor, closed at cleanup.
+func acceptConnected(t *testing.T, l *Loop, lfd int, what string, connect func(c *Completion, r *opResult)) int {
+	t.Helper()
+	var accepted, connected opResult
+	var ac, cc Completion
+	Accept(l, &ac, lfd, &accepted, (*opResult).onCount)
+	connect(&cc, &connected)
+	await(t, l, &accepted, &connected)
+	wantOK(t, what, &connected)
+	if accepted.err != nil || accepted.n < 0 {
+		t.Fatalf("Accept: fd=%d err=%v", accepted.n, accepted.err)
+	}
+	closeOnCleanup(t, accepted.n)
+	return accepted.n
+}

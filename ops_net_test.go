@@ -217,17 +217,7 @@ func TestConnectUnix(t *testing.T) {
 				closeOnCleanup(t, client)
 				wantNonblockCloexec(t, client)
 
-				var accept, connect opResult
-				var ac, cc Completion
-				Accept(l, &ac, lfd, &accept, (*opResult).onCount)
-				ConnectUnix(l, &cc, client, path, &connect, (*opResult).onErr)
-				await(t, l, &accept, &connect)
-				wantOK(t, "ConnectUnix", &connect)
-				if accept.err != nil || accept.n < 0 {
-					t.Fatalf("Accept: fd=%d err=%v", accept.n, accept.err)
-				}
-				server := accept.n
-				closeOnCleanup(t, server)
+				server := acceptConnected(t, l, lfd, "ConnectUnix", func(c *Completion, r *opResult) { ConnectUnix(l, c, client, path, r, (*opResult).onErr) })
 				wantNonblockCloexec(t, server)
 
 				// The peer of the client is the socket bound at path.
@@ -279,16 +269,7 @@ func TestConnectIPv4Mapped(t *testing.T) {
 		if domain, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN); domain != unix.AF_INET6 {
 			t.Fatalf("TCPSocket(%v) domain %d, want AF_INET6", mapped, domain)
 		}
-		var accept, connect opResult
-		var ac, cc Completion
-		Accept(l, &ac, lfd, &accept, (*opResult).onCount)
-		Connect(l, &cc, fd, mapped, &connect, (*opResult).onErr)
-		await(t, l, &accept, &connect)
-		wantOK(t, "Connect to an IPv4-mapped address", &connect)
-		if accept.err != nil {
-			t.Fatalf("Accept: %v", accept.err)
-		}
-		closeOnCleanup(t, accept.n)
+		acceptConnected(t, l, lfd, "Connect to an IPv4-mapped address", func(c *Completion, r *opResult) { Connect(l, c, fd, mapped, r, (*opResult).onErr) })
 		if remote, err := RemoteAddr(fd); err != nil || remote != mapped {
 			t.Fatalf("RemoteAddr = %v, %v; want %v", remote, err, mapped)
 		}
@@ -313,16 +294,7 @@ func TestConnectUnixLongestPath(t *testing.T) {
 			t.Fatal(err)
 		}
 		closeOnCleanup(t, client)
-		var accept, connect opResult
-		var ac, cc Completion
-		Accept(l, &ac, lfd, &accept, (*opResult).onCount)
-		ConnectUnix(l, &cc, client, path, &connect, (*opResult).onErr)
-		await(t, l, &accept, &connect)
-		wantOK(t, "ConnectUnix with a 107-byte path", &connect)
-		if accept.err != nil {
-			t.Fatalf("Accept: %v", accept.err)
-		}
-		closeOnCleanup(t, accept.n)
+		acceptConnected(t, l, lfd, "ConnectUnix with a 107-byte path", func(c *Completion, r *opResult) { ConnectUnix(l, c, client, path, r, (*opResult).onErr) })
 	})
 }
 
@@ -631,17 +603,7 @@ func TestSendLargerThanSocketBuffer(t *testing.T) {
 		if err := unix.SetsockoptInt(receiver, unix.SOL_SOCKET, unix.SO_RCVBUF, small); err != nil {
 			t.Fatal(err)
 		}
-		var accept, connect opResult
-		var ac, cc Completion
-		Accept(l, &ac, lfd, &accept, (*opResult).onCount)
-		Connect(l, &cc, receiver, bound, &connect, (*opResult).onErr)
-		await(t, l, &accept, &connect)
-		wantOK(t, "Connect", &connect)
-		if accept.err != nil {
-			t.Fatalf("Accept: %v", accept.err)
-		}
-		sender := accept.n
-		closeOnCleanup(t, sender)
+		sender := acceptConnected(t, l, lfd, "Connect", func(c *Completion, r *opResult) { Connect(l, c, receiver, bound, r, (*opResult).onErr) })
 		if err := unix.SetsockoptInt(sender, unix.SOL_SOCKET, unix.SO_SNDBUF, small); err != nil {
 			t.Fatal(err)
 		}
