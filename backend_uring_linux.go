@@ -393,15 +393,12 @@ func (b *uringBackend) reap() error {
 // cancel everything in flight; the kernel's answers arrive through poll.
 func (b *uringBackend) cancelAll() {
 	for c := b.overflow.pop(); c != nil; c = b.overflow.pop() {
-		b.loop.pending--
-		b.loop.finish(c, c.progress(), codeCanceled)
+		b.loop.settle(c, c.progress(), codeCanceled)
 	}
 	b.loop.inflight.forEach(func(token uint64, _ *Completion) {
 		sqe := b.ring.GetSQE()
 		for attempt := 0; sqe == nil && attempt < 1000; attempt++ {
-			// The SQ is full of cancellations: submit them to make room.
-			toSubmit := b.ring.Publish()
-			_, _ = b.ring.Enter(toSubmit, false, 0, 0)
+			b.flush() // the SQ is full of cancellations: submit them to make room
 			sqe = b.ring.GetSQE()
 		}
 		if sqe == nil {

@@ -351,8 +351,7 @@ func (l *Loop) misuse(c *Completion, op opcode, callbackIsNil bool) {
 func (l *Loop) submit(c *Completion, ctx unsafe.Pointer, cb invoker) {
 	c.ctx, c.cb = ctx, cb
 	c.loop = l
-	if l.closing || c.op == opNextTick || c.op == opCancel {
-		l.submitSpecial(c)
+	if (l.closing || c.op == opNextTick || c.op == opCancel) && l.settleWithoutKernel(c) {
 		return
 	}
 	c.state = stateQueued
@@ -364,29 +363,39 @@ func (l *Loop) submit(c *Completion, ctx unsafe.Pointer, cb invoker) {
 	l.backend.submit(c)
 }
 
-// submitSpecial handles the submissions that may not reach the kernel.
-func (l *Loop) submitSpecial(c *Completion) {
+// settleWithoutKernel completes the submissions that need no kernel work
+// and reports whether it did.
+func (l *Loop) settleWithoutKernel(c *Completion) bool {
 	switch {
 	case l.closing:
 		l.finish(c, 0, codeClosed)
-		return
+		return true
 	case c.op == opNextTick:
 		l.finish(c, 0, codeNone)
-		return
-	case c.op == opCancel && l.cancelWithoutKernel(c):
-		return
+		return true
+	case c.op == opCancel:
+		return l.cancelWithoutKernel(c)
 	}
-	c.state = stateQueued
-	l.pending++
-	l.backend.submit(c)
+	return false
 }
 
-// failNow completes a submission whose arguments the kernel would reject,
+// submitUnless submits c, or, when validating its arguments gave errno
+// (an argument the kernel would reject), completes it with that error
 // without asking the kernel, so that it still gets exactly one callback.
-func (l *Loop) failNow(c *Completion, ctx unsafe.Pointer, cb invoker, errno syscall.Errno) {
+func (l *Loop) submitUnless(errno syscall.Errno, c *Completion, ctx unsafe.Pointer, cb invoker) {
+	if errno == 0 {
+		l.submit(c, ctx, cb)
+		return
+	}
 	c.ctx, c.cb = ctx, cb
 	c.loop = l
 	l.finish(c, 0, errorCode(errno))
+}
+
+// settle completes an operation that was counted in pending.
+func (l *Loop) settle(c *Completion, n int, code errorCode) {
+	l.pending--
+	l.finish(c, n, code)
 }
 
 // finish records a result and queues the callback.
@@ -413,8 +422,7 @@ func (l *Loop) cancelWithoutKernel(c *Completion) bool {
 		return true
 	case stateQueued:
 		if l.backend.unqueue(target) {
-			l.pending--
-			l.finish(target, target.progress(), codeCanceled)
+			l.settle(target, target.progress(), codeCanceled)
 			l.finish(c, 0, codeNone)
 			return true
 		}
@@ -462,28 +470,24 @@ func (l *Loop) complete(c *Completion, res int32) {
 				return
 			}
 			if c.transferred < len(c.buf) {
-				l.pending--
-				l.finish(c, c.transferred, codeShortWrite)
+				l.settle(c, c.transferred, codeShortWrite)
 				return
 			}
 			n = c.transferred
 		case opRecv, opRead:
 			if n == 0 && len(c.buf) > 0 {
-				l.pending--
-				l.finish(c, 0, codeEOF)
+				l.settle(c, 0, codeEOF)
 				return
 			}
 		case opCancel:
 			l.cancelVerdict(c, true)
 		case opReadv:
 			if n == 0 && totalLen(c.bufs) > 0 {
-				l.pending--
-				l.finish(c, 0, codeEOF)
+				l.settle(c, 0, codeEOF)
 				return
 			}
 		}
-		l.pending--
-		l.finish(c, n, codeNone)
+		l.settle(c, n, codeNone)
 		return
 	}
 	errno := syscall.Errno(-res)
@@ -499,8 +503,7 @@ func (l *Loop) complete(c *Completion, res int32) {
 	default:
 		code = errnoCode(errno)
 	}
-	l.pending--
-	l.finish(c, c.progress(), code)
+	l.settle(c, c.progress(), code)
 }
 
 func totalLen(bufs [][]byte) int {
@@ -517,8 +520,7 @@ func totalLen(bufs [][]byte) int {
 func (l *Loop) continueSend(c *Completion) {
 	switch {
 	case c.sendCanceled || l.closing:
-		l.pending--
-		l.finish(c, c.transferred, codeCanceled)
+		l.settle(c, c.transferred, codeCanceled)
 	case c.cancelsInFlight > 0:
 		c.sendParked = true // stays in flight, token kept, until cancelVerdict
 	default:

@@ -71,13 +71,9 @@ func Accept[T any](l *Loop, c *Completion, listenFD int, ctx *T, callback func(c
 func Connect[T any](l *Loop, c *Completion, fd int, addr netip.AddrPort, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opConnect, callback == nil)
 	c.fd = int32(fd)
-	size, err := encodeInetSockaddr(addr, &c.sockaddr)
-	if err != 0 {
-		l.failNow(c, unsafe.Pointer(ctx), errorCallback[T](callback), err)
-		return
-	}
+	size, errno := encodeInetSockaddr(addr, &c.sockaddr)
 	c.sockaddrLen = size
-	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
+	l.submitUnless(errno, c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
 // ConnectUnix connects the unix stream socket fd (see UnixSocket) to the
@@ -87,13 +83,9 @@ func Connect[T any](l *Loop, c *Completion, fd int, addr netip.AddrPort, ctx *T,
 func ConnectUnix[T any](l *Loop, c *Completion, fd int, path string, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opConnect, callback == nil)
 	c.fd = int32(fd)
-	size, err := encodeUnixSockaddr(path, &c.sockaddr)
-	if err != 0 {
-		l.failNow(c, unsafe.Pointer(ctx), errorCallback[T](callback), err)
-		return
-	}
+	size, errno := encodeUnixSockaddr(path, &c.sockaddr)
 	c.sockaddrLen = size
-	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
+	l.submitUnless(errno, c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
 // Recv receives up to len(buf) bytes from the socket fd and calls back with
@@ -149,21 +141,13 @@ func Writev[T any](l *Loop, c *Completion, fd int, bufs [][]byte, offset int64, 
 
 // Fsync flushes fd's data and metadata to stable storage, like fsync(2).
 func Fsync[T any](l *Loop, c *Completion, fd int, ctx *T, callback func(ctx *T, c *Completion, err error)) {
-	l.prepare(c, opFsync, callback == nil)
-	c.fd = int32(fd)
-	c.flags = 0
-	l.fileOpsUnflushed++
-	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
+	submitSync(l, c, fd, 0, ctx, callback)
 }
 
 // Fdatasync flushes fd's data, and only the metadata needed to read it back,
 // like fdatasync(2): the usual choice for a write-ahead log.
 func Fdatasync[T any](l *Loop, c *Completion, fd int, ctx *T, callback func(ctx *T, c *Completion, err error)) {
-	l.prepare(c, opFsync, callback == nil)
-	c.fd = int32(fd)
-	c.flags = fsyncDatasync
-	l.fileOpsUnflushed++
-	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
+	submitSync(l, c, fd, fsyncDatasync, ctx, callback)
 }
 
 // Close closes fd. As with close(2), fd is released even when an error is
@@ -183,11 +167,7 @@ func OpenAt[T any](l *Loop, c *Completion, dirfd int, path string, flags int, mo
 	c.fd = int32(dirfd)
 	c.flags = uint32(flags | unix.O_CLOEXEC)
 	c.mode = mode
-	if err := c.setPath(path); err != 0 {
-		l.failNow(c, unsafe.Pointer(ctx), countCallback[T](callback), err)
-		return
-	}
-	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
+	l.submitUnless(c.setPath(path), c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
 // Statx fills stat with the status of path relative to dirfd, like
@@ -203,11 +183,7 @@ func Statx[T any](l *Loop, c *Completion, dirfd int, path string, flags int, mas
 	c.flags = uint32(flags)
 	c.mode = uint32(mask)
 	c.statx = stat
-	if err := c.setPath(path); err != 0 {
-		l.failNow(c, unsafe.Pointer(ctx), errorCallback[T](callback), err)
-		return
-	}
-	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
+	l.submitUnless(c.setPath(path), c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
 // Shutdown shuts down part of a full-duplex connection, like shutdown(2):
@@ -265,6 +241,15 @@ func submitVectored[T any](l *Loop, c *Completion, op opcode, fd int, bufs [][]b
 	c.offset = offset
 	l.fileOpsUnflushed++
 	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
+}
+
+// submitSync submits Fsync (flags 0) or Fdatasync (fsyncDatasync).
+func submitSync[T any](l *Loop, c *Completion, fd int, flags uint32, ctx *T, callback func(ctx *T, c *Completion, err error)) {
+	l.prepare(c, opFsync, callback == nil)
+	c.fd = int32(fd)
+	c.flags = flags
+	l.fileOpsUnflushed++
+	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
 // setIovecs builds the kernel-visible iovec array for bufs in storage the
