@@ -56,10 +56,6 @@ func newURingBackend(l *Loop, opts Options) (*uringBackend, error) {
 	if entries == 0 {
 		entries = DefaultEntries
 	}
-	if entries > uring.MaxEntries {
-		return nil, &SetupError{Backend: BackendIOUring, Err: syscall.EINVAL,
-			Reason: "Options.Entries exceeds the kernel limit of 32768"}
-	}
 	if opts.CompletionEntries != 0 && opts.CompletionEntries < entries {
 		return nil, &SetupError{Backend: BackendIOUring, Err: syscall.EINVAL,
 			Reason: "Options.CompletionEntries is smaller than Options.Entries"}

@@ -16,29 +16,51 @@ const (
 	BackendAuto Backend = iota
 	// BackendIOUring is Linux io_uring (5.11 or newer).
 	BackendIOUring
+	// BackendEpoll is Linux epoll readiness plus a worker pool for files.
+	BackendEpoll
+	// BackendKqueue is kqueue readiness plus a worker pool for files
+	// (macOS, FreeBSD, NetBSD, OpenBSD).
+	BackendKqueue
 )
 
-// String returns the backend's name, as `ioloop info` prints it.
+var backendNames = [...]string{
+	BackendAuto: "auto", BackendIOUring: "io_uring", BackendEpoll: "epoll", BackendKqueue: "kqueue",
+}
+
+// String returns the backend's name, as `ioloop info` prints it and
+// ParseBackend and IOLOOP_BACKEND accept it.
 func (b Backend) String() string {
-	switch b {
-	case BackendAuto:
-		return "auto"
-	case BackendIOUring:
-		return "io_uring"
+	if int(b) < len(backendNames) {
+		return backendNames[b]
 	}
 	return fmt.Sprintf("Backend(%d)", uint8(b))
 }
 
 // Options configures a Loop. The zero value gives sane defaults.
 type Options struct {
-	// Backend selects the kernel interface; the default, BackendAuto,
-	// picks io_uring.
+	// Backend selects the kernel interface. The default, BackendAuto,
+	// picks io_uring when it can be set up with every operation the loop
+	// needs, and otherwise the platform's readiness backend (epoll on
+	// Linux, kqueue on BSD and macOS); FallbackReason says why. With
+	// BackendAuto the environment variable IOLOOP_BACKEND (io_uring, epoll,
+	// kqueue or auto) overrides the choice, so operators can force one
+	// without a code change; an explicit Backend is never overridden.
 	Backend Backend
+
+	// FileWorkers bounds the worker pool that runs file operations (Read,
+	// Write, Readv, Writev, Fsync, Fdatasync, OpenAt, Statx, Close) on the
+	// readiness backends, which cannot make them non-blocking. It is the
+	// largest number of such operations that run at once; the rest wait in
+	// the pool's queue. Workers start on demand and stop at Close. io_uring
+	// ignores it. Default 0 means 64.
+	FileWorkers int
 
 	// Entries is the size of the kernel submission queue: how many
 	// operations one flush can hand to the kernel. It is rounded up to a
 	// power of two; operations beyond it wait in the loop's overflow queue,
-	// so it bounds batching, not concurrency. Default 256, maximum 32768.
+	// so it bounds batching, not concurrency. On the readiness backends it
+	// is how many readiness events one wait can return. Default 256,
+	// maximum 32768.
 	Entries uint32
 
 	// FileSubmitBatch is how many file operations (Read, Write, Readv,
@@ -64,6 +86,12 @@ const DefaultEntries = 256
 
 // DefaultFileSubmitBatch is used when Options.FileSubmitBatch is 0.
 const DefaultFileSubmitBatch = 4
+
+// DefaultFileWorkers is used when Options.FileWorkers is 0.
+const DefaultFileWorkers = 64
+
+// MaxEntries is the largest Options.Entries.
+const MaxEntries = 32768
 
 // backend is the contract between the portable loop and one kernel
 // interface. Backends own the path of an operation from submission to its
@@ -105,6 +133,8 @@ type backend interface {
 type Loop struct {
 	backend     backend
 	backendKind Backend
+	// fallbackReason is why BackendAuto did not get io_uring, or nil.
+	fallbackReason error
 	// uring is the backend again when it is io_uring: submitting through
 	// the concrete type spares an indirect call per operation on the
 	// hottest path.
@@ -139,9 +169,18 @@ type Loop struct {
 	epoch time.Time
 }
 
-// New creates a Loop. It fails with a *SetupError saying why when the
-// kernel interface cannot be set up.
+// New creates a Loop on the backend Options.Backend selects (see Options).
+// It fails with a *SetupError saying why when the kernel interface cannot
+// be set up.
 func New(opts Options) (*Loop, error) {
+	if opts.Entries > MaxEntries {
+		return nil, &SetupError{Backend: opts.Backend, Err: syscall.EINVAL,
+			Reason: "Options.Entries exceeds the limit of 32768"}
+	}
+	if opts.FileWorkers < 0 {
+		return nil, &SetupError{Backend: opts.Backend, Err: syscall.EINVAL,
+			Reason: "Options.FileWorkers is negative"}
+	}
 	l := &Loop{epoch: time.Now(), fileSubmitBatch: opts.FileSubmitBatch}
 	switch {
 	case l.fileSubmitBatch == 0:
@@ -150,21 +189,20 @@ func New(opts Options) (*Loop, error) {
 		l.fileSubmitBatch = 0
 	}
 	l.inflight.init(64)
-	switch opts.Backend {
-	case BackendAuto, BackendIOUring:
-		b, err := newURingBackend(l, opts)
-		if err != nil {
-			return nil, err
-		}
-		l.backend, l.backendKind, l.uring = b, BackendIOUring, b
-	default:
-		return nil, fmt.Errorf("ioloop: unknown Options.Backend %d", opts.Backend)
+	if err := l.selectBackend(opts); err != nil {
+		return nil, err
 	}
 	return l, nil
 }
 
 // Backend returns the kernel interface the Loop runs on.
 func (l *Loop) Backend() Backend { return l.backendKind }
+
+// FallbackReason returns why BackendAuto did not select io_uring (a
+// *SetupError naming the cause, such as a seccomp profile or
+// kernel.io_uring_disabled), or nil when it did, or when the backend was
+// chosen explicitly. Programs can log it; `ioloop info` prints it.
+func (l *Loop) FallbackReason() error { return l.fallbackReason }
 
 // Pending returns the number of submitted operations whose callbacks have
 // not run yet.

@@ -1,0 +1,4 @@
+package ioloop
+
+// readinessBackendKind is the readiness backend of this OS.
+const readinessBackendKind = BackendEpoll
