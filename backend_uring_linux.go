@@ -267,13 +267,6 @@ func setBuffer(sqe *uring.SQE, buf []byte) {
 	sqe.Len = uint32(min(len(buf), maxIOLen))
 }
 
-// maxIOLen caps the length of one kernel read or write at Linux's
-// MAX_RW_COUNT (2 GiB - 4 KiB): the kernel rejects longer sends with
-// EINVAL, and the SQE's 32-bit length wraps at 4 GiB (a 4 GiB Read would
-// become a zero-length one and report a false io.EOF). Reads and writes may
-// be short anyway; Send continues with the rest.
-const maxIOLen = 1<<31 - 4096
-
 // flush implements backend.flush: one io_uring_enter that submits the SQEs
 // written so far (the overflow FIFO waits for the next poll).
 func (b *uringBackend) flush() {

@@ -73,14 +73,34 @@ type Completion struct {
 	bufs        [][]byte
 	iovecs      []unix.Iovec // kernel-visible iovec array, reused across operations
 	path        []byte       // NUL-terminated copy of a path, reused across operations
-	statx       *unix.Statx_t
+	statx       *statxBuffer
 	target      *Completion // Cancel: the operation to cancel
 	targetToken uint64      // Cancel: the target's token when Cancel was called
 	timeoutNs   int64
 	timespec    kernelTimespec // io_uring reads the Timeout duration from here
 	sockaddr    unix.RawSockaddrAny
 	sockaddrLen uint32
+
+	// Readiness backends only (readiness.go): where an in-flight operation
+	// waits, its index in the timer heap, and whether a Connect has been
+	// issued (then readiness means "look at SO_ERROR", not "try again").
+	parked        parking
+	connectIssued bool
+	timerIndex    int32
 }
+
+// parking says where an in-flight operation of a readiness backend waits,
+// so that Cancel can find and remove it.
+type parking uint8
+
+const (
+	parkedNone   parking = iota
+	parkedRead           // in its fd's readers FIFO
+	parkedWrite          // in its fd's writers FIFO
+	parkedTimer          // in the timer heap
+	parkedFile           // handed to the file worker pool
+	parkedOrphan         // its fd was closed by the loop while it waited
+)
 
 type completionState uint8
 

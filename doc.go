@@ -32,6 +32,17 @@
 // errors, such as resubmitting a Completion that is still in flight, panic
 // with a message that names the mistake.
 //
+// # Platforms
+//
+// On Linux the loop runs on io_uring, or on epoll where io_uring is
+// unavailable (see Options.Backend). On macOS, FreeBSD, NetBSD and OpenBSD
+// it runs on kqueue. The operations and their results are the same
+// everywhere, with these exceptions: Statx exists on Linux only; the '@'
+// prefix for abstract unix socket addresses is Linux's (elsewhere it is
+// part of the path); Fdatasync is a full fsync on the BSDs, and both are
+// F_FULLFSYNC on macOS; Readv and Writev are not atomic on FreeBSD, NetBSD
+// and OpenBSD; OpenDirect has no direct I/O on OpenBSD.
+//
 // # Memory
 //
 // The loop keeps every Completion and buffer the kernel may touch reachable

@@ -84,7 +84,7 @@ type gcOp struct {
 	seed uint64
 	off  int // pattern position of the first byte
 
-	stat     weak.Pointer[unix.Statx_t]
+	stat     weak.Pointer[statxBuffer]
 	wantSize int64
 	wantIno  uint64
 
@@ -141,9 +141,7 @@ func (op *gcOp) check(n int, err error) {
 			tr.failf("%s: the statx buffer was collected while in flight", what)
 			return
 		}
-		if st.Mask&unix.STATX_SIZE == 0 || int64(st.Size) != op.wantSize || st.Ino != op.wantIno {
-			tr.failf("%s: mask %#x size %d ino %d, want size %d ino %d", what, st.Mask, st.Size, st.Ino, op.wantSize, op.wantIno)
-		}
+		op.checkStatx(tr, what, st)
 	case gcConnect:
 		peer, err := RemoteAddr(op.fd)
 		if err != nil || peer != op.addr {
@@ -213,16 +211,6 @@ func gcSubmitRead(l *Loop, tr *gcTracker, kind gcKind, fd int, size int, offset 
 }
 
 //go:noinline
-func gcSubmitStatx(l *Loop, tr *gcTracker, path string, size int64, ino uint64) {
-	op, c := tr.newOp(gcStatx)
-	op.wantSize, op.wantIno = size, ino
-	st := new(unix.Statx_t)
-	op.objs = append(op.objs, gcWatch(tr, st))
-	op.stat = weak.Make(st)
-	Statx(l, c, unix.AT_FDCWD, path, 0, unix.STATX_BASIC_STATS, st, op, (*gcOp).onErr)
-}
-
-//go:noinline
 func gcSubmitConnect(l *Loop, tr *gcTracker, fd int, addr netip.AddrPort) {
 	op, c := tr.newOp(gcConnect)
 	op.fd, op.addr = fd, addr
@@ -254,7 +242,7 @@ var gcSink [][]byte
 func collectAndPoison() {
 	runtime.GC()
 	gcSink = gcSink[:0]
-	for _, size := range []int{16, 100, 512, 1000, 2996, 4096, int(unsafe.Sizeof(Completion{})), int(unsafe.Sizeof(unix.Statx_t{}))} {
+	for _, size := range []int{16, 100, 512, 1000, 2996, 4096, int(unsafe.Sizeof(Completion{})), int(unsafe.Sizeof(statxBuffer{}))} {
 		for i := 0; i < 16; i++ {
 			b := make([]byte, size)
 			for j := range b {
@@ -314,7 +302,7 @@ func (f *gcFixture) tcpSocket(t *testing.T) int {
 
 func (f *gcFixture) pipe(t *testing.T) (r, w int) {
 	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+	if err := testPipe2(p[:], unix.O_CLOEXEC); err != nil {
 		t.Fatal(err)
 	}
 	return f.fds.add(p[0]), f.fds.add(p[1])

@@ -9,7 +9,7 @@ import (
 // test runs against each of them.
 func testBackends(t *testing.T) []Backend {
 	t.Helper()
-	return []Backend{BackendIOUring}
+	return []Backend{BackendIOUring, readinessBackendKind}
 }
 
 // forEachBackend runs fn as a subtest per backend, with a loop that is

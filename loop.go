@@ -534,7 +534,7 @@ func (l *Loop) complete(c *Completion, res int32) {
 	}
 	var code errorCode
 	switch {
-	case c.op == opTimeout && errno == syscall.ETIME:
+	case c.op == opTimeout && errno == errnoTimerExpired:
 		code = codeNone // the timer expired: that is what a Timeout is for
 	case c.op == opCancel && errno == syscall.ENOENT:
 		code = codeNotFound

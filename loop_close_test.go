@@ -102,8 +102,8 @@ func TestCloseWithOperationsInFlight(t *testing.T) {
 			nops[i].l = l
 			Nop(l, &nops[i].c, &nops[i], (*closeOp).onErr)
 		}
-		if b := uringOf(l); b != nil && b.overflow.size < len(nops)-2 {
-			t.Fatalf("only %d operations in the overflow FIFO", b.overflow.size)
+		if b := uringOf(l); b != nil && b.overflowLen() < len(nops)-2 {
+			t.Fatalf("only %d operations in the overflow FIFO", b.overflowLen())
 		}
 		cancel := closeOp{l: l}
 		Cancel(l, &cancel.c, &recvs[0].c, &cancel, (*closeOp).onErr)

@@ -5,11 +5,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
-	"os"
-	"os/signal"
-	"runtime"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -82,8 +78,8 @@ func (op *seqOp) onDone(c *Completion, err error) { op.record(c, err) }
 func TestTinyRingOverflowNops(t *testing.T) {
 	const total = 10000
 	forEachBackend(t, Options{Entries: 2}, func(t *testing.T, l *Loop) {
-		if b := uringOf(l); b != nil && b.ring.SQEntries() != 2 {
-			t.Fatalf("SQ has %d entries, want 2", b.ring.SQEntries())
+		if b := uringOf(l); b != nil && b.sqEntries() != 2 {
+			t.Fatalf("SQ has %d entries, want 2", b.sqEntries())
 		}
 		log := newSeqLog(total)
 		ops := make([]seqOp, total)
@@ -91,8 +87,8 @@ func TestTinyRingOverflowNops(t *testing.T) {
 			ops[i] = seqOp{id: i, isNop: true, log: log}
 			Nop(l, &ops[i].c, &ops[i], (*seqOp).onDone)
 		}
-		if b := uringOf(l); b != nil && b.overflow.size != total-2 {
-			t.Fatalf("overflow FIFO holds %d, want %d: the flood did not exercise it", b.overflow.size, total-2)
+		if b := uringOf(l); b != nil && b.overflowLen() != total-2 {
+			t.Fatalf("overflow FIFO holds %d, want %d: the flood did not exercise it", b.overflowLen(), total-2)
 		}
 		if got := l.Pending(); got != total {
 			t.Fatalf("Pending() = %d before running, want %d", got, total)
@@ -215,8 +211,8 @@ func TestCQOverflow(t *testing.T) {
 	// The smallest legal rings: CompletionEntries must be >= Entries.
 	forEachBackend(t, Options{Entries: 2, CompletionEntries: 2}, func(t *testing.T, l *Loop) {
 		b := uringOf(l)
-		if b != nil && b.ring.CQEntries() != 2 {
-			t.Fatalf("CQ has %d entries, want 2", b.ring.CQEntries())
+		if b != nil && b.cqEntries() != 2 {
+			t.Fatalf("CQ has %d entries, want 2", b.cqEntries())
 		}
 		total := timeouts + nops
 		log := newSeqLog(total)
@@ -239,141 +235,12 @@ func TestCQOverflow(t *testing.T) {
 		runUntil(t, l, 5*time.Second, func() bool { return l.Pending() == 0 })
 		log.check(t, total)
 		if b != nil {
-			if b.cqOverflows == 0 {
+			if b.cqOverflowCount() == 0 {
 				t.Fatalf("the kernel never reported a CQ overflow: the test did not exercise IORING_FEAT_NODROP")
 			}
-			t.Logf("CQ overflow flushed %d times", b.cqOverflows)
+			t.Logf("CQ overflow flushed %d times", b.cqOverflowCount())
 		}
 	})
-}
-
-// ---------------------------------------------------------------------------
-// 3. Signals interrupting the wait (EINTR).
-
-type timeoutProbe struct {
-	calls int
-	err   error
-	at    time.Time
-}
-
-func (p *timeoutProbe) onTimeout(_ *Completion, err error) {
-	p.calls++
-	p.err = err
-	p.at = time.Now()
-}
-
-// threadWakeups returns the voluntary context switches of thread tid: each
-// time a blocked io_uring_enter wakes up, it grows by one.
-func threadWakeups(t *testing.T, tid int) int {
-	t.Helper()
-	data, err := os.ReadFile("/proc/self/task/" + strconv.Itoa(tid) + "/status")
-	if err != nil {
-		t.Fatalf("reading thread status: %v", err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if value, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(value))
-			if err != nil {
-				t.Fatalf("parsing %q: %v", line, err)
-			}
-			return n
-		}
-	}
-	t.Fatal("no voluntary_ctxt_switches in thread status")
-	return 0
-}
-
-func TestEINTRDuringWait(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		sig     syscall.Signal
-		handled bool // installed with signal.Notify, as a program would
-	}{
-		{"SIGURG", syscall.SIGURG, false},
-		{"SIGUSR1", syscall.SIGUSR1, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-				if tc.handled {
-					ch := make(chan os.Signal, 1)
-					signal.Notify(ch, tc.sig)
-					consumed := make(chan struct{})
-					go func() {
-						for {
-							select {
-							case <-ch:
-							case <-consumed:
-								return
-							}
-						}
-					}()
-					defer func() {
-						signal.Stop(ch)
-						close(consumed)
-					}()
-				}
-				// Pin the loop to this thread and signal exactly it, so
-				// that the signals land in its io_uring_enter rather than
-				// in some idle thread of the process.
-				runtime.LockOSThread()
-				defer runtime.UnlockOSThread()
-				pid, tid := unix.Getpid(), unix.Gettid()
-
-				stop := make(chan struct{})
-				sent := make(chan int)
-				go func() {
-					n := 0
-					tick := time.NewTicker(time.Millisecond)
-					defer tick.Stop()
-					for {
-						select {
-						case <-stop:
-							sent <- n
-							return
-						case <-tick.C:
-							if unix.Tgkill(pid, tid, tc.sig) == nil {
-								n++
-							}
-						}
-					}
-				}()
-
-				const d = 300 * time.Millisecond
-				var p timeoutProbe
-				var c Completion
-				wakeupsBefore := threadWakeups(t, tid)
-				start := time.Now()
-				Timeout(l, &c, d, &p, (*timeoutProbe).onTimeout)
-				err := l.RunFor(time.Second)
-				elapsed := time.Since(start)
-				wakeups := threadWakeups(t, tid) - wakeupsBefore
-				close(stop)
-				signals := <-sent
-
-				if err != nil {
-					t.Fatalf("RunFor returned %v while signals arrived; EINTR must be absorbed", err)
-				}
-				if p.calls != 1 || p.err != nil {
-					t.Fatalf("timeout callback ran %d times, err %v; want once, nil", p.calls, p.err)
-				}
-				if fired := p.at.Sub(start); fired < d {
-					t.Fatalf("timeout fired after %v, before its %v", fired, d)
-				}
-				if elapsed < time.Second || elapsed > 3*time.Second {
-					t.Fatalf("RunFor(1s) returned after %v", elapsed)
-				}
-				t.Logf("%d signals sent, loop thread woke %d times", signals, wakeups)
-				if signals < 100 {
-					t.Fatalf("only %d signals sent; the test did not exercise EINTR", signals)
-				}
-				// Without signals the thread wakes a handful of times; every
-				// interrupted io_uring_enter adds one.
-				if wakeups < 20 {
-					t.Fatalf("loop thread woke only %d times for %d signals: the signals did not interrupt the wait", wakeups, signals)
-				}
-			})
-		})
-	}
 }
 
 // ---------------------------------------------------------------------------
@@ -963,7 +830,7 @@ func (p *fileSubmitProbe) submitReads(_ *Completion, err error) {
 }
 
 func (p *fileSubmitProbe) observe(_ *Completion, err error) {
-	p.unconsumed = p.loop.uring.ring.Publish()
+	p.unconsumed = p.loop.uring.publishSQ()
 }
 
 func (p *fileSubmitProbe) onRead(_ *Completion, n int, err error) { p.readsDone++ }

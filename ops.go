@@ -77,9 +77,9 @@ func Connect[T any](l *Loop, c *Completion, fd int, addr netip.AddrPort, ctx *T,
 }
 
 // ConnectUnix connects the unix stream socket fd (see UnixSocket) to the
-// socket at path; a leading '@' names an address in Linux's abstract
-// namespace. A path too long for sockaddr_un fails with EINVAL through the
-// callback.
+// socket at path; on Linux a leading '@' names an address in the abstract
+// namespace (elsewhere '@' is an ordinary first character of a path). A
+// path too long for sockaddr_un fails with EINVAL through the callback.
 func ConnectUnix[T any](l *Loop, c *Completion, fd int, path string, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opConnect, callback == nil)
 	c.fd = int32(fd)
@@ -102,7 +102,9 @@ func Recv[T any](l *Loop, c *Completion, fd int, buf []byte, ctx *T, callback fu
 // with n == len(buf) and a nil error, or with the bytes sent before an
 // error stopped it (n < len(buf), err != nil): short sends on stream
 // sockets are continued by the loop, invisibly to the caller. It uses
-// MSG_NOSIGNAL, so a peer that went away yields EPIPE, never SIGPIPE.
+// MSG_NOSIGNAL, so a peer that went away yields EPIPE, never SIGPIPE; macOS
+// has no such flag, and relies on SO_NOSIGPIPE, which the sockets this
+// package creates (ListenTCP, TCPSocket, ...) and accepts carry.
 func Send[T any](l *Loop, c *Completion, fd int, buf []byte, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
 	l.prepare(c, opSend, callback == nil)
 	c.fd = int32(fd)
@@ -168,22 +170,6 @@ func OpenAt[T any](l *Loop, c *Completion, dirfd int, path string, flags int, mo
 	c.flags = uint32(flags | unix.O_CLOEXEC)
 	c.mode = mode
 	l.submitUnless(c.setPath(path), c, unsafe.Pointer(ctx), countCallback[T](callback))
-}
-
-// Statx fills stat with the status of path relative to dirfd, like
-// statx(2): flags such as unix.AT_EMPTY_PATH or unix.AT_SYMLINK_NOFOLLOW,
-// mask such as unix.STATX_BASIC_STATS. stat must stay untouched until the
-// callback runs.
-func Statx[T any](l *Loop, c *Completion, dirfd int, path string, flags int, mask int, stat *unix.Statx_t, ctx *T, callback func(ctx *T, c *Completion, err error)) {
-	l.prepare(c, opStatx, callback == nil)
-	if stat == nil {
-		panic("ioloop: Statx with a nil *unix.Statx_t")
-	}
-	c.fd = int32(dirfd)
-	c.flags = uint32(flags)
-	c.mode = uint32(mask)
-	c.statx = stat
-	l.submitUnless(c.setPath(path), c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
 // Shutdown shuts down part of a full-duplex connection, like shutdown(2):

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 func TestReadHugeBuffer(t *testing.T) {
@@ -65,7 +63,7 @@ func TestSendOver2GiB(t *testing.T) {
 		copy(data, pattern(4096, 21)) // first and last pages differ from the zeros between
 		copy(data[size-4096:], pattern(4096, 22))
 		l = newTestLoop(t, Options{Backend: l.Backend()})
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		fds, err := nonblockingSocketpair()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,7 +18,10 @@ package ioloop
 //	    Make the kernel report, once, that fd became readable (read)
 //	    and/or writable (write): one-shot interest (EPOLLONESHOT,
 //	    EV_ONESHOT) covering everything still wanted for fd. s is the
-//	    per-fd record the poller keeps its bookkeeping in. A poller may
+//	    per-fd record the poller keeps its bookkeeping in. arm must always
+//	    (re)arm, never skip because s says the interest is already
+//	    pending: a descriptor the program closed behind the loop's back,
+//	    whose number came back for a new file, leaves s stale. A poller may
 //	    apply the change later (kqueue batches it into the next wait); an
 //	    error it learns of then is reported as an event saying both
 //	    readable and writable, so that the operation's own system call
@@ -45,7 +48,8 @@ type pollState struct {
 	// done; it may be stale if the program closed the fd behind the loop's
 	// back, which arm detects and repairs).
 	registered bool
-	// armedRead, armedWrite: one-shot interest is pending in the kernel.
+	// armedRead, armedWrite: one-shot interest was last requested for
+	// these directions (bookkeeping only: see arm on why it may be stale).
 	armedRead  bool
 	armedWrite bool
 }

@@ -3,11 +3,625 @@
 package ioloop
 
 import (
-	"errors"
+	"syscall"
 )
 
-type readinessBackend struct{ backend }
+// readinessBackend runs operations where the kernel offers readiness
+// notification instead of completion: epoll on Linux, kqueue on BSD and
+// macOS. Everything here is shared; the per-OS part is the poller
+// (poller.go) and the thin system call wrappers (sys_*.go).
+//
+// Path of an operation: submit queues it (as io_uring queues an SQE), and
+// the next poll (or an early flush) starts it:
+//
+//   - Network operations try their system call in userland. If it would
+//     block, the Completion waits in its fd's readers or writers FIFO and
+//     the poller is armed one-shot for that direction; when the fd becomes
+//     ready the loop tries again. A Recv that found less than a full
+//     buffer last time waits first instead of trying (see fdState), which
+//     saves a failing system call per message in request/response traffic.
+//   - Timeouts wait in a deadline heap whose earliest entry bounds the
+//     poller's wait.
+//   - File operations, which readiness cannot make non-blocking, run on
+//     the bounded worker pool (workers.go), which wakes the poller when it
+//     has results.
+//
+// Results go through Loop.complete like io_uring's CQEs, so both kinds of
+// backend share every convention (io.EOF, ErrCanceled, fd -1 on failure).
+type readinessBackend struct {
+	loop   *Loop
+	poller poller
+
+	// queued holds submitted operations not started yet, in order. They
+	// are in flight for the loop (see submit).
+	queued fifo
+	// fds is indexed by file descriptor; it grows on demand and never
+	// shrinks (like the kernel's own table).
+	fds []fdState
+	// fdWaiters counts completions waiting in fds; when it is zero and the
+	// loop must not block, poll skips the poller entirely.
+	fdWaiters int
+	// orphans are operations whose fd the loop closed while they waited.
+	// As on io_uring, they stay in flight until canceled.
+	orphans fifo
+	timers  timerHeap
+	files   filePool
+}
+
+// fdState is the per-descriptor record.
+type fdState struct {
+	readers fifo // Accept, Recv
+	writers fifo // Send, Connect
+	poll    pollState
+	// recvWaitFirst: the last Recv returned less than its buffer (the
+	// peer had said all it had), so the next Recv waits for readiness
+	// before trying, which in request/response traffic saves a system call
+	// that would fail with EAGAIN. After a full buffer, or on a new
+	// descriptor, a Recv tries first, as io_uring does.
+	recvWaitFirst bool
+}
 
 func newReadinessBackend(l *Loop, opts Options) (*readinessBackend, error) {
-	return nil, &SetupError{Backend: readinessBackendKind, Err: errors.ErrUnsupported, Reason: "not written yet"}
+	entries := int(opts.Entries)
+	if entries == 0 {
+		entries = DefaultEntries
+	}
+	workers := opts.FileWorkers
+	if workers == 0 {
+		workers = DefaultFileWorkers
+	}
+	b := &readinessBackend{loop: l}
+	if err := b.poller.open(entries); err != nil {
+		return nil, &SetupError{Backend: readinessBackendKind, Err: err,
+			Reason: "cannot create the " + readinessBackendKind.String() + " instance"}
+	}
+	b.files.init(workers, b.poller.wake)
+	return b, nil
 }
+
+// submit accepts c as in flight at once, as io_uring does when its SQ has
+// room: the operation is the backend's from now on, and a Cancel submitted
+// after it is processed after it starts, so both backends answer a Cancel
+// the same way (a Nop has finished by then: ErrNotFound).
+func (b *readinessBackend) submit(c *Completion) {
+	c.state = stateInFlight
+	b.queued.push(c)
+}
+
+func (b *readinessBackend) resubmit(c *Completion) { b.submit(c) }
+
+// unqueue never takes an operation back: submitted operations count as in
+// flight (see submit).
+func (b *readinessBackend) unqueue(*Completion) bool { return false }
+
+// flush starts the queued operations now rather than at the next poll.
+func (b *readinessBackend) flush() { b.startQueued() }
+
+// poll implements backend.poll: start what was submitted, wait for
+// readiness, timers or file results (never while callbacks are ready),
+// then act on all of them.
+func (b *readinessBackend) poll(timeoutNs int64) error {
+	b.startQueued()
+	b.collectFiles()
+	waitNs := int64(0)
+	if timeoutNs != 0 && b.loop.completed.empty() {
+		waitNs = b.boundByTimers(timeoutNs)
+	}
+	if waitNs != 0 || b.fdWaiters > 0 {
+		if waitNs != 0 {
+			// Announce the sleep before the last look at the pool, so that a
+			// worker finishing in between sees it and wakes the poller.
+			b.files.loopWaiting.Store(true)
+			if b.files.doneCount.Load() != 0 {
+				waitNs = 0
+			}
+		}
+		count, err := b.poller.wait(waitNs)
+		b.files.loopWaiting.Store(false)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < count; i++ {
+			if fd, readable, writable := b.poller.event(i); fd >= 0 {
+				b.onReady(fd, readable, writable)
+			}
+		}
+	}
+	b.fireTimers()
+	b.collectFiles()
+	return nil
+}
+
+// boundByTimers shortens a wait of timeoutNs (negative: no limit) to the
+// earliest timer's deadline.
+func (b *readinessBackend) boundByTimers(timeoutNs int64) int64 {
+	deadlineNs, ok := b.timers.next()
+	if !ok {
+		return timeoutNs
+	}
+	untilNs := max(deadlineNs-b.loop.nowNs(), 0)
+	if timeoutNs < 0 || untilNs < timeoutNs {
+		return untilNs
+	}
+	return timeoutNs
+}
+
+// startQueued starts every operation queued so far. Operations queued
+// while it runs (none today: starting never submits) would wait for the
+// next call, which bounds the loop.
+func (b *readinessBackend) startQueued() {
+	queued := b.queued.takeAll()
+	for c := queued.pop(); c != nil; c = queued.pop() {
+		b.start(c)
+	}
+}
+
+func (b *readinessBackend) start(c *Completion) {
+	l := b.loop
+	c.state = stateInFlight
+	switch c.op {
+	case opNop:
+		l.settle(c, 0, codeNone)
+	case opTimeout:
+		c.parked = parkedTimer
+		b.timers.push(c, l.nowNs()+c.timeoutNs)
+	case opAccept, opRecv, opSend:
+		b.startPollable(c)
+	case opConnect:
+		b.startConnect(c)
+	case opShutdown:
+		l.complete(c, -int32(sysShutdown(int(c.fd), int(c.flags))))
+	case opClose:
+		b.startClose(c)
+	case opCancel:
+		b.cancel(c)
+	case opRead, opWrite, opReadv, opWritev, opFsync, opOpenAt, opStatx:
+		c.parked = parkedFile
+		b.files.submit(c)
+	default:
+		panic("ioloop: internal error: readiness backend cannot start " + c.op.String())
+	}
+}
+
+// fdState returns the record for fd, growing the table; nil for fd < 0.
+func (b *readinessBackend) fdState(fd int32) *fdState {
+	if fd < 0 {
+		return nil
+	}
+	if int(fd) >= len(b.fds) {
+		grown := make([]fdState, max(int(fd)+1, 2*len(b.fds), 64))
+		copy(grown, b.fds)
+		b.fds = grown
+	}
+	return &b.fds[fd]
+}
+
+// startPollable starts an operation on a pollable descriptor (Accept,
+// Recv, Send, or a Read or Write that found a non-blocking descriptor not
+// ready): it tries the system call unless others already wait on the fd
+// in that direction (they go first) or a Recv is better off waiting
+// (fdState.recvWaitFirst).
+func (b *readinessBackend) startPollable(c *Completion) {
+	st := b.fdState(c.fd)
+	if st == nil { // let the system call report EBADF
+		b.conclude(c, b.attemptOrEAGAIN(c))
+		return
+	}
+	waiters := &st.readers
+	if waitsForWrite(c.op) {
+		waiters = &st.writers
+	}
+	tryNow := waiters.empty() && (c.op != opRecv || !st.recvWaitFirst)
+	if tryNow {
+		if res, done := b.attempt(c, st); done {
+			b.conclude(c, res)
+			return
+		}
+	}
+	b.park(c, st)
+}
+
+// startConnect issues connect(2); unless it finishes at once, the
+// Completion waits for writability, which signals the outcome.
+func (b *readinessBackend) startConnect(c *Completion) {
+	errno := sysConnect(int(c.fd), &c.sockaddr, c.sockaddrLen)
+	switch errno {
+	case 0:
+		b.loop.complete(c, 0)
+		return
+	case syscall.EINPROGRESS, syscall.EINTR, syscall.EALREADY:
+		// The connection proceeds in the background (after EINTR too,
+		// per POSIX); writability reports its end, SO_ERROR its outcome.
+		c.connectIssued = true
+	case syscall.EAGAIN:
+		// A unix socket whose listener's backlog is full: connect again
+		// once writable.
+		c.connectIssued = false
+	default:
+		b.loop.complete(c, -int32(errno))
+		return
+	}
+	st := b.fdState(c.fd)
+	if st == nil {
+		b.loop.complete(c, -int32(syscall.EBADF))
+		return
+	}
+	b.park(c, st)
+}
+
+// startClose closes fd. Operations still waiting on it become orphans:
+// as on io_uring, where they hold their own reference to the file, they
+// stay in flight until canceled, and the fd's number, free for reuse now,
+// must not wake them. A descriptor the poller has seen is a socket or a
+// pipe, which closes without blocking, so the loop closes it inline;
+// anything else (a file, whose close may flush) goes to a worker.
+func (b *readinessBackend) startClose(c *Completion) {
+	st := b.fdState(c.fd)
+	if st == nil || !st.poll.registered {
+		if st != nil {
+			b.orphanWaiters(st)
+			*st = fdState{}
+		}
+		c.parked = parkedFile
+		b.files.submit(c)
+		return
+	}
+	b.orphanWaiters(st)
+	b.poller.forget(int(c.fd), &st.poll)
+	*st = fdState{}
+	b.loop.complete(c, -int32(sysClose(int(c.fd))))
+}
+
+func (b *readinessBackend) orphanWaiters(st *fdState) {
+	for _, waiters := range [2]*fifo{&st.readers, &st.writers} {
+		for c := waiters.pop(); c != nil; c = waiters.pop() {
+			b.fdWaiters--
+			c.parked = parkedOrphan
+			b.orphans.push(c)
+		}
+	}
+}
+
+// park makes c wait for its fd and arms the poller for what the fd's
+// waiters need.
+func (b *readinessBackend) park(c *Completion, st *fdState) {
+	if waitsForWrite(c.op) {
+		c.parked = parkedWrite
+		st.writers.push(c)
+	} else {
+		c.parked = parkedRead
+		st.readers.push(c)
+	}
+	b.fdWaiters++
+	b.arm(int(c.fd), st)
+}
+
+func waitsForWrite(op opcode) bool {
+	return op == opSend || op == opConnect || op == opWrite || op == opWritev
+}
+
+// unpark removes the head waiter c after its attempt finished it.
+func (b *readinessBackend) unpark(waiters *fifo) *Completion {
+	c := waiters.pop()
+	c.parked = parkedNone
+	b.fdWaiters--
+	return c
+}
+
+// arm asks the poller for the directions st's waiters need. If the poller
+// refuses (the fd is not pollable, or closed), each waiter is tried once
+// so that its own system call reports the real error; one that would
+// still block fails with the poller's error instead of waiting forever.
+func (b *readinessBackend) arm(fd int, st *fdState) {
+	read, write := !st.readers.empty(), !st.writers.empty()
+	if !read && !write {
+		return
+	}
+	errno := b.poller.arm(fd, &st.poll, read, write)
+	if errno == 0 {
+		return
+	}
+	for _, waiters := range [2]*fifo{&st.readers, &st.writers} {
+		for !waiters.empty() {
+			c := waiters.head
+			res, done := b.attempt(c, st)
+			if !done {
+				res = -int32(errno)
+			}
+			b.unpark(waiters)
+			b.conclude(c, res)
+		}
+	}
+}
+
+// onReady runs the waiters of fd that the event may have unblocked, in
+// FIFO order until one would block, then re-arms for those left.
+func (b *readinessBackend) onReady(fd int, readable, writable bool) {
+	if fd >= len(b.fds) {
+		return // a stale event for a descriptor the loop never waited on
+	}
+	st := &b.fds[fd]
+	// One event ends every one-shot interest in fd (epoll disarms the
+	// whole registration); kqueue may still hold the other direction,
+	// which at worst produces one spurious event.
+	st.poll.armedRead, st.poll.armedWrite = false, false
+	if readable {
+		b.runWaiters(&st.readers, st)
+	}
+	if writable {
+		b.runWaiters(&st.writers, st)
+	}
+	b.arm(fd, st)
+}
+
+// runWaiters attempts waiters from the head until one would block. It is
+// bounded by the FIFO's length at entry: attempts never add waiters.
+func (b *readinessBackend) runWaiters(waiters *fifo, st *fdState) {
+	for limit := waiters.size; limit > 0 && !waiters.empty(); limit-- {
+		c := waiters.head
+		res, done := b.attempt(c, st)
+		if !done {
+			return
+		}
+		b.unpark(waiters)
+		b.conclude(c, res)
+	}
+}
+
+// attemptOrEAGAIN attempts c once without a poller to fall back on.
+func (b *readinessBackend) attemptOrEAGAIN(c *Completion) int32 {
+	res, done := b.attempt(c, nil)
+	if !done {
+		return -int32(syscall.EAGAIN)
+	}
+	return res
+}
+
+// attempt performs c's system call for a socket that may be ready and
+// reports whether c is done; res is the raw result (count, descriptor or
+// negated errno; for Send, 0 or a negated errno, its progress being in
+// c.transferred). EINTR is retried, boundedly.
+func (b *readinessBackend) attempt(c *Completion, st *fdState) (res int32, done bool) {
+	fd := int(c.fd)
+	for retry := 0; retry < maxEINTRRetries; retry++ {
+		var n int
+		var errno syscall.Errno
+		switch c.op {
+		case opRecv:
+			buf := c.buf[:min(len(c.buf), maxIOLen)]
+			n, errno = sysRecv(fd, buf)
+			if st != nil && errno == 0 {
+				st.recvWaitFirst = n < len(buf)
+			}
+		case opAccept:
+			n, errno = sysAccept(fd)
+			if errno == 0 {
+				b.forgetNewFD(n)
+			}
+		case opSend:
+			return b.attemptSend(c)
+		case opConnect:
+			return b.attemptConnect(c)
+		case opRead, opWrite, opReadv, opWritev:
+			// The worker found the descriptor non-blocking and not ready;
+			// now that it is, the call cannot block the loop.
+			if res := runFileOp(c); res != -int32(syscall.EAGAIN) {
+				return res, true
+			}
+			return 0, false
+		default:
+			panic("ioloop: internal error: readiness backend cannot attempt " + c.op.String())
+		}
+		switch errno {
+		case 0:
+			return int32(n), true
+		case syscall.EAGAIN:
+			return 0, false
+		case syscall.EINTR:
+			continue
+		}
+		return -int32(errno), true
+	}
+	return -int32(syscall.EINTR), true
+}
+
+// attemptConnect finishes a Connect once its socket is writable. A
+// connection issued earlier reports failure through SO_ERROR; success is
+// confirmed by calling connect(2) again, which on Linux is what moves the
+// socket to the connected state (io_uring does the same, so a later
+// Connect gets EISCONN on both backends), and which reports EISCONN on the
+// BSDs. A unix socket refused with EAGAIN (full backlog) simply connects
+// again.
+func (b *readinessBackend) attemptConnect(c *Completion) (res int32, done bool) {
+	fd := int(c.fd)
+	if c.connectIssued {
+		if errno := sysSocketError(fd); errno != 0 {
+			return -int32(errno), true
+		}
+	}
+	switch errno := sysConnect(fd, &c.sockaddr, c.sockaddrLen); errno {
+	case 0:
+		return 0, true
+	case syscall.EISCONN:
+		if c.connectIssued {
+			return 0, true
+		}
+		return -int32(errno), true
+	case syscall.EINPROGRESS, syscall.EALREADY, syscall.EINTR:
+		c.connectIssued = true
+		return 0, false // a spurious wakeup: still connecting
+	case syscall.EAGAIN:
+		return 0, false
+	default:
+		return -int32(errno), true
+	}
+}
+
+// attemptSend sends as much of the rest of c.buf as the socket takes. Each
+// pass either moves bytes or returns, so it is bounded by the buffer.
+func (b *readinessBackend) attemptSend(c *Completion) (res int32, done bool) {
+	interrupted := 0
+	for {
+		rest := c.buf[c.transferred:]
+		n, errno := sysSend(int(c.fd), rest[:min(len(rest), maxIOLen)])
+		switch {
+		case errno == syscall.EAGAIN:
+			return 0, false
+		case errno == syscall.EINTR && interrupted < maxEINTRRetries:
+			interrupted++
+			continue
+		case errno != 0:
+			return -int32(errno), true
+		}
+		c.transferred += n
+		if c.transferred >= len(c.buf) || n == 0 {
+			return 0, true
+		}
+	}
+}
+
+// conclude reports a finished attempt to the loop.
+func (b *readinessBackend) conclude(c *Completion, res int32) {
+	if c.op != opSend {
+		b.loop.complete(c, res)
+		return
+	}
+	switch {
+	case res < 0:
+		b.loop.settle(c, c.transferred, errnoCode(syscall.Errno(-res)))
+	case c.transferred < len(c.buf):
+		b.loop.settle(c, c.transferred, codeShortWrite)
+	default:
+		b.loop.settle(c, c.transferred, codeNone)
+	}
+}
+
+// forgetNewFD resets the record of a descriptor number the kernel just
+// handed out, so that nothing known about an earlier file with the same
+// number (poller registration, Recv habits) applies to the new one.
+func (b *readinessBackend) forgetNewFD(fd int) {
+	if fd >= 0 && fd < len(b.fds) {
+		st := &b.fds[fd]
+		if st.readers.empty() && st.writers.empty() {
+			*st = fdState{}
+		}
+	}
+}
+
+// fireTimers completes every Timeout whose deadline has passed, in
+// deadline order. Bounded by the heap's size.
+func (b *readinessBackend) fireTimers() {
+	if b.timers.len() == 0 {
+		return
+	}
+	nowNs := b.loop.nowNs()
+	for c := b.timers.popExpired(nowNs); c != nil; c = b.timers.popExpired(nowNs) {
+		c.parked = parkedNone
+		b.loop.settle(c, 0, codeNone)
+	}
+}
+
+// collectFiles completes the operations the workers finished.
+func (b *readinessBackend) collectFiles() {
+	finished := b.files.takeDone()
+	for c := finished.pop(); c != nil; c = finished.pop() {
+		c.parked = parkedNone
+		res := c.n
+		switch {
+		case res == -int32(syscall.EAGAIN) && (c.op == opRead || c.op == opWrite || c.op == opReadv || c.op == opWritev):
+			// A non-blocking pipe, socket or terminal that is not ready:
+			// io_uring waits for it, so wait for readiness too.
+			b.startPollable(c)
+			continue
+		case c.op == opOpenAt && res >= 0:
+			b.forgetNewFD(int(res))
+		}
+		b.loop.complete(c, res)
+	}
+}
+
+// cancel resolves a Cancel whose target was in flight when it was
+// submitted. Unlike io_uring, the loop itself knows where every waiting
+// operation is, so the answer is immediate: the target is removed and
+// fails with ErrCanceled, or is found running on a worker (EALREADY: it
+// will complete on its own), or has completed since (ErrNotFound).
+func (b *readinessBackend) cancel(c *Completion) {
+	l := b.loop
+	t := c.target
+	if t.state != stateInFlight || t.loop != l {
+		l.settle(c, 0, codeNotFound)
+		return
+	}
+	switch t.parked {
+	case parkedRead, parkedWrite:
+		st := &b.fds[t.fd]
+		waiters := &st.readers
+		if t.parked == parkedWrite {
+			waiters = &st.writers
+		}
+		if !waiters.remove(t) {
+			panic("ioloop: internal error: parked operation not in its fd's FIFO")
+		}
+		b.fdWaiters--
+	case parkedTimer:
+		b.timers.remove(t)
+	case parkedOrphan:
+		b.orphans.remove(t)
+	case parkedFile:
+		if !b.files.cancel(t) {
+			l.settle(c, 0, errorCode(syscall.EALREADY))
+			return
+		}
+	default:
+		l.settle(c, 0, codeNotFound)
+		return
+	}
+	t.parked = parkedNone
+	l.settle(t, t.progress(), codeCanceled)
+	l.settle(c, 0, codeNone)
+}
+
+// cancelAll cancels everything that has not started running on a worker;
+// Close waits for the rest.
+func (b *readinessBackend) cancelAll() {
+	l := b.loop
+	cancel := func(c *Completion) {
+		c.parked = parkedNone
+		l.settle(c, c.progress(), codeCanceled)
+	}
+	for c := b.queued.pop(); c != nil; c = b.queued.pop() {
+		cancel(c)
+	}
+	for i := range b.fds {
+		st := &b.fds[i]
+		for _, waiters := range [2]*fifo{&st.readers, &st.writers} {
+			for c := waiters.pop(); c != nil; c = waiters.pop() {
+				b.fdWaiters--
+				cancel(c)
+			}
+		}
+	}
+	for c := b.orphans.pop(); c != nil; c = b.orphans.pop() {
+		cancel(c)
+	}
+	for b.timers.len() > 0 {
+		cancel(b.timers.removeAt(0))
+	}
+	queued := b.files.cancelQueued()
+	for c := queued.pop(); c != nil; c = queued.pop() {
+		cancel(c)
+	}
+}
+
+func (b *readinessBackend) close() error {
+	b.files.stop()
+	return b.poller.close()
+}
+
+// maxIOLen caps the length of one kernel read or write at Linux's
+// MAX_RW_COUNT (2 GiB - 4 KiB): the kernel rejects longer sends with
+// EINVAL, io_uring's 32-bit SQE length wraps at 4 GiB (a 4 GiB Read would
+// become a zero-length one and report a false io.EOF), and results must
+// fit the Completion's 32-bit count. Reads and writes may be short anyway;
+// Send continues with the rest.
+const maxIOLen = 1<<31 - 4096

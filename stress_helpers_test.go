@@ -63,7 +63,7 @@ func (f *testFDs) close(fd int) {
 // socketPair returns a connected, non-blocking AF_UNIX stream socket pair.
 func (f *testFDs) socketPair() (a, b int) {
 	f.t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fds, err := nonblockingSocketpair()
 	if err != nil {
 		f.t.Fatalf("socketpair: %v", err)
 	}

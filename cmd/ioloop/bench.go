@@ -84,9 +84,15 @@ func (iv interval) perSecond(count int64) float64 {
 	return float64(count) / iv.wall.Seconds()
 }
 
-// cpuMicrosPer returns CPU microseconds per unit of work.
+// cpuMicrosPer returns the process's CPU microseconds per unit of work.
 func (iv interval) cpuMicrosPer(count int64) float64 {
-	return float64(iv.cpu.Nanoseconds()) / 1e3 / float64(count)
+	return iv.cpuMicrosPerOf(iv.cpu, count)
+}
+
+// cpuMicrosPerOf returns CPU microseconds per unit of work for CPU time
+// measured some other way over the interval (another process's).
+func (iv interval) cpuMicrosPerOf(cpu time.Duration, count int64) float64 {
+	return float64(cpu.Nanoseconds()) / 1e3 / float64(count)
 }
 
 func processCPU() (time.Duration, error) {

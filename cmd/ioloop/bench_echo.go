@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ioloop/ioloop"
-	"github.com/ioloop/ioloop/internal/uring"
 	"golang.org/x/sys/unix"
 )
 
@@ -186,19 +185,46 @@ func (cl *echoClient) closeAll() {
 	}
 }
 
+// Value of `bench echo -server` for a server this command does not start.
+const serverExternal = "external"
+
 func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ioloop bench echo",
-		"ioloop bench echo [-addr 127.0.0.1:9000] [-conns 1000] [-size 64] [-duration 5s] [-warmup 1s] [-json]", stderr)
-	addrText := fs.String("addr", "127.0.0.1:9000", "echo server address, IP:port")
+		"ioloop bench echo [-addr 127.0.0.1:9000] [-conns 1000] [-size 64] [-duration 5s] [-warmup 1s] [-backend B] [-entries N] [-json]\n"+
+			"       ioloop bench echo -server ioloop|gonet [-server-backend B] [-pin auto|none|S,C] [-syscalls=false] [flags above]", stderr)
+	addrText := fs.String("addr", "127.0.0.1:9000", "echo server address, IP:port; with -server, the address it listens on (default then 127.0.0.1:0: any free port)")
 	conns := fs.Int("conns", 1000, "connections, each with one message in flight")
 	size := fs.Int("size", 64, "message size in bytes")
 	duration := fs.Duration("duration", 5*time.Second, "how long to measure")
 	warmup := fs.Duration("warmup", time.Second, "how long to run before measuring")
 	connectTimeout := fs.Duration("connect-timeout", 30*time.Second, "how long connecting all connections may take")
-	entries := fs.Uint("entries", 0, "submission queue size (0: library default)")
+	lf := addLoopFlags(fs, "submission queue size of the load generator's loop (0: library default)")
+	server := newChoiceFlag(serverExternal, serverIOLoop, serverGoNet)
+	fs.Var(server, "server", "`server` under load: external (already running at -addr), or one this command starts in a child process "+
+		"to measure its CPU time per message: ioloop (the echo command, on -server-backend) or gonet (Go's net package, a goroutine per connection)")
+	var serverBackend backendFlag
+	fs.Var(&serverBackend, "server-backend", "`backend` of the -server ioloop child (-backend is the load generator's): "+backendUsage)
+	pinText := fs.String("pin", "auto", "with -server, the CPUs of the server and of this load generator: auto (the first two this process may use), none, or SERVER,CLIENT such as 0,1")
+	countSyscalls := fs.Bool("syscalls", true, "with -server, count the server's system calls with perf stat (without perf, a note says so and the field is left out)")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
+	}
+	if code, ok := lf.check(fs); !ok {
+		return code
+	}
+	switch server.value {
+	case serverExternal:
+		if code, ok := rejectFlags(fs, "an external server (see -server)", "server-backend", "pin", "syscalls"); !ok {
+			return code
+		}
+	case serverGoNet:
+		if code, ok := rejectFlags(fs, "-server gonet", "server-backend"); !ok {
+			return code
+		}
+	}
+	if server.value != serverExternal && !flagsSet(fs)["addr"] {
+		*addrText = "127.0.0.1:0"
 	}
 	addr, err := netip.ParseAddrPort(*addrText)
 	switch {
@@ -214,80 +240,170 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 		return usageError(fs, "-warmup must not be negative, got %v", *warmup)
 	case *connectTimeout <= 0:
 		return usageError(fs, "-connect-timeout must be positive, got %v", *connectTimeout)
-	case *entries > uring.MaxEntries:
-		return usageError(fs, "-entries must be at most %d, got %d", uring.MaxEntries, *entries)
+	}
+	pin, autoPin, err := parsePinning(*pinText)
+	if err != nil {
+		return usageError(fs, "-pin: %v", err)
 	}
 	// One descriptor per connection, plus the ring and the usual few.
 	if err := raiseNoFile(uint64(*conns) + 64); err != nil {
 		return fail(stderr, fs.Name(), err)
 	}
 
-	loop, err := ioloop.New(ioloop.Options{Entries: uint32(*entries)})
-	if err != nil {
-		return fail(stderr, fs.Name(), err)
-	}
-	cl := newEchoClient(loop, addr, *conns, *size)
-	result, runErr := cl.run(*connectTimeout, *warmup, *duration, stderr)
-	// Close cancels the Recvs still waiting; only then may the sockets go.
-	closeErr := loop.Close()
-	cl.closeAll()
-	for _, err := range []error{runErr, closeErr} {
+	var srv *serverProcess
+	if server.value != serverExternal {
+		if autoPin {
+			pin = autoPinning(stderr)
+		}
+		srv, err = startServerProcess(server.value, serverBackend, addr, pin.server, *countSyscalls, stderr)
 		if err != nil {
 			return fail(stderr, fs.Name(), err)
 		}
+		defer srv.cleanup()
+		addr = srv.addr
+		if pin.client >= 0 {
+			if err := pinProcess(pin.client); err != nil {
+				return fail(stderr, fs.Name(), fmt.Errorf("pinning the load generator: %w", err))
+			}
+		}
 	}
-	if err := result.write(stdout, *asJSON); err != nil {
+
+	loop, err := newLoop(lf.options(), stderr)
+	if err != nil {
+		return fail(stderr, fs.Name(), err)
+	}
+	clientBackend := loop.Backend().String()
+	cl := newEchoClient(loop, addr, *conns, *size)
+	var window measureWindow
+	if srv != nil {
+		window = srv
+	}
+	res, runErr := cl.run(*connectTimeout, *warmup, *duration, window, stderr)
+	// Close cancels the Recvs still waiting; only then may the sockets go.
+	closeErr := loop.Close()
+	cl.closeAll()
+	var stopErr error
+	if srv != nil {
+		stopErr = srv.stop()
+	}
+	if err := errors.Join(runErr, closeErr, stopErr); err != nil {
+		return fail(stderr, fs.Name(), err)
+	}
+
+	clientUtil := res.iv.cpu.Seconds() / res.iv.wall.Seconds()
+	var r *report
+	if srv == nil {
+		r = newReport("echo_client").str("backend", clientBackend)
+		res.addRate(r, *conns, *size)
+	} else {
+		serverUtil := srv.cpu.Seconds() / res.iv.wall.Seconds()
+		r = newReport("echo_server").str("server", server.value).str("server_backend", srv.backend).str("client_backend", clientBackend)
+		res.addRate(r, *conns, *size)
+		r.float("cpu_us_per_msg", res.iv.cpuMicrosPerOf(srv.cpu, res.messages), 3).float("server_cpu_util", serverUtil, 2)
+		if srv.calls >= 0 {
+			r.float("syscalls_per_msg", float64(srv.calls)/float64(res.messages), 4)
+		}
+		warnIfClientBound(stderr, clientUtil, serverUtil)
+	}
+	r.float("client_cpu_us_per_msg", res.iv.cpuMicrosPer(res.messages), 3).float("client_cpu_util", clientUtil, 2)
+	if srv != nil {
+		r.int("server_cpu", int64(pin.server)).int("client_cpu", int64(pin.client))
+	}
+	if err := r.write(stdout, *asJSON); err != nil {
 		return fail(stderr, fs.Name(), err)
 	}
 	return exitOK
 }
 
+// warnIfClientBound notes on stderr when the load generator, not the
+// server, was the busier process: the message rate is then the load
+// generator's limit, and the server's CPU per message is measured below
+// saturation, where an event loop batches less.
+func warnIfClientBound(stderr io.Writer, clientUtil, serverUtil float64) {
+	if clientUtil >= 0.9 && serverUtil < 0.9 {
+		fmt.Fprintf(stderr, "# note: the load generator used %.0f%% of its CPU and the server %.0f%% of its own: the rate is probably the load generator's limit\n",
+			100*clientUtil, 100*serverUtil)
+	}
+}
+
+// measureWindow is measured alongside the client's own meter, over the
+// same interval: the server process's CPU time and system calls.
+type measureWindow interface {
+	begin() error
+	end() error
+}
+
+// echoResult is what the load generator measured: messages (round trips)
+// completed over iv, and their latency.
+type echoResult struct {
+	messages int64
+	iv       interval
+	p50, p99 time.Duration
+}
+
+// addRate adds the fields every echo report shares.
+func (res echoResult) addRate(r *report, conns, size int) {
+	r.int("conns", int64(conns)).
+		int("size", int64(size)).
+		float("msgs_per_sec", res.iv.perSecond(res.messages), 0).
+		float("p50_us", float64(res.p50)/1e3, 1).
+		float("p99_us", float64(res.p99)/1e3, 1)
+}
+
 // run connects, warms up, measures, and stops every connection after its
-// current message. Progress lines start with '#', on stderr, so that a
+// current message. window, when not nil, is begun and ended around the
+// measured interval. Progress lines start with '#', on stderr, so that a
 // script can start a profiler once "# measuring" appears.
-func (cl *echoClient) run(connectTimeout, warmup, duration time.Duration, stderr io.Writer) (*report, error) {
+func (cl *echoClient) run(connectTimeout, warmup, duration time.Duration, window measureWindow, stderr io.Writer) (echoResult, error) {
 	began := time.Now()
 	if err := cl.connectAll(); err != nil {
-		return nil, err
+		return echoResult{}, err
 	}
 	allConnected := func() bool { return cl.connected == len(cl.conns) }
 	if err := cl.runUntil(connectTimeout, allConnected); err != nil {
-		return nil, err
+		return echoResult{}, err
 	}
 	if !allConnected() {
-		return nil, fmt.Errorf("only %d of %d connections were established within %v", cl.connected, len(cl.conns), connectTimeout)
+		return echoResult{}, fmt.Errorf("only %d of %d connections were established within %v", cl.connected, len(cl.conns), connectTimeout)
 	}
 	fmt.Fprintf(stderr, "# connected %d connections in %v; warming up for %v\n", len(cl.conns), time.Since(began).Round(time.Millisecond), warmup)
 	cl.startAll()
 	never := func() bool { return false }
 	if err := cl.runUntil(warmup, never); err != nil {
-		return nil, err
+		return echoResult{}, err
 	}
 
 	fmt.Fprintf(stderr, "# measuring for %v\n", duration)
+	if window != nil {
+		if err := window.begin(); err != nil {
+			return echoResult{}, err
+		}
+	}
 	m, err := startMeter()
 	if err != nil {
-		return nil, err
+		return echoResult{}, err
 	}
 	cl.measuring = true
 	if err := cl.runUntil(duration, never); err != nil {
-		return nil, err
+		return echoResult{}, err
 	}
 	cl.measuring, cl.stopping = false, true
 	iv, err := m.stop()
 	if err != nil {
-		return nil, err
+		return echoResult{}, err
+	}
+	if window != nil {
+		if err := window.end(); err != nil {
+			return echoResult{}, err
+		}
 	}
 	if cl.messages == 0 {
-		return nil, errors.New("no message completed a round trip while measuring")
+		return echoResult{}, errors.New("no message completed a round trip while measuring")
 	}
-	return newReport("echo_client").
-		int("conns", int64(len(cl.conns))).
-		int("size", int64(cl.size)).
-		float("msgs_per_sec", iv.perSecond(cl.messages), 0).
-		float("p50_us", float64(cl.latency.quantile(0.50))/1e3, 1).
-		float("p99_us", float64(cl.latency.quantile(0.99))/1e3, 1).
-		float("client_cpu_us_per_msg", iv.cpuMicrosPer(cl.messages), 3), nil
+	return echoResult{
+		messages: cl.messages, iv: iv,
+		p50: cl.latency.quantile(0.50), p99: cl.latency.quantile(0.99),
+	}, nil
 }
 
 // raiseNoFile makes sure RLIMIT_NOFILE allows at least want descriptors:
@@ -298,14 +414,21 @@ func raiseNoFile(want uint64) error {
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
 		return fmt.Errorf("getrlimit(RLIMIT_NOFILE): %w", err)
 	}
-	if lim.Cur >= want {
+	soft, hard := uint64(lim.Cur), uint64(lim.Max) // RLIM_INFINITY is the largest uint64
+	if soft >= want {
 		return nil
 	}
-	raised := unix.Rlimit{Cur: want, Max: max(lim.Max, want)}
+	raised := lim
+	setRlimit(&raised.Cur, want)
+	setRlimit(&raised.Max, max(hard, want))
 	err := unix.Setrlimit(unix.RLIMIT_NOFILE, &raised)
 	if err == nil {
 		return nil
 	}
 	return fmt.Errorf("need %d file descriptors but RLIMIT_NOFILE is %d (hard limit %d) and raising it failed: %w",
-		want, lim.Cur, lim.Max, err)
+		want, soft, hard, err)
 }
+
+// setRlimit stores v in a field of unix.Rlimit, which is a uint64 on most
+// systems and an int64 on FreeBSD.
+func setRlimit[T int64 | uint64](field *T, v uint64) { *field = T(v) }

@@ -5,7 +5,6 @@ import (
 	"io"
 
 	"github.com/ioloop/ioloop"
-	"github.com/ioloop/ioloop/internal/uring"
 )
 
 // nopBench keeps `batch` NOPs in flight; every callback resubmits its own
@@ -31,30 +30,32 @@ func (b *nopBench) onNop(c *ioloop.Completion, err error) {
 }
 
 func runBenchNop(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("ioloop bench nop", "ioloop bench nop -batch N -count N [-entries N] [-json]", stderr)
+	fs := newFlagSet("ioloop bench nop", "ioloop bench nop -batch N -count N [-backend B] [-entries N] [-json]", stderr)
 	batch := fs.Int("batch", 128, "NOPs in flight at once")
 	count := fs.Int64("count", 10_000_000, "total NOPs to complete")
-	entries := fs.Uint("entries", 0, "submission queue size (0: max(batch, 128), as the C baseline sizes its ring)")
+	lf := addLoopFlags(fs, "submission queue size (0: max(batch, 128), as the C baseline sizes its ring)")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	if code, ok := lf.check(fs); !ok {
+		return code
+	}
 	switch {
-	case *batch < 1 || *batch > uring.MaxEntries:
-		return usageError(fs, "-batch must be in 1..%d, got %d", uring.MaxEntries, *batch)
+	case *batch < 1 || *batch > ioloop.MaxEntries:
+		return usageError(fs, "-batch must be in 1..%d, got %d", ioloop.MaxEntries, *batch)
 	case *count < 1:
 		return usageError(fs, "-count must be positive, got %d", *count)
-	case *entries > uring.MaxEntries:
-		return usageError(fs, "-entries must be at most %d, got %d", uring.MaxEntries, *entries)
 	}
-	if *entries == 0 {
-		*entries = uint(max(*batch, 128))
+	if lf.entries == 0 {
+		lf.entries = uint(max(*batch, 128))
 	}
 
-	loop, err := ioloop.New(ioloop.Options{Entries: uint32(*entries)})
+	loop, err := newLoop(lf.options(), stderr)
 	if err != nil {
 		return fail(stderr, fs.Name(), err)
 	}
+	backend := loop.Backend()
 	inFlight := int(min(int64(*batch), *count))
 	bench := &nopBench{loop: loop, remaining: *count - int64(inFlight)}
 	completions := make([]ioloop.Completion, inFlight)
@@ -80,6 +81,7 @@ func runBenchNop(args []string, stdout, stderr io.Writer) int {
 	}
 
 	r := newReport("ioloop_nop").
+		str("backend", backend.String()).
 		int("batch", int64(*batch)).
 		int("ops", *count).
 		float("ops_per_sec", iv.perSecond(*count), 0).

@@ -7,12 +7,43 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ioloop/ioloop"
-	"github.com/ioloop/ioloop/internal/uring"
+	"golang.org/x/sys/cpu"
 	"golang.org/x/sys/unix"
 )
+
+// readTarget is what both engines of bench read read from: an open file
+// of whole blocks, and how to pick one at random.
+type readTarget struct {
+	fd       int
+	bs       int
+	blocks   uint64 // whole blocks in the file: offsets are block * bs
+	memAlign int    // alignment of read buffers (O_DIRECT)
+}
+
+// randomOffset returns the offset of a uniformly random block. Uint64N on
+// a PCG source neither allocates nor biases the offsets.
+func (t *readTarget) randomOffset(rng *rand.Rand) int64 {
+	return int64(rng.Uint64N(t.blocks)) * int64(t.bs)
+}
+
+// newRNG returns the offset generator of one reader; stream separates the
+// goroutines of the readat engine, which each have their own. Stream 0 is
+// the ioloop engine's, the same sequence for a seed as before there were
+// streams.
+func newRNG(seed, stream uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15^stream))
+}
+
+// readResult is what an engine measured: reads completed over iv.
+type readResult struct {
+	ops int64
+	iv  interval
+}
 
 // readBench keeps qd random reads in flight against one file. Each reader
 // owns a Completion and an aligned buffer; its callback immediately
@@ -20,9 +51,7 @@ import (
 // fio's io_uring engine at --iodepth.
 type readBench struct {
 	loop     *ioloop.Loop
-	fd       int
-	bs       int
-	blocks   uint64 // whole blocks in the file: offsets are block * bs
+	target   *readTarget
 	rng      *rand.Rand
 	ops      int64
 	stopping bool
@@ -35,17 +64,17 @@ type reader struct {
 	buf   []byte
 }
 
-// submit reads one block at a random block-aligned offset. Uint64N on a
-// PCG source neither allocates nor biases the offsets.
+// submit reads one block at a random block-aligned offset.
 func (r *reader) submit() {
 	b := r.bench
-	offset := int64(b.rng.Uint64N(b.blocks)) * int64(b.bs)
-	ioloop.Read(b.loop, &r.c, b.fd, r.buf, offset, r, (*reader).onRead)
+	ioloop.Read(b.loop, &r.c, b.target.fd, r.buf, b.target.randomOffset(b.rng), r, (*reader).onRead)
 }
 
 func (r *reader) onRead(_ *ioloop.Completion, n int, err error) {
 	b := r.bench
 	if err == nil && n != len(r.buf) {
+		// A block inside the file never reads short; counting one
+		// would inflate the rate.
 		err = fmt.Errorf("short read: %d of %d bytes", n, len(r.buf))
 	}
 	if err != nil {
@@ -61,22 +90,120 @@ func (r *reader) onRead(_ *ioloop.Completion, n int, err error) {
 	}
 }
 
+// readLoop is the ioloop engine: qd reads in flight on loop for duration.
+func readLoop(loop *ioloop.Loop, t *readTarget, qd int, seed uint64, duration time.Duration) (readResult, error) {
+	bench := &readBench{loop: loop, target: t, rng: newRNG(seed, 0)}
+	readers := make([]reader, qd)
+	for i := range readers {
+		readers[i] = reader{bench: bench, buf: ioloop.AlignedBuffer(t.bs, t.memAlign)}
+	}
+	m, err := startMeter()
+	if err != nil {
+		return readResult{}, err
+	}
+	for i := range readers {
+		readers[i].submit()
+	}
+	runErr := loop.RunFor(duration)
+	// Snapshot before draining: the reads still in flight finish below
+	// without resubmitting and are not counted.
+	ops := bench.ops
+	iv, meterErr := m.stop()
+	bench.stopping = true
+	if runErr == nil {
+		runErr = loop.Run()
+	}
+	return readResult{ops, iv}, errors.Join(runErr, bench.err, meterErr)
+}
+
+// readAtWorker is one goroutine of the readat engine. Its counter sits on
+// its own cache line: the workers run on different CPUs and would
+// otherwise slow each other down updating neighbouring counters.
+type readAtWorker struct {
+	ops atomic.Int64
+	_   cpu.CacheLinePad
+}
+
+// readAt is the readat engine, the baseline a Go program without an event
+// loop would use: qd goroutines, each reading random blocks with
+// os.File.ReadAt into its own aligned buffer. A regular file is not
+// pollable, so every ReadAt is a blocking pread(2) on its own thread (the
+// runtime hands the goroutine's P to another thread while it blocks), and
+// qd reads are in flight at once, as with the other engine.
+func readAt(f *os.File, t *readTarget, qd int, seed uint64, duration time.Duration) (readResult, error) {
+	workers := make([]readAtWorker, qd)
+	var (
+		stop    atomic.Bool
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		readErr error
+		failed  = make(chan struct{}) // closed with the first error
+	)
+	m, err := startMeter()
+	if err != nil {
+		return readResult{}, err
+	}
+	for i := range workers {
+		wg.Add(1)
+		go func(w *readAtWorker, rng *rand.Rand, buf []byte) {
+			defer wg.Done()
+			for !stop.Load() {
+				// ReadAt reports a short read as an error itself.
+				if _, err := f.ReadAt(buf, t.randomOffset(rng)); err != nil {
+					errOnce.Do(func() { readErr = err; close(failed) })
+					stop.Store(true)
+					return
+				}
+				w.ops.Add(1)
+			}
+		}(&workers[i], newRNG(seed, uint64(i)), ioloop.AlignedBuffer(t.bs, t.memAlign))
+	}
+	timer := time.NewTimer(duration)
+	select {
+	case <-timer.C:
+	case <-failed:
+		timer.Stop()
+	}
+	// Snapshot before stopping, as the ioloop engine does: reads finishing
+	// after the interval are not counted.
+	var ops int64
+	for i := range workers {
+		ops += workers[i].ops.Load()
+	}
+	iv, meterErr := m.stop()
+	stop.Store(true)
+	wg.Wait()
+	return readResult{ops, iv}, errors.Join(readErr, meterErr)
+}
+
 func runBenchRead(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ioloop bench read",
-		"ioloop bench read -file F [-qd 64] [-bs 4096] [-direct] [-duration 5s] [-size BYTES] [-json]", stderr)
+		"ioloop bench read -file F [-engine ioloop|readat] [-qd 64] [-bs 4096] [-direct] [-duration 5s] [-size BYTES]\n"+
+			"                         [-backend B] [-workers N] [-entries N] [-submit-batch N] [-seed N] [-json]", stderr)
 	path := fs.String("file", "", "file to read (required)")
+	engine := newChoiceFlag("ioloop", "readat")
+	fs.Var(engine, "engine", "`engine` that reads: ioloop (qd reads in flight on one loop) or readat (qd goroutines calling os.File.ReadAt, the Go baseline)")
 	qd := fs.Int("qd", 64, "reads in flight at once (queue depth)")
 	bs := fs.Int("bs", 4096, "block size in bytes; offsets are multiples of it")
 	direct := fs.Bool("direct", false, "open with O_DIRECT (fail if the filesystem does not support it)")
 	duration := fs.Duration("duration", 5*time.Second, "how long to measure")
 	var size byteSize
 	fs.Var(&size, "size", "create the file with this many bytes of random data if it is missing (suffixes K, M, G: powers of 1024)")
-	entries := fs.Uint("entries", 0, "submission queue size (0: library default)")
+	lf := addLoopFlags(fs, "submission queue size (0: library default)")
+	lf.addWorkersFlag(fs)
 	seed := fs.Uint64("seed", 1, "seed of the offset generator, for repeatable runs")
 	submitBatch := fs.Int("submit-batch", 0, "Options.FileSubmitBatch: reads submitted by callbacks before an early hand-off to the kernel (0: library default, -1: once per loop pass)")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
+	}
+	if code, ok := lf.check(fs); !ok {
+		return code
+	}
+	if engine.value == "readat" {
+		if code, ok := rejectFlags(fs, "-engine readat", "backend", "workers", "entries", "submit-batch"); !ok {
+			return code
+		}
 	}
 	switch {
 	case *path == "":
@@ -87,8 +214,6 @@ func runBenchRead(args []string, stdout, stderr io.Writer) int {
 		return usageError(fs, "-bs must be in 1..1073741824, got %d", *bs)
 	case *duration <= 0:
 		return usageError(fs, "-duration must be positive, got %v", *duration)
-	case *entries > uring.MaxEntries:
-		return usageError(fs, "-entries must be at most %d, got %d", uring.MaxEntries, *entries)
 	case size != 0 && int64(size) < int64(*bs):
 		return usageError(fs, "-size must be at least -bs (%d), got %d", *bs, size)
 	}
@@ -100,62 +225,53 @@ func runBenchRead(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, fs.Name(), err)
 	}
-	defer func() { _ = unix.Close(fd) }()
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return fail(stderr, fs.Name(), fmt.Errorf("fstat %s: %w", *path, err))
-	}
-	blocks := uint64(st.Size) / uint64(*bs)
-	if blocks == 0 {
-		return fail(stderr, fs.Name(), fmt.Errorf("%s holds %d bytes, less than one %d-byte block", *path, st.Size, *bs))
-	}
-
-	loop, err := ioloop.New(ioloop.Options{Entries: uint32(*entries), FileSubmitBatch: *submitBatch})
+	// The file owns the descriptor from here on: os.File is what the
+	// readat engine reads through, and closing it closes fd.
+	file := os.NewFile(uintptr(fd), *path)
+	defer func() { _ = file.Close() }()
+	st, err := file.Stat()
 	if err != nil {
 		return fail(stderr, fs.Name(), err)
 	}
-	bench := &readBench{
-		loop: loop, fd: fd, bs: *bs, blocks: blocks,
-		rng: rand.New(rand.NewPCG(*seed, *seed^0x9e3779b97f4a7c15)),
-	}
-	readers := make([]reader, *qd)
-	for i := range readers {
-		readers[i] = reader{bench: bench, buf: ioloop.AlignedBuffer(*bs, memAlign)}
+	target := &readTarget{fd: fd, bs: *bs, blocks: uint64(st.Size()) / uint64(*bs), memAlign: memAlign}
+	if target.blocks == 0 {
+		return fail(stderr, fs.Name(), fmt.Errorf("%s holds %d bytes, less than one %d-byte block", *path, st.Size(), *bs))
 	}
 
-	m, err := startMeter()
-	if err != nil {
-		_ = loop.Close()
-		return fail(stderr, fs.Name(), err)
-	}
-	for i := range readers {
-		readers[i].submit()
-	}
-	runErr := loop.RunFor(*duration)
-	// Snapshot before draining: the reads still in flight finish below
-	// without resubmitting and are not counted.
-	ops := bench.ops
-	iv, meterErr := m.stop()
-	bench.stopping = true
-	if runErr == nil {
-		runErr = loop.Run()
-	}
-	closeErr := loop.Close()
-	for _, err := range []error{runErr, bench.err, meterErr, closeErr} {
+	var (
+		r   *report
+		res readResult
+	)
+	if engine.value == "readat" {
+		if res, err = readAt(file, target, *qd, *seed, *duration); err != nil {
+			return fail(stderr, fs.Name(), err)
+		}
+		r = newReport("readat_read")
+	} else {
+		opts := lf.options()
+		opts.FileSubmitBatch = *submitBatch
+		loop, err := newLoop(opts, stderr)
 		if err != nil {
 			return fail(stderr, fs.Name(), err)
 		}
+		backend := loop.Backend()
+		res, err = readLoop(loop, target, *qd, *seed, *duration)
+		if err := errors.Join(err, loop.Close()); err != nil {
+			return fail(stderr, fs.Name(), err)
+		}
+		r = newReport("ioloop_read").str("backend", backend.String())
+		if workers := effectiveWorkers(backend, lf.workers); workers > 0 {
+			r.int("workers", int64(workers))
+		}
 	}
-	if ops == 0 {
+	if res.ops == 0 {
 		return fail(stderr, fs.Name(), errors.New("no read completed"))
 	}
-
-	r := newReport("ioloop_read").
-		int("qd", int64(*qd)).
+	r.int("qd", int64(*qd)).
 		int("bs", int64(*bs)).
 		bool("direct", *direct).
-		float("ops_per_sec", iv.perSecond(ops), 0).
-		float("cpu_us_per_op", iv.cpuMicrosPer(ops), 3)
+		float("ops_per_sec", res.iv.perSecond(res.ops), 0).
+		float("cpu_us_per_op", res.iv.cpuMicrosPer(res.ops), 3)
 	if err := r.write(stdout, *asJSON); err != nil {
 		return fail(stderr, fs.Name(), err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ioloop/ioloop"
-	"github.com/ioloop/ioloop/internal/uring"
 	"golang.org/x/sys/unix"
 )
 
@@ -74,17 +74,11 @@ func (s *echoServer) accept(c *ioloop.Completion) {
 
 func (s *echoServer) onAccept(c *ioloop.Completion, fd int, err error) {
 	if err != nil {
-		switch {
-		case errors.Is(err, ioloop.ErrCanceled), errors.Is(err, ioloop.ErrClosed):
-			// The loop is closing.
-		case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE),
-			errors.Is(err, syscall.ENOBUFS), errors.Is(err, syscall.ENOMEM):
+		switch classifyAcceptError(err) {
+		case acceptStopped: // the loop is closing
+		case acceptRetryLater:
 			ioloop.Timeout(s.loop, c, acceptBackoff, s, (*echoServer).onAcceptBackoff)
-		case errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPROTO),
-			errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EINTR),
-			errors.Is(err, syscall.EAGAIN):
-			// The connection died in the backlog, or a firewall refused it:
-			// the listener itself is fine.
+		case acceptRetryNow:
 			s.accept(c)
 		default:
 			if s.fatal == nil {
@@ -155,15 +149,14 @@ func (conn *echoConn) onClosed(_ *ioloop.Completion, err error) {
 	s.free = conn
 }
 
-func (s *echoServer) writeStats(w io.Writer, label string) error {
-	_, err := fmt.Fprintf(w, "%s connections=%d active=%d messages=%d bytes=%d\n",
-		label, s.connections, s.active, s.messages, s.bytes)
-	return err
+func (s *echoServer) stats() echoStats {
+	return echoStats{connections: s.connections, active: s.active, messages: s.messages, bytes: s.bytes}
 }
 
+func (s *echoServer) shutdown() error { return s.loop.Close() }
+
 // serve runs the loop until SIGINT or SIGTERM arrives on signals (or an
-// accept error stops the server), then closes the loop. SIGUSR1 prints the
-// counters so far, which lets a script measure a window of a long run.
+// accept error stops the server), then closes the loop.
 func (s *echoServer) serve(signals <-chan os.Signal, stdout io.Writer) error {
 	for s.fatal == nil {
 		if err := s.loop.RunFor(signalCheckInterval); err != nil {
@@ -172,43 +165,117 @@ func (s *echoServer) serve(signals <-chan os.Signal, stdout io.Writer) error {
 		}
 		select {
 		case sig := <-signals:
-			if sig != syscall.SIGUSR1 {
-				return s.loop.Close()
-			}
-			if err := s.writeStats(stdout, "stats"); err != nil {
-				_ = s.loop.Close()
-				return err
+			if stop, err := handleSignal(sig, s, stdout); stop || err != nil {
+				return errors.Join(err, s.loop.Close())
 			}
 		default:
 		}
 	}
-	closeErr := s.loop.Close()
-	if closeErr != nil {
-		return errors.Join(s.fatal, closeErr)
-	}
-	return s.fatal
+	return errors.Join(s.fatal, s.loop.Close())
 }
 
+// echoService is either echo server, as runEcho drives it.
+type echoService interface {
+	// serve runs the server until SIGINT or SIGTERM arrives on signals, or
+	// it fails, and shuts it down before returning.
+	serve(signals <-chan os.Signal, stdout io.Writer) error
+	// shutdown stops a server whose serve was never called.
+	shutdown() error
+	stats() echoStats
+}
+
+// echoStats are an echo server's counters. Both servers count the same
+// way (a message is one receive that was echoed), so a script can compare
+// them.
+type echoStats struct {
+	connections int64 // accepted in total
+	active      int64 // open now
+	messages    int64 // receives echoed
+	bytes       int64 // bytes echoed
+}
+
+func (st echoStats) write(w io.Writer, label string) error {
+	_, err := fmt.Fprintf(w, "%s connections=%d active=%d messages=%d bytes=%d\n",
+		label, st.connections, st.active, st.messages, st.bytes)
+	return err
+}
+
+// handleSignal is what either server does with a signal: SIGUSR1 prints
+// the counters so far, which lets a script measure a window of a long run,
+// and any other signal asks it to stop.
+func handleSignal(sig os.Signal, srv echoService, stdout io.Writer) (stop bool, err error) {
+	if sig != syscall.SIGUSR1 {
+		return true, nil
+	}
+	return false, srv.stats().write(stdout, "stats")
+}
+
+// acceptVerdict is what an echo server does after a failed accept.
+type acceptVerdict int
+
+const (
+	acceptFatal      acceptVerdict = iota // stop the server with the error
+	acceptStopped                         // the server is shutting down: stop quietly
+	acceptRetryLater                      // out of descriptors or memory: retry after acceptBackoff
+	acceptRetryNow                        // only that connection failed: accept the next
+)
+
+// classifyAcceptError sorts accept errors the same way for both servers.
+func classifyAcceptError(err error) acceptVerdict {
+	switch {
+	case errors.Is(err, ioloop.ErrCanceled), errors.Is(err, ioloop.ErrClosed), errors.Is(err, net.ErrClosed):
+		return acceptStopped
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE),
+		errors.Is(err, syscall.ENOBUFS), errors.Is(err, syscall.ENOMEM):
+		// Retrying at once would spin until a descriptor is closed.
+		return acceptRetryLater
+	case errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPROTO),
+		errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EINTR),
+		errors.Is(err, syscall.EAGAIN):
+		// The connection died in the backlog, or a firewall refused it:
+		// the listener itself is fine.
+		return acceptRetryNow
+	}
+	return acceptFatal
+}
+
+// Values of `ioloop echo -server`, and of `ioloop bench echo -server`,
+// which starts `ioloop echo` with it.
+const (
+	serverIOLoop = "ioloop"
+	serverGoNet  = "gonet"
+)
+
 func runEcho(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("ioloop echo", "ioloop echo [-addr 127.0.0.1:9000] [-entries N] [-bufsize N]", stderr)
+	fs := newFlagSet("ioloop echo",
+		"ioloop echo [-addr 127.0.0.1:9000] [-server ioloop|gonet] [-backend B] [-entries N] [-bufsize N]", stderr)
 	addrText := fs.String("addr", "127.0.0.1:9000", "address to listen on, IP:port (port 0: any free port)")
-	entries := fs.Uint("entries", 0, "submission queue size (0: library default)")
+	server := newChoiceFlag(serverIOLoop, serverGoNet)
+	fs.Var(server, "server", "`server` to run: ioloop (the event loop) or gonet (Go's net package, a goroutine per connection: the baseline)")
+	lf := addLoopFlags(fs, "submission queue size (0: library default)")
 	bufSize := fs.Int("bufsize", 4096, "receive buffer per connection, in bytes")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
+	}
+	if code, ok := lf.check(fs); !ok {
+		return code
+	}
+	if server.value == serverGoNet {
+		if code, ok := rejectFlags(fs, "-server gonet", "backend", "entries"); !ok {
+			return code
+		}
 	}
 	addr, err := netip.ParseAddrPort(*addrText)
 	switch {
 	case err != nil:
 		return usageError(fs, "-addr must be IP:port, such as 127.0.0.1:9000 or [::1]:9000: %v", err)
-	case *entries > uring.MaxEntries:
-		return usageError(fs, "-entries must be at most %d, got %d", uring.MaxEntries, *entries)
 	case *bufSize < 1 || *bufSize > 1<<30:
 		return usageError(fs, "-bufsize must be in 1..1073741824, got %d", *bufSize)
 	}
 	// Each connection is a descriptor. Go raises RLIMIT_NOFILE's soft limit
 	// to the hard one at startup, which is all an unprivileged server can
-	// have; running out makes accept back off (see onAccept), not fail.
+	// have; running out makes accept back off (see classifyAcceptError),
+	// not fail.
 
 	// Register before listening, so a signal sent as soon as the address is
 	// printed is never lost to the default action.
@@ -216,23 +283,39 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
 	defer signal.Stop(signals)
 
-	listenFD, bound, err := ioloop.ListenTCP(addr, ioloop.ListenOptions{NoDelay: true})
-	if err != nil {
-		return fail(stderr, fs.Name(), fmt.Errorf("listen on %s: %w", addr, err))
+	var (
+		srv     echoService
+		bound   netip.AddrPort
+		backend string
+	)
+	if server.value == serverGoNet {
+		gs, err := listenGoNet(addr, *bufSize)
+		if err != nil {
+			return fail(stderr, fs.Name(), err)
+		}
+		// The runtime's netpoller (epoll, kqueue) is the Go server's backend.
+		srv, bound, backend = gs, gs.addr, "netpoll"
+	} else {
+		listenFD, listenAddr, err := ioloop.ListenTCP(addr, ioloop.ListenOptions{NoDelay: true})
+		if err != nil {
+			return fail(stderr, fs.Name(), fmt.Errorf("listen on %s: %w", addr, err))
+		}
+		defer func() { _ = unix.Close(listenFD) }()
+		loop, err := newLoop(lf.options(), stderr)
+		if err != nil {
+			return fail(stderr, fs.Name(), err)
+		}
+		ls := newEchoServer(loop, listenFD, *bufSize)
+		ls.start()
+		srv, bound, backend = ls, listenAddr, loop.Backend().String()
 	}
-	defer func() { _ = unix.Close(listenFD) }()
-	loop, err := ioloop.New(ioloop.Options{Entries: uint32(*entries)})
-	if err != nil {
-		return fail(stderr, fs.Name(), err)
-	}
-	srv := newEchoServer(loop, listenFD, *bufSize)
-	srv.start()
-	if _, err := fmt.Fprintf(stdout, "listening on %s\n", bound); err != nil {
-		_ = loop.Close()
-		return fail(stderr, fs.Name(), err)
+	// `ioloop bench echo -server` reads this line to learn the address and
+	// the backend; scripts wait for its "listening on" prefix.
+	if _, err := fmt.Fprintf(stdout, "listening on %s server=%s backend=%s\n", bound, server.value, backend); err != nil {
+		return fail(stderr, fs.Name(), errors.Join(err, srv.shutdown()))
 	}
 	serveErr := srv.serve(signals, stdout)
-	if err := srv.writeStats(stdout, "summary"); err != nil && serveErr == nil {
+	if err := srv.stats().write(stdout, "summary"); err != nil && serveErr == nil {
 		serveErr = err
 	}
 	if serveErr != nil {

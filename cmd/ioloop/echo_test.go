@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -183,5 +188,194 @@ func TestEchoServeClosesLiveConnections(t *testing.T) {
 	}
 	if err := p.cl.err; err == nil || !(strings.Contains(err.Error(), "closed") || strings.Contains(err.Error(), "reset")) {
 		t.Errorf("client error after server shutdown = %v, want the connection closed", p.cl.err)
+	}
+}
+
+// TestGoNetEchoServer checks the baseline server of `echo -server gonet`:
+// it echoes on every connection, counts like the ioloop server, prints its
+// counters on SIGUSR1, and on SIGTERM closes every connection and returns.
+func TestGoNetEchoServer(t *testing.T) {
+	srv, err := listenGoNet(netip.MustParseAddrPort("127.0.0.1:0"), 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.shutdown() })
+	const conns, rounds, size = 3, 5, 64
+	clients := make([]net.Conn, conns)
+	for i := range clients {
+		c, err := net.DialTimeout("tcp", srv.addr.String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = c
+	}
+	for round := range rounds {
+		for i, c := range clients {
+			msg := bytes.Repeat([]byte{byte(i*rounds + round)}, size)
+			if _, err := c.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, size)
+			if _, err := io.ReadFull(c, got); err != nil {
+				t.Fatalf("connection %d, round %d: %v", i, round, err)
+			}
+			if !bytes.Equal(got, msg) {
+				t.Fatalf("connection %d, round %d: echoed %x, sent %x", i, round, got, msg)
+			}
+		}
+	}
+	st := srv.stats()
+	// A 64-byte message may arrive in pieces, each echoed on its own.
+	if st.connections != conns || st.active != conns || st.bytes != conns*rounds*size || st.messages < conns*rounds {
+		t.Errorf("stats %+v, want %d connections, all active, %d bytes in at least %d messages", st, conns, conns*rounds*size, conns*rounds)
+	}
+
+	signals := make(chan os.Signal, 2)
+	signals <- syscall.SIGUSR1
+	signals <- syscall.SIGTERM
+	var out strings.Builder
+	if err := srv.serve(signals, &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("stats connections=%d active=%d messages=%d bytes=%d\n", conns, conns, st.messages, st.bytes); out.String() != want {
+		t.Errorf("SIGUSR1 printed %q, want %q", out.String(), want)
+	}
+	if st := srv.stats(); st.active != 0 {
+		t.Errorf("%d connections active after shutdown", st.active)
+	}
+	for i, c := range clients {
+		if n, err := c.Read(make([]byte, 1)); err == nil {
+			t.Errorf("connection %d: read %d bytes after shutdown, want EOF or reset", i, n)
+		}
+	}
+	if _, err := net.DialTimeout("tcp", srv.addr.String(), time.Second); err == nil {
+		t.Error("the listener still accepts after shutdown")
+	}
+}
+
+// TestEchoCommandAnnounces runs `ioloop echo` for both servers in a child
+// process and checks the line `bench echo -server` parses, then that
+// SIGTERM ends it cleanly with a summary.
+func TestEchoCommandAnnounces(t *testing.T) {
+	t.Setenv(cliEnv, "1")
+	for _, server := range []string{serverGoNet, serverIOLoop} {
+		if server == serverIOLoop {
+			requireIOURing(t)
+		}
+		p, err := startServerProcess(server, backendFlag{}, netip.MustParseAddrPort("127.0.0.1:0"), -1, false, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.cleanup()
+		if !p.addr.Addr().IsLoopback() || p.addr.Port() == 0 {
+			t.Errorf("%s: listening on %v", server, p.addr)
+		}
+		wantBackend := map[string]string{serverGoNet: "netpoll", serverIOLoop: "io_uring"}[server]
+		if p.backend != wantBackend {
+			t.Errorf("%s: backend %q, want %q", server, p.backend, wantBackend)
+		}
+		c, err := net.DialTimeout("tcp", p.addr.String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		got := make([]byte, 5)
+		if _, err := c.Write([]byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != "hello" {
+			t.Errorf("%s echoed %q, %v", server, got, err)
+		}
+		_ = c.Close()
+		if err := p.stop(); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(p.stdout.String(), "\nsummary connections=1 ") {
+			t.Errorf("%s printed %q", server, p.stdout.String())
+		}
+	}
+}
+
+// TestBenchEchoServerModes runs `bench echo -server` end to end, in a child
+// process because it pins itself to a CPU: each server must echo, and the
+// report must carry the server's CPU time per message.
+func TestBenchEchoServerModes(t *testing.T) {
+	requireIOURing(t) // the load generator runs on the loop
+	t.Setenv(cliEnv, "1")
+	for _, server := range []string{serverGoNet, serverIOLoop} {
+		code, stdout, stderr := runCLIProcess(t, "bench", "echo", "-server", server, "-conns", "8",
+			"-warmup", "100ms", "-duration", "300ms")
+		if code != exitOK {
+			t.Fatalf("-server %s: exit %d: %s", server, code, stderr)
+		}
+		r := parseReport(t, stdout)
+		if r["name"] != "echo_server" || r["server"] != server || r["conns"] != "8" {
+			t.Errorf("-server %s: report %q", server, stdout)
+		}
+		for _, key := range []string{"msgs_per_sec", "cpu_us_per_msg", "client_cpu_us_per_msg"} {
+			if v, err := strconv.ParseFloat(r[key], 64); err != nil || v <= 0 {
+				t.Errorf("-server %s: %s=%q, want a positive number (report %q)", server, key, r[key], stdout)
+			}
+		}
+		// Pinned, when there are two CPUs to pin to, and then apart.
+		if cpus, err := allowedCPUs(); err == nil && len(cpus) >= 2 && (r["server_cpu"] != strconv.Itoa(cpus[0]) || r["client_cpu"] != strconv.Itoa(cpus[1])) {
+			t.Errorf("-server %s: server_cpu=%s client_cpu=%s, want %d and %d", server, r["server_cpu"], r["client_cpu"], cpus[0], cpus[1])
+		}
+		// perf may be missing or refused; then the field must be, too.
+		if _, ok := r["syscalls_per_msg"]; !ok && !strings.Contains(stderr, "not counting the server's system calls") {
+			t.Errorf("-server %s: no syscalls_per_msg and no note why: %s", server, stderr)
+		}
+	}
+}
+
+func TestParsePinning(t *testing.T) {
+	for text, want := range map[string]pinning{"none": {-1, -1}, "auto": {-1, -1}, "0,1": {0, 1}, "3,2": {3, 2}} {
+		got, auto, err := parsePinning(text)
+		if err != nil || got != want || auto != (text == "auto") {
+			t.Errorf("parsePinning(%q) = %v, %v, %v", text, got, auto, err)
+		}
+	}
+	for _, text := range []string{"", "1", "0,0", "-1,2", "a,b", "0,1,2", "0;1"} {
+		if _, _, err := parsePinning(text); err == nil {
+			t.Errorf("parsePinning(%q) accepted it", text)
+		}
+	}
+}
+
+func TestParseListening(t *testing.T) {
+	addr, backend, err := parseListening("listening on 127.0.0.1:9000 server=ioloop backend=epoll", serverIOLoop)
+	if err != nil || addr != netip.MustParseAddrPort("127.0.0.1:9000") || backend != "epoll" {
+		t.Errorf("got %v, %q, %v", addr, backend, err)
+	}
+	for _, line := range []string{
+		"listening on 127.0.0.1:9000",                              // no server, no backend
+		"listening on 127.0.0.1:9000 server=gonet backend=netpoll", // the other server
+		"listening on localhost:9000 server=ioloop backend=epoll",  // not an address
+		"ioloop echo: listen: address in use",
+	} {
+		if _, _, err := parseListening(line, serverIOLoop); err == nil {
+			t.Errorf("parseListening(%q) accepted it", line)
+		}
+	}
+}
+
+func TestParsePerfCount(t *testing.T) {
+	output := "Events disabled\nEvents enabled\nEvents disabled\n5897,,raw_syscalls:sys_enter,504034767,100.00,,\n"
+	if n, err := parsePerfCount(output); err != nil || n != 5897 {
+		t.Errorf("got %d, %v; want 5897", n, err)
+	}
+	for _, bad := range []string{
+		"<not counted>,,raw_syscalls:sys_enter,0,100.00,,\n",
+		"<not supported>,,raw_syscalls:sys_enter,0,100.00,,\n",
+		"Error:\nNo permission to enable raw_syscalls:sys_enter event.\n",
+		"",
+	} {
+		if n, err := parsePerfCount(bad); err == nil {
+			t.Errorf("parsePerfCount(%q) = %d, want an error", bad, n)
+		}
 	}
 }

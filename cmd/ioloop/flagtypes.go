@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ioloop/ioloop"
 )
 
 // byteSize is a flag.Value for a byte count with an optional binary
@@ -40,5 +43,43 @@ func (s *byteSize) Set(text string) error {
 		return fmt.Errorf("%s is too large", text)
 	}
 	*s = byteSize(n << shift)
+	return nil
+}
+
+// backendFlag is a flag.Value for Options.Backend, parsed by
+// ioloop.ParseBackend so that the CLI accepts exactly the names the library
+// and IOLOOP_BACKEND accept. The zero value is BackendAuto.
+type backendFlag struct{ ioloop.Backend }
+
+func (b *backendFlag) String() string { return b.Backend.String() }
+
+func (b *backendFlag) Set(text string) error {
+	backend, err := ioloop.ParseBackend(text)
+	if err != nil {
+		return err
+	}
+	b.Backend = backend
+	return nil
+}
+
+// choiceFlag is a flag.Value that accepts one of a fixed set of words (the
+// first is the default), so that a typo is a usage error naming the
+// choices rather than a silently different benchmark.
+type choiceFlag struct {
+	value   string
+	choices []string
+}
+
+func newChoiceFlag(choices ...string) *choiceFlag {
+	return &choiceFlag{value: choices[0], choices: choices}
+}
+
+func (c *choiceFlag) String() string { return c.value }
+
+func (c *choiceFlag) Set(text string) error {
+	if !slices.Contains(c.choices, text) {
+		return fmt.Errorf("want one of %s", strings.Join(c.choices, ", "))
+	}
+	c.value = text
 	return nil
 }

@@ -9,18 +9,17 @@ import (
 	"strings"
 
 	"github.com/ioloop/ioloop"
-	"github.com/ioloop/ioloop/internal/uring"
 	"golang.org/x/sys/unix"
 )
 
 // infoResult is what `ioloop info` reports; the JSON field names are a
-// stable interface for scripts.
+// stable interface for scripts. Sysctl and Ring exist only on Linux.
 type infoResult struct {
-	Kernel  kernelInfo `json:"kernel"`
-	Sysctl  sysctlInfo `json:"io_uring_disabled"`
-	Loop    loopInfo   `json:"loop"`
-	Ring    *ringInfo  `json:"ring,omitempty"`
-	RingErr string     `json:"ring_error,omitempty"`
+	Kernel  kernelInfo  `json:"kernel"`
+	Sysctl  *sysctlInfo `json:"io_uring_disabled,omitempty"`
+	Loop    loopInfo    `json:"loop"`
+	Ring    *ringInfo   `json:"ring,omitempty"`
+	RingErr string      `json:"ring_error,omitempty"`
 }
 
 type kernelInfo struct {
@@ -37,13 +36,23 @@ type sysctlInfo struct {
 	Meaning string `json:"meaning"`
 }
 
-// loopInfo says whether ioloop.New works and, if not, why, in the words of
-// the library's *SetupError.
+// loopInfo says which backend ioloop.New selects and why, or why it
+// fails, in the words of the library's *SetupError.
 type loopInfo struct {
-	OK      bool   `json:"ok"`
+	// Requested is Options.Backend: -backend, auto unless given.
+	Requested string `json:"requested"`
+	// EnvBackend is IOLOOP_BACKEND when it is set. The library honours it
+	// only when auto is requested, which EnvApplies says.
+	EnvBackend string `json:"env_backend,omitempty"`
+	EnvApplies bool   `json:"env_applies,omitempty"`
+	OK         bool   `json:"ok"`
+	// Backend is the backend New selected, or the one that failed.
 	Backend string `json:"backend,omitempty"`
-	Reason  string `json:"reason,omitempty"`
-	Error   string `json:"error,omitempty"`
+	// FallbackReason is why auto did not select io_uring
+	// (Loop.FallbackReason), when it fell back.
+	FallbackReason string `json:"fallback_reason,omitempty"`
+	Reason         string `json:"reason,omitempty"`
+	Error          string `json:"error,omitempty"`
 }
 
 type ringInfo struct {
@@ -63,33 +72,15 @@ type setupFlagResult struct {
 	Error    string `json:"error,omitempty"`
 }
 
-// setupFlagProbes are the setup flags the uring package knows, each with
-// the flags the kernel requires alongside it (TASKRUN_FLAG needs
-// COOP_TASKRUN or DEFER_TASKRUN; DEFER_TASKRUN needs SINGLE_ISSUER), so
-// that a rejection means the kernel lacks the flag, not a bad combination.
-// uring.Setup always adds CLAMP, so every probe includes it. Which opcodes
-// the loop needs is the library's business: when the kernel lacks one,
-// ioloop.New fails and its SetupError names it.
-var setupFlagProbes = []struct {
-	name  string
-	flags uint32
-}{
-	{"CQSIZE", uring.SetupCQSize},
-	{"CLAMP", uring.SetupClamp},
-	{"SUBMIT_ALL", uring.SetupSubmitAll},
-	{"COOP_TASKRUN", uring.SetupCoopTaskrun},
-	{"TASKRUN_FLAG", uring.SetupCoopTaskrun | uring.SetupTaskrunFlag},
-	{"SINGLE_ISSUER", uring.SetupSingleIssuer},
-	{"DEFER_TASKRUN", uring.SetupSingleIssuer | uring.SetupDeferTaskrun},
-}
-
 func runInfo(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("ioloop info", "ioloop info [-json]", stderr)
+	fs := newFlagSet("ioloop info", "ioloop info [-backend B] [-json]", stderr)
+	var backend backendFlag
+	fs.Var(&backend, "backend", "`backend` to try: "+backendUsage)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	info, err := gatherInfo()
+	info, err := gatherInfo(backend.Backend)
 	if err != nil {
 		return fail(stderr, fs.Name(), err)
 	}
@@ -106,7 +97,7 @@ func runInfo(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func gatherInfo() (infoResult, error) {
+func gatherInfo(requested ioloop.Backend) (infoResult, error) {
 	var info infoResult
 	var uts unix.Utsname
 	if err := unix.Uname(&uts); err != nil {
@@ -117,39 +108,20 @@ func gatherInfo() (infoResult, error) {
 		Version: unix.ByteSliceToString(uts.Version[:]),
 		Machine: unix.ByteSliceToString(uts.Machine[:]),
 	}
-	info.Sysctl = readIOURingDisabled()
-	info.Loop = probeLoop()
-	info.Ring, info.RingErr = probeRing()
+	info.Loop = probeLoop(requested)
+	info.Sysctl, info.Ring, info.RingErr = probeIOURing()
 	return info, nil
 }
 
-func readIOURingDisabled() sysctlInfo {
-	raw, err := os.ReadFile("/proc/sys/kernel/io_uring_disabled")
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return sysctlInfo{Meaning: "absent (kernel before 6.6): io_uring is not limited by sysctl"}
-		}
-		return sysctlInfo{Meaning: "unreadable: " + err.Error()}
-	}
-	value := strings.TrimSpace(string(raw))
-	meaning := "unknown value"
-	switch value {
-	case "0":
-		meaning = "io_uring allowed for all processes"
-	case "1":
-		meaning = "io_uring restricted to CAP_SYS_ADMIN and members of kernel.io_uring_group"
-	case "2":
-		meaning = "io_uring disabled for all processes"
-	}
-	return sysctlInfo{Present: true, Value: value, Meaning: meaning}
-}
-
 // probeLoop creates a Loop exactly as an application would, so the answer
-// includes every check the library makes (features, opcodes, setup flags).
-func probeLoop() loopInfo {
-	loop, err := ioloop.New(ioloop.Options{})
+// includes every check the library makes (features, opcodes, setup flags)
+// and its choice under BackendAuto, IOLOOP_BACKEND included.
+func probeLoop(requested ioloop.Backend) loopInfo {
+	result := loopInfo{Requested: requested.String(), EnvBackend: os.Getenv(ioloop.BackendEnv)}
+	result.EnvApplies = result.EnvBackend != "" && requested == ioloop.BackendAuto
+	loop, err := ioloop.New(ioloop.Options{Backend: requested})
 	if err != nil {
-		result := loopInfo{Error: err.Error()}
+		result.Error = err.Error()
 		var setupErr *ioloop.SetupError
 		if errors.As(err, &setupErr) {
 			result.Backend = setupErr.Backend.String()
@@ -157,73 +129,27 @@ func probeLoop() loopInfo {
 		}
 		return result
 	}
-	result := loopInfo{OK: true, Backend: loop.Backend().String()}
+	result.OK, result.Backend = true, loop.Backend().String()
+	if reason := loop.FallbackReason(); reason != nil {
+		result.FallbackReason = reason.Error()
+	}
 	if err := loop.Close(); err != nil {
 		result.Error = "closing the probe loop: " + err.Error()
 	}
 	return result
 }
 
-// probeRing sets up a small raw ring to read the kernel's features and
-// opcode table. A failure here is reported, not fatal: it is exactly what a
-// machine without io_uring looks like.
-func probeRing() (*ringInfo, string) {
-	ring, err := uring.Setup(8, 0, 0)
-	if err != nil {
-		return nil, "io_uring_setup: " + err.Error()
-	}
-	defer func() { _ = ring.Close() }()
-	params := ring.Params()
-	info := &ringInfo{
-		SQEntries: ring.SQEntries(),
-		CQEntries: ring.CQEntries(),
-		Features:  uring.FeatureNames(params.Features),
-	}
-	supported, err := ring.Probe()
-	if err != nil {
-		info.ProbeError = "IORING_REGISTER_PROBE: " + err.Error()
-	}
-	for op, ok := range supported {
-		if ok {
-			info.Opcodes = append(info.Opcodes, uring.OpName(uint8(op)))
-		}
-	}
-	for _, probe := range setupFlagProbes {
-		result := setupFlagResult{Name: probe.name}
-		cq := uint32(0)
-		if probe.flags&uring.SetupCQSize != 0 {
-			cq = 32 // CQSIZE needs an explicit CQ size
-		}
-		if flagRing, err := uring.Setup(8, cq, probe.flags); err != nil {
-			result.Error = err.Error()
-		} else {
-			result.Accepted = true
-			if err := flagRing.Close(); err != nil {
-				result.Error = "close: " + err.Error()
-			}
-		}
-		info.SetupFlags = append(info.SetupFlags, result)
-	}
-	return info, ""
-}
-
 func writeInfoText(w io.Writer, info infoResult) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "kernel:            %s %s (%s)\n", info.Kernel.Release, info.Kernel.Machine, info.Kernel.Version)
-	if info.Sysctl.Present {
-		fmt.Fprintf(&b, "io_uring_disabled: %s (%s)\n", info.Sysctl.Value, info.Sysctl.Meaning)
-	} else {
-		fmt.Fprintf(&b, "io_uring_disabled: %s\n", info.Sysctl.Meaning)
+	switch sysctl := info.Sysctl; {
+	case sysctl == nil:
+	case sysctl.Present:
+		fmt.Fprintf(&b, "io_uring_disabled: %s (%s)\n", sysctl.Value, sysctl.Meaning)
+	default:
+		fmt.Fprintf(&b, "io_uring_disabled: %s\n", sysctl.Meaning)
 	}
-	if info.Loop.OK {
-		fmt.Fprintf(&b, "loop backend:      %s\n", info.Loop.Backend)
-	} else {
-		fmt.Fprintf(&b, "loop backend:      none: ioloop.New failed\n")
-		if info.Loop.Reason != "" {
-			fmt.Fprintf(&b, "  reason:          %s\n", info.Loop.Reason)
-		}
-		fmt.Fprintf(&b, "  error:           %s\n", info.Loop.Error)
-	}
+	writeLoopText(&b, info.Loop)
 	if info.Ring == nil {
 		fmt.Fprintf(&b, "io_uring:          unavailable (%s)\n", info.RingErr)
 		_, err := io.WriteString(w, b.String())
@@ -250,6 +176,41 @@ func writeInfoText(w io.Writer, info infoResult) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeLoopText says which backend New selected and why, or why it failed.
+func writeLoopText(b *strings.Builder, loop loopInfo) {
+	if loop.EnvBackend != "" {
+		verdict := "overrides auto"
+		if !loop.EnvApplies {
+			verdict = "ignored: -backend " + loop.Requested + " is explicit"
+		}
+		fmt.Fprintf(b, "%-18s %s (%s)\n", ioloop.BackendEnv+":", loop.EnvBackend, verdict)
+	}
+	if !loop.OK {
+		fmt.Fprintf(b, "loop backend:      none: ioloop.New with backend %s failed\n", loop.Requested)
+		if loop.Reason != "" {
+			fmt.Fprintf(b, "  reason:          %s\n", loop.Reason)
+		}
+		fmt.Fprintf(b, "  error:           %s\n", loop.Error)
+		return
+	}
+	why := "requested"
+	switch {
+	case loop.EnvApplies:
+		why = "set by " + ioloop.BackendEnv
+	case loop.FallbackReason != "":
+		why = "auto fell back from io_uring"
+	case loop.Requested == ioloop.BackendAuto.String():
+		why = "auto's choice on this machine"
+	}
+	fmt.Fprintf(b, "loop backend:      %s (%s)\n", loop.Backend, why)
+	if loop.FallbackReason != "" {
+		fmt.Fprintf(b, "  fallback reason: %s\n", loop.FallbackReason)
+	}
+	if loop.Error != "" {
+		fmt.Fprintf(b, "  error:           %s\n", loop.Error)
+	}
 }
 
 // writeWrapped prints words separated by spaces, wrapped at width columns.

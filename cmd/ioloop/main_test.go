@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -11,11 +13,58 @@ import (
 	"github.com/ioloop/ioloop"
 )
 
+// cliEnv makes the test binary behave as the ioloop command (see
+// TestMain). `bench echo -server` starts its server by running its own
+// executable, which in tests is the test binary: the variable, inherited,
+// makes that child an `ioloop echo`.
+const cliEnv = "IOLOOP_TEST_BINARY_IS_CLI"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(cliEnv) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
 // runCLI runs the CLI in-process and returns its exit code and output.
 func runCLI(args ...string) (code int, stdout, stderr string) {
 	var out, errOut strings.Builder
 	code = run(args, &out, &errOut)
 	return code, out.String(), errOut.String()
+}
+
+// runCLIProcess runs the CLI in a child process, for the subcommands that
+// change process-wide state (CPU affinity) or start children of their
+// own. t.Setenv(cliEnv, "1") must be in effect.
+func runCLIProcess(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exitErr):
+		code = exitErr.ExitCode()
+	default:
+		t.Fatal(err)
+	}
+	return code, out.String(), errOut.String()
+}
+
+// parseReport parses a `name=... key=value ...` result line.
+func parseReport(t *testing.T, line string) map[string]string {
+	t.Helper()
+	fields := map[string]string{}
+	for _, kv := range strings.Fields(line) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			t.Fatalf("%q in result line %q is not key=value", kv, line)
+		}
+		fields[k] = v
+	}
+	return fields
 }
 
 // requireIOURing skips tests that need a working loop on machines (or
@@ -53,6 +102,26 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"echo", "-addr", "nonsense"},
 		{"echo", "-nosuchflag"},
 		{"info", "-json=maybe"},
+		// -backend on every subcommand, and the flags that go with it.
+		{"info", "-backend", "garbage"},
+		{"echo", "-backend", "garbage"},
+		{"bench", "nop", "-backend", "garbage"},
+		{"bench", "read", "-file", "f", "-backend", "garbage"},
+		{"bench", "echo", "-backend", "garbage"},
+		{"bench", "nop", "-entries", "40000"},
+		{"bench", "read", "-file", "f", "-workers", "-1"},
+		// Modes, and flags that do not apply to the mode chosen.
+		{"echo", "-server", "nginx"},
+		{"echo", "-server", "gonet", "-backend", "epoll"},
+		{"bench", "read", "-file", "f", "-engine", "mmap"},
+		{"bench", "read", "-file", "f", "-engine", "readat", "-workers", "4"},
+		{"bench", "read", "-file", "f", "-engine", "readat", "-backend", "epoll"},
+		{"bench", "echo", "-server", "nginx"},
+		{"bench", "echo", "-server-backend", "epoll"},
+		{"bench", "echo", "-pin", "0,1"},
+		{"bench", "echo", "-server", "gonet", "-server-backend", "epoll"},
+		{"bench", "echo", "-server", "gonet", "-pin", "0,0"},
+		{"bench", "echo", "-server", "gonet", "-pin", "first"},
 	}
 	for _, args := range cases {
 		code, _, stderr := runCLI(args...)
@@ -107,7 +176,7 @@ func TestBenchNopOutput(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	want := regexp.MustCompile(`^name=ioloop_nop batch=16 ops=10000 ops_per_sec=[1-9][0-9]* cpu_us_per_op=[0-9]+\.[0-9]{3}\n$`)
+	want := regexp.MustCompile(`^name=ioloop_nop backend=io_uring batch=16 ops=10000 ops_per_sec=[1-9][0-9]* cpu_us_per_op=[0-9]+\.[0-9]{3}\n$`)
 	if !want.MatchString(stdout) {
 		t.Errorf("output %q does not match %v", stdout, want)
 	}
@@ -133,8 +202,126 @@ func TestBenchReadCreatesFile(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	want := regexp.MustCompile(`^name=ioloop_read qd=4 bs=4096 direct=false ops_per_sec=[1-9][0-9]* cpu_us_per_op=[0-9.]+\n$`)
+	want := regexp.MustCompile(`^name=ioloop_read backend=io_uring qd=4 bs=4096 direct=false ops_per_sec=[1-9][0-9]* cpu_us_per_op=[0-9.]+\n$`)
 	if !want.MatchString(stdout) {
 		t.Errorf("output %q does not match %v", stdout, want)
+	}
+}
+
+// TestBackendFlagRejectsGarbage checks that a bad -backend names the
+// accepted values, whichever subcommand it is given to.
+func TestBackendFlagRejectsGarbage(t *testing.T) {
+	for _, args := range [][]string{
+		{"info"}, {"echo"}, {"bench", "nop"}, {"bench", "read", "-file", "f"}, {"bench", "echo"},
+	} {
+		args = append(args, "-backend", "garbage")
+		code, _, stderr := runCLI(args...)
+		want := `invalid value "garbage" for flag -backend: ioloop: unknown backend "garbage" (want auto, io_uring, epoll or kqueue)`
+		if code != exitUsage || !strings.Contains(stderr, want) {
+			t.Errorf("ioloop %s: exit %d, stderr %q; want exit 2 and %q", strings.Join(args, " "), code, stderr, want)
+		}
+	}
+}
+
+func TestBackendFlag(t *testing.T) {
+	for text, want := range map[string]ioloop.Backend{
+		"auto": ioloop.BackendAuto, "io_uring": ioloop.BackendIOUring, "uring": ioloop.BackendIOUring,
+		"epoll": ioloop.BackendEpoll, "kqueue": ioloop.BackendKqueue,
+	} {
+		var b backendFlag
+		if err := b.Set(text); err != nil || b.Backend != want {
+			t.Errorf("Set(%q) = %v, %v; want %v", text, b.Backend, err, want)
+		}
+	}
+	var b backendFlag
+	if b.String() != "auto" {
+		t.Errorf("zero backendFlag prints %q, want auto", b.String())
+	}
+	if err := b.Set("IO_URING"); err == nil {
+		t.Error("Set accepted IO_URING; ParseBackend is case-sensitive, and so must the flag be")
+	}
+}
+
+// TestInfoBackendSelection checks what info says about the backend New
+// selects: the requested backend, IOLOOP_BACKEND and whether it applied.
+func TestInfoBackendSelection(t *testing.T) {
+	requireIOURing(t)
+	info := func(env string, args ...string) (infoResult, string) {
+		t.Helper()
+		t.Setenv(ioloop.BackendEnv, env)
+		code, stdout, stderr := runCLI(append([]string{"info", "-json"}, args...)...)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		var result infoResult
+		if err := json.Unmarshal([]byte(stdout), &result); err != nil {
+			t.Fatal(err)
+		}
+		_, text, _ := runCLI(append([]string{"info"}, args...)...)
+		return result, text
+	}
+
+	got, text := info("")
+	if got.Loop.Requested != "auto" || !got.Loop.OK || got.Loop.Backend != "io_uring" || got.Loop.EnvBackend != "" {
+		t.Errorf("default: %+v, want auto selecting io_uring without IOLOOP_BACKEND", got.Loop)
+	}
+	if !strings.Contains(text, "loop backend:      io_uring (auto's choice on this machine)\n") {
+		t.Errorf("default: text does not say what auto chose:\n%s", text)
+	}
+
+	got, text = info("io_uring")
+	if got.Loop.EnvBackend != "io_uring" || !got.Loop.EnvApplies || got.Loop.Backend != "io_uring" {
+		t.Errorf("IOLOOP_BACKEND=io_uring: %+v", got.Loop)
+	}
+	if !strings.Contains(text, "IOLOOP_BACKEND:    io_uring (overrides auto)\n") ||
+		!strings.Contains(text, "loop backend:      io_uring (set by IOLOOP_BACKEND)\n") {
+		t.Errorf("IOLOOP_BACKEND=io_uring: text does not say the variable decided:\n%s", text)
+	}
+
+	// An explicit -backend is never overridden.
+	got, text = info("epoll", "-backend", "io_uring")
+	if got.Loop.Requested != "io_uring" || got.Loop.EnvApplies || got.Loop.Backend != "io_uring" {
+		t.Errorf("-backend io_uring with IOLOOP_BACKEND=epoll: %+v", got.Loop)
+	}
+	if !strings.Contains(text, "IOLOOP_BACKEND:    epoll (ignored: -backend io_uring is explicit)\n") {
+		t.Errorf("-backend io_uring with IOLOOP_BACKEND=epoll: text does not say the variable was ignored:\n%s", text)
+	}
+
+	got, _ = info("bogus")
+	if got.Loop.OK || !strings.Contains(got.Loop.Error, "IOLOOP_BACKEND") {
+		t.Errorf("IOLOOP_BACKEND=bogus: %+v, want a failure naming the variable", got.Loop)
+	}
+}
+
+func TestEffectiveWorkers(t *testing.T) {
+	for _, c := range []struct {
+		backend       ioloop.Backend
+		workers, want int
+	}{
+		{ioloop.BackendIOUring, 0, 0},
+		{ioloop.BackendIOUring, 8, 0},
+		{ioloop.BackendEpoll, 0, ioloop.DefaultFileWorkers},
+		{ioloop.BackendKqueue, 8, 8},
+	} {
+		if got := effectiveWorkers(c.backend, c.workers); got != c.want {
+			t.Errorf("effectiveWorkers(%v, %d) = %d, want %d", c.backend, c.workers, got, c.want)
+		}
+	}
+}
+
+func TestBenchReadReadAt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data")
+	code, stdout, stderr := runCLI("bench", "read", "-engine", "readat", "-file", path, "-size", "1M", "-qd", "4", "-duration", "50ms")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want := regexp.MustCompile(`^name=readat_read qd=4 bs=4096 direct=false ops_per_sec=[1-9][0-9]* cpu_us_per_op=[0-9]+\.[0-9]{3}\n$`)
+	if !want.MatchString(stdout) {
+		t.Errorf("output %q does not match %v", stdout, want)
+	}
+	// A block size that does not fit the file is an error, not 0 IOPS.
+	code, _, stderr = runCLI("bench", "read", "-engine", "readat", "-file", path, "-bs", "2097152", "-duration", "50ms")
+	if code != exitFail || !strings.Contains(stderr, "less than one") {
+		t.Errorf("-bs larger than the file: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -13,8 +13,11 @@ type ListenOptions struct {
 	// Backlog is the listen(2) backlog; 0 means the system maximum
 	// (SOMAXCONN, which Linux caps at net.core.somaxconn).
 	Backlog int
-	// ReusePort sets SO_REUSEPORT so that several sockets (one per loop)
-	// can listen on the same address and the kernel spreads connections.
+	// ReusePort sets SO_REUSEPORT (SO_REUSEPORT_LB on FreeBSD, where
+	// plain SO_REUSEPORT does not balance) so that several sockets (one
+	// per loop) can listen on the same address and the kernel spreads
+	// connections. macOS, NetBSD and OpenBSD allow the shared address but
+	// do not spread connections evenly.
 	ReusePort bool
 	// NoDelay sets TCP_NODELAY, which accepted sockets inherit: small
 	// writes go out at once instead of waiting for Nagle's algorithm.
@@ -49,7 +52,7 @@ func setupListener(fd int, addr netip.AddrPort, opts ListenOptions) error {
 		return err
 	}
 	if opts.ReusePort {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, reusePortOption, 1); err != nil {
 			return err
 		}
 	}
@@ -69,7 +72,8 @@ func setupListener(fd int, addr netip.AddrPort, opts ListenOptions) error {
 }
 
 // ListenUnix opens a non-blocking, close-on-exec unix stream socket
-// listening at path ('@' prefix: Linux abstract namespace). An existing
+// listening at path. On Linux a '@' prefix names the abstract namespace;
+// elsewhere '@' is an ordinary first character of a path. An existing
 // socket file at path is not removed: that is the caller's decision.
 func ListenUnix(path string, backlog int) (fd int, err error) {
 	fd, err = newStreamSocket(unix.AF_UNIX)
@@ -77,7 +81,7 @@ func ListenUnix(path string, backlog int) (fd int, err error) {
 		return -1, err
 	}
 	name := path
-	if len(name) > 0 && name[0] == '@' {
+	if abstractUnixNamespace && len(name) > 0 && name[0] == '@' {
 		name = "\x00" + name[1:]
 	}
 	if backlog <= 0 {
@@ -123,10 +127,6 @@ func SetNoDelay(fd int, noDelay bool) error {
 		value = 1
 	}
 	return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, value)
-}
-
-func newStreamSocket(family int) (int, error) {
-	return unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 }
 
 func familyOf(addr netip.AddrPort) int {

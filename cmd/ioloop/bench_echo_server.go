@@ -1,0 +1,269 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// serverStartTimeout bounds how long the server child may take to listen,
+// and serverStopTimeout how long it may take to exit after SIGTERM.
+const (
+	serverStartTimeout = 10 * time.Second
+	serverStopTimeout  = 10 * time.Second
+)
+
+// serverProcess is the echo server of `bench echo -server`: `ioloop echo`
+// started from this very binary in a child process, so that its CPU time
+// and system calls are its own and can be read from outside over exactly
+// the client's measured window, and pinned to a CPU of its own, so that
+// server and load generator do not take turns on one.
+type serverProcess struct {
+	cmd     *exec.Cmd
+	addr    netip.AddrPort
+	backend string // the backend the server reported it runs on
+	stdout  lockedBuffer
+	stderr  lockedBuffer
+	exited  chan struct{} // closed when cmd.Wait has returned
+	waitErr error         // cmd.Wait's result, once exited is closed
+	stopped bool
+	log     io.Writer // where notes go: the client's stderr
+
+	syscalls *syscallCounter // nil when not counting
+	cpuBegin time.Duration
+	cpu      time.Duration // CPU time used between begin and end
+	calls    int64         // system calls between begin and end; -1: not counted
+}
+
+// startServerProcess starts `ioloop echo -server server` listening on
+// listen, pinned to cpu (none if negative), and waits until it listens.
+// With countSyscalls it attaches perf to it; if perf is missing or fails,
+// it says so on log and does without.
+func startServerProcess(server string, backend backendFlag, listen netip.AddrPort, cpu int, countSyscalls bool, log io.Writer) (*serverProcess, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding this program to start the server: %w", err)
+	}
+	args := []string{"echo", "-server", server, "-addr", listen.String()}
+	if server == serverIOLoop {
+		args = append(args, "-backend", backend.String())
+	}
+	p := &serverProcess{cmd: exec.Command(exe, args...), exited: make(chan struct{}), log: log, calls: -1}
+	p.stdout.lineDone = make(chan struct{})
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	if err := startPinned(p.cmd, cpu); err != nil {
+		return nil, fmt.Errorf("starting the %s echo server: %w", server, err)
+	}
+	go func() {
+		p.waitErr = p.cmd.Wait()
+		close(p.exited)
+	}()
+
+	select {
+	case <-p.stdout.lineDone:
+	case <-p.exited:
+		return nil, p.failure("exited before listening")
+	case <-time.After(serverStartTimeout):
+		p.kill()
+		return nil, p.failure(fmt.Sprintf("did not listen within %v", serverStartTimeout))
+	}
+	line, _, _ := strings.Cut(p.stdout.String(), "\n")
+	if p.addr, p.backend, err = parseListening(line, server); err != nil {
+		p.kill()
+		return nil, p.failure(err.Error())
+	}
+	if countSyscalls {
+		p.syscalls, err = startSyscallCounter(p.cmd.Process.Pid)
+		if err != nil {
+			fmt.Fprintf(log, "# not counting the server's system calls: %v\n", err)
+		}
+	}
+	return p, nil
+}
+
+// parseListening reads `ioloop echo`'s first line,
+// "listening on ADDR server=S backend=B".
+func parseListening(line, server string) (addr netip.AddrPort, backend string, err error) {
+	fields := strings.Fields(line)
+	if len(fields) < 3 || fields[0] != "listening" || fields[1] != "on" {
+		return addr, "", fmt.Errorf("printed %q, want \"listening on ADDR ...\"", line)
+	}
+	if addr, err = netip.ParseAddrPort(fields[2]); err != nil {
+		return addr, "", fmt.Errorf("printed an address that does not parse: %w", err)
+	}
+	values := map[string]string{}
+	for _, kv := range fields[3:] {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			values[k] = v
+		}
+	}
+	if values["server"] != server || values["backend"] == "" {
+		return addr, "", fmt.Errorf("printed %q, want server=%s and a backend", line, server)
+	}
+	return addr, values["backend"], nil
+}
+
+// failure describes a server that failed, with what it printed.
+func (p *serverProcess) failure(what string) error {
+	msg := fmt.Sprintf("the echo server (%s) %s", strings.Join(p.cmd.Args[1:], " "), what)
+	select {
+	case <-p.exited:
+		if p.waitErr != nil {
+			msg += fmt.Sprintf(" (%v)", p.waitErr)
+		}
+	default:
+	}
+	if out := strings.TrimSpace(p.stdout.String() + p.stderr.String()); out != "" {
+		msg += "; it printed:\n" + out
+	}
+	return errors.New(msg)
+}
+
+// begin and end bracket the measured window (see echoClient.run): they
+// read the server's CPU time and switch perf's counting on and off.
+func (p *serverProcess) begin() error {
+	if p.syscalls != nil {
+		if err := p.syscalls.enable(); err != nil {
+			p.dropSyscalls(err)
+		}
+	}
+	cpu, err := processCPUOf(p.cmd.Process.Pid)
+	if err != nil {
+		return fmt.Errorf("reading the server's CPU time: %w", err)
+	}
+	p.cpuBegin = cpu
+	return nil
+}
+
+func (p *serverProcess) end() error {
+	cpu, err := processCPUOf(p.cmd.Process.Pid)
+	if err != nil {
+		return fmt.Errorf("reading the server's CPU time: %w", err)
+	}
+	p.cpu = cpu - p.cpuBegin
+	if p.syscalls != nil {
+		if err := p.syscalls.disable(); err != nil {
+			p.dropSyscalls(err)
+			return nil
+		}
+		calls, err := p.syscalls.finish()
+		if err != nil {
+			p.dropSyscalls(err)
+			return nil
+		}
+		p.calls, p.syscalls = calls, nil
+	}
+	return nil
+}
+
+// dropSyscalls gives up counting system calls: a missing count leaves a
+// field out of the report, while the CPU time is still worth having.
+func (p *serverProcess) dropSyscalls(err error) {
+	fmt.Fprintf(p.log, "# not counting the server's system calls: %v\n", err)
+	if !p.syscalls.finished {
+		_, _ = p.syscalls.finish()
+	}
+	p.syscalls = nil
+}
+
+// stop asks the server to shut down with SIGTERM, as an operator would,
+// and checks that it exited cleanly after printing its summary. Notes the
+// server printed on stderr (such as a backend fallback) are passed on.
+func (p *serverProcess) stop() error {
+	p.stopped = true
+	if p.syscalls != nil {
+		_, _ = p.syscalls.finish()
+		p.syscalls = nil
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("stopping the echo server: %w", err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(serverStopTimeout):
+		p.kill()
+		return p.failure(fmt.Sprintf("did not exit within %v of SIGTERM", serverStopTimeout))
+	}
+	if p.waitErr != nil {
+		return p.failure("failed")
+	}
+	if !strings.Contains(p.stdout.String(), "\nsummary ") {
+		return p.failure("exited without its summary")
+	}
+	for line := range strings.Lines(p.stderr.String()) {
+		fmt.Fprintf(p.log, "# server: %s", strings.TrimPrefix(line, "# "))
+	}
+	return nil
+}
+
+// kill ends a server that stop did not: for the error paths.
+func (p *serverProcess) kill() {
+	if p.syscalls != nil {
+		_, _ = p.syscalls.finish()
+		p.syscalls = nil
+	}
+	select {
+	case <-p.exited:
+	default:
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// cleanup kills the server unless stop ran: deferred right after start.
+func (p *serverProcess) cleanup() {
+	if !p.stopped {
+		p.kill()
+	}
+}
+
+// pinning is where `bench echo -server` runs the server and the client:
+// CPU numbers, or -1 for no pinning.
+type pinning struct {
+	server, client int
+}
+
+// parsePinning parses -pin: "auto", "none", or "SERVER,CLIENT".
+func parsePinning(text string) (pin pinning, auto bool, err error) {
+	switch text {
+	case "auto":
+		return pinning{-1, -1}, true, nil
+	case "none":
+		return pinning{-1, -1}, false, nil
+	}
+	serverText, clientText, ok := strings.Cut(text, ",")
+	if ok {
+		pin.server, err = strconv.Atoi(serverText)
+		if err == nil {
+			pin.client, err = strconv.Atoi(clientText)
+		}
+	}
+	if !ok || err != nil || pin.server < 0 || pin.client < 0 || pin.server == pin.client {
+		return pin, false, fmt.Errorf("want auto, none, or two different CPU numbers SERVER,CLIENT such as 0,1; got %q", text)
+	}
+	return pin, false, nil
+}
+
+// autoPinning puts the server on the first CPU this process may use and
+// the client on the second, as bench/run_core_targets.sh did with taskset.
+// Without two CPUs, or without CPU affinity (outside Linux), it says why on
+// log and does not pin.
+func autoPinning(log io.Writer) pinning {
+	cpus, err := allowedCPUs()
+	switch {
+	case err != nil:
+		fmt.Fprintf(log, "# not pinning server and client to CPUs: %v\n", err)
+	case len(cpus) < 2:
+		fmt.Fprintf(log, "# not pinning server and client to CPUs: only CPU %d is available\n", cpus[0])
+	default:
+		return pinning{cpus[0], cpus[1]}
+	}
+	return pinning{-1, -1}
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// syscallEvent is the tracepoint perf counts: every system call entry, of
+// every kind, including the Go runtime's own (futex, nanosleep, ...).
+const syscallEvent = "raw_syscalls:sys_enter"
+
+// perfTimeout bounds how long perf may take to start, to answer a command,
+// and to exit.
+const perfTimeout = 10 * time.Second
+
+// syscallCounter counts the system calls of another process with
+// `perf stat -e raw_syscalls:sys_enter -p PID`, the tool and event
+// bench/run_core_targets.sh used before this existed. perf starts with its
+// counters disabled (--delay=-1) and enables and disables them on command
+// (--control), acknowledging each command: so the count covers exactly
+// the client's measured window, however long perf takes to attach.
+type syscallCounter struct {
+	cmd      *exec.Cmd
+	ctl      *os.File // commands to perf
+	ack      *bufio.Reader
+	ackFile  *os.File
+	output   lockedBuffer // perf's stderr, where perf stat prints the count
+	finished bool
+}
+
+// startSyscallCounter attaches perf to pid. It fails when perf is not
+// installed or cannot start; the caller decides whether that matters.
+func startSyscallCounter(pid int) (*syscallCounter, error) {
+	path, err := exec.LookPath("perf")
+	if err != nil {
+		return nil, err
+	}
+	// perf reads commands from fd 3 and acknowledges on fd 4: the first
+	// two of cmd.ExtraFiles.
+	ctlRead, ctlWrite, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	ackRead, ackWrite, err := os.Pipe()
+	if err != nil {
+		closeAll(ctlRead, ctlWrite)
+		return nil, err
+	}
+	p := &syscallCounter{ctl: ctlWrite, ack: bufio.NewReader(ackRead), ackFile: ackRead}
+	p.cmd = exec.Command(path, "stat", "-e", syscallEvent, "-x", ",", "--delay=-1",
+		"--control", "fd:3,4", "-p", strconv.Itoa(pid))
+	p.cmd.ExtraFiles = []*os.File{ctlRead, ackWrite}
+	p.cmd.Stderr = &p.output
+	err = p.cmd.Start()
+	closeAll(ctlRead, ackWrite) // perf has its own copies now
+	if err != nil {
+		closeAll(ctlWrite, ackRead)
+		return nil, fmt.Errorf("starting perf: %w", err)
+	}
+	return p, nil
+}
+
+// command sends "enable" or "disable" and waits until perf has applied it.
+func (p *syscallCounter) command(cmd string) error {
+	if _, err := p.ctl.WriteString(cmd + "\n"); err != nil {
+		return fmt.Errorf("perf %s: %w (perf said: %s)", cmd, err, p.output.String())
+	}
+	if err := p.ackFile.SetReadDeadline(time.Now().Add(perfTimeout)); err != nil {
+		return err
+	}
+	line, err := p.ack.ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("perf did not acknowledge %q: %w (perf said: %s)", cmd, err, strings.TrimSpace(p.output.String()))
+	}
+	// perf writes "ack\n" with its C string terminator, which therefore
+	// starts the next answer.
+	if strings.TrimLeft(line, "\x00") != "ack\n" {
+		return fmt.Errorf("perf answered %q to %q", line, cmd)
+	}
+	return nil
+}
+
+func (p *syscallCounter) enable() error  { return p.command("enable") }
+func (p *syscallCounter) disable() error { return p.command("disable") }
+
+// finish stops perf, which prints its count on SIGINT, and returns the
+// count. It is safe to call more than once; only the first returns it.
+func (p *syscallCounter) finish() (int64, error) {
+	if p.finished {
+		return 0, errors.New("perf already finished")
+	}
+	p.finished = true
+	defer closeAll(p.ctl, p.ackFile)
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		return 0, fmt.Errorf("stopping perf: %w", err)
+	}
+	// perf ends by re-raising the SIGINT, so its exit status is an error
+	// even when all went well: only a missing count is a failure, which
+	// the status may then explain.
+	waitErr := waitTimeout(p.cmd, perfTimeout)
+	count, err := parsePerfCount(p.output.String())
+	if err != nil && waitErr != nil {
+		err = fmt.Errorf("%w (perf: %v)", err, waitErr)
+	}
+	return count, err
+}
+
+// parsePerfCount finds the count in perf stat's CSV output (-x ,), a line
+// "COUNT,UNIT,EVENT,RUNTIME,PERCENT,...", among perf's other messages.
+func parsePerfCount(output string) (int64, error) {
+	for line := range strings.Lines(output) {
+		fields := strings.Split(strings.TrimSpace(line), ",")
+		if len(fields) < 3 || fields[2] != syscallEvent {
+			continue
+		}
+		count, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			// "<not counted>": the process never ran while counting;
+			// "<not supported>": the kernel lacks the tracepoint.
+			return 0, fmt.Errorf("perf counted no %s: %s", syscallEvent, fields[0])
+		}
+		return count, nil
+	}
+	return 0, fmt.Errorf("no %s count in perf's output: %q", syscallEvent, strings.TrimSpace(output))
+}
+
+// waitTimeout waits for cmd to exit, killing it after timeout.
+func waitTimeout(cmd *exec.Cmd, timeout time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
+		<-done
+		return fmt.Errorf("%s did not exit within %v and was killed", cmd.Path, timeout)
+	}
+}
+
+func closeAll(files ...*os.File) {
+	for _, f := range files {
+		_ = f.Close()
+	}
+}
+
+// lockedBuffer collects a child's output, written by os/exec's copying
+// goroutine and read by ours.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	// lineDone, if not nil, is closed once the first line is complete.
+	lineDone   chan struct{}
+	lineClosed bool
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n, err := b.buf.Write(p)
+	if b.lineDone != nil && !b.lineClosed && bytes.IndexByte(p, '\n') >= 0 {
+		close(b.lineDone)
+		b.lineClosed = true
+	}
+	return n, err
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,27 @@
+package ioloop
+
+import (
+	"weak"
+
+	"golang.org/x/sys/unix"
+)
+
+// The Statx part of the GC safety tests (gc_safety_test.go): Statx exists
+// on Linux only.
+
+//go:noinline
+func gcSubmitStatx(l *Loop, tr *gcTracker, path string, size int64, ino uint64) {
+	op, c := tr.newOp(gcStatx)
+	op.wantSize, op.wantIno = size, ino
+	st := new(unix.Statx_t)
+	op.objs = append(op.objs, gcWatch(tr, st))
+	op.stat = weak.Make(st)
+	Statx(l, c, unix.AT_FDCWD, path, 0, unix.STATX_BASIC_STATS, st, op, (*gcOp).onErr)
+}
+
+// checkStatx checks what a Statx wrote into its buffer.
+func (op *gcOp) checkStatx(tr *gcTracker, what string, st *unix.Statx_t) {
+	if st.Mask&unix.STATX_SIZE == 0 || int64(st.Size) != op.wantSize || st.Ino != op.wantIno {
+		tr.failf("%s: mask %#x size %d ino %d, want size %d ino %d", what, st.Mask, st.Size, st.Ino, op.wantSize, op.wantIno)
+	}
+}

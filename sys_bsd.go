@@ -1,0 +1,96 @@
+//go:build darwin || freebsd || netbsd || openbsd
+
+package ioloop
+
+import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Thin system calls for the kqueue backend (contract in poller.go), the
+// part common to macOS and the BSDs; sys_darwin.go and sys_bsds.go hold
+// what differs. They go through x/sys's wrappers: macOS and OpenBSD allow
+// system calls only through libc, which x/sys reaches and a raw
+// unix.Syscall does not portably. Where a wrapper takes a unix.Sockaddr,
+// a string or [][]byte, that costs an allocation per call; the kqueue
+// backend accepts it rather than duplicate x/sys's per-OS plumbing.
+
+// sysRecv uses read(2), which on a socket is recv(2) without flags:
+// x/sys's Recvfrom would allocate a unix.Sockaddr for the sender.
+func sysRecv(fd int, buf []byte) (int, syscall.Errno) {
+	return countOf(unix.Read(fd, buf))
+}
+
+// sysConnect rebuilds a unix.Sockaddr from the raw address the Completion
+// holds, because x/sys offers connect(2) only for that form.
+func sysConnect(fd int, sa *unix.RawSockaddrAny, size uint32) syscall.Errno {
+	addr, errno := sockaddrFromRaw(sa, size)
+	if errno != 0 {
+		return errno
+	}
+	return errnoOf(unix.Connect(fd, addr))
+}
+
+func sysSocketError(fd int) syscall.Errno {
+	value, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return errnoOf(err)
+	}
+	return syscall.Errno(value)
+}
+
+func sysShutdown(fd, how int) syscall.Errno {
+	return errnoOf(unix.Shutdown(fd, how))
+}
+
+func sysClose(fd int) syscall.Errno {
+	return errnoOf(unix.Close(fd))
+}
+
+func sysRead(fd int, buf []byte) (int, syscall.Errno) {
+	return countOf(unix.Read(fd, buf))
+}
+
+func sysWrite(fd int, buf []byte) (int, syscall.Errno) {
+	return countOf(unix.Write(fd, buf))
+}
+
+func sysPread(fd int, buf []byte, offset int64) (int, syscall.Errno) {
+	return countOf(unix.Pread(fd, buf, offset))
+}
+
+func sysPwrite(fd int, buf []byte, offset int64) (int, syscall.Errno) {
+	return countOf(unix.Pwrite(fd, buf, offset))
+}
+
+// sysOpenat copies the path into a string for x/sys (which copies it back
+// into a NUL-terminated buffer): two allocations next to an open(2).
+func sysOpenat(dirfd int, pathNUL []byte, flags int, mode uint32) (int, syscall.Errno) {
+	return countOf(unix.Openat(dirfd, string(pathNUL[:len(pathNUL)-1]), flags, mode))
+}
+
+// sysStatx: statx(2) is Linux's, and the Statx operation exists only there.
+func sysStatx(int, []byte, int, int, *statxBuffer) syscall.Errno {
+	return syscall.ENOSYS
+}
+
+// countOf converts an x/sys (count, error) result, whose count is -1 on
+// some systems when the call failed.
+func countOf(n int, err error) (int, syscall.Errno) {
+	if err != nil {
+		return 0, errnoOf(err)
+	}
+	return n, 0
+}
+
+// errnoOf unwraps the syscall.Errno x/sys returns as an error.
+func errnoOf(err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	if errno, ok := err.(syscall.Errno); ok {
+		return errno
+	}
+	return syscall.EIO
+}

@@ -1,0 +1,69 @@
+package ioloop
+
+import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// The system calls in which macOS differs from the BSDs (sys_bsd.go has
+// the common ones).
+
+// sysSend writes with write(2): macOS's send(2) has no MSG_NOSIGNAL to
+// rely on, and the sockets this package creates or accepts carry
+// SO_NOSIGPIPE instead (prepareSocket), so a peer that went away yields
+// EPIPE. A socket made elsewhere needs SO_NOSIGPIPE too to be spared the
+// signal (which Go's runtime ignores for descriptors other than 1 and 2).
+func sysSend(fd int, buf []byte) (int, syscall.Errno) {
+	return countOf(unix.Write(fd, buf))
+}
+
+// sysAccept has no accept4 to use: the new socket is made close-on-exec
+// under syscall.ForkLock, as Go's net package does on macOS, then
+// non-blocking and SO_NOSIGPIPE. x/sys allocates the peer's address.
+func sysAccept(listenFD int) (int, syscall.Errno) {
+	syscall.ForkLock.RLock()
+	fd, _, err := unix.Accept(listenFD)
+	if err == nil {
+		unix.CloseOnExec(fd)
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return -1, errnoOf(err)
+	}
+	if err := prepareSocket(fd); err != nil {
+		unix.Close(fd)
+		return -1, errnoOf(err)
+	}
+	return fd, 0
+}
+
+// sysReadv and sysWritev use x/sys's readv/preadv wrappers, which build
+// their own iovec array from bufs (an allocation per call) instead of
+// taking the Completion's.
+func sysReadv(fd int, _ []unix.Iovec, bufs [][]byte, offset int64) (int, syscall.Errno) {
+	if offset < 0 {
+		return countOf(unix.Readv(fd, bufs))
+	}
+	return countOf(unix.Preadv(fd, bufs, offset))
+}
+
+func sysWritev(fd int, _ []unix.Iovec, bufs [][]byte, offset int64) (int, syscall.Errno) {
+	if offset < 0 {
+		return countOf(unix.Writev(fd, bufs))
+	}
+	return countOf(unix.Pwritev(fd, bufs, offset))
+}
+
+// sysFsync uses fcntl(F_FULLFSYNC) for Fsync and Fdatasync alike: macOS's
+// fsync(2) (and its undocumented fdatasync) hands the data to the drive
+// but does not make the drive flush its cache, so neither survives a power
+// loss; F_FULLFSYNC does. Filesystems that lack it (some network mounts)
+// answer ENOTSUP and get fsync(2), as in Go's os.File.Sync.
+func sysFsync(fd int, _ bool) syscall.Errno {
+	_, err := unix.FcntlInt(uintptr(fd), unix.F_FULLFSYNC, 0)
+	if err == syscall.ENOTSUP {
+		err = unix.Fsync(fd)
+	}
+	return errnoOf(err)
+}

@@ -1,0 +1,133 @@
+package ioloop
+
+import (
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Thin Linux system calls for the readiness backend (contract in
+// poller.go). They call the kernel directly with pointers the caller keeps
+// alive, which x/sys's wrappers cannot always do without allocating (a
+// sockaddr result, a string path, an iovec array).
+//
+// Socket calls on descriptors the loop waits on are made with Syscall, not
+// RawSyscall, although they should not block: a program may hand the loop
+// a blocking descriptor, and a raw system call that blocks would stall the
+// garbage collector.
+
+func bufferPointer(buf []byte) uintptr {
+	return uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+}
+
+func sysRecv(fd int, buf []byte) (int, syscall.Errno) {
+	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), bufferPointer(buf), uintptr(len(buf)), 0, 0, 0)
+	return int(n), errno
+}
+
+func sysSend(fd int, buf []byte) (int, syscall.Errno) {
+	n, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), bufferPointer(buf), uintptr(len(buf)), unix.MSG_NOSIGNAL, 0, 0)
+	return int(n), errno
+}
+
+func sysAccept(listenFD int) (int, syscall.Errno) {
+	fd, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(listenFD), 0, 0, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+	return int(fd), errno
+}
+
+func sysConnect(fd int, sa *unix.RawSockaddrAny, size uint32) syscall.Errno {
+	_, _, errno := unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(sa)), uintptr(size))
+	return errno
+}
+
+func sysSocketError(fd int) syscall.Errno {
+	value, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return err.(syscall.Errno)
+	}
+	return syscall.Errno(value)
+}
+
+func sysShutdown(fd, how int) syscall.Errno {
+	_, _, errno := unix.Syscall(unix.SYS_SHUTDOWN, uintptr(fd), uintptr(how), 0)
+	return errno
+}
+
+func sysClose(fd int) syscall.Errno {
+	_, _, errno := unix.Syscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
+	return errno
+}
+
+func sysRead(fd int, buf []byte) (int, syscall.Errno) {
+	n, _, errno := unix.Syscall(unix.SYS_READ, uintptr(fd), bufferPointer(buf), uintptr(len(buf)))
+	return int(n), errno
+}
+
+func sysWrite(fd int, buf []byte) (int, syscall.Errno) {
+	n, _, errno := unix.Syscall(unix.SYS_WRITE, uintptr(fd), bufferPointer(buf), uintptr(len(buf)))
+	return int(n), errno
+}
+
+func sysPread(fd int, buf []byte, offset int64) (int, syscall.Errno) {
+	n, err := unix.Pread(fd, buf, offset) // x/sys splits the offset on 32-bit systems
+	return n, errnoOf(err)
+}
+
+func sysPwrite(fd int, buf []byte, offset int64) (int, syscall.Errno) {
+	n, err := unix.Pwrite(fd, buf, offset)
+	return n, errnoOf(err)
+}
+
+// sysReadv and sysWritev pass the Completion's own iovec array. preadv's
+// offset travels as two words, low and high, whatever the word size (the
+// kernel ignores the high word on 64-bit systems).
+func sysReadv(fd int, iovecs []unix.Iovec, _ [][]byte, offset int64) (int, syscall.Errno) {
+	return vectored(unix.SYS_READV, unix.SYS_PREADV, fd, iovecs, offset)
+}
+
+func sysWritev(fd int, iovecs []unix.Iovec, _ [][]byte, offset int64) (int, syscall.Errno) {
+	return vectored(unix.SYS_WRITEV, unix.SYS_PWRITEV, fd, iovecs, offset)
+}
+
+func vectored(atPosition, atOffset uintptr, fd int, iovecs []unix.Iovec, offset int64) (int, syscall.Errno) {
+	iov, count := uintptr(unsafe.Pointer(unsafe.SliceData(iovecs))), uintptr(len(iovecs))
+	var n uintptr
+	var errno syscall.Errno
+	if offset < 0 {
+		n, _, errno = unix.Syscall(atPosition, uintptr(fd), iov, count)
+	} else {
+		low, high := uintptr(offset), uintptr(uint64(offset)>>32)
+		n, _, errno = unix.Syscall6(atOffset, uintptr(fd), iov, count, low, high, 0)
+	}
+	return int(n), errno
+}
+
+func sysFsync(fd int, datasync bool) syscall.Errno {
+	if datasync {
+		return errnoOf(unix.Fdatasync(fd))
+	}
+	return errnoOf(unix.Fsync(fd))
+}
+
+func sysOpenat(dirfd int, pathNUL []byte, flags int, mode uint32) (int, syscall.Errno) {
+	fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(dirfd), bufferPointer(pathNUL), uintptr(flags), uintptr(mode), 0, 0)
+	return int(fd), errno
+}
+
+func sysStatx(dirfd int, pathNUL []byte, flags, mask int, stat *unix.Statx_t) syscall.Errno {
+	_, _, errno := unix.Syscall6(unix.SYS_STATX, uintptr(dirfd), bufferPointer(pathNUL), uintptr(flags), uintptr(mask),
+		uintptr(unsafe.Pointer(stat)), 0)
+	return errno
+}
+
+// errnoOf unwraps the syscall.Errno x/sys returns as an error.
+func errnoOf(err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	if errno, ok := err.(syscall.Errno); ok {
+		return errno
+	}
+	return syscall.EIO
+}

@@ -1,0 +1,180 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd
+
+package ioloop
+
+import (
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// filePool runs the operations readiness cannot make non-blocking (file
+// reads and writes, fsync, open, statx, close of files) on a bounded set
+// of worker goroutines: one shared FIFO, several workers, the
+// "single queue, multiple workers" architecture, so a slow operation
+// delays only itself. Each worker blocks in its system call on its own OS
+// thread (the Go runtime hands the thread's P to other goroutines).
+//
+// Ownership: the loop hands a Completion over in submit and takes it back
+// from done; in between only the pool touches its link (next), under mu,
+// and the worker running it writes only its result (n). The mutex gives
+// the happens-before edges both ways, so the race detector is satisfied
+// and nothing is read half-written. Callbacks never run here: finished
+// completions go to done and the loop is woken (wake) to collect them.
+type filePool struct {
+	mu          sync.Mutex
+	workReady   sync.Cond // signaled per queued operation for an idle worker
+	work        fifo      // queued, not started
+	done        fifo      // finished, waiting for the loop
+	workers     int       // started and not exited
+	idle        int       // waiting on workReady and not yet signaled
+	maxWorkers  int
+	quit        bool
+	exited      sync.WaitGroup
+	doneCount   atomic.Int32 // done.size, readable without mu
+	loopWaiting atomic.Bool  // the loop is (about to be) blocked in the poller
+	wake        func()       // wakes the loop's poller; safe from any goroutine
+}
+
+func (p *filePool) init(maxWorkers int, wake func()) {
+	p.workReady.L = &p.mu
+	p.maxWorkers = maxWorkers
+	p.wake = wake
+}
+
+// submit queues c and makes sure a worker will run it: an idle worker is
+// signaled, or a new one starts while fewer than maxWorkers exist.
+func (p *filePool) submit(c *Completion) {
+	p.mu.Lock()
+	p.work.push(c)
+	switch {
+	case p.idle > 0:
+		p.idle-- // counted here so that two submits never signal one worker
+		p.workReady.Signal()
+	case p.workers < p.maxWorkers:
+		p.workers++
+		p.exited.Add(1)
+		go p.run()
+	}
+	p.mu.Unlock()
+}
+
+// cancel takes c back if no worker has started it.
+func (p *filePool) cancel(c *Completion) bool {
+	p.mu.Lock()
+	removed := p.work.remove(c)
+	p.mu.Unlock()
+	return removed
+}
+
+// cancelQueued takes back every operation no worker has started.
+func (p *filePool) cancelQueued() fifo {
+	p.mu.Lock()
+	queued := p.work.takeAll()
+	p.mu.Unlock()
+	return queued
+}
+
+// takeDone returns the finished operations, in the order they finished.
+func (p *filePool) takeDone() fifo {
+	if p.doneCount.Load() == 0 {
+		return fifo{}
+	}
+	p.mu.Lock()
+	finished := p.done.takeAll()
+	p.doneCount.Store(0)
+	p.mu.Unlock()
+	return finished
+}
+
+// run is a worker: it takes operations in FIFO order until stop.
+func (p *filePool) run() {
+	defer p.exited.Done()
+	p.mu.Lock()
+	for {
+		for p.work.empty() && !p.quit {
+			p.idle++
+			p.workReady.Wait()
+		}
+		if p.work.empty() { // quit, and nothing left to do
+			p.workers--
+			p.mu.Unlock()
+			return
+		}
+		c := p.work.pop()
+		p.mu.Unlock()
+		result := runFileOp(c)
+		p.mu.Lock()
+		c.n = result
+		p.done.push(c)
+		p.doneCount.Store(int32(p.done.size))
+		// Wake the loop only if it sleeps, and only once per sleep.
+		if p.loopWaiting.CompareAndSwap(true, false) {
+			p.wake()
+		}
+	}
+}
+
+// stop ends every worker once the queue is empty and waits for them, so
+// that Close leaks no goroutine.
+func (p *filePool) stop() {
+	p.mu.Lock()
+	p.quit = true
+	p.idle = 0
+	p.workReady.Broadcast()
+	p.mu.Unlock()
+	p.exited.Wait()
+}
+
+// runFileOp performs c's blocking system call on a worker and returns the
+// raw result: a count or descriptor, or a negated errno, as io_uring
+// reports it, so that Loop.complete interprets both backends alike.
+func runFileOp(c *Completion) int32 {
+	fd := int(c.fd)
+	n, errno := 0, syscall.Errno(0)
+	for attempt := 0; attempt < maxEINTRRetries; attempt++ {
+		switch c.op {
+		case opRead:
+			buf := c.buf[:min(len(c.buf), maxIOLen)]
+			if c.offset < 0 {
+				n, errno = sysRead(fd, buf)
+			} else {
+				n, errno = sysPread(fd, buf, c.offset)
+			}
+		case opWrite:
+			buf := c.buf[:min(len(c.buf), maxIOLen)]
+			if c.offset < 0 {
+				n, errno = sysWrite(fd, buf)
+			} else {
+				n, errno = sysPwrite(fd, buf, c.offset)
+			}
+		case opReadv:
+			n, errno = sysReadv(fd, c.iovecs, c.bufs, c.offset)
+		case opWritev:
+			n, errno = sysWritev(fd, c.iovecs, c.bufs, c.offset)
+		case opFsync:
+			errno = sysFsync(fd, c.flags&fsyncDatasync != 0)
+		case opOpenAt:
+			n, errno = sysOpenat(fd, c.path, int(c.flags), c.mode)
+		case opStatx:
+			errno = sysStatx(fd, c.path, int(c.flags), int(c.mode), c.statx)
+		case opClose:
+			// Never retried: after EINTR the descriptor is already
+			// released on Linux, and retrying could close a reused one.
+			return -int32(sysClose(fd))
+		default:
+			panic("ioloop: internal error: file worker cannot run " + c.op.String())
+		}
+		if errno != syscall.EINTR {
+			break
+		}
+	}
+	if errno != 0 {
+		return -int32(errno)
+	}
+	return int32(n)
+}
+
+// maxEINTRRetries bounds retries of a system call a signal interrupted
+// before it did anything.
+const maxEINTRRetries = 100
