@@ -53,8 +53,9 @@ func Example() {
 	}
 	defer loop.Close()
 
-	fds, _ := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fds, _ := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	defer unix.Close(fds[1])
+	unix.SetNonblock(fds[0], true) // the loop's end: readiness backends need it non-blocking
 	server := &conn{loop: loop, fd: fds[0]}
 	server.start()
 
@@ -108,9 +109,10 @@ func ExampleCancel() {
 		return
 	}
 	defer loop.Close()
-	fds, _ := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fds, _ := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	defer unix.Close(fds[0])
 	defer unix.Close(fds[1])
+	unix.SetNonblock(fds[0], true)
 
 	demo := &cancelDemo{}
 	var recv, cancel ioloop.Completion

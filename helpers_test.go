@@ -3,6 +3,7 @@ package ioloop
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -289,7 +290,7 @@ func wantFile(t testing.TB, path string, want []byte) {
 // currentOffset returns fd's file position.
 func currentOffset(t testing.TB, fd int) int64 {
 	t.Helper()
-	off, err := unix.Seek(fd, 0, unix.SEEK_CUR)
+	off, err := unix.Seek(fd, 0, io.SeekCurrent)
 	if err != nil {
 		t.Fatalf("lseek: %v", err)
 	}
@@ -374,7 +375,7 @@ func stillPending(t testing.TB, l *Loop, d time.Duration, what string, r *opResu
 // unmapped.
 func hugeBuffer(t testing.TB, size int) []byte {
 	t.Helper()
-	mem, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	mem, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, hugeBufferFlags)
 	if err != nil {
 		t.Skipf("cannot map a %d-byte buffer: %v", size, err)
 	}

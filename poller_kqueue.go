@@ -83,10 +83,12 @@ func (p *poller) open(eventsCapacity int) error {
 	return nil
 }
 
-// arm queues one-shot filters for the directions wanted and not pending
-// yet. The loop clears s.armedRead and s.armedWrite on every event for fd,
-// so a direction is added again after any event, although kqueue may still
-// hold it: the add then only updates the pending filter.
+// arm queues a one-shot filter for each direction wanted, every time:
+// the kernel may hold one still (the loop re-arms after any event, and
+// kqueue keeps the other direction's filter), and then the add only
+// updates it; or the program may have closed fd behind the loop's back,
+// which deleted the filters that s still records. s keeps what was last
+// asked for, as bookkeeping only.
 func (p *poller) arm(fd int, s *pollState, read, write bool) syscall.Errno {
 	if fd < 0 {
 		return syscall.EBADF
@@ -97,15 +99,13 @@ func (p *poller) arm(fd int, s *pollState, read, write bool) syscall.Errno {
 			return errno
 		}
 	}
-	if read && !s.armedRead {
+	if read {
 		p.addChange(fd, unix.EVFILT_READ)
-		s.armedRead = true
 	}
-	if write && !s.armedWrite {
+	if write {
 		p.addChange(fd, unix.EVFILT_WRITE)
-		s.armedWrite = true
 	}
-	s.registered = true
+	s.registered, s.armedRead, s.armedWrite = true, read, write
 	return 0
 }
 

@@ -7,8 +7,10 @@
 #                      in C: separates the cost of the design from that of Go)
 #   (b) random read:   ioloop bench read vs  fio io_uring randread      targets IOPS >= 0.9x fio,
 #                                                                       CPU/IO <= 1.3x fio
-#   (c) echo:          ioloop echo (taskset -c 0) under ioloop bench echo (taskset -c 1),
-#                      server syscalls counted by perf                  target <= 0.35 syscalls/msg
+#   (c) echo:          ioloop bench echo -server ioloop: `ioloop echo` on io_uring in a
+#                      child pinned to CPU 0, the load generator on CPU 1, the
+#                      server's syscalls counted by perf over the measured window
+#                                                                       target <= 0.35 syscalls/msg
 #
 # Each comparison runs IOLOOP_REPS times, interleaved (ioloop, baseline,
 # ioloop, baseline, ...), because these machines are shared and noisy: the
@@ -22,10 +24,9 @@
 #   IOLOOP_BENCH_FILE    1 GiB test file, created if absent      [/tmp/ioloop-bench.dat]
 #   IOLOOP_BENCH_RUNTIME read runtime in seconds                 [5]
 #   IOLOOP_BENCH_QD      read queue depth                        [64]
-#   IOLOOP_ECHO_ADDR     echo server address                     [127.0.0.1:9000]
 #   IOLOOP_ECHO_CONNS    echo connections                        [1000]
 #   IOLOOP_ECHO_SIZE     echo message size in bytes              [64]
-#   IOLOOP_PERF_SECONDS  syscall-counting window                 [5]
+#   IOLOOP_PERF_SECONDS  echo measuring (and syscall-counting) window [5]
 #
 # Default total runtime: about 2 minutes. Needs 2 CPUs, root or
 # perf_event_paranoid <= -1 for the syscall tracepoint, and a filesystem
@@ -38,7 +39,6 @@ NOP_BATCH=${IOLOOP_NOP_BATCH:-128}
 BENCH_FILE=${IOLOOP_BENCH_FILE:-/tmp/ioloop-bench.dat}
 RUNTIME=${IOLOOP_BENCH_RUNTIME:-5}
 QD=${IOLOOP_BENCH_QD:-64}
-ECHO_ADDR=${IOLOOP_ECHO_ADDR:-127.0.0.1:9000}
 ECHO_CONNS=${IOLOOP_ECHO_CONNS:-1000}
 ECHO_SIZE=${IOLOOP_ECHO_SIZE:-64}
 PERF_SECONDS=${IOLOOP_PERF_SECONDS:-5}
@@ -58,7 +58,6 @@ missing=()
 command -v gcc >/dev/null || missing+=(gcc)
 command -v fio >/dev/null || missing+=(fio)
 command -v python3 >/dev/null || missing+=(python3)
-command -v taskset >/dev/null || missing+=(util-linux)
 command -v perf >/dev/null || missing+=(linux-perf)
 [[ -f /usr/include/liburing.h ]] || missing+=(liburing-dev)
 if ((${#missing[@]})); then
@@ -70,15 +69,7 @@ if ((${#missing[@]})); then
 fi
 
 WORK=$(mktemp -d)
-SERVER_PID=
-cleanup() {
-	if [[ -n $SERVER_PID ]]; then
-		kill -TERM "$SERVER_PID" 2>/dev/null || true
-		wait "$SERVER_PID" 2>/dev/null || true
-	fi
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap 'rm -rf "$WORK"' EXIT
 
 IOLOOP=$WORK/ioloop
 (cd "$REPO" && go build -o "$IOLOOP" ./cmd/ioloop)
@@ -143,66 +134,15 @@ for rep in $(seq "$REPS"); do
 	record "$rep" "$(fio_line)"
 done
 
-# (c) Echo: server on CPU 0, load generator on CPU 1. The server prints its
-# counters on SIGUSR1, sent just before and just after perf's window, so
-# the messages are counted by the server over (almost exactly) the window
-# in which perf counts its syscalls.
-wait_for() { # wait_for FILE PATTERN SECONDS
-	local deadline=$((SECONDS + $3))
-	until grep -q "$2" "$1" 2>/dev/null; do
-		((SECONDS < deadline)) || die "timed out waiting for '$2' in $1: $(cat "$1")"
-		sleep 0.05
-	done
-}
-wait_for_stats() { # wait_for_stats FILE N: until the server printed N stats lines
-	local deadline=$((SECONDS + 5))
-	until (($(grep -c '^stats ' "$1") >= $2)); do
-		((SECONDS < deadline)) || die "timed out waiting for stats line $2 in $1: $(cat "$1")"
-		sleep 0.05
-	done
-}
-stat_field() { # stat_field FILE N KEY: KEY of the N-th "stats" line
-	grep '^stats ' "$1" | sed -n "${2}p" | tr ' ' '\n' | sed -n "s/^$3=//p"
-}
+# (c) Echo: `bench echo -server ioloop` starts `ioloop echo` in a child
+# process pinned to the first CPU, pins itself to the second, and has perf
+# count the server's system calls over exactly the window in which it
+# counts messages (perf stat --control; see cmd/ioloop/perf.go).
 for rep in $(seq "$REPS"); do
-	taskset -c 0 "$IOLOOP" echo -addr "$ECHO_ADDR" >"$WORK/server.out" 2>&1 &
-	SERVER_PID=$!
-	wait_for "$WORK/server.out" '^listening on' 10
-	# The client measures over the perf window plus margins on both sides.
-	taskset -c 1 "$IOLOOP" bench echo -addr "$ECHO_ADDR" -conns "$ECHO_CONNS" -size "$ECHO_SIZE" \
-		-warmup 1s -duration "$((PERF_SECONDS + 2))s" >"$WORK/client.out" 2>"$WORK/client.err" &
-	client_pid=$!
-	wait_for "$WORK/client.err" '^# measuring' 60
-	sleep 0.5
-	kill -USR1 "$SERVER_PID"
-	wait_for_stats "$WORK/server.out" 1
-	t0=$(date +%s%N)
-	perf stat -e raw_syscalls:sys_enter -x, -o "$WORK/perf.txt" -p "$SERVER_PID" -- sleep "$PERF_SECONDS"
-	t1=$(date +%s%N)
-	kill -USR1 "$SERVER_PID"
-	wait "$client_pid" || die "echo client failed: $(cat "$WORK/client.err")"
-	wait_for_stats "$WORK/server.out" 2
-	kill -TERM "$SERVER_PID"
-	wait "$SERVER_PID" || die "echo server failed: $(cat "$WORK/server.out")"
-	SERVER_PID=
-	wait_for "$WORK/server.out" '^summary' 5
-	[[ $(grep -c '^stats ' "$WORK/server.out") -eq 2 ]] || die "expected two stats lines: $(cat "$WORK/server.out")"
-
-	syscalls=$(awk -F, '/raw_syscalls:sys_enter/ {print $1}' "$WORK/perf.txt")
-	[[ $syscalls =~ ^[0-9]+$ ]] || die "could not read perf's count: $(cat "$WORK/perf.txt")"
-	m0=$(stat_field "$WORK/server.out" 1 messages)
-	m1=$(stat_field "$WORK/server.out" 2 messages)
-	record "$rep" "$(python3 - "$syscalls" "$m0" "$m1" "$t0" "$t1" "$ECHO_CONNS" "$ECHO_SIZE" <<'EOF'
-import sys
-syscalls, m0, m1, t0, t1, conns, size = map(int, sys.argv[1:])
-msgs, secs = m1 - m0, (t1 - t0) / 1e9
-if msgs <= 0:
-    sys.exit("the server echoed no message during the perf window")
-print(f"name=echo_server conns={conns} size={size} syscalls={syscalls} messages={msgs} "
-      f"msgs_per_sec={msgs / secs:.0f} syscalls_per_msg={syscalls / msgs:.4f}")
-EOF
-)"
-	record "$rep" "$(cat "$WORK/client.out")"
+	line=$("$IOLOOP" bench echo -server ioloop -server-backend io_uring -conns "$ECHO_CONNS" -size "$ECHO_SIZE" \
+		-warmup 1s -duration "${PERF_SECONDS}s")
+	[[ $line == *syscalls_per_msg=* ]] || die "perf did not count the echo server's system calls (see the note above)"
+	record "$rep" "$line"
 done
 
 # Summary: per-pair ratios and the median of each quantity over the reps.
@@ -249,9 +189,9 @@ row("(b) cpu_us_per_op ioloop", values("ioloop_read", "cpu_us_per_op"))
 row("(b) cpu_us_per_op fio", values("fio_io_uring_randread", "cpu_us_per_op"))
 row("(b) CPU/IO ratio ioloop/fio", ratios("ioloop_read", "fio_io_uring_randread", "cpu_us_per_op"), 1.3, False)
 row("(c) echo server syscalls_per_msg", values("echo_server", "syscalls_per_msg"), 0.35, False)
-row("(c) echo server msgs_per_sec", values("echo_server", "msgs_per_sec"))
-row("(c) echo client msgs_per_sec", values("echo_client", "msgs_per_sec"))
-row("(c) echo client p50_us", values("echo_client", "p50_us"))
-row("(c) echo client p99_us", values("echo_client", "p99_us"))
-row("(c) echo client_cpu_us_per_msg", values("echo_client", "client_cpu_us_per_msg"))
+row("(c) echo msgs_per_sec", values("echo_server", "msgs_per_sec"))
+row("(c) echo server cpu_us_per_msg", values("echo_server", "cpu_us_per_msg"))
+row("(c) echo p50_us", values("echo_server", "p50_us"))
+row("(c) echo p99_us", values("echo_server", "p99_us"))
+row("(c) echo client_cpu_us_per_msg", values("echo_server", "client_cpu_us_per_msg"))
 EOF

@@ -12,8 +12,8 @@ import (
 func benchCommands() []command {
 	return []command{
 		{"nop", "NOP dispatch rate (compare: bench/c/nop_liburing.c)", runBenchNop},
-		{"read", "random O_DIRECT reads at a queue depth (compare: fio io_uring randread)", runBenchRead},
-		{"echo", "ping-pong TCP load generator against an echo server", runBenchEcho},
+		{"read", "random O_DIRECT reads at a queue depth (compare: fio io_uring randread, -engine readat)", runBenchRead},
+		{"echo", "ping-pong TCP load generator; with -server, the server's CPU per message", runBenchEcho},
 	}
 }
 

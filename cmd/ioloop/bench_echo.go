@@ -267,18 +267,31 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-
-	loop, err := newLoop(lf.options(), stderr)
+	result, err := runEchoClient(lf.options(), addr, *conns, *size, *connectTimeout, *warmup, *duration, srv, stderr)
 	if err != nil {
 		return fail(stderr, fs.Name(), err)
 	}
-	clientBackend := loop.Backend().String()
-	cl := newEchoClient(loop, addr, *conns, *size)
+	if err := result.report(srv, pin, stderr).write(stdout, *asJSON); err != nil {
+		return fail(stderr, fs.Name(), err)
+	}
+	return exitOK
+}
+
+// runEchoClient runs the load generator against addr, with srv's window
+// measured alongside when there is a server process, and stops srv.
+func runEchoClient(opts ioloop.Options, addr netip.AddrPort, conns, size int, connectTimeout, warmup, duration time.Duration,
+	srv *serverProcess, stderr io.Writer) (echoResult, error) {
+	loop, err := newLoop(opts, stderr)
+	if err != nil {
+		return echoResult{}, err
+	}
+	cl := newEchoClient(loop, addr, conns, size)
 	var window measureWindow
 	if srv != nil {
 		window = srv
 	}
-	res, runErr := cl.run(*connectTimeout, *warmup, *duration, window, stderr)
+	res, runErr := cl.run(connectTimeout, warmup, duration, window, stderr)
+	res.backend = loop.Backend().String()
 	// Close cancels the Recvs still waiting; only then may the sockets go.
 	closeErr := loop.Close()
 	cl.closeAll()
@@ -286,19 +299,21 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 	if srv != nil {
 		stopErr = srv.stop()
 	}
-	if err := errors.Join(runErr, closeErr, stopErr); err != nil {
-		return fail(stderr, fs.Name(), err)
-	}
+	return res, errors.Join(runErr, closeErr, stopErr)
+}
 
+// report formats the result: the load generator's alone (echo_client), or
+// with the server process's measurements (echo_server).
+func (res echoResult) report(srv *serverProcess, pin pinning, stderr io.Writer) *report {
 	clientUtil := res.iv.cpu.Seconds() / res.iv.wall.Seconds()
 	var r *report
 	if srv == nil {
-		r = newReport("echo_client").str("backend", clientBackend)
-		res.addRate(r, *conns, *size)
+		r = newReport("echo_client").str("backend", res.backend)
+		res.addRate(r)
 	} else {
 		serverUtil := srv.cpu.Seconds() / res.iv.wall.Seconds()
-		r = newReport("echo_server").str("server", server.value).str("server_backend", srv.backend).str("client_backend", clientBackend)
-		res.addRate(r, *conns, *size)
+		r = newReport("echo_server").str("server", srv.server).str("server_backend", srv.backend).str("client_backend", res.backend)
+		res.addRate(r)
 		r.float("cpu_us_per_msg", res.iv.cpuMicrosPerOf(srv.cpu, res.messages), 3).float("server_cpu_util", serverUtil, 2)
 		if srv.calls >= 0 {
 			r.float("syscalls_per_msg", float64(srv.calls)/float64(res.messages), 4)
@@ -309,10 +324,7 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 	if srv != nil {
 		r.int("server_cpu", int64(pin.server)).int("client_cpu", int64(pin.client))
 	}
-	if err := r.write(stdout, *asJSON); err != nil {
-		return fail(stderr, fs.Name(), err)
-	}
-	return exitOK
+	return r
 }
 
 // warnIfClientBound notes on stderr when the load generator, not the
@@ -334,17 +346,19 @@ type measureWindow interface {
 }
 
 // echoResult is what the load generator measured: messages (round trips)
-// completed over iv, and their latency.
+// of size bytes on conns connections completed over iv, and their latency.
 type echoResult struct {
-	messages int64
-	iv       interval
-	p50, p99 time.Duration
+	backend     string // the load generator's
+	conns, size int
+	messages    int64
+	iv          interval
+	p50, p99    time.Duration
 }
 
 // addRate adds the fields every echo report shares.
-func (res echoResult) addRate(r *report, conns, size int) {
-	r.int("conns", int64(conns)).
-		int("size", int64(size)).
+func (res echoResult) addRate(r *report) {
+	r.int("conns", int64(res.conns)).
+		int("size", int64(res.size)).
 		float("msgs_per_sec", res.iv.perSecond(res.messages), 0).
 		float("p50_us", float64(res.p50)/1e3, 1).
 		float("p99_us", float64(res.p99)/1e3, 1)
@@ -401,7 +415,7 @@ func (cl *echoClient) run(connectTimeout, warmup, duration time.Duration, window
 		return echoResult{}, errors.New("no message completed a round trip while measuring")
 	}
 	return echoResult{
-		messages: cl.messages, iv: iv,
+		conns: len(cl.conns), size: cl.size, messages: cl.messages, iv: iv,
 		p50: cl.latency.quantile(0.50), p99: cl.latency.quantile(0.99),
 	}, nil
 }

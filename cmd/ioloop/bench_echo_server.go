@@ -27,6 +27,7 @@ const (
 // server and load generator do not take turns on one.
 type serverProcess struct {
 	cmd     *exec.Cmd
+	server  string // ioloop or gonet
 	addr    netip.AddrPort
 	backend string // the backend the server reported it runs on
 	stdout  lockedBuffer
@@ -55,7 +56,7 @@ func startServerProcess(server string, backend backendFlag, listen netip.AddrPor
 	if server == serverIOLoop {
 		args = append(args, "-backend", backend.String())
 	}
-	p := &serverProcess{cmd: exec.Command(exe, args...), exited: make(chan struct{}), log: log, calls: -1}
+	p := &serverProcess{cmd: exec.Command(exe, args...), server: server, exited: make(chan struct{}), log: log, calls: -1}
 	p.stdout.lineDone = make(chan struct{})
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	if err := startPinned(p.cmd, cpu); err != nil {
@@ -78,6 +79,11 @@ func startServerProcess(server string, backend backendFlag, listen netip.AddrPor
 	if p.addr, p.backend, err = parseListening(line, server); err != nil {
 		p.kill()
 		return nil, p.failure(err.Error())
+	}
+	// Fail now, not after the warm-up, where the CPU time is unreadable.
+	if _, err := processCPUOf(p.cmd.Process.Pid); err != nil {
+		p.kill()
+		return nil, fmt.Errorf("cannot measure the echo server: %w", err)
 	}
 	if countSyscalls {
 		p.syscalls, err = startSyscallCounter(p.cmd.Process.Pid)

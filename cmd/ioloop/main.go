@@ -1,14 +1,28 @@
-// Command ioloop inspects the machine's io_uring support, runs a TCP echo
-// server on the event loop, and measures the loop against the C liburing,
-// fio and echo-client baselines (see bench/run_core_targets.sh).
+// Command ioloop reports which backend the event loop selects on a machine
+// and why, inspects its io_uring support, runs a TCP echo server on the
+// loop (or on Go's net package, as a baseline), and measures the loop
+// against the C liburing, fio, Go standard library and echo-client
+// baselines (see bench/run_core_targets.sh and
+// bench/run_readiness_targets.sh).
 //
 // Usage:
 //
-//	ioloop info [-json]
-//	ioloop echo -addr 127.0.0.1:9000 [-entries N]
-//	ioloop bench nop   -batch 128 -count 10000000 [-entries N] [-json]
-//	ioloop bench read  -file F -qd 64 -bs 4096 -direct -duration 5s [-size BYTES] [-json]
-//	ioloop bench echo  -addr 127.0.0.1:9000 -conns 1000 -size 64 -duration 5s [-json]
+//	ioloop info [-backend B] [-json]
+//	ioloop echo -addr 127.0.0.1:9000 [-server ioloop|gonet] [-backend B] [-entries N]
+//	ioloop bench nop   -batch 128 -count 10000000 [-backend B] [-entries N] [-json]
+//	ioloop bench read  -file F -qd 64 -bs 4096 -direct -duration 5s [-size BYTES]
+//	                   [-engine ioloop|readat] [-backend B] [-workers N] [-json]
+//	ioloop bench echo  -addr 127.0.0.1:9000 -conns 1000 -size 64 -duration 5s [-backend B] [-json]
+//	ioloop bench echo  -server ioloop|gonet [-server-backend B] [-pin auto|none|S,C] -conns 1000 -size 64
+//
+// -backend is auto (the default: io_uring where it works, else the OS's
+// readiness backend; the IOLOOP_BACKEND environment variable overrides
+// auto), io_uring, epoll or kqueue. -workers sizes the readiness
+// backends' file worker pool (Options.FileWorkers). `bench read -engine
+// readat` reads with os.File.ReadAt from -qd goroutines instead of the
+// loop; `bench echo -server` starts the echo server in a child process
+// pinned to its own CPU and reports its CPU time (and, with perf, system
+// calls) per message.
 //
 // Exit status: 0 on success, 1 when the work itself fails, 2 for a usage
 // error (unknown subcommand, bad flag or flag value).
@@ -39,8 +53,8 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"info", "report io_uring support: kernel, opcodes, features, setup flags, backend", runInfo},
-		{"echo", "run a TCP echo server on the loop until SIGINT/SIGTERM", runEcho},
+		{"info", "report the backend the loop selects and why, and io_uring support: kernel, opcodes, features, setup flags", runInfo},
+		{"echo", "run a TCP echo server (on the loop, or on Go's net package) until SIGINT/SIGTERM", runEcho},
 		{"bench", "measure the loop: bench nop | bench read | bench echo", runBench},
 	}
 }

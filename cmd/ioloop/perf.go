@@ -2,14 +2,12 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -22,8 +20,8 @@ const syscallEvent = "raw_syscalls:sys_enter"
 const perfTimeout = 10 * time.Second
 
 // syscallCounter counts the system calls of another process with
-// `perf stat -e raw_syscalls:sys_enter -p PID`, the tool and event
-// bench/run_core_targets.sh used before this existed. perf starts with its
+// `perf stat -e raw_syscalls:sys_enter -p PID`, as bench/run_core_targets.sh
+// once did around a server it started itself. perf starts with its
 // counters disabled (--delay=-1) and enables and disables them on command
 // (--control), acknowledging each command: so the count covers exactly
 // the client's measured window, however long perf takes to attach.
@@ -130,51 +128,4 @@ func parsePerfCount(output string) (int64, error) {
 		return count, nil
 	}
 	return 0, fmt.Errorf("no %s count in perf's output: %q", syscallEvent, strings.TrimSpace(output))
-}
-
-// waitTimeout waits for cmd to exit, killing it after timeout.
-func waitTimeout(cmd *exec.Cmd, timeout time.Duration) error {
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(timeout):
-		_ = cmd.Process.Kill()
-		<-done
-		return fmt.Errorf("%s did not exit within %v and was killed", cmd.Path, timeout)
-	}
-}
-
-func closeAll(files ...*os.File) {
-	for _, f := range files {
-		_ = f.Close()
-	}
-}
-
-// lockedBuffer collects a child's output, written by os/exec's copying
-// goroutine and read by ours.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	// lineDone, if not nil, is closed once the first line is complete.
-	lineDone   chan struct{}
-	lineClosed bool
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n, err := b.buf.Write(p)
-	if b.lineDone != nil && !b.lineClosed && bytes.IndexByte(p, '\n') >= 0 {
-		close(b.lineDone)
-		b.lineClosed = true
-	}
-	return n, err
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
