@@ -41,7 +41,10 @@
 // prefix for abstract unix socket addresses is Linux's (elsewhere it is
 // part of the path); Fdatasync is a full fsync on the BSDs, and both are
 // F_FULLFSYNC on macOS; Readv and Writev are not atomic on FreeBSD, NetBSD
-// and OpenBSD; OpenDirect has no direct I/O on OpenBSD.
+// and OpenBSD; OpenDirect has no direct I/O on OpenBSD. The promise below
+// of no allocation per operation is Linux's: on kqueue, Accept, Connect,
+// OpenAt (and Readv and Writev on macOS) go through x/sys wrappers that
+// allocate.
 //
 // # Memory
 //

@@ -103,3 +103,15 @@ func (e *SetupError) Error() string {
 
 // Unwrap returns the underlying cause.
 func (e *SetupError) Unwrap() error { return e.Err }
+
+// errnoOf unwraps the syscall.Errno that x/sys returns as an error; an
+// error of another kind (none is expected) becomes EIO.
+func errnoOf(err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	if errno, ok := err.(syscall.Errno); ok {
+		return errno
+	}
+	return syscall.EIO
+}

@@ -1,6 +1,7 @@
 package ioloop
 
 import (
+	"runtime"
 	"testing"
 	"time"
 )
@@ -9,7 +10,10 @@ import (
 // test runs against each of them.
 func testBackends(t *testing.T) []Backend {
 	t.Helper()
-	return []Backend{BackendIOUring, readinessBackendKind}
+	if runtime.GOOS == "linux" {
+		return []Backend{BackendIOUring, readinessBackendKind}
+	}
+	return []Backend{readinessBackendKind}
 }
 
 // forEachBackend runs fn as a subtest per backend, with a loop that is

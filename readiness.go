@@ -3,6 +3,7 @@
 package ioloop
 
 import (
+	"runtime"
 	"syscall"
 )
 
@@ -46,6 +47,9 @@ type readinessBackend struct {
 	orphans fifo
 	timers  timerHeap
 	files   filePool
+	// filesInPool counts operations handed to the workers and not yet
+	// collected.
+	filesInPool int
 }
 
 // fdState is the per-descriptor record.
@@ -128,6 +132,13 @@ func (b *readinessBackend) poll(timeoutNs int64) error {
 		}
 	}
 	b.fireTimers()
+	if b.filesInPool > 0 && waitNs == 0 && b.files.doneCount.Load() == 0 {
+		// A non-blocking pass with file operations outstanding yields the
+		// processor once: with GOMAXPROCS=1 a program that polls in a
+		// tight loop would otherwise keep the workers from ever running
+		// (until the runtime preempts it, some 10 ms later).
+		runtime.Gosched()
+	}
 	b.collectFiles()
 	return nil
 }
@@ -176,8 +187,7 @@ func (b *readinessBackend) start(c *Completion) {
 	case opCancel:
 		b.cancel(c)
 	case opRead, opWrite, opReadv, opWritev, opFsync, opOpenAt, opStatx:
-		c.parked = parkedFile
-		b.files.submit(c)
+		b.toWorkers(c)
 	default:
 		panic("ioloop: internal error: readiness backend cannot start " + c.op.String())
 	}
@@ -262,8 +272,7 @@ func (b *readinessBackend) startClose(c *Completion) {
 			b.orphanWaiters(st)
 			*st = fdState{}
 		}
-		c.parked = parkedFile
-		b.files.submit(c)
+		b.toWorkers(c)
 		return
 	}
 	b.orphanWaiters(st)
@@ -521,11 +530,19 @@ func (b *readinessBackend) fireTimers() {
 	}
 }
 
+// toWorkers hands a file operation to the worker pool.
+func (b *readinessBackend) toWorkers(c *Completion) {
+	c.parked = parkedFile
+	b.filesInPool++
+	b.files.submit(c)
+}
+
 // collectFiles completes the operations the workers finished.
 func (b *readinessBackend) collectFiles() {
 	finished := b.files.takeDone()
 	for c := finished.pop(); c != nil; c = finished.pop() {
 		c.parked = parkedNone
+		b.filesInPool--
 		res := c.n
 		switch {
 		case res == -int32(syscall.EAGAIN) && (c.op == opRead || c.op == opWrite || c.op == opReadv || c.op == opWritev):
@@ -572,6 +589,7 @@ func (b *readinessBackend) cancel(c *Completion) {
 			l.settle(c, 0, errorCode(syscall.EALREADY))
 			return
 		}
+		b.filesInPool--
 	default:
 		l.settle(c, 0, codeNotFound)
 		return
@@ -609,6 +627,7 @@ func (b *readinessBackend) cancelAll() {
 	}
 	queued := b.files.cancelQueued()
 	for c := queued.pop(); c != nil; c = queued.pop() {
+		b.filesInPool--
 		cancel(c)
 	}
 }

@@ -83,14 +83,3 @@ func countOf(n int, err error) (int, syscall.Errno) {
 	}
 	return n, 0
 }
-
-// errnoOf unwraps the syscall.Errno x/sys returns as an error.
-func errnoOf(err error) syscall.Errno {
-	if err == nil {
-		return 0
-	}
-	if errno, ok := err.(syscall.Errno); ok {
-		return errno
-	}
-	return syscall.EIO
-}

@@ -120,14 +120,3 @@ func sysStatx(dirfd int, pathNUL []byte, flags, mask int, stat *unix.Statx_t) sy
 		uintptr(unsafe.Pointer(stat)), 0)
 	return errno
 }
-
-// errnoOf unwraps the syscall.Errno x/sys returns as an error.
-func errnoOf(err error) syscall.Errno {
-	if err == nil {
-		return 0
-	}
-	if errno, ok := err.(syscall.Errno); ok {
-		return errno
-	}
-	return syscall.EIO
-}

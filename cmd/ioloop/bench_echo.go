@@ -205,7 +205,8 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 	var serverBackend backendFlag
 	fs.Var(&serverBackend, "server-backend", "`backend` of the -server ioloop child (-backend is the load generator's): "+backendUsage)
 	pinText := fs.String("pin", "auto", "with -server, the CPUs of the server and of this load generator: auto (the first two this process may use), none, or SERVER,CLIENT such as 0,1")
-	countSyscalls := fs.Bool("syscalls", true, "with -server, count the server's system calls with perf stat (without perf, a note says so and the field is left out)")
+	countSyscalls := fs.Bool("syscalls", true, "with -server, then count the server's system calls with perf stat over a second window of -duration "+
+		"(perf slows system calls, so it is not attached while CPU time is measured; without perf, a note says so and the field is left out)")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -286,11 +287,11 @@ func runEchoClient(opts ioloop.Options, addr netip.AddrPort, conns, size int, co
 		return echoResult{}, err
 	}
 	cl := newEchoClient(loop, addr, conns, size)
-	var window measureWindow
+	var main, extra *probe
 	if srv != nil {
-		window = srv
+		main, extra = srv.cpuProbe(), srv.syscallProbe()
 	}
-	res, runErr := cl.run(connectTimeout, warmup, duration, window, stderr)
+	res, runErr := cl.run(connectTimeout, warmup, duration, main, extra, stderr)
 	res.backend = loop.Backend().String()
 	// Close cancels the Recvs still waiting; only then may the sockets go.
 	closeErr := loop.Close()
@@ -315,8 +316,8 @@ func (res echoResult) report(srv *serverProcess, pin pinning, stderr io.Writer) 
 		r = newReport("echo_server").str("server", srv.server).str("server_backend", srv.backend).str("client_backend", res.backend)
 		res.addRate(r)
 		r.float("cpu_us_per_msg", res.iv.cpuMicrosPerOf(srv.cpu, res.messages), 3).float("server_cpu_util", serverUtil, 2)
-		if srv.calls >= 0 {
-			r.float("syscalls_per_msg", float64(srv.calls)/float64(res.messages), 4)
+		if srv.calls >= 0 && res.extraMessages > 0 {
+			r.float("syscalls_per_msg", float64(srv.calls)/float64(res.extraMessages), 4)
 		}
 		warnIfClientBound(stderr, clientUtil, serverUtil)
 	}
@@ -338,21 +339,21 @@ func warnIfClientBound(stderr io.Writer, clientUtil, serverUtil float64) {
 	}
 }
 
-// measureWindow is measured alongside the client's own meter, over the
-// same interval: the server process's CPU time and system calls.
-type measureWindow interface {
-	begin() error
-	end() error
-}
+// probe measures something outside this process over a measured window,
+// alongside the client's own meter: begin runs right before the window,
+// end right after it.
+type probe struct{ begin, end func() error }
 
 // echoResult is what the load generator measured: messages (round trips)
-// of size bytes on conns connections completed over iv, and their latency.
+// of size bytes on conns connections completed over iv, and their latency;
+// and the messages of the extra window, if there was one.
 type echoResult struct {
-	backend     string // the load generator's
-	conns, size int
-	messages    int64
-	iv          interval
-	p50, p99    time.Duration
+	backend       string // the load generator's
+	conns, size   int
+	messages      int64
+	iv            interval
+	p50, p99      time.Duration
+	extraMessages int64
 }
 
 // addRate adds the fields every echo report shares.
@@ -364,11 +365,15 @@ func (res echoResult) addRate(r *report) {
 		float("p99_us", float64(res.p99)/1e3, 1)
 }
 
-// run connects, warms up, measures, and stops every connection after its
-// current message. window, when not nil, is begun and ended around the
-// measured interval. Progress lines start with '#', on stderr, so that a
-// script can start a profiler once "# measuring" appears.
-func (cl *echoClient) run(connectTimeout, warmup, duration time.Duration, window measureWindow, stderr io.Writer) (echoResult, error) {
+// run connects, warms up, measures for duration, and stops every
+// connection after its current message. main, when not nil, brackets the
+// measured window. extra, when not nil, brackets a second window of the
+// same length after it, whose messages are counted in extraMessages: for
+// measurements that would disturb the first (perf's tracepoint makes every
+// system call of the server slower). Progress lines start with '#', on
+// stderr, so that a script can start a profiler once "# measuring"
+// appears.
+func (cl *echoClient) run(connectTimeout, warmup, duration time.Duration, main, extra *probe, stderr io.Writer) (echoResult, error) {
 	began := time.Now()
 	if err := cl.connectAll(); err != nil {
 		return echoResult{}, err
@@ -382,42 +387,62 @@ func (cl *echoClient) run(connectTimeout, warmup, duration time.Duration, window
 	}
 	fmt.Fprintf(stderr, "# connected %d connections in %v; warming up for %v\n", len(cl.conns), time.Since(began).Round(time.Millisecond), warmup)
 	cl.startAll()
-	never := func() bool { return false }
 	if err := cl.runUntil(warmup, never); err != nil {
 		return echoResult{}, err
 	}
 
 	fmt.Fprintf(stderr, "# measuring for %v\n", duration)
-	if window != nil {
-		if err := window.begin(); err != nil {
+	messages, iv, err := cl.measure(duration, main)
+	if err != nil {
+		return echoResult{}, err
+	}
+	if messages == 0 {
+		return echoResult{}, errors.New("no message completed a round trip while measuring")
+	}
+	res := echoResult{
+		conns: len(cl.conns), size: cl.size, messages: messages, iv: iv,
+		p50: cl.latency.quantile(0.50), p99: cl.latency.quantile(0.99),
+	}
+	if extra != nil {
+		fmt.Fprintf(stderr, "# measuring for %v more (second window)\n", duration)
+		if res.extraMessages, _, err = cl.measure(duration, extra); err != nil {
 			return echoResult{}, err
+		}
+	}
+	cl.stopping = true
+	return res, nil
+}
+
+func never() bool { return false }
+
+// measure runs the load for d, with p (if not nil) around it, and returns
+// the messages completed over the interval it measured.
+func (cl *echoClient) measure(d time.Duration, p *probe) (int64, interval, error) {
+	if p != nil {
+		if err := p.begin(); err != nil {
+			return 0, interval{}, err
 		}
 	}
 	m, err := startMeter()
 	if err != nil {
-		return echoResult{}, err
+		return 0, interval{}, err
 	}
+	before := cl.messages
 	cl.measuring = true
-	if err := cl.runUntil(duration, never); err != nil {
-		return echoResult{}, err
+	if err := cl.runUntil(d, never); err != nil {
+		return 0, interval{}, err
 	}
-	cl.measuring, cl.stopping = false, true
+	cl.measuring = false
 	iv, err := m.stop()
 	if err != nil {
-		return echoResult{}, err
+		return 0, interval{}, err
 	}
-	if window != nil {
-		if err := window.end(); err != nil {
-			return echoResult{}, err
+	if p != nil {
+		if err := p.end(); err != nil {
+			return 0, interval{}, err
 		}
 	}
-	if cl.messages == 0 {
-		return echoResult{}, errors.New("no message completed a round trip while measuring")
-	}
-	return echoResult{
-		conns: len(cl.conns), size: cl.size, messages: cl.messages, iv: iv,
-		p50: cl.latency.quantile(0.50), p99: cl.latency.quantile(0.99),
-	}, nil
+	return cl.messages - before, iv, nil
 }
 
 // raiseNoFile makes sure RLIMIT_NOFILE allows at least want descriptors:

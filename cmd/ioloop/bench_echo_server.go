@@ -22,8 +22,8 @@ const (
 
 // serverProcess is the echo server of `bench echo -server`: `ioloop echo`
 // started from this very binary in a child process, so that its CPU time
-// and system calls are its own and can be read from outside over exactly
-// the client's measured window, and pinned to a CPU of its own, so that
+// and system calls are its own and can be read from outside over the
+// client's measured windows, and pinned to a CPU of its own, so that
 // server and load generator do not take turns on one.
 type serverProcess struct {
 	cmd     *exec.Cmd
@@ -37,16 +37,15 @@ type serverProcess struct {
 	stopped bool
 	log     io.Writer // where notes go: the client's stderr
 
-	syscalls *syscallCounter // nil when not counting
-	cpuBegin time.Duration
-	cpu      time.Duration // CPU time used between begin and end
-	calls    int64         // system calls between begin and end; -1: not counted
+	countSyscalls bool
+	syscalls      *syscallCounter // perf, while it runs
+	cpu           time.Duration   // CPU time used over the measured window (cpuProbe)
+	calls         int64           // system calls over the second window (syscallProbe); -1: not counted
 }
 
 // startServerProcess starts `ioloop echo -server server` listening on
 // listen, pinned to cpu (none if negative), and waits until it listens.
-// With countSyscalls it attaches perf to it; if perf is missing or fails,
-// it says so on log and does without.
+// countSyscalls enables syscallProbe.
 func startServerProcess(server string, backend backendFlag, listen netip.AddrPort, cpu int, countSyscalls bool, log io.Writer) (*serverProcess, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -56,7 +55,10 @@ func startServerProcess(server string, backend backendFlag, listen netip.AddrPor
 	if server == serverIOLoop {
 		args = append(args, "-backend", backend.String())
 	}
-	p := &serverProcess{cmd: exec.Command(exe, args...), server: server, exited: make(chan struct{}), log: log, calls: -1}
+	p := &serverProcess{
+		cmd: exec.Command(exe, args...), server: server, exited: make(chan struct{}), log: log,
+		countSyscalls: countSyscalls, calls: -1,
+	}
 	p.stdout.lineDone = make(chan struct{})
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	if err := startPinned(p.cmd, cpu); err != nil {
@@ -84,12 +86,6 @@ func startServerProcess(server string, backend backendFlag, listen netip.AddrPor
 	if _, err := processCPUOf(p.cmd.Process.Pid); err != nil {
 		p.kill()
 		return nil, fmt.Errorf("cannot measure the echo server: %w", err)
-	}
-	if countSyscalls {
-		p.syscalls, err = startSyscallCounter(p.cmd.Process.Pid)
-		if err != nil {
-			fmt.Fprintf(log, "# not counting the server's system calls: %v\n", err)
-		}
 	}
 	return p, nil
 }
@@ -132,41 +128,68 @@ func (p *serverProcess) failure(what string) error {
 	return errors.New(msg)
 }
 
-// begin and end bracket the measured window (see echoClient.run): they
-// read the server's CPU time and switch perf's counting on and off.
-func (p *serverProcess) begin() error {
-	if p.syscalls != nil {
-		if err := p.syscalls.enable(); err != nil {
-			p.dropSyscalls(err)
+// cpuProbe reads the server's CPU time at both ends of the measured
+// window.
+func (p *serverProcess) cpuProbe() *probe {
+	read := func(into *time.Duration) error {
+		cpu, err := processCPUOf(p.cmd.Process.Pid)
+		if err != nil {
+			return fmt.Errorf("reading the server's CPU time: %w", err)
 		}
+		*into = cpu
+		return nil
 	}
-	cpu, err := processCPUOf(p.cmd.Process.Pid)
-	if err != nil {
-		return fmt.Errorf("reading the server's CPU time: %w", err)
+	var begin time.Duration
+	return &probe{
+		begin: func() error { return read(&begin) },
+		end: func() error {
+			err := read(&p.cpu)
+			p.cpu -= begin
+			return err
+		},
 	}
-	p.cpuBegin = cpu
-	return nil
 }
 
-func (p *serverProcess) end() error {
-	cpu, err := processCPUOf(p.cmd.Process.Pid)
-	if err != nil {
-		return fmt.Errorf("reading the server's CPU time: %w", err)
+// syscallProbe attaches perf to the server and counts its system calls
+// over the window, or returns nil when not counting. perf attaches only
+// now, after the CPU time has been measured: its tracepoint slows every
+// system call (by about 6% of the CPU per message for a server making
+// three per message, measured), which would inflate the server's CPU
+// time. If perf is missing or fails, a note says so and calls stays -1.
+func (p *serverProcess) syscallProbe() *probe {
+	if !p.countSyscalls {
+		return nil
 	}
-	p.cpu = cpu - p.cpuBegin
-	if p.syscalls != nil {
-		if err := p.syscalls.disable(); err != nil {
-			p.dropSyscalls(err)
+	return &probe{
+		begin: func() error {
+			counter, err := startSyscallCounter(p.cmd.Process.Pid)
+			if err != nil {
+				fmt.Fprintf(p.log, "# not counting the server's system calls: %v\n", err)
+				return nil
+			}
+			p.syscalls = counter
+			if err := counter.enable(); err != nil {
+				p.dropSyscalls(err)
+			}
 			return nil
-		}
-		calls, err := p.syscalls.finish()
-		if err != nil {
-			p.dropSyscalls(err)
+		},
+		end: func() error {
+			if p.syscalls == nil {
+				return nil
+			}
+			if err := p.syscalls.disable(); err != nil {
+				p.dropSyscalls(err)
+				return nil
+			}
+			calls, err := p.syscalls.finish()
+			if err != nil {
+				p.dropSyscalls(err)
+				return nil
+			}
+			p.calls, p.syscalls = calls, nil
 			return nil
-		}
-		p.calls, p.syscalls = calls, nil
+		},
 	}
-	return nil
 }
 
 // dropSyscalls gives up counting system calls: a missing count leaves a
