@@ -1,5 +1,6 @@
-// Package ioloop is a single-threaded, completion-based I/O event loop over
-// Linux io_uring, in pure Go.
+// Package ioloop is a single-threaded, completion-based I/O event loop in
+// pure Go, over io_uring on Linux, with epoll (Linux) and kqueue (macOS and
+// the BSDs) where io_uring is unavailable.
 //
 // # Model
 //
