@@ -5,6 +5,7 @@ package ioloop
 import (
 	"runtime"
 	"syscall"
+	"time"
 )
 
 // readinessBackend runs operations where the kernel offers readiness
@@ -50,6 +51,9 @@ type readinessBackend struct {
 	// filesInPool counts operations handed to the workers and not yet
 	// collected.
 	filesInPool int
+	// sleepTimer bounds sleepWithoutPoller; it is reused, never
+	// reallocated.
+	sleepTimer *time.Timer
 }
 
 // fdState is the per-descriptor record.
@@ -80,6 +84,8 @@ func newReadinessBackend(l *Loop, opts Options) (*readinessBackend, error) {
 			Reason: "cannot create the " + readinessBackendKind.String() + " instance"}
 	}
 	b.files.init(workers, b.poller.wake)
+	b.sleepTimer = time.NewTimer(time.Hour)
+	b.sleepTimer.Stop()
 	return b, nil
 }
 
@@ -111,17 +117,14 @@ func (b *readinessBackend) poll(timeoutNs int64) error {
 	if timeoutNs != 0 && b.loop.completed.empty() {
 		waitNs = b.boundByTimers(timeoutNs)
 	}
-	if waitNs != 0 || b.fdWaiters > 0 {
-		if waitNs != 0 {
-			// Announce the sleep before the last look at the pool, so that a
-			// worker finishing in between sees it and wakes the poller.
-			b.files.loopWaiting.Store(true)
-			if b.files.doneCount.Load() != 0 {
-				waitNs = 0
-			}
+	if waitNs != 0 && b.fdWaiters == 0 {
+		b.sleepWithoutPoller(waitNs)
+	} else if waitNs != 0 || b.fdWaiters > 0 {
+		if waitNs != 0 && !b.files.announceSleep(loopInPoller) {
+			waitNs = 0
 		}
 		count, err := b.poller.wait(waitNs)
-		b.files.loopWaiting.Store(false)
+		b.files.loopWaiting.Store(loopAwake)
 		if err != nil {
 			return err
 		}
@@ -141,6 +144,29 @@ func (b *readinessBackend) poll(timeoutNs int64) error {
 	}
 	b.collectFiles()
 	return nil
+}
+
+// sleepWithoutPoller blocks when nothing waits on a descriptor: only a
+// worker's result or a timer can end the wait, so the goroutine parks in
+// the Go scheduler instead of blocking its thread in the kernel. That
+// matters for file-heavy loops: a thread blocked in epoll_wait keeps its P
+// until the runtime's monitor retakes it (20 µs or more), while a parked
+// goroutine frees it at once for the workers, whose results it waits for.
+func (b *readinessBackend) sleepWithoutPoller(waitNs int64) {
+	if !b.files.announceSleep(loopParked) {
+		return
+	}
+	if waitNs < 0 {
+		<-b.files.wakeParked
+	} else {
+		b.sleepTimer.Reset(time.Duration(waitNs))
+		select {
+		case <-b.files.wakeParked:
+		case <-b.sleepTimer.C:
+		}
+		b.sleepTimer.Stop()
+	}
+	b.files.loopWaiting.Store(loopAwake)
 }
 
 // boundByTimers shortens a wait of timeoutNs (negative: no limit) to the

@@ -31,15 +31,50 @@ type filePool struct {
 	maxWorkers  int
 	quit        bool
 	exited      sync.WaitGroup
-	doneCount   atomic.Int32 // done.size, readable without mu
-	loopWaiting atomic.Bool  // the loop is (about to be) blocked in the poller
-	wake        func()       // wakes the loop's poller; safe from any goroutine
+	doneCount atomic.Int32 // done.size, readable without mu
+	// loopWaiting says how the loop is (about to be) blocked: in the
+	// poller (wake it with wakePoller) or parked on wakeParked.
+	loopWaiting atomic.Int32
+	wakePoller  func() // wakes the loop's poller; safe from any goroutine
+	wakeParked  chan struct{}
 }
 
-func (p *filePool) init(maxWorkers int, wake func()) {
+const (
+	loopAwake int32 = iota
+	loopInPoller
+	loopParked
+)
+
+func (p *filePool) init(maxWorkers int, wakePoller func()) {
 	p.workReady.L = &p.mu
 	p.maxWorkers = maxWorkers
-	p.wake = wake
+	p.wakePoller = wakePoller
+	p.wakeParked = make(chan struct{}, 1)
+}
+
+// announceSleep tells workers how the loop is about to block and reports
+// whether it may: announcing before the last look at the done count means
+// a worker finishing in between sees the announcement and wakes the loop.
+func (p *filePool) announceSleep(how int32) bool {
+	p.loopWaiting.Store(how)
+	if p.doneCount.Load() != 0 {
+		p.loopWaiting.Store(loopAwake)
+		return false
+	}
+	return true
+}
+
+// wakeLoop wakes the loop if it sleeps, and only once per sleep.
+func (p *filePool) wakeLoop() {
+	switch p.loopWaiting.Swap(loopAwake) {
+	case loopInPoller:
+		p.wakePoller()
+	case loopParked:
+		select {
+		case p.wakeParked <- struct{}{}:
+		default: // a wakeup is already pending
+		}
+	}
 }
 
 // submit queues c and makes sure a worker will run it: an idle worker is
@@ -108,10 +143,7 @@ func (p *filePool) run() {
 		c.n = result
 		p.done.push(c)
 		p.doneCount.Store(int32(p.done.size))
-		// Wake the loop only if it sleeps, and only once per sleep.
-		if p.loopWaiting.CompareAndSwap(true, false) {
-			p.wake()
-		}
+		p.wakeLoop()
 	}
 }
 
