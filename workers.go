@@ -22,16 +22,16 @@ import (
 // and nothing is read half-written. Callbacks never run here: finished
 // completions go to done and the loop is woken (wake) to collect them.
 type filePool struct {
-	mu          sync.Mutex
-	workReady   sync.Cond // signaled per queued operation for an idle worker
-	work        fifo      // queued, not started
-	done        fifo      // finished, waiting for the loop
-	workers     int       // started and not exited
-	idle        int       // waiting on workReady and not yet signaled
-	maxWorkers  int
-	quit        bool
-	exited      sync.WaitGroup
-	doneCount atomic.Int32 // done.size, readable without mu
+	mu         sync.Mutex
+	workReady  sync.Cond // signaled per queued operation for an idle worker
+	work       fifo      // queued, not started
+	done       fifo      // finished, waiting for the loop
+	workers    int       // started and not exited
+	idle       int       // waiting on workReady and not yet signaled
+	maxWorkers int
+	quit       bool
+	exited     sync.WaitGroup
+	doneCount  atomic.Int32 // done.size, readable without mu
 	// loopWaiting says how the loop is (about to be) blocked: in the
 	// poller (wake it with wakePoller) or parked on wakeParked.
 	loopWaiting atomic.Int32
