@@ -195,7 +195,6 @@ func (b *readinessBackend) startQueued() {
 
 func (b *readinessBackend) start(c *Completion) {
 	l := b.loop
-	c.state = stateInFlight
 	switch c.op {
 	case opNop:
 		l.settle(c, 0, codeNone)
@@ -219,8 +218,8 @@ func (b *readinessBackend) start(c *Completion) {
 	}
 }
 
-// fdState returns the record for fd, growing the table; nil for fd < 0.
-func (b *readinessBackend) fdState(fd int32) *fdState {
+// fdRecord returns the record for fd, growing the table; nil for fd < 0.
+func (b *readinessBackend) fdRecord(fd int32) *fdState {
 	if fd < 0 {
 		return nil
 	}
@@ -238,16 +237,13 @@ func (b *readinessBackend) fdState(fd int32) *fdState {
 // in that direction (they go first) or a Recv is better off waiting
 // (fdState.recvWaitFirst).
 func (b *readinessBackend) startPollable(c *Completion) {
-	st := b.fdState(c.fd)
-	if st == nil { // let the system call report EBADF
-		b.conclude(c, b.attemptOrEAGAIN(c))
+	st := b.fdRecord(c.fd)
+	if st == nil { // a negative fd: the system call reports EBADF
+		res, _ := b.attempt(c, nil)
+		b.conclude(c, res)
 		return
 	}
-	waiters := &st.readers
-	if waitsForWrite(c.op) {
-		waiters = &st.writers
-	}
-	tryNow := waiters.empty() && (c.op != opRecv || !st.recvWaitFirst)
+	tryNow := st.waitersFor(c.op).empty() && (c.op != opRecv || !st.recvWaitFirst)
 	if tryNow {
 		if res, done := b.attempt(c, st); done {
 			b.conclude(c, res)
@@ -273,16 +269,11 @@ func (b *readinessBackend) startConnect(c *Completion) {
 		// A unix socket whose listener's backlog is full: connect again
 		// once writable.
 		c.connectIssued = false
-	default:
+	default: // including EBADF for a negative fd
 		b.loop.complete(c, -int32(errno))
 		return
 	}
-	st := b.fdState(c.fd)
-	if st == nil {
-		b.loop.complete(c, -int32(syscall.EBADF))
-		return
-	}
-	b.park(c, st)
+	b.park(c, b.fdRecord(c.fd))
 }
 
 // startClose closes fd. Operations still waiting on it become orphans:
@@ -292,41 +283,40 @@ func (b *readinessBackend) startConnect(c *Completion) {
 // pipe, which closes without blocking, so the loop closes it inline;
 // anything else (a file, whose close may flush) goes to a worker.
 func (b *readinessBackend) startClose(c *Completion) {
-	st := b.fdState(c.fd)
+	st := b.fdRecord(c.fd)
 	if st == nil || !st.poll.registered {
 		if st != nil {
 			b.orphanWaiters(st)
-			*st = fdState{}
 		}
 		b.toWorkers(c)
 		return
 	}
 	b.orphanWaiters(st)
 	b.poller.forget(int(c.fd), &st.poll)
-	*st = fdState{}
 	b.loop.complete(c, -int32(sysClose(int(c.fd))))
 }
 
+// orphanWaiters moves st's waiters to the orphans and resets st for the
+// next file to get the descriptor's number.
 func (b *readinessBackend) orphanWaiters(st *fdState) {
-	for _, waiters := range [2]*fifo{&st.readers, &st.writers} {
+	for _, waiters := range st.waiterLists() {
 		for c := waiters.pop(); c != nil; c = waiters.pop() {
 			b.fdWaiters--
 			c.parked = parkedOrphan
 			b.orphans.push(c)
 		}
 	}
+	*st = fdState{}
 }
 
 // park makes c wait for its fd and arms the poller for what the fd's
 // waiters need.
 func (b *readinessBackend) park(c *Completion, st *fdState) {
+	c.parked = parkedRead
 	if waitsForWrite(c.op) {
 		c.parked = parkedWrite
-		st.writers.push(c)
-	} else {
-		c.parked = parkedRead
-		st.readers.push(c)
 	}
+	st.waitersFor(c.op).push(c)
 	b.fdWaiters++
 	b.arm(int(c.fd), st)
 }
@@ -335,12 +325,20 @@ func waitsForWrite(op opcode) bool {
 	return op == opSend || op == opConnect || op == opWrite || op == opWritev
 }
 
-// unpark removes the head waiter c after its attempt finished it.
-func (b *readinessBackend) unpark(waiters *fifo) *Completion {
-	c := waiters.pop()
-	c.parked = parkedNone
+// waitersFor returns the FIFO where operations like op wait.
+func (st *fdState) waitersFor(op opcode) *fifo {
+	if waitsForWrite(op) {
+		return &st.writers
+	}
+	return &st.readers
+}
+
+func (st *fdState) waiterLists() [2]*fifo { return [2]*fifo{&st.readers, &st.writers} }
+
+// unpark removes the head waiter after its attempt finished it.
+func (b *readinessBackend) unpark(waiters *fifo) {
+	waiters.pop().parked = parkedNone
 	b.fdWaiters--
-	return c
 }
 
 // arm asks the poller for the directions st's waiters need. If the poller
@@ -356,7 +354,7 @@ func (b *readinessBackend) arm(fd int, st *fdState) {
 	if errno == 0 {
 		return
 	}
-	for _, waiters := range [2]*fifo{&st.readers, &st.writers} {
+	for _, waiters := range st.waiterLists() {
 		for !waiters.empty() {
 			c := waiters.head
 			res, done := b.attempt(c, st)
@@ -401,15 +399,6 @@ func (b *readinessBackend) runWaiters(waiters *fifo, st *fdState) {
 		b.unpark(waiters)
 		b.conclude(c, res)
 	}
-}
-
-// attemptOrEAGAIN attempts c once without a poller to fall back on.
-func (b *readinessBackend) attemptOrEAGAIN(c *Completion) int32 {
-	res, done := b.attempt(c, nil)
-	if !done {
-		return -int32(syscall.EAGAIN)
-	}
-	return res
 }
 
 // attempt performs c's system call for a socket that may be ready and
@@ -573,8 +562,9 @@ func (b *readinessBackend) collectFiles() {
 		switch {
 		case res == -int32(syscall.EAGAIN) && (c.op == opRead || c.op == opWrite || c.op == opReadv || c.op == opWritev):
 			// A non-blocking pipe, socket or terminal that is not ready:
-			// io_uring waits for it, so wait for readiness too.
-			b.startPollable(c)
+			// io_uring waits for it, so wait for readiness too (without
+			// trying again: the worker just did).
+			b.park(c, b.fdRecord(c.fd))
 			continue
 		case c.op == opOpenAt && res >= 0:
 			b.forgetNewFD(int(res))
@@ -597,12 +587,7 @@ func (b *readinessBackend) cancel(c *Completion) {
 	}
 	switch t.parked {
 	case parkedRead, parkedWrite:
-		st := &b.fds[t.fd]
-		waiters := &st.readers
-		if t.parked == parkedWrite {
-			waiters = &st.writers
-		}
-		if !waiters.remove(t) {
+		if !b.fds[t.fd].waitersFor(t.op).remove(t) {
 			panic("ioloop: internal error: parked operation not in its fd's FIFO")
 		}
 		b.fdWaiters--
@@ -638,7 +623,7 @@ func (b *readinessBackend) cancelAll() {
 	}
 	for i := range b.fds {
 		st := &b.fds[i]
-		for _, waiters := range [2]*fifo{&st.readers, &st.writers} {
+		for _, waiters := range st.waiterLists() {
 			for c := waiters.pop(); c != nil; c = waiters.pop() {
 				b.fdWaiters--
 				cancel(c)

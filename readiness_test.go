@@ -284,3 +284,32 @@ func TestNonblockingPipeWaits(t *testing.T) {
 		wantN(t, "Read once written", &rd, 4)
 	})
 }
+
+// With GOMAXPROCS=1, a program that polls with Tick in a tight loop must
+// still let the file workers run: a non-blocking pass with file work
+// outstanding yields. Without that, the Read below completes only when the
+// runtime preempts the polling goroutine (about 10 ms: many thousands of
+// Ticks).
+func TestTickYieldsToFileWorkers(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	l, _ := newReadinessLoop(t, Options{})
+	_, fd := tempFile(t, pattern(4096, 3))
+	buf := make([]byte, 4096)
+	const maxTicks = 1000
+	for round := range 20 {
+		var r opResult
+		var c Completion
+		Read(l, &c, fd, buf, 0, &r, (*opResult).onCount)
+		ticks := 0
+		for r.calls == 0 && ticks < maxTicks {
+			if err := l.Tick(); err != nil {
+				t.Fatal(err)
+			}
+			ticks++
+		}
+		if r.calls == 0 {
+			t.Fatalf("round %d: Read still pending after %d Ticks with GOMAXPROCS=1", round, maxTicks)
+		}
+		wantN(t, "Read", &r, 4096)
+	}
+}

@@ -54,15 +54,9 @@ gcc -O2 -Wall -o "$WORK/nop_liburing" "$SRC_DIR/c/nop_liburing.c" -luring
 gcc -O2 -Wall -o "$WORK/nop_dispatch" "$SRC_DIR/c/nop_dispatch.c" -luring
 
 # (c) Test file: real (non-sparse) random data, so reads hit the device rather
-# than unallocated extents. Written to a temp name and renamed, so an
-# interrupted run never leaves a short file that later runs would trust.
-want_bytes=$((FILE_MIB * 1024 * 1024))
-if [[ ! -f $BENCH_FILE || $(stat -c %s "$BENCH_FILE") -ne $want_bytes ]]; then
-	echo "# creating $BENCH_FILE (${FILE_MIB} MiB from /dev/urandom)" >&2
-	dd if=/dev/urandom of="$BENCH_FILE.tmp" bs=1M count=$FILE_MIB \
-		conv=fsync status=none
-	mv -f "$BENCH_FILE.tmp" "$BENCH_FILE"
-fi
+# than unallocated extents (see bench/lib.sh).
+source "$SRC_DIR/lib.sh"
+ensure_bench_file "$BENCH_FILE" "$FILE_MIB"
 
 echo "# date=$(date -u +%Y-%m-%dT%H:%M:%SZ) kernel=$(uname -r) cpus=$(nproc)"
 echo "# fio=$(fio --version) liburing=$(dpkg-query -W -f='${Version}' liburing-dev 2>/dev/null || echo unknown)"

@@ -76,13 +76,8 @@ IOLOOP=$WORK/ioloop
 gcc -O2 -Wall -o "$WORK/nop_liburing" "$REPO/bench/c/nop_liburing.c" -luring
 gcc -O2 -Wall -o "$WORK/nop_dispatch" "$REPO/bench/c/nop_dispatch.c" -luring
 
-# Same test file as bench/baseline.sh: real random data, not sparse.
-want_bytes=$((FILE_MIB * 1024 * 1024))
-if [[ ! -f $BENCH_FILE || $(stat -c %s "$BENCH_FILE") -ne $want_bytes ]]; then
-	echo "# creating $BENCH_FILE (${FILE_MIB} MiB from /dev/urandom)" >&2
-	dd if=/dev/urandom of="$BENCH_FILE.tmp" bs=1M count=$FILE_MIB conv=fsync status=none
-	mv -f "$BENCH_FILE.tmp" "$BENCH_FILE"
-fi
+source "$REPO/bench/lib.sh"
+ensure_bench_file "$BENCH_FILE" "$FILE_MIB"
 
 RESULTS=$WORK/results.txt
 : >"$RESULTS"

@@ -89,13 +89,8 @@ if not loop["ok"]:
     sys.exit(f"run_readiness_targets.sh: the {sys.argv[2]} backend does not work here: {loop['error']}")
 EOF
 
-# Same test file as bench/run_core_targets.sh: real random data, not sparse.
-want_bytes=$((FILE_MIB * 1024 * 1024))
-if [[ ! -f $BENCH_FILE || $(stat -c %s "$BENCH_FILE") -ne $want_bytes ]]; then
-	echo "# creating $BENCH_FILE (${FILE_MIB} MiB from /dev/urandom)" >&2
-	dd if=/dev/urandom of="$BENCH_FILE.tmp" bs=1M count=$FILE_MIB conv=fsync status=none
-	mv -f "$BENCH_FILE.tmp" "$BENCH_FILE"
-fi
+source "$REPO/bench/lib.sh"
+ensure_bench_file "$BENCH_FILE" "$FILE_MIB"
 
 RESULTS=$WORK/results.txt
 : >"$RESULTS"
