@@ -21,10 +21,14 @@ const (
 	// BackendKqueue is kqueue readiness plus a worker pool for files
 	// (macOS, FreeBSD, NetBSD, OpenBSD).
 	BackendKqueue
+	// BackendSimulator is the deterministic simulator of package sim. Only
+	// that package creates such loops (New refuses it).
+	BackendSimulator
 )
 
 var backendNames = [...]string{
 	BackendAuto: "auto", BackendIOUring: "io_uring", BackendEpoll: "epoll", BackendKqueue: "kqueue",
+	BackendSimulator: "simulator",
 }
 
 // String returns the backend's name, as `ioloop info` prints it and
@@ -139,6 +143,9 @@ type Loop struct {
 	// the concrete type spares an indirect call per operation on the
 	// hottest path.
 	uring *uringBackend
+	// sim is the backend again when it is the simulator, whose clock and
+	// sockets replace the kernel's (see Now and ListenTCP).
+	sim *simBackend
 
 	// completed holds completions whose result is known, in completion
 	// order; draining holds the batch whose callbacks are running.
@@ -208,8 +215,29 @@ func (l *Loop) FallbackReason() error { return l.fallbackReason }
 // not run yet.
 func (l *Loop) Pending() int { return l.pending + l.completed.size + l.draining.size }
 
-// nowNs reads the monotonic clock relative to the loop's creation.
-func (l *Loop) nowNs() int64 { return int64(time.Since(l.epoch)) }
+// nowNs reads the monotonic clock relative to the loop's creation: the
+// world's virtual clock on the simulator.
+func (l *Loop) nowNs() int64 {
+	if l.sim != nil {
+		return l.sim.world.NowNs() - l.sim.epochNs
+	}
+	return int64(time.Since(l.epoch))
+}
+
+// simEpoch is what Now reports at the start of every simulated world: a
+// fixed date, so that a simulation's output does not depend on when it ran.
+var simEpoch = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// Now returns the loop's notion of the current time: the wall clock on the
+// kernel backends, and the simulated world's virtual clock (starting at
+// 2000-01-01 00:00:00 UTC) on the simulator. Programs that want to run
+// under simulation read time through Now instead of time.Now.
+func (l *Loop) Now() time.Time {
+	if l.sim != nil {
+		return simEpoch.Add(time.Duration(l.sim.world.NowNs()))
+	}
+	return time.Now()
+}
 
 // RunFor runs the loop for d: it submits queued operations, waits for
 // completions (in the kernel, with a timeout, never while callbacks are

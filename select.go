@@ -57,6 +57,9 @@ func (l *Loop) selectBackend(opts Options) error {
 		return l.useURing(opts)
 	case BackendEpoll, BackendKqueue:
 		return l.useReadiness(opts, kind)
+	case BackendSimulator:
+		return &SetupError{Backend: kind, Err: syscall.EINVAL,
+			Reason: "simulated loops are created by package sim (sim.NewWorld, World.AddNode)"}
 	}
 	return &SetupError{Backend: kind, Err: syscall.EINVAL, Reason: "unknown Options.Backend"}
 }

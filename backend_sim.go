@@ -1,0 +1,244 @@
+package ioloop
+
+import (
+	"net/netip"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/ioloop/ioloop/internal/simcore"
+	"golang.org/x/sys/unix"
+)
+
+// simBackend serves a loop's operations from the deterministic simulator
+// (internal/simcore) instead of the kernel. Package sim creates such loops,
+// one per simulated node. Like the readiness backends it starts submitted
+// operations in order at the next poll (or flush), so that the order of
+// results matches theirs; unlike them it never blocks: waiting means
+// advancing the world's virtual clock to its next event.
+type simBackend struct {
+	loop  *Loop
+	world *simcore.World
+	node  *simcore.Node
+	// incarnation is the node's life this loop belongs to; after a crash
+	// the loop is dead and any use of it panics.
+	incarnation uint32
+	epochNs     int64
+	queued      fifo
+	req         simcore.Request // reused: building a request allocates nothing
+}
+
+func init() {
+	simcore.NewLoop = func(w *simcore.World, n *simcore.Node) any { return newSimLoop(w, n) }
+}
+
+// newSimLoop creates a loop for node n of world w and attaches it.
+func newSimLoop(w *simcore.World, n *simcore.Node) *Loop {
+	l := &Loop{epoch: time.Now(), fileSubmitBatch: 0}
+	l.inflight.init(64)
+	b := &simBackend{loop: l, world: w, node: n, incarnation: n.Incarnation(), epochNs: w.NowNs()}
+	l.backend, l.backendKind, l.sim = b, BackendSimulator, b
+	n.Attach(b)
+	return l
+}
+
+// alive panics when the loop's node crashed: the program that owned the
+// loop is dead, and a new incarnation has its own loop.
+func (b *simBackend) alive() {
+	if b.node.Incarnation() != b.incarnation || b.node.Crashed() {
+		panic("ioloop: loop of simulated node " + b.node.Name() + " used after the node crashed; use the Loop the restarted node was given")
+	}
+}
+
+func (b *simBackend) submit(c *Completion) {
+	b.alive()
+	c.state = stateInFlight
+	b.queued.push(c)
+}
+
+func (b *simBackend) resubmit(c *Completion) { b.queued.push(c) }
+
+// unqueue never takes an operation back: submitted operations count as in
+// flight, as on the readiness backends.
+func (b *simBackend) unqueue(*Completion) bool { return false }
+
+func (b *simBackend) flush() { b.start() }
+
+func (b *simBackend) poll(timeoutNs int64) error {
+	b.alive()
+	b.start()
+	if !b.loop.completed.empty() {
+		timeoutNs = 0
+	}
+	return b.world.Poll(b.node, timeoutNs)
+}
+
+func (b *simBackend) cancelAll() {
+	l := b.loop
+	for c := b.queued.pop(); c != nil; c = b.queued.pop() {
+		l.settle(c, c.progress(), codeCanceled)
+	}
+	b.node.CancelAll()
+}
+
+func (b *simBackend) close() error {
+	b.node.Detach()
+	return nil
+}
+
+// start hands the queued operations to the simulator, in submission order.
+func (b *simBackend) start() {
+	for c := b.queued.pop(); c != nil; c = b.queued.pop() {
+		b.startOne(c)
+	}
+}
+
+func (b *simBackend) startOne(c *Completion) {
+	l := b.loop
+	if c.op == opCancel {
+		// The target was submitted before the Cancel, so it has started.
+		res := -int32(syscall.ENOENT)
+		if t := c.target; t.state == stateInFlight && t.loop == l && t.token != 0 {
+			res = b.node.Cancel(t.token)
+		}
+		l.complete(c, res)
+		return
+	}
+	if c.token == 0 {
+		c.token = l.inflight.add(c)
+	}
+	req := &b.req
+	*req = simcore.Request{Token: c.token, FD: int(c.fd), Offset: c.offset}
+	switch c.op {
+	case opNop:
+		req.Kind = simcore.KindNop
+	case opTimeout:
+		req.Kind, req.TimeoutNs = simcore.KindTimeout, c.timeoutNs
+	case opAccept:
+		req.Kind = simcore.KindAccept
+	case opConnect:
+		addr, ok := decodeInetSockaddr(&c.sockaddr)
+		if !ok {
+			l.complete(c, -int32(syscall.EAFNOSUPPORT)) // unix sockets are not simulated
+			return
+		}
+		req.Kind, req.Addr = simcore.KindConnect, addr
+	case opRecv:
+		req.Kind, req.Buf = simcore.KindRecv, c.buf
+	case opSend:
+		req.Kind, req.Buf = simcore.KindSend, c.buf[c.transferred:]
+	case opRead:
+		req.Kind, req.Buf = simcore.KindRead, c.buf
+	case opWrite:
+		req.Kind, req.Buf = simcore.KindWrite, c.buf
+	case opReadv:
+		req.Kind, req.Bufs = simcore.KindReadv, c.bufs
+	case opWritev:
+		req.Kind, req.Bufs = simcore.KindWritev, c.bufs
+	case opFsync:
+		req.Kind = simcore.KindFsync
+		if c.flags&fsyncDatasync != 0 {
+			req.Flags = simcore.FsyncData
+		}
+	case opClose:
+		req.Kind = simcore.KindClose
+	case opOpenAt:
+		req.Kind, req.Path, req.Flags = simcore.KindOpenAt, c.path[:len(c.path)-1], simOpenFlags(c.flags)
+		req.FD = simDirFD(c.fd)
+	case opStatx:
+		req.Kind, req.Path, req.Flags = simcore.KindStatx, c.path[:len(c.path)-1], simStatFlags(c.flags)
+		req.FD = simDirFD(c.fd)
+	case opShutdown:
+		req.Kind = simcore.KindShutdown
+		switch c.flags {
+		case unix.SHUT_RD:
+			req.Flags = simcore.ShutRead
+		case unix.SHUT_WR:
+			req.Flags = simcore.ShutWrite
+		case unix.SHUT_RDWR:
+			req.Flags = simcore.ShutRead | simcore.ShutWrite
+		default:
+			l.complete(c, -int32(syscall.EINVAL))
+			return
+		}
+	default:
+		panic("ioloop: internal error: operation " + c.op.String() + " reached the simulator")
+	}
+	b.node.Submit(req)
+	*req = simcore.Request{} // drop the references to the caller's buffers
+}
+
+func simDirFD(fd int32) int {
+	if int(fd) == unix.AT_FDCWD {
+		return simcore.AtCWD
+	}
+	return int(fd)
+}
+
+// accessModeMask is O_ACCMODE: O_RDONLY, O_WRONLY and O_RDWR are 0, 1 and
+// 2 on every system this package supports.
+const accessModeMask = 3
+
+func simOpenFlags(flags uint32) uint32 {
+	var out uint32
+	switch flags & accessModeMask {
+	case unix.O_RDONLY:
+		out = simcore.OpenRead
+	case unix.O_WRONLY:
+		out = simcore.OpenWrite
+	default:
+		out = simcore.OpenRead | simcore.OpenWrite
+	}
+	for _, pair := range [...][2]uint32{{unix.O_CREAT, simcore.OpenCreate}, {unix.O_EXCL, simcore.OpenExclusive},
+		{unix.O_TRUNC, simcore.OpenTruncate}, {unix.O_APPEND, simcore.OpenAppend}} {
+		if flags&pair[0] != 0 {
+			out |= pair[1]
+		}
+	}
+	return out
+}
+
+// decodeInetSockaddr reads back what encodeInetSockaddr wrote.
+func decodeInetSockaddr(raw *unix.RawSockaddrAny) (netip.AddrPort, bool) {
+	switch raw.Addr.Family {
+	case unix.AF_INET:
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(raw))
+		port := (*[2]byte)(unsafe.Pointer(&sa.Port))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(port[0])<<8|uint16(port[1])), true
+	case unix.AF_INET6:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(raw))
+		port := (*[2]byte)(unsafe.Pointer(&sa.Port))
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(port[0])<<8|uint16(port[1])), true
+	}
+	return netip.AddrPort{}, false
+}
+
+// Complete implements simcore.Host.
+func (b *simBackend) Complete(token uint64, res int32) {
+	c := b.loop.inflight.lookup(token)
+	if c == nil {
+		panic("ioloop: internal error: the simulator completed an unknown token")
+	}
+	b.loop.complete(c, res)
+}
+
+// FillStat implements simcore.Host.
+func (b *simBackend) FillStat(token uint64, st *simcore.Stat) {
+	if c := b.loop.inflight.lookup(token); c != nil && c.statx != nil {
+		fillSimStat(c.statx, st)
+	}
+}
+
+// Ready implements simcore.Host.
+func (b *simBackend) Ready() bool { return !b.loop.completed.empty() || !b.queued.empty() }
+
+// RunReady implements simcore.Host: another node's loop is waiting, and
+// this loop's callbacks run meanwhile (the world is one goroutine).
+func (b *simBackend) RunReady() {
+	l := b.loop
+	l.enter("the simulated world")
+	defer l.exit()
+	b.start()
+	l.runCompleted()
+	b.start()
+}

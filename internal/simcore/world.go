@@ -1,0 +1,262 @@
+// Package simcore is the deterministic simulator behind package sim: a
+// world of nodes with virtual time, a network and a disk per node, and
+// seeded faults. It knows nothing of ioloop's Completion: the root package
+// adapts its loop to it (backend_sim.go) through Request and Host, and
+// package sim exposes it to users. Everything runs on the goroutine that
+// drives the world; nothing here is safe for concurrent use, by design.
+package simcore
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+)
+
+// ErrDeadlock is returned by Poll when a loop waits without a time limit
+// and nothing in the world can ever happen again.
+var ErrDeadlock = errors.New("sim: deadlock: the loop waits for completions and no event is pending anywhere in the world")
+
+// Kind is an operation the simulator serves.
+type Kind uint8
+
+// The operations, mirroring the loop's.
+const (
+	KindNone Kind = iota
+	KindNop
+	KindTimeout
+	KindAccept
+	KindConnect
+	KindRecv
+	KindSend
+	KindRead
+	KindWrite
+	KindReadv
+	KindWritev
+	KindFsync
+	KindClose
+	KindOpenAt
+	KindStatx
+	KindShutdown
+	kindCount
+)
+
+var kindNames = [kindCount]string{"none", "Nop", "Timeout", "Accept", "Connect", "Recv", "Send",
+	"Read", "Write", "Readv", "Writev", "Fsync", "Close", "OpenAt", "Statx", "Shutdown"}
+
+// String names the kind in traces.
+func (k Kind) String() string {
+	if k < kindCount {
+		return kindNames[k]
+	}
+	return "invalid"
+}
+
+// Open flags as the simulator understands them (the adapter translates the
+// OS's O_* bits, which differ between systems).
+const (
+	OpenRead uint32 = 1 << iota
+	OpenWrite
+	OpenCreate
+	OpenExclusive
+	OpenTruncate
+	OpenAppend
+)
+
+// AtCWD is the dirfd of a path relative to the working directory (the
+// adapter translates unix.AT_FDCWD to it).
+const AtCWD = -100
+
+// Shutdown directions.
+const (
+	ShutRead  = 1
+	ShutWrite = 2
+)
+
+// Request describes an operation handed to the simulator. The simulator
+// copies it and keeps the buffers referenced until it completes.
+type Request struct {
+	Token     uint64
+	Kind      Kind
+	FD        int
+	Buf       []byte
+	Bufs      [][]byte
+	Offset    int64
+	Flags     uint32 // Open* bits, Shut* direction, FsyncData
+	Path      []byte // OpenAt, Statx; without a terminating NUL
+	Addr      netip.AddrPort
+	TimeoutNs int64
+}
+
+// FsyncData marks an Fsync that is an fdatasync (the simulator treats both
+// alike: it has no metadata apart from the size, which both flush).
+const FsyncData uint32 = 1
+
+// Stat is what Statx reports.
+type Stat struct {
+	SizeBytes   int64
+	Mode        uint32
+	Blocks      int64 // 512-byte blocks, as st_blocks
+	BlockBytes  uint32
+	Nlink       uint32
+	IsDirectory bool
+}
+
+// Host is the loop side of a node: the simulator reports results to it and
+// asks it to run its ready callbacks while another loop is waiting.
+type Host interface {
+	// Complete reports an operation's raw result: a count, a descriptor,
+	// or a negated errno.
+	Complete(token uint64, res int32)
+	// FillStat hands a Statx result over before Complete.
+	FillStat(token uint64, st *Stat)
+	// Ready reports whether callbacks are waiting to run.
+	Ready() bool
+	// RunReady runs the waiting callbacks and starts what they submit.
+	RunReady()
+}
+
+// World is a simulated network of nodes sharing one virtual clock, one
+// event queue and one random sequence.
+type World struct {
+	cfg    Config
+	rand   Rand
+	nowNs  int64
+	seq    uint64
+	events eventHeap
+	nodes  []*Node
+	trace  Trace
+	net    network
+
+	opsStarted uint64
+	eventsRun  uint64
+}
+
+// NewWorld builds an empty world from cfg.
+func NewWorld(cfg Config) *World {
+	w := &World{cfg: cfg.withDefaults()}
+	w.rand.Seed(cfg.Seed)
+	w.trace.init()
+	w.net.init(w)
+	return w
+}
+
+// Config returns the world's configuration, defaults filled in.
+func (w *World) Config() Config { return w.cfg }
+
+// Rand is the world's random sequence; a test driver that draws from it
+// stays deterministic.
+func (w *World) Rand() *Rand { return &w.rand }
+
+// NowNs is the virtual time since the world began.
+func (w *World) NowNs() int64 { return w.nowNs }
+
+// Trace is the world's record of events.
+func (w *World) Trace() *Trace { return &w.trace }
+
+// Stats reports how many operations were started and events processed.
+func (w *World) Stats() (opsStarted, eventsRun uint64) { return w.opsStarted, w.eventsRun }
+
+// Nodes returns the nodes in creation order.
+func (w *World) Nodes() []*Node { return w.nodes }
+
+// NewNode adds a node with the given name and IPv4 address.
+func (w *World) NewNode(name string, addr netip.Addr) *Node {
+	for _, n := range w.nodes {
+		if n.addr == addr {
+			panic("sim: two nodes with the address " + addr.String())
+		}
+		if n.name == name {
+			panic("sim: two nodes named " + name)
+		}
+	}
+	n := &Node{world: w, id: len(w.nodes), name: name, addr: addr}
+	n.reset()
+	n.fs.init(w.cfg.SectorBytes)
+	w.nodes = append(w.nodes, n)
+	if len(w.nodes) == 2 {
+		w.net.schedulePartitions()
+	}
+	w.trace.note(w.nowNs, n, "node", addr.String())
+	return n
+}
+
+// schedule queues an event at atNs (never before now).
+func (w *World) schedule(ev event) {
+	if ev.atNs < w.nowNs {
+		ev.atNs = w.nowNs
+	}
+	w.seq++
+	ev.seq = w.seq
+	w.events.push(ev)
+}
+
+// Poll advances the world on behalf of caller's loop (nil: the driver) for
+// at most timeoutNs of virtual time (0: only what is due now; negative:
+// until caller has a result). It returns as soon as caller has callbacks to
+// run. While it waits, the other nodes' callbacks run, so a single loop's
+// RunFor moves the whole world.
+func (w *World) Poll(caller *Node, timeoutNs int64) error {
+	deadlineNs := w.nowNs + timeoutNs
+	forever := timeoutNs < 0
+	for {
+		w.runOthers(caller)
+		if caller != nil && caller.host != nil && caller.host.Ready() {
+			return nil
+		}
+		if w.events.len() == 0 || (!forever && w.events.peek().atNs > deadlineNs) {
+			if forever {
+				return ErrDeadlock
+			}
+			if deadlineNs > w.nowNs {
+				w.nowNs = deadlineNs
+			}
+			return nil
+		}
+		ev := w.events.pop()
+		if ev.atNs > w.nowNs {
+			w.nowNs = ev.atNs
+		}
+		w.eventsRun++
+		w.apply(&ev)
+	}
+}
+
+// runOthers gives every node but caller one pass over its ready callbacks,
+// in node order.
+func (w *World) runOthers(caller *Node) {
+	for _, n := range w.nodes {
+		if n != caller && n.host != nil && n.host.Ready() {
+			n.host.RunReady()
+		}
+	}
+}
+
+func (w *World) apply(ev *event) {
+	switch ev.kind {
+	case evComplete:
+		if n := ev.node; n.current(ev) {
+			n.deliver(ev.slot, ev.res)
+		}
+	case evDisk:
+		if n := ev.node; n.current(ev) {
+			n.runDisk(ev.slot)
+		}
+	case evSyn:
+		if n := ev.node; n.current(ev) {
+			w.net.arriveSyn(n, ev.slot)
+		}
+	case evSegment:
+		w.net.arriveSegment(ev)
+	case evPartition:
+		w.net.partitionEvent(ev)
+	default:
+		panic("simcore: internal error: unknown event kind")
+	}
+}
+
+// Elapsed is the virtual time since the world began as a Duration.
+func (w *World) Elapsed() time.Duration { return time.Duration(w.nowNs) }
+
+// NewLoop is set by package ioloop to build a Loop (returned as any, to
+// avoid an import cycle) whose operations this simulator serves.
+var NewLoop func(w *World, n *Node) any
