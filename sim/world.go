@@ -194,4 +194,6 @@ func (r *Rand) Float64() float64 { return r.core.Float64() }
 func (r *Rand) Chance(p float64) bool { return r.core.Chance(p) }
 
 // Duration returns a duration in [lo, hi].
-func (r *Rand) Duration(lo, hi time.Duration) time.Duration { return time.Duration(r.core.Between(lo, hi)) }
+func (r *Rand) Duration(lo, hi time.Duration) time.Duration {
+	return time.Duration(r.core.Between(lo, hi))
+}

@@ -19,11 +19,11 @@ type Config struct {
 	RetransmitDelay time.Duration // how often a segment stuck behind a partition is retried
 
 	// Disk.
-	SectorBytes   int
-	ReadLatency   Latency
-	WriteLatency  Latency
-	FsyncLatency  Latency
-	OpenLatency   Latency // OpenAt, Close of a file, Statx
+	SectorBytes  int
+	ReadLatency  Latency
+	WriteLatency Latency
+	FsyncLatency Latency
+	OpenLatency  Latency // OpenAt, Close of a file, Statx
 
 	Faults Faults
 }

@@ -34,8 +34,8 @@ type eventHeap struct {
 	items []event
 }
 
-func (h *eventHeap) len() int      { return len(h.items) }
-func (h *eventHeap) peek() *event  { return &h.items[0] }
+func (h *eventHeap) len() int     { return len(h.items) }
+func (h *eventHeap) peek() *event { return &h.items[0] }
 func (h *eventHeap) less(i, j int) bool {
 	a, b := &h.items[i], &h.items[j]
 	return a.atNs < b.atNs || (a.atNs == b.atNs && a.seq < b.seq)
