@@ -47,6 +47,15 @@
 // OpenAt (and Readv and Writev on macOS) go through x/sys wrappers that
 // allocate.
 //
+// # Simulation
+//
+// Package sim (github.com/ioloop/ioloop/sim) runs a program written against
+// *Loop on a deterministic simulated world instead of the kernel: virtual
+// time, a network between nodes and a disk per node, with seeded faults and
+// crashes. Programs that create sockets through the Loop methods ListenTCP
+// and TCPSocket, read time through Loop.Now, and do all their I/O through
+// the loop run unchanged there. See docs/SIMULATION.md in the repository.
+//
 // # Memory
 //
 // The loop keeps every Completion and buffer the kernel may touch reachable
