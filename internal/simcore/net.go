@@ -407,14 +407,21 @@ func (nw *network) faultReset(s *socket) bool {
 	return true
 }
 
+// connErrno is why a Send or Recv on s fails at once, or 0.
+func connErrno(s *socket) syscall.Errno {
+	switch {
+	case s.state != sockConnected:
+		return syscall.ENOTCONN
+	case s.reset:
+		return syscall.ECONNRESET
+	}
+	return 0
+}
+
 func (nw *network) tryRecv(s *socket, index int32) {
 	n := s.node
-	if s.state != sockConnected {
-		n.deliver(index, -int32(syscall.ENOTCONN))
-		return
-	}
-	if s.reset {
-		n.deliver(index, -int32(syscall.ECONNRESET))
+	if errno := connErrno(s); errno != 0 {
+		n.deliver(index, -int32(errno))
 		return
 	}
 	buf := n.ops[index].req.Buf
@@ -442,12 +449,8 @@ func (nw *network) tryRecv(s *socket, index int32) {
 func (nw *network) trySend(s *socket, index int32) {
 	n := s.node
 	w := nw.w
-	if s.state != sockConnected {
-		n.deliver(index, -int32(syscall.ENOTCONN))
-		return
-	}
-	if s.reset {
-		n.deliver(index, -int32(syscall.ECONNRESET))
+	if errno := connErrno(s); errno != 0 {
+		n.deliver(index, -int32(errno))
 		return
 	}
 	out := s.out
