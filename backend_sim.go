@@ -144,7 +144,7 @@ func (b *simBackend) startOne(c *Completion) {
 		req.Kind = simcore.KindClose
 	case opOpenAt:
 		req.Kind, req.Path, req.Flags = simcore.KindOpenAt, c.path[:len(c.path)-1], simOpenFlags(c.flags)
-		req.FD = simDirFD(c.fd)
+		req.FD, req.Mode = simDirFD(c.fd), c.mode
 	case opStatx:
 		req.Kind, req.Path, req.Flags = simcore.KindStatx, c.path[:len(c.path)-1], simStatFlags(c.flags)
 		req.FD = simDirFD(c.fd)
@@ -190,7 +190,8 @@ func simOpenFlags(flags uint32) uint32 {
 		out = simcore.OpenRead | simcore.OpenWrite
 	}
 	for _, pair := range [...][2]uint32{{unix.O_CREAT, simcore.OpenCreate}, {unix.O_EXCL, simcore.OpenExclusive},
-		{unix.O_TRUNC, simcore.OpenTruncate}, {unix.O_APPEND, simcore.OpenAppend}} {
+		{unix.O_TRUNC, simcore.OpenTruncate}, {unix.O_APPEND, simcore.OpenAppend},
+		{unix.O_DIRECTORY, simcore.OpenDirectory}} {
 		if flags&pair[0] != 0 {
 			out |= pair[1]
 		}

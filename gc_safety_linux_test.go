@@ -1,6 +1,7 @@
 package ioloop
 
 import (
+	"testing"
 	"weak"
 
 	"golang.org/x/sys/unix"
@@ -11,7 +12,7 @@ import (
 
 //go:noinline
 func gcSubmitStatx(l *Loop, tr *gcTracker, path string, size int64, ino uint64) {
-	op, c := tr.newOp(gcStatx)
+	op, c := tr.newOp(l, gcStatx)
 	op.wantSize, op.wantIno = size, ino
 	st := new(unix.Statx_t)
 	op.objs = append(op.objs, gcWatch(tr, st))
@@ -24,4 +25,17 @@ func (op *gcOp) checkStatx(tr *gcTracker, what string, st *unix.Statx_t) {
 	if st.Mask&unix.STATX_SIZE == 0 || int64(st.Size) != op.wantSize || st.Ino != op.wantIno {
 		tr.failf("%s: mask %#x size %d ino %d, want size %d ino %d", what, st.Mask, st.Size, st.Ino, op.wantSize, op.wantIno)
 	}
+}
+
+// simFileIno returns the inode number of a file of the simulated node,
+// which only Statx reports.
+func simFileIno(t *testing.T, l *Loop, path string) uint64 {
+	t.Helper()
+	var st unix.Statx_t
+	var r opResult
+	var c Completion
+	Statx(l, &c, unix.AT_FDCWD, path, 0, unix.STATX_BASIC_STATS, &st, &r, (*opResult).onErr)
+	await(t, l, &r)
+	wantOK(t, "Statx", &r)
+	return st.Ino
 }

@@ -74,6 +74,7 @@ func gcWatch[T any](tr *gcTracker, ptr *T) int {
 // through weak pointers, so that the loop's references are the only strong
 // ones.
 type gcOp struct {
+	l    *Loop
 	tr   *gcTracker
 	id   int
 	kind gcKind
@@ -143,12 +144,12 @@ func (op *gcOp) check(n int, err error) {
 		}
 		op.checkStatx(tr, what, st)
 	case gcConnect:
-		peer, err := RemoteAddr(op.fd)
+		peer, err := op.l.RemoteAddr(op.fd)
 		if err != nil || peer != op.addr {
 			tr.failf("%s: connected to %v (%v), want %v", what, peer, err, op.addr)
 		}
 	case gcTimeout:
-		if elapsed := time.Since(op.submitted); elapsed < op.d {
+		if elapsed := op.l.Now().Sub(op.submitted); elapsed < op.d {
 			tr.failf("%s: fired after %v, want >= %v", what, elapsed, op.d)
 		}
 	case gcSend:
@@ -160,8 +161,8 @@ func (op *gcOp) check(n int, err error) {
 
 // newOp allocates the context and the Completion separately, so that the
 // context is reachable only through the Completion's ctx.
-func (tr *gcTracker) newOp(kind gcKind) (*gcOp, *Completion) {
-	op := &gcOp{tr: tr, id: tr.ops, kind: kind}
+func (tr *gcTracker) newOp(l *Loop, kind gcKind) (*gcOp, *Completion) {
+	op := &gcOp{l: l, tr: tr, id: tr.ops, kind: kind}
 	tr.ops++
 	c := new(Completion)
 	op.objs = append(op.objs, gcWatch(tr, op), gcWatch(tr, c))
@@ -183,14 +184,14 @@ func (op *gcOp) buffer(n int) []byte {
 
 //go:noinline
 func gcSubmitRecv(l *Loop, tr *gcTracker, fd int, size int, seed uint64) {
-	op, c := tr.newOp(gcRecv)
+	op, c := tr.newOp(l, gcRecv)
 	op.seed = seed
 	Recv(l, c, fd, op.buffer(size), op, (*gcOp).onIO)
 }
 
 //go:noinline
 func gcSubmitReadv(l *Loop, tr *gcTracker, fd int, sizes []int, seed uint64) {
-	op, c := tr.newOp(gcReadv)
+	op, c := tr.newOp(l, gcReadv)
 	op.seed = seed
 	bufs := make([][]byte, len(sizes))
 	for i, n := range sizes {
@@ -202,7 +203,7 @@ func gcSubmitReadv(l *Loop, tr *gcTracker, fd int, sizes []int, seed uint64) {
 
 //go:noinline
 func gcSubmitRead(l *Loop, tr *gcTracker, kind gcKind, fd int, size int, offset int64, seed uint64) {
-	op, c := tr.newOp(kind)
+	op, c := tr.newOp(l, kind)
 	op.seed = seed
 	if offset >= 0 {
 		op.off = int(offset)
@@ -212,21 +213,21 @@ func gcSubmitRead(l *Loop, tr *gcTracker, kind gcKind, fd int, size int, offset 
 
 //go:noinline
 func gcSubmitConnect(l *Loop, tr *gcTracker, fd int, addr netip.AddrPort) {
-	op, c := tr.newOp(gcConnect)
+	op, c := tr.newOp(l, gcConnect)
 	op.fd, op.addr = fd, addr
 	Connect(l, c, fd, addr, op, (*gcOp).onErr)
 }
 
 //go:noinline
 func gcSubmitTimeout(l *Loop, tr *gcTracker, d time.Duration) {
-	op, c := tr.newOp(gcTimeout)
-	op.d, op.submitted = d, time.Now()
+	op, c := tr.newOp(l, gcTimeout)
+	op.d, op.submitted = d, l.Now()
 	Timeout(l, c, d, op, (*gcOp).onErr)
 }
 
 //go:noinline
 func gcSubmitSend(l *Loop, tr *gcTracker, fd int, size int, seed uint64) {
-	op, c := tr.newOp(gcSend)
+	op, c := tr.newOp(l, gcSend)
 	buf := op.buffer(size)
 	fillStressPattern(buf, seed, 0)
 	Send(l, c, fd, buf, op, (*gcOp).onIO)
@@ -266,25 +267,32 @@ type gcFixture struct {
 
 const gcFileSeed = 99
 
-func newGCFixture(t *testing.T) *gcFixture {
-	f := &gcFixture{fds: newTestFDs(t)}
-	f.path = filepath.Join(t.TempDir(), "pattern")
+func newGCFixture(t *testing.T, l *Loop) *gcFixture {
+	f := &gcFixture{fds: newTestFDs(t, l)}
 	data := make([]byte, 1<<20)
 	fillStressPattern(data, gcFileSeed, 0)
-	if err := os.WriteFile(f.path, data, 0o600); err != nil {
-		t.Fatal(err)
+	if l.sim != nil {
+		f.path = "/tmp/gc/pattern"
+		l.sim.node.WriteFile(f.path, data)
+		f.fileFD = f.fds.add(openFile(t, l, f.path, unix.O_RDONLY))
+		f.fileSize, f.fileIno = int64(len(data)), simFileIno(t, l, f.path)
+	} else {
+		f.path = filepath.Join(t.TempDir(), "pattern")
+		if err := os.WriteFile(f.path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fd, err := unix.Open(f.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.fileFD = f.fds.add(fd)
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			t.Fatal(err)
+		}
+		f.fileSize, f.fileIno = st.Size, st.Ino
 	}
-	fd, err := unix.Open(f.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.fileFD = f.fds.add(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		t.Fatal(err)
-	}
-	f.fileSize, f.fileIno = st.Size, st.Ino
-	lfd, addr, err := ListenTCP(netip.MustParseAddrPort("127.0.0.1:0"), ListenOptions{})
+	lfd, addr, err := l.ListenTCP(netip.MustParseAddrPort("127.0.0.1:0"), ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,14 +301,20 @@ func newGCFixture(t *testing.T) *gcFixture {
 }
 
 func (f *gcFixture) tcpSocket(t *testing.T) int {
-	fd, err := TCPSocket(f.addr)
+	fd, err := f.fds.l.TCPSocket(f.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return f.fds.add(fd)
 }
 
+// pipe returns the two ends of a pipe; on the simulator, which has no
+// pipes, of a TCP connection.
 func (f *gcFixture) pipe(t *testing.T) (r, w int) {
+	if f.fds.simulated() {
+		w, r = f.fds.socketPair()
+		return r, w
+	}
 	var p [2]int
 	if err := testPipe2(p[:], unix.O_CLOEXEC); err != nil {
 		t.Fatal(err)
@@ -345,7 +359,7 @@ func (tr *gcTracker) allCalled() bool {
 func TestGCSafetyInFlight(t *testing.T) {
 	withLowGCPercent(t)
 	forEachBackend(t, Options{Entries: 8}, func(t *testing.T, l *Loop) {
-		fx := newGCFixture(t)
+		fx := newGCFixture(t, l)
 		tr := newGCTracker(4096, 512)
 
 		// Sockets and pipes whose data the test writes only after several
@@ -379,7 +393,7 @@ func TestGCSafetyInFlight(t *testing.T) {
 		const sendSize = 256 << 10
 		for i := 0; i < 4; i++ {
 			a, b := fx.fds.socketPair()
-			stressSetsockopt(t, a, unix.SO_SNDBUF, 8<<10)
+			fx.fds.setSndBuf(a, 8<<10)
 			seed := uint64(4000 + i)
 			gcSubmitSend(l, tr, a, sendSize, seed)
 			peers = append(peers, &gcSendPeer{fd: b, seed: seed})
@@ -413,7 +427,7 @@ func TestGCSafetyInFlight(t *testing.T) {
 		for i, w := range writes {
 			data := make([]byte, w.size)
 			fillStressPattern(data, w.seed, 0)
-			stressWrite(t, w.fd, data)
+			stressWrite(t, l, w.fd, data)
 			if i%4 == 0 {
 				collectAndPoison()
 			}
@@ -429,7 +443,7 @@ func TestGCSafetyInFlight(t *testing.T) {
 			}
 			for _, p := range peers {
 				if len(p.got) < sendSize {
-					p.got = stressDrain(t, p.fd, p.got)
+					p.got = stressDrain(t, l, p.fd, p.got)
 				}
 			}
 		}
@@ -467,7 +481,7 @@ func TestGCSafetyRounds(t *testing.T) {
 	withLowGCPercent(t)
 	const rounds = 200
 	forEachBackend(t, Options{Entries: 4}, func(t *testing.T, l *Loop) {
-		fx := newGCFixture(t)
+		fx := newGCFixture(t, l)
 		a, b := fx.fds.socketPair()
 		pr, pw := fx.pipe(t)
 		tr := newGCTracker(rounds*40, rounds*10)
@@ -489,10 +503,10 @@ func TestGCSafetyRounds(t *testing.T) {
 			collectAndPoison()
 			data := make([]byte, 1+round%4096)
 			fillStressPattern(data, seed, 0)
-			stressWrite(t, a, data)
+			stressWrite(t, l, a, data)
 			vdata := make([]byte, 1+round%7+64+1+round%300)
 			fillStressPattern(vdata, seed+1, 0)
-			stressWrite(t, pw, vdata)
+			stressWrite(t, l, pw, vdata)
 			runShort(t, l, 3*time.Second, tr.allCalled)
 			if len(tr.failures) > 0 {
 				break

@@ -3,6 +3,7 @@ package ioloop
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -15,7 +16,9 @@ import (
 )
 
 // Shared helpers of the per-operation conformance tests (ops_*_test.go,
-// allocs_test.go). Everything here runs against the real kernel.
+// allocs_test.go). Those that take the test's Loop work on every backend:
+// on the simulator they act on the loop's simulated node (its sockets and
+// file system) instead of the kernel.
 
 // waitLimit bounds every wait on the kernel in the conformance tests.
 const waitLimit = 5 * time.Second
@@ -33,8 +36,8 @@ type opResult struct {
 	n     int
 	err   error
 	c     *Completion
-	at    time.Time
-	seq   int // order among all callbacks of the test binary
+	at    time.Time // when the callback ran, by the loop's clock (Loop.Now)
+	seq   int       // order among all callbacks of the test binary
 }
 
 // callbackSeq numbers callbacks in the order they run.
@@ -43,7 +46,7 @@ var callbackSeq int
 func (r *opResult) onCount(c *Completion, n int, err error) {
 	r.calls++
 	r.n, r.err, r.c = n, err, c
-	r.at = time.Now()
+	r.at = c.loop.Now()
 	callbackSeq++
 	r.seq = callbackSeq
 }
@@ -51,7 +54,7 @@ func (r *opResult) onCount(c *Completion, n int, err error) {
 func (r *opResult) onErr(c *Completion, err error) {
 	r.calls++
 	r.n, r.err, r.c = 0, err, c
-	r.at = time.Now()
+	r.at = c.loop.Now()
 	callbackSeq++
 	r.seq = callbackSeq
 }
@@ -104,7 +107,7 @@ func wantErr(t testing.TB, what string, r *opResult, target error) {
 	}
 }
 
-// closeOnCleanup closes fd when the test ends.
+// closeOnCleanup closes fd, a kernel descriptor, when the test ends.
 func closeOnCleanup(t testing.TB, fd int) {
 	t.Helper()
 	if fd < 0 {
@@ -113,42 +116,97 @@ func closeOnCleanup(t testing.TB, fd int) {
 	t.Cleanup(func() { unix.Close(fd) })
 }
 
+// ownFD is closeOnCleanup for a descriptor of l: on the simulator it
+// belongs to the loop's simulated node, which goes away with the test's
+// world, and it must never reach close(2), where the number means another
+// file of the test process.
+func ownFD(t testing.TB, l *Loop, fd int) {
+	t.Helper()
+	if fd < 0 {
+		t.Fatalf("ownFD: invalid fd %d", fd)
+	}
+	if l == nil || l.sim == nil {
+		closeOnCleanup(t, fd)
+	}
+}
+
 // trackedFD is an fd that the test may close itself (with the Close
 // operation); the cleanup closes it only if the test did not.
 type trackedFD struct {
+	l      *Loop // nil: a kernel descriptor
 	fd     int
 	closed bool
 }
 
-func trackFD(t testing.TB, fd int) *trackedFD {
+func trackFD(t testing.TB, l *Loop, fd int) *trackedFD {
 	t.Helper()
 	if fd < 0 {
 		t.Fatalf("trackFD: invalid fd %d", fd)
 	}
-	f := &trackedFD{fd: fd}
+	f := &trackedFD{l: l, fd: fd}
 	t.Cleanup(func() {
-		if !f.closed {
+		if !f.closed && (l == nil || l.sim == nil) {
 			unix.Close(f.fd)
 		}
 	})
 	return f
 }
 
-// close closes the fd now; the cleanup will not close it again.
+// close closes the fd now, as a peer outside the loop would (on the
+// simulator, through the loop, waiting until the peer could know); the
+// cleanup will not close it again.
 func (f *trackedFD) close(t testing.TB) {
 	t.Helper()
 	if f.closed {
 		t.Fatalf("fd %d closed twice", f.fd)
 	}
 	f.closed = true
-	if err := unix.Close(f.fd); err != nil {
+	if err := closeFD(t, f.l, f.fd); err != nil {
 		t.Fatalf("close(%d): %v", f.fd, err)
 	}
 }
 
-// fdIsOpen reports whether fd is an open descriptor (fcntl F_GETFD).
-func fdIsOpen(t testing.TB, fd int) bool {
+// closeFD closes fd now: with close(2) on the kernel backends, and with
+// the Close operation on the simulator, after which it lets the network
+// carry the FIN or RST to the peer, as loopback does at once.
+func closeFD(t testing.TB, l *Loop, fd int) error {
 	t.Helper()
+	if l == nil || l.sim == nil {
+		return unix.Close(fd)
+	}
+	var r opResult
+	var c Completion
+	Close(l, &c, fd, &r, (*opResult).onErr)
+	runUntil(t, l, waitLimit, r.done)
+	simSettle(t, l)
+	return r.err
+}
+
+// simSettleTime is longer than any one-way delay of the simulated
+// network (faults off): after it, what was sent has arrived.
+const simSettleTime = time.Millisecond
+
+// simSettle runs a simulated loop until whatever is on the simulated wire
+// has arrived, which on loopback is at once. It does nothing on the kernel
+// backends.
+func simSettle(t testing.TB, l *Loop) {
+	t.Helper()
+	if l == nil || l.sim == nil {
+		return
+	}
+	if err := l.RunFor(simSettleTime); err != nil {
+		t.Fatalf("RunFor: %v", err)
+	}
+}
+
+// fdIsOpen reports whether fd is an open descriptor (fcntl F_GETFD; on
+// the simulator, whether the node knows the number).
+func fdIsOpen(t testing.TB, l *Loop, fd int) bool {
+	t.Helper()
+	if l != nil && l.sim != nil {
+		_, err := l.LocalAddr(fd) // ENOTSOCK for an open file
+		return !errors.Is(err, syscall.EBADF)
+	}
 	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
 	switch {
 	case err == nil:
@@ -160,9 +218,14 @@ func fdIsOpen(t testing.TB, fd int) bool {
 	return false
 }
 
-// wantNonblockCloexec fails unless fd is open, non-blocking and close-on-exec.
-func wantNonblockCloexec(t testing.TB, fd int) {
+// wantNonblockCloexec fails unless fd is open, non-blocking and
+// close-on-exec. Simulated descriptors have no such flags: nothing to
+// check.
+func wantNonblockCloexec(t testing.TB, l *Loop, fd int) {
 	t.Helper()
+	if l != nil && l.sim != nil {
+		return
+	}
 	fdFlags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
 	if err != nil {
 		t.Fatalf("fcntl(%d, F_GETFD): %v", fd, err)
@@ -185,10 +248,13 @@ var (
 )
 
 // loopbacks returns the loopback listen addresses to test: IPv4 always,
-// IPv6 when ::1 can be bound on this machine.
-func loopbacks(t testing.TB) []netip.AddrPort {
+// IPv6 when ::1 can be bound on this machine (always on the simulator).
+func loopbacks(t testing.TB, l *Loop) []netip.AddrPort {
 	t.Helper()
 	addrs := []netip.AddrPort{loopback4}
+	if l != nil && l.sim != nil {
+		return append(addrs, loopback6)
+	}
 	if fd, _, err := ListenTCP(loopback6, ListenOptions{}); err == nil {
 		unix.Close(fd)
 		addrs = append(addrs, loopback6)
@@ -198,15 +264,27 @@ func loopbacks(t testing.TB) []netip.AddrPort {
 	return addrs
 }
 
-// listenTCP opens a listener on addr (port 0) that is closed at cleanup.
-func listenTCP(t testing.TB, addr netip.AddrPort) (int, netip.AddrPort) {
+// listenTCP opens a listener of l on addr (port 0) that is closed at
+// cleanup.
+func listenTCP(t testing.TB, l *Loop, addr netip.AddrPort) (int, netip.AddrPort) {
 	t.Helper()
-	fd, bound, err := ListenTCP(addr, ListenOptions{})
+	fd, bound, err := l.ListenTCP(addr, ListenOptions{})
 	if err != nil {
 		t.Fatalf("ListenTCP(%v): %v", addr, err)
 	}
-	closeOnCleanup(t, fd)
+	ownFD(t, l, fd)
 	return fd, bound
+}
+
+// tcpSocket opens a TCP socket of l for addr that is closed at cleanup.
+func tcpSocket(t testing.TB, l *Loop, addr netip.AddrPort) int {
+	t.Helper()
+	fd, err := l.TCPSocket(addr)
+	if err != nil {
+		t.Fatalf("TCPSocket(%v): %v", addr, err)
+	}
+	ownFD(t, l, fd)
+	return fd
 }
 
 // tcpPair returns a connected loopback TCP pair (client, server), both
@@ -221,7 +299,7 @@ func tcpPair(t testing.TB, l *Loop, addr netip.AddrPort) (client, server int) {
 // tcpPairTracked is tcpPair for tests that close one end themselves.
 func tcpPairTracked(t testing.TB, l *Loop, addr netip.AddrPort) (client, server *trackedFD) {
 	t.Helper()
-	lfd, bound := listenTCP(t, addr)
+	lfd, bound := listenTCP(t, l, addr)
 	return connectTo(t, l, lfd, bound)
 }
 
@@ -230,11 +308,11 @@ func tcpPairTracked(t testing.TB, l *Loop, addr netip.AddrPort) (client, server 
 // test closes them first.
 func connectTo(t testing.TB, l *Loop, lfd int, bound netip.AddrPort) (client, server *trackedFD) {
 	t.Helper()
-	cfd, err := TCPSocket(bound)
+	cfd, err := l.TCPSocket(bound)
 	if err != nil {
 		t.Fatalf("TCPSocket(%v): %v", bound, err)
 	}
-	client = trackFD(t, cfd)
+	client = trackFD(t, l, cfd)
 	var accept, connect opResult
 	var ac, cc Completion
 	Accept(l, &ac, lfd, &accept, (*opResult).onCount)
@@ -244,7 +322,7 @@ func connectTo(t testing.TB, l *Loop, lfd int, bound netip.AddrPort) (client, se
 	if accept.err != nil || accept.n < 0 {
 		t.Fatalf("Accept: fd=%d err=%v", accept.n, accept.err)
 	}
-	return client, trackFD(t, accept.n)
+	return client, trackFD(t, l, accept.n)
 }
 
 // shortTempDir returns a fresh directory with a short path (unix socket
@@ -259,42 +337,98 @@ func shortTempDir(t testing.TB) string {
 	return dir
 }
 
-// tempFile creates a file holding content in t.TempDir and returns its path
-// and an O_RDWR descriptor, closed at cleanup.
-func tempFile(t testing.TB, content []byte) (string, int) {
+// tempDir returns a directory for the test's files: t.TempDir on the
+// kernel backends; on the simulator, whose file system is flat (any path
+// names a file, and no directory needs to exist), a prefix unique to the
+// test.
+func tempDir(t testing.TB, l *Loop) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "data")
+	if l != nil && l.sim != nil {
+		simTempDirs++
+		return fmt.Sprintf("/tmp/iol%d", simTempDirs)
+	}
+	return t.TempDir()
+}
+
+var simTempDirs int
+
+// tempFile creates a file holding content and returns its path and an
+// O_RDWR descriptor, closed at cleanup: in t.TempDir on the kernel
+// backends (l nil: always), in the simulated node's file system on the
+// simulator, created from outside the loop in both cases.
+func tempFile(t testing.TB, l *Loop, content []byte) (string, int) {
+	t.Helper()
+	path := filepath.Join(tempDir(t, l), "data")
+	if l != nil && l.sim != nil {
+		l.sim.node.WriteFile(path, content)
+		return path, openFile(t, l, path, unix.O_RDWR)
+	}
 	if err := os.WriteFile(path, content, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	return path, openFile(t, l, path, unix.O_RDWR)
+}
+
+// openFile opens path with open(2) (on the simulator, directly on the
+// node) with flags O_RDONLY, O_WRONLY or O_RDWR, closed at cleanup.
+func openFile(t testing.TB, l *Loop, path string, flags int) int {
+	t.Helper()
+	if l != nil && l.sim != nil {
+		fd, errno := l.sim.node.Open(path, simOpenFlags(uint32(flags)))
+		if errno != 0 {
+			t.Fatalf("open %s: %v", path, errno)
+		}
+		return fd
+	}
+	fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Fatalf("open %s: %v", path, err)
 	}
 	closeOnCleanup(t, fd)
-	return path, fd
+	return fd
 }
 
 // wantFile fails unless the file at path holds exactly want.
-func wantFile(t testing.TB, path string, want []byte) {
+func wantFile(t testing.TB, l *Loop, path string, want []byte) {
 	t.Helper()
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+	var got []byte
+	if l != nil && l.sim != nil {
+		var ok bool
+		if got, ok = l.sim.node.ReadFile(path); !ok {
+			t.Fatalf("%s does not exist", path)
+		}
+	} else {
+		var err error
+		if got, err = os.ReadFile(path); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%s holds %q, want %q", path, got, want)
 	}
 }
 
-// currentOffset returns fd's file position.
-func currentOffset(t testing.TB, fd int) int64 {
+// seekFile is lseek(2) on a file of l.
+func seekFile(t testing.TB, l *Loop, fd int, offset int64, whence int) int64 {
 	t.Helper()
-	off, err := unix.Seek(fd, 0, io.SeekCurrent)
+	if l != nil && l.sim != nil {
+		off, errno := l.sim.node.Seek(fd, offset, whence)
+		if errno != 0 {
+			t.Fatalf("lseek: %v", errno)
+		}
+		return off
+	}
+	off, err := unix.Seek(fd, offset, whence)
 	if err != nil {
 		t.Fatalf("lseek: %v", err)
 	}
 	return off
+}
+
+// currentOffset returns fd's file position.
+func currentOffset(t testing.TB, l *Loop, fd int) int64 {
+	t.Helper()
+	return seekFile(t, l, fd, 0, io.SeekCurrent)
 }
 
 // pattern returns n deterministic, non-repeating-looking bytes.
@@ -310,12 +444,26 @@ func pattern(n int, seed uint32) []byte {
 	return b
 }
 
-// readAllNonblocking reads exactly n bytes from the non-blocking fd with
-// plain syscalls, waiting up to waitLimit.
-func readAllNonblocking(t testing.TB, fd int, n int) []byte {
+// readAllNonblocking reads exactly n bytes from the non-blocking socket
+// fd with plain syscalls (on the simulator, where the test has no other
+// way into the node, with the loop's Recv), waiting up to waitLimit.
+func readAllNonblocking(t testing.TB, l *Loop, fd int, n int) []byte {
 	t.Helper()
 	out := make([]byte, 0, n)
 	buf := make([]byte, 64<<10)
+	if l != nil && l.sim != nil {
+		for len(out) < n {
+			var r opResult
+			var c Completion
+			Recv(l, &c, fd, buf[:min(len(buf), n-len(out))], &r, (*opResult).onCount)
+			runUntil(t, l, waitLimit, r.done)
+			if r.err != nil {
+				t.Fatalf("read: %v after %d of %d bytes", r.err, len(out), n)
+			}
+			out = append(out, buf[:r.n]...)
+		}
+		return out
+	}
 	deadline := time.Now().Add(waitLimit)
 	for len(out) < n {
 		m, err := unix.Read(fd, buf[:min(len(buf), n-len(out))])
@@ -336,9 +484,22 @@ func readAllNonblocking(t testing.TB, fd int, n int) []byte {
 	return out
 }
 
-// writeAll writes b to the non-blocking fd with plain syscalls.
-func writeAll(t testing.TB, fd int, b []byte) {
+// writeAll writes b to the non-blocking socket fd with plain syscalls (on
+// the simulator, with the loop's Send, and until the bytes have arrived:
+// on loopback, written bytes are readable at once).
+func writeAll(t testing.TB, l *Loop, fd int, b []byte) {
 	t.Helper()
+	if l != nil && l.sim != nil {
+		var r opResult
+		var c Completion
+		Send(l, &c, fd, b, &r, (*opResult).onCount)
+		runUntil(t, l, waitLimit, r.done)
+		if r.err != nil {
+			t.Fatalf("write: %v after %d of %d bytes", r.err, r.n, len(b))
+		}
+		simSettle(t, l)
+		return
+	}
 	deadline := time.Now().Add(waitLimit)
 	for len(b) > 0 {
 		m, err := unix.Write(fd, b)
@@ -397,6 +558,6 @@ func acceptConnected(t *testing.T, l *Loop, lfd int, what string, connect func(c
 	if accepted.err != nil || accepted.n < 0 {
 		t.Fatalf("Accept: fd=%d err=%v", accepted.n, accepted.err)
 	}
-	closeOnCleanup(t, accepted.n)
+	ownFD(t, l, accepted.n)
 	return accepted.n
 }

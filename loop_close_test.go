@@ -5,8 +5,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // closeOp records every callback of one Completion during a Close test.
@@ -54,8 +52,8 @@ func TestCloseWithOperationsInFlight(t *testing.T) {
 	forEachBackendNoLoop(t, func(t *testing.T, backend Backend) {
 		openFDs(t) // let the runtime open whatever it opens lazily
 		before := openFDs(t)
-		fds := newTestFDs(t)
 		l := newTestLoop(t, Options{Backend: backend, Entries: 2})
+		fds := newTestFDs(t, l)
 
 		// Recvs on idle sockets: several per socket, more than the SQ holds,
 		// so that Close must submit its cancellations in rounds.
@@ -79,7 +77,7 @@ func TestCloseWithOperationsInFlight(t *testing.T) {
 		// A large Send into a peer that does not read: it blocks after the
 		// socket buffer filled.
 		sa, sb := fds.socketPair()
-		stressSetsockopt(t, sa, unix.SO_SNDBUF, 8<<10)
+		fds.setSndBuf(sa, 8<<10)
 		const sendSize = 4 << 20
 		msg := make([]byte, sendSize)
 		fillStressPattern(msg, 21, 0)
@@ -150,7 +148,15 @@ func TestCloseWithOperationsInFlight(t *testing.T) {
 		if err != ErrCanceled || n <= 0 || n >= sendSize {
 			t.Fatalf("partially sent Send: n=%d err=%v, want 0 < n < %d and ErrCanceled", n, err, sendSize)
 		}
-		got := stressDrain(t, sb, nil)
+		// The peer's descriptor outlives the loop; on the simulator another
+		// loop of the node reads it.
+		reader := l
+		if l.sim != nil {
+			reader = newSimLoop(l.sim.world, l.sim.node)
+			t.Cleanup(func() { reader.Close() })
+			fds.l = reader
+		}
+		got := stressDrain(t, reader, sb, nil)
 		if len(got) != n {
 			t.Fatalf("Send reported n=%d, the peer received %d bytes", n, len(got))
 		}
@@ -187,8 +193,8 @@ func TestCloseManyInFlightTinyRings(t *testing.T) {
 	forEachBackendNoLoop(t, func(t *testing.T, backend Backend) {
 		openFDs(t)
 		before := openFDs(t)
-		fds := newTestFDs(t)
 		l := newTestLoop(t, Options{Backend: backend, Entries: 2, CompletionEntries: 2})
+		fds := newTestFDs(t, l)
 		_, idle := fds.socketPair()
 		recvs := make([]closeOp, 300)
 		buf := make([]byte, 16)
@@ -225,9 +231,9 @@ func TestCloseManyInFlightTinyRings(t *testing.T) {
 // Operations that complete while Close runs keep their own result.
 func TestCloseKeepsResultsThatWon(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		fds := newTestFDs(t)
+		fds := newTestFDs(t, l)
 		a, b := fds.socketPair()
-		stressWrite(t, a, []byte("ready"))
+		stressWrite(t, l, a, []byte("ready"))
 		var r closeOp
 		buf := make([]byte, 16)
 		Recv(l, &r.c, b, buf, &r, (*closeOp).onIO)

@@ -48,7 +48,7 @@ func (lg *misuseLog) wantCalls(t *testing.T, want ...string) {
 
 func TestMisuseResubmitPending(t *testing.T) {
 	forEachBackend(t, Options{Entries: 2}, func(t *testing.T, l *Loop) {
-		fds := newTestFDs(t)
+		fds := newTestFDs(t, l)
 		_, idle := fds.socketPair()
 		lg := &misuseLog{l: l}
 		buf := make([]byte, 8)
@@ -175,7 +175,7 @@ func TestMisuseDriveLoopFromCallback(t *testing.T) {
 // completed operation loses its callback.
 func TestPanicInCallbackLosesNothing(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		fds := newTestFDs(t)
+		fds := newTestFDs(t, l)
 		a, b := fds.socketPair()
 		lg := &misuseLog{l: l}
 		ops := make([]*misuseOp, 10)
@@ -193,7 +193,7 @@ func TestPanicInCallbackLosesNothing(t *testing.T) {
 		}
 		// One of them is a Recv whose data is there, so that completions of
 		// several kinds are queued when the panic unwinds.
-		stressWrite(t, a, []byte("x"))
+		stressWrite(t, l, a, []byte("x"))
 		buf := make([]byte, 1)
 		for i, op := range ops {
 			if i == 4 {
@@ -218,7 +218,7 @@ func TestPanicInCallbackLosesNothing(t *testing.T) {
 		}
 		// The loop still does I/O.
 		Recv(l, &ops[0].c, b, buf, ops[0], (*misuseOp).onIO)
-		stressWrite(t, a, []byte("y"))
+		stressWrite(t, l, a, []byte("y"))
 		runUntil(t, l, 3*time.Second, func() bool { return len(lg.calls) == len(names)+1 })
 		if buf[0] != 'y' {
 			t.Fatalf("Recv after the panics got %q", buf)

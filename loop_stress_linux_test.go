@@ -63,6 +63,7 @@ func TestEINTRDuringWait(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+				needsKernel(t, l, "signals interrupting the loop's wait in the kernel")
 				if tc.handled {
 					ch := make(chan os.Signal, 1)
 					signal.Notify(ch, tc.sig)

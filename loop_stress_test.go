@@ -273,7 +273,7 @@ func startedInKernel(t *testing.T, l *Loop) {
 
 func TestPeerResetDuringRecv(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		fds := newTestFDs(t)
+		fds := newTestFDs(t, l)
 		client, server := fds.tcpPair(l, 0, 0)
 		var r ioOutcome
 		var c Completion
@@ -283,7 +283,7 @@ func TestPeerResetDuringRecv(t *testing.T) {
 		if r.calls != 0 {
 			t.Fatalf("Recv completed before the reset: n=%d err=%v", r.n, r.err)
 		}
-		resetOnClose(t, server)
+		resetOnClose(t, l, server)
 		fds.close(server)
 		runUntil(t, l, 3*time.Second, func() bool { return r.calls > 0 })
 		if r.calls != 1 || r.n != 0 || !errors.Is(r.err, syscall.ECONNRESET) {
@@ -294,7 +294,7 @@ func TestPeerResetDuringRecv(t *testing.T) {
 
 func TestPeerHalfClose(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		fds := newTestFDs(t)
+		fds := newTestFDs(t, l)
 		client, server := fds.tcpPair(l, 0, 0)
 		var recvRes ioOutcome
 		var rc Completion
@@ -304,9 +304,7 @@ func TestPeerHalfClose(t *testing.T) {
 		if recvRes.calls != 0 {
 			t.Fatalf("Recv completed before the half-close: n=%d err=%v", recvRes.n, recvRes.err)
 		}
-		if err := unix.Shutdown(server, unix.SHUT_WR); err != nil {
-			t.Fatal(err)
-		}
+		shutdownFD(t, l, server, unix.SHUT_WR)
 		runUntil(t, l, 3*time.Second, func() bool { return recvRes.calls > 0 })
 		if recvRes.calls != 1 || recvRes.n != 0 || recvRes.err != io.EOF {
 			t.Fatalf("Recv after peer SHUT_WR: calls=%d n=%d err=%v; want 0, io.EOF", recvRes.calls, recvRes.n, recvRes.err)
@@ -330,7 +328,7 @@ func TestPeerHalfClose(t *testing.T) {
 
 func TestPeerResetDuringLargeSend(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		fds := newTestFDs(t)
+		fds := newTestFDs(t, l)
 		client, server := fds.tcpPair(l, 16<<10, 16<<10)
 		const size = 16 << 20
 		msg := make([]byte, size)
@@ -348,7 +346,7 @@ func TestPeerResetDuringLargeSend(t *testing.T) {
 		got := make([]byte, 0, consumed)
 		deadline := time.Now().Add(3 * time.Second)
 		for len(got) < consumed && time.Now().Before(deadline) {
-			got = stressDrain(t, server, got)
+			got = stressDrain(t, l, server, got)
 			if err := l.RunFor(time.Millisecond); err != nil {
 				t.Fatal(err)
 			}
@@ -359,7 +357,7 @@ func TestPeerResetDuringLargeSend(t *testing.T) {
 		if i := firstStressMismatch(got, 7, 0); i >= 0 {
 			t.Fatalf("byte %d of the stream is wrong", i)
 		}
-		resetOnClose(t, server)
+		resetOnClose(t, l, server)
 		fds.close(server)
 		runUntil(t, l, 3*time.Second, func() bool { return r.calls > 0 })
 		if r.calls != 1 {
@@ -430,7 +428,7 @@ func (r *cancelRace) outcome(t *testing.T, round int, what string) (canceled boo
 func TestCancelRacingRecv(t *testing.T) {
 	const rounds = 1500
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		fds := newTestFDs(t)
+		fds := newTestFDs(t, l)
 		a, b := fds.socketPair()
 		rng := rand.New(rand.NewPCG(3, 4))
 		buf := make([]byte, 64)
@@ -444,7 +442,7 @@ func TestCancelRacingRecv(t *testing.T) {
 			switch mode {
 			case 0: // data already there: the Recv completes at submission
 				what = "data before Recv"
-				stressWrite(t, a, payload)
+				stressWrite(t, l, a, payload)
 				Recv(l, &r.target, b, buf, &r, (*cancelRace).onTargetIO)
 				Cancel(l, &r.cancel, &r.target, &r, (*cancelRace).onCancel)
 			case 1: // the Recv waits in the kernel; data and Cancel arrive together
@@ -453,9 +451,12 @@ func TestCancelRacingRecv(t *testing.T) {
 				if err := l.Tick(); err != nil {
 					t.Fatal(err)
 				}
-				stressWrite(t, a, payload)
+				stressWrite(t, l, a, payload)
 				Cancel(l, &r.cancel, &r.target, &r, (*cancelRace).onCancel)
 			case 3: // another goroutine writes while the loop submits the Cancel
+				if l.sim != nil { // nothing writes beside the simulator's single goroutine
+					continue
+				}
 				what = "concurrent writer"
 				Recv(l, &r.target, b, buf, &r, (*cancelRace).onTargetIO)
 				if err := l.Tick(); err != nil {
@@ -495,7 +496,7 @@ func TestCancelRacingRecv(t *testing.T) {
 				t.Fatalf("round %d: Recv got %q, want %q", round, buf[:r.targetN], payload)
 			}
 			// Whatever the Recv did not take stays in the socket.
-			left := stressDrain(t, b, nil)
+			left := stressDrain(t, l, b, nil)
 			if canceled && mode != 2 && !bytes.Equal(left, payload) {
 				t.Fatalf("round %d: canceled Recv consumed data: %q left", round, left)
 			}
@@ -515,14 +516,6 @@ func TestCancelRacingRecv(t *testing.T) {
 		}
 		t.Logf("outcomes [canceled, completed]: %v", outcomes)
 	})
-}
-
-func stressWrite(t testing.TB, fd int, data []byte) {
-	t.Helper()
-	n, err := unix.Write(fd, data)
-	if err != nil || n != len(data) {
-		t.Fatalf("write(%d): %d, %v", fd, n, err)
-	}
 }
 
 func TestCancelRacingTimeout(t *testing.T) {
@@ -591,9 +584,9 @@ func TestCancelQueuedAndFinishedTargets(t *testing.T) {
 // bytes already sent, and those bytes are exactly what the peer receives.
 func TestCancelPartialSend(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		fds := newTestFDs(t)
+		fds := newTestFDs(t, l)
 		a, b := fds.socketPair()
-		stressSetsockopt(t, a, unix.SO_SNDBUF, 8<<10)
+		fds.setSndBuf(a, 8<<10)
 		const size = 4 << 20
 		msg := make([]byte, size)
 		fillStressPattern(msg, 11, 0)
@@ -608,7 +601,7 @@ func TestCancelPartialSend(t *testing.T) {
 		if !r.outcome(t, 0, "partial Send") {
 			t.Fatalf("a blocked Send was not canceled: n=%d err=%v cancel=%v", r.targetN, r.targetErr, r.cancelErr)
 		}
-		got := stressDrain(t, b, nil)
+		got := stressDrain(t, l, b, nil)
 		if r.targetN != len(got) || r.targetN <= 0 || r.targetN >= size {
 			t.Fatalf("canceled Send reported n=%d; the peer received %d bytes", r.targetN, len(got))
 		}
@@ -622,42 +615,54 @@ func TestCancelPartialSend(t *testing.T) {
 // the Cancel wins, and the Send reports ErrCanceled with exactly the bytes
 // the peer receives, or the Send wins with all of them.
 func TestCancelRacingPartialSend(t *testing.T) {
-	const rounds, size = 40, 256 << 10
+	const rounds = 40
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		size := 256 << 10
+		if l.sim != nil { // larger than the simulator's fixed socket buffers
+			size = 4 * simSocketBufBytes(l)
+		}
 		rng := rand.New(rand.NewPCG(13, 14))
 		msg := make([]byte, size)
 		fillStressPattern(msg, 17, 0)
 		var canceled, completed int
 		for round := 0; round < rounds; round++ {
-			fds := newTestFDs(t)
+			fds := newTestFDs(t, l)
 			a, b := fds.socketPair()
-			stressSetsockopt(t, a, unix.SO_SNDBUF, 8<<10)
+			fds.setSndBuf(a, 8<<10)
 			var r cancelRace
 			Send(l, &r.target, a, msg, &r, (*cancelRace).onTargetIO)
 			if err := l.Tick(); err != nil {
 				t.Fatal(err)
 			}
 			// The peer drains concurrently, slowly, so that the Send is
-			// usually somewhere in the middle when the Cancel arrives.
+			// usually somewhere in the middle when the Cancel arrives. On
+			// the simulator, which runs on one goroutine, it drains
+			// through the loop.
 			stop := make(chan struct{})
-			received := make(chan []byte)
-			go func() {
-				var got []byte
-				buf := make([]byte, 16<<10)
-				for {
-					select {
-					case <-stop:
-						received <- got
-						return
-					default:
+			received := make(chan []byte, 1)
+			var drainer *loopDrainer
+			if l.sim != nil {
+				drainer = &loopDrainer{l: l, fd: b, buf: make([]byte, 16<<10)}
+				drainer.start()
+			} else {
+				go func() {
+					var got []byte
+					buf := make([]byte, 16<<10)
+					for {
+						select {
+						case <-stop:
+							received <- got
+							return
+						default:
+						}
+						if n, _ := unix.Read(b, buf); n > 0 {
+							got = append(got, buf[:n]...)
+						} else {
+							time.Sleep(50 * time.Microsecond)
+						}
 					}
-					if n, _ := unix.Read(b, buf); n > 0 {
-						got = append(got, buf[:n]...)
-					} else {
-						time.Sleep(50 * time.Microsecond)
-					}
-				}
-			}()
+				}()
+			}
 			wait := time.Duration(rng.IntN(8000)) * time.Microsecond
 			if err := l.RunFor(wait); err != nil {
 				t.Fatal(err)
@@ -665,8 +670,12 @@ func TestCancelRacingPartialSend(t *testing.T) {
 			// If the Send already finished, the Cancel finds nothing.
 			Cancel(l, &r.cancel, &r.target, &r, (*cancelRace).onCancel)
 			runShort(t, l, 3*time.Second, func() bool { return r.targetCalls > 0 && r.cancelCalls > 0 })
-			close(stop)
-			got := stressDrain(t, b, <-received)
+			if drainer != nil {
+				received <- drainer.stop(t)
+			} else {
+				close(stop)
+			}
+			got := stressDrain(t, l, b, <-received)
 			if r.outcome(t, round, "Send with a draining peer") {
 				canceled++
 			} else {
@@ -686,6 +695,49 @@ func TestCancelRacingPartialSend(t *testing.T) {
 		}
 		t.Logf("canceled %d, completed first %d", canceled, completed)
 	})
+}
+
+// loopDrainer reads a socket through the loop, one Recv after another,
+// until stopped.
+type loopDrainer struct {
+	l       *Loop
+	fd      int
+	buf     []byte
+	got     []byte
+	c       Completion
+	stopped bool
+	err     error
+}
+
+func (d *loopDrainer) start() { Recv(d.l, &d.c, d.fd, d.buf, d, (*loopDrainer).onRecv) }
+
+func (d *loopDrainer) onRecv(_ *Completion, n int, err error) {
+	if err != nil {
+		if err != ErrCanceled {
+			d.err = err
+		}
+		return
+	}
+	d.got = append(d.got, d.buf[:n]...)
+	if !d.stopped {
+		d.start()
+	}
+}
+
+// stop ends the chain of Recvs (canceling the one in flight) and returns
+// what they received.
+func (d *loopDrainer) stop(t *testing.T) []byte {
+	t.Helper()
+	d.stopped = true
+	if d.c.Pending() {
+		var cr cancelRace
+		Cancel(d.l, &cr.cancel, &d.c, &cr, (*cancelRace).onCancel)
+		runShort(t, d.l, 3*time.Second, func() bool { return !d.c.Pending() && cr.cancelCalls > 0 })
+	}
+	if d.err != nil {
+		t.Fatalf("drainer: %v", d.err)
+	}
+	return d.got
 }
 
 // ---------------------------------------------------------------------------
@@ -774,12 +826,12 @@ func errText(err error) string {
 
 func TestSocketPairMebibyteMixedChunks(t *testing.T) {
 	forEachBackend(t, Options{Entries: 8}, func(t *testing.T, l *Loop) {
-		fds := newTestFDs(t)
+		fds := newTestFDs(t, l)
 		a, b := fds.socketPair()
 		// Small buffers make the kernel block Sends halfway, so the loop
 		// continues partial sends and Recvs wait for data.
-		stressSetsockopt(t, a, unix.SO_SNDBUF, 16<<10)
-		stressSetsockopt(t, b, unix.SO_RCVBUF, 16<<10)
+		fds.setSndBuf(a, 16<<10)
+		fds.setRcvBuf(b, 16<<10)
 		p := &pipeTransfer{
 			l: l, sendFD: a, recvFD: b,
 			src:     make([]byte, 1<<20),
@@ -839,7 +891,7 @@ func (p *fileSubmitProbe) onRead(_ *Completion, n int, err error) { p.readsDone+
 // reach the kernel during the batch when FileSubmitBatch says so, and only
 // at the end of the pass when it is negative.
 func TestFileSubmitBatch(t *testing.T) {
-	_, fd := tempFile(t, pattern(4096, 1))
+	_, fd := tempFile(t, nil, pattern(4096, 1))
 	for _, tc := range []struct {
 		batch          int
 		wantUnconsumed uint32

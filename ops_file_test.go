@@ -21,7 +21,7 @@ import (
 
 func TestReadWrite(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		path, fd := tempFile(t, []byte("0123456789"))
+		path, fd := tempFile(t, l, []byte("0123456789"))
 		var r opResult
 		var c Completion
 		write := func(buf []byte, offset int64) {
@@ -45,11 +45,11 @@ func TestReadWrite(t *testing.T) {
 
 		// Explicit offsets, which leave the file position alone.
 		write([]byte("abc"), 3)
-		wantFile(t, path, []byte("012abc6789"))
+		wantFile(t, l, path, []byte("012abc6789"))
 		if got := read(4, 2); string(got) != "2abc" {
 			t.Fatalf("Read at 2 = %q, want %q", got, "2abc")
 		}
-		if pos := currentOffset(t, fd); pos != 0 {
+		if pos := currentOffset(t, l, fd); pos != 0 {
 			t.Fatalf("file position %d after positioned I/O, want 0", pos)
 		}
 		// A read past the end is short, not an error.
@@ -58,23 +58,23 @@ func TestReadWrite(t *testing.T) {
 		}
 		// A write past the end extends the file with a hole.
 		write([]byte("Z"), 12)
-		wantFile(t, path, []byte("012abc6789\x00\x00Z"))
+		wantFile(t, l, path, []byte("012abc6789\x00\x00Z"))
 
 		// Offset -1: the current position, which advances.
 		if got := read(4, -1); string(got) != "012a" {
 			t.Fatalf("Read at -1 = %q, want %q", got, "012a")
 		}
-		if pos := currentOffset(t, fd); pos != 4 {
+		if pos := currentOffset(t, l, fd); pos != 4 {
 			t.Fatalf("file position %d after reading 4 bytes at -1, want 4", pos)
 		}
 		if got := read(3, -1); string(got) != "bc6" {
 			t.Fatalf("second Read at -1 = %q, want %q", got, "bc6")
 		}
 		write([]byte("XY"), -1)
-		if pos := currentOffset(t, fd); pos != 9 {
+		if pos := currentOffset(t, l, fd); pos != 9 {
 			t.Fatalf("file position %d after writing 2 bytes at -1, want 9", pos)
 		}
-		wantFile(t, path, []byte("012abc6XY9\x00\x00Z"))
+		wantFile(t, l, path, []byte("012abc6XY9\x00\x00Z"))
 
 		// End of file: 0 and io.EOF, at the size, beyond it, and at -1.
 		for _, offset := range []int64{13, 1000} {
@@ -86,9 +86,7 @@ func TestReadWrite(t *testing.T) {
 				t.Fatalf("Read at %d (EOF) = %d, %v; want 0, io.EOF", offset, r.n, r.err)
 			}
 		}
-		if _, err := unix.Seek(fd, 0, io.SeekEnd); err != nil {
-			t.Fatal(err)
-		}
+		seekFile(t, l, fd, 0, io.SeekEnd)
 		r = opResult{}
 		Read(l, &c, fd, make([]byte, 8), -1, &r, (*opResult).onCount)
 		await(t, l, &r)
@@ -105,36 +103,32 @@ func TestReadWrite(t *testing.T) {
 
 func TestReadWriteErrors(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		path, _ := tempFile(t, []byte("read only"))
-		roFD, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		closeOnCleanup(t, roFD)
-		woFD, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		closeOnCleanup(t, woFD)
-		dirFD, err := unix.Open(t.TempDir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		closeOnCleanup(t, dirFD)
-
-		buf := []byte("data")
-		for _, tc := range []struct {
+		path, _ := tempFile(t, l, []byte("read only"))
+		roFD := openFile(t, l, path, unix.O_RDONLY)
+		woFD := openFile(t, l, path, unix.O_WRONLY)
+		type errCase struct {
 			name  string
 			write bool
 			fd    int
 			want  error
-		}{
+		}
+		cases := []errCase{
 			{"Write to a read-only fd", true, roFD, syscall.EBADF},
 			{"Read from a write-only fd", false, woFD, syscall.EBADF},
 			{"Write to a bad fd", true, badFD, syscall.EBADF},
 			{"Read from a bad fd", false, badFD, syscall.EBADF},
-			{"Read from a directory", false, dirFD, syscall.EISDIR},
-		} {
+		}
+		if l.sim == nil { // the simulated file system has no directories to open
+			dirFD, err := unix.Open(t.TempDir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			closeOnCleanup(t, dirFD)
+			cases = append(cases, errCase{"Read from a directory", false, dirFD, syscall.EISDIR})
+		}
+
+		buf := []byte("data")
+		for _, tc := range cases {
 			var r opResult
 			var c Completion
 			if tc.write {
@@ -148,13 +142,13 @@ func TestReadWriteErrors(t *testing.T) {
 				t.Fatalf("%s: n=%d with an error, want 0", tc.name, r.n)
 			}
 		}
-		wantFile(t, path, []byte("read only"))
+		wantFile(t, l, path, []byte("read only"))
 	})
 }
 
 func TestReadvWritev(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		path, fd := tempFile(t, nil)
+		path, fd := tempFile(t, l, nil)
 		var r opResult
 		var c Completion
 
@@ -162,15 +156,15 @@ func TestReadvWritev(t *testing.T) {
 		Writev(l, &c, fd, [][]byte{[]byte("ab"), nil, []byte("cde"), []byte("fghi")}, 0, &r, (*opResult).onCount)
 		await(t, l, &r)
 		wantN(t, "Writev", &r, 9)
-		wantFile(t, path, []byte("abcdefghi"))
+		wantFile(t, l, path, []byte("abcdefghi"))
 
 		// At -1: the current position (0), which advances.
 		r = opResult{}
 		Writev(l, &c, fd, [][]byte{[]byte("12"), []byte("34")}, -1, &r, (*opResult).onCount)
 		await(t, l, &r)
 		wantN(t, "Writev at -1", &r, 4)
-		wantFile(t, path, []byte("1234efghi"))
-		if pos := currentOffset(t, fd); pos != 4 {
+		wantFile(t, l, path, []byte("1234efghi"))
+		if pos := currentOffset(t, l, fd); pos != 4 {
 			t.Fatalf("file position %d after Writev at -1, want 4", pos)
 		}
 
@@ -203,7 +197,7 @@ func TestReadvWritev(t *testing.T) {
 		if got := string(bytes.Join(bufs, []byte("|"))); got != "e|fg" {
 			t.Fatalf("Readv at -1 filled %q", got)
 		}
-		if pos := currentOffset(t, fd); pos != 7 {
+		if pos := currentOffset(t, l, fd); pos != 7 {
 			t.Fatalf("file position %d after Readv at -1, want 7", pos)
 		}
 
@@ -251,12 +245,8 @@ func TestReadvWritev(t *testing.T) {
 
 func TestReadvWritevErrors(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		path, _ := tempFile(t, []byte("read only"))
-		roFD, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		closeOnCleanup(t, roFD)
+		path, _ := tempFile(t, l, []byte("read only"))
+		roFD := openFile(t, l, path, unix.O_RDONLY)
 		var r opResult
 		var c Completion
 		Writev(l, &c, roFD, [][]byte{[]byte("a"), []byte("b")}, 0, &r, (*opResult).onCount)
@@ -270,18 +260,14 @@ func TestReadvWritevErrors(t *testing.T) {
 		Writev(l, &c, badFD, [][]byte{make([]byte, 4)}, 0, &r, (*opResult).onCount)
 		await(t, l, &r)
 		wantErr(t, "Writev to a bad fd", &r, syscall.EBADF)
-		wantFile(t, path, []byte("read only"))
+		wantFile(t, l, path, []byte("read only"))
 	})
 }
 
 func TestFsync(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		path, fd := tempFile(t, nil)
-		socket, err := UnixSocket()
-		if err != nil {
-			t.Fatal(err)
-		}
-		closeOnCleanup(t, socket)
+		path, fd := tempFile(t, l, nil)
+		socket := tcpSocket(t, l, loopback4)
 		type syncOp func(l *Loop, c *Completion, fd int, ctx *opResult, cb func(*opResult, *Completion, error))
 		for _, op := range []struct {
 			name string
@@ -299,7 +285,7 @@ func TestFsync(t *testing.T) {
 				op.sync(l, &c, fd, &r, (*opResult).onErr)
 				await(t, l, &r)
 				wantOK(t, op.name, &r)
-				wantFile(t, path, []byte(op.name))
+				wantFile(t, l, path, []byte(op.name))
 
 				r = opResult{}
 				op.sync(l, &c, badFD, &r, (*opResult).onErr)
@@ -321,17 +307,23 @@ func TestClose(t *testing.T) {
 			t.Run(kind, func(t *testing.T) {
 				var fd int
 				var err error
-				if kind == "file" {
+				switch {
+				case kind == "socket":
+					fd, err = l.TCPSocket(loopback4)
+				case l.sim != nil:
+					var errno syscall.Errno
+					if fd, errno = l.sim.node.Open("/tmp/file", simOpenFlags(unix.O_CREAT|unix.O_RDWR)); errno != 0 {
+						err = errno
+					}
+				default:
 					path := filepath.Join(t.TempDir(), "file")
 					fd, err = unix.Open(path, unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
-				} else {
-					fd, err = TCPSocket(loopback4)
 				}
 				if err != nil {
 					t.Fatal(err)
 				}
-				f := trackFD(t, fd)
-				if !fdIsOpen(t, fd) {
+				f := trackFD(t, l, fd)
+				if !fdIsOpen(t, l, fd) {
 					t.Fatal("fd not open before Close")
 				}
 				var r opResult
@@ -340,7 +332,7 @@ func TestClose(t *testing.T) {
 				await(t, l, &r)
 				f.closed = true
 				wantOK(t, "Close", &r)
-				if fdIsOpen(t, fd) {
+				if fdIsOpen(t, l, fd) {
 					t.Fatalf("fd %d is still open after Close", fd)
 				}
 			})
@@ -364,7 +356,7 @@ func currentUmask() uint32 {
 
 func TestOpenAt(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		dir := t.TempDir()
+		dir := tempDir(t, l)
 		path := filepath.Join(dir, "created")
 		var r opResult
 		var c Completion
@@ -374,55 +366,71 @@ func TestOpenAt(t *testing.T) {
 			t.Fatalf("OpenAt(O_CREAT): fd=%d err=%v", r.n, r.err)
 		}
 		fd := r.n
-		closeOnCleanup(t, fd)
-		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-		if err != nil || flags&unix.FD_CLOEXEC == 0 {
-			t.Fatalf("OpenAt fd: F_GETFD = %#x, %v; want FD_CLOEXEC", flags, err)
+		ownFD(t, l, fd)
+		if l.sim == nil { // simulated descriptors have no flags; the mode: TestStatx
+			flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+			if err != nil || flags&unix.FD_CLOEXEC == 0 {
+				t.Fatalf("OpenAt fd: F_GETFD = %#x, %v; want FD_CLOEXEC", flags, err)
+			}
+			if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err != nil || fl&unix.O_ACCMODE != unix.O_RDWR {
+				t.Fatalf("OpenAt fd: F_GETFL = %#x, %v; want O_RDWR", fl, err)
+			}
+			var st unix.Stat_t
+			if err := unix.Fstat(fd, &st); err != nil {
+				t.Fatal(err)
+			}
+			if want := 0o640 &^ currentUmask(); uint32(st.Mode)&0o7777 != want || st.Mode&unix.S_IFMT != unix.S_IFREG {
+				t.Fatalf("created file mode %#o, want regular file with %#o", st.Mode, want)
+			}
 		}
-		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err != nil || fl&unix.O_ACCMODE != unix.O_RDWR {
-			t.Fatalf("OpenAt fd: F_GETFL = %#x, %v; want O_RDWR", fl, err)
-		}
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			t.Fatal(err)
-		}
-		if want := 0o640 &^ currentUmask(); uint32(st.Mode)&0o7777 != want || st.Mode&unix.S_IFMT != unix.S_IFREG {
-			t.Fatalf("created file mode %#o, want regular file with %#o", st.Mode, want)
-		}
-		writeAll(t, fd, []byte("via openat"))
-		wantFile(t, path, []byte("via openat"))
-
-		// Relative to a directory descriptor.
-		dirFD, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		closeOnCleanup(t, dirFD)
 		r = opResult{}
-		OpenAt(l, &c, dirFD, "created", unix.O_RDONLY, 0, &r, (*opResult).onCount)
+		Write(l, &c, fd, []byte("via openat"), -1, &r, (*opResult).onCount)
 		await(t, l, &r)
-		if r.err != nil || r.n < 0 {
-			t.Fatalf("OpenAt(dirfd, relative): fd=%d err=%v", r.n, r.err)
-		}
-		closeOnCleanup(t, r.n)
-		if got := readAllNonblocking(t, r.n, 10); string(got) != "via openat" {
-			t.Fatalf("read %q through the fd from OpenAt(dirfd)", got)
+		wantN(t, "Write through the fd from OpenAt", &r, 10)
+		wantFile(t, l, path, []byte("via openat"))
+		r = opResult{}
+		buf := make([]byte, 16)
+		Read(l, &c, fd, buf, 0, &r, (*opResult).onCount)
+		await(t, l, &r)
+		wantN(t, "Read through the fd from OpenAt", &r, 10)
+
+		if l.sim == nil { // the simulated file system has no directories to open
+			// Relative to a directory descriptor.
+			dirFD, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			closeOnCleanup(t, dirFD)
+			r = opResult{}
+			OpenAt(l, &c, dirFD, "created", unix.O_RDONLY, 0, &r, (*opResult).onCount)
+			await(t, l, &r)
+			if r.err != nil || r.n < 0 {
+				t.Fatalf("OpenAt(dirfd, relative): fd=%d err=%v", r.n, r.err)
+			}
+			closeOnCleanup(t, r.n)
+			if got := readAllNonblocking(t, nil, r.n, 10); string(got) != "via openat" {
+				t.Fatalf("read %q through the fd from OpenAt(dirfd)", got)
+			}
 		}
 
-		for _, tc := range []struct {
+		type errCase struct {
 			name  string
 			dirfd int
 			path  string
 			flags int
 			want  error
-		}{
+		}
+		cases := []errCase{
 			{"missing file", unix.AT_FDCWD, filepath.Join(dir, "missing"), unix.O_RDONLY, syscall.ENOENT},
-			{"missing directory", unix.AT_FDCWD, filepath.Join(dir, "no", "file"), unix.O_CREAT | unix.O_RDWR, syscall.ENOENT},
 			{"O_EXCL on an existing file", unix.AT_FDCWD, path, unix.O_CREAT | unix.O_EXCL | unix.O_RDWR, syscall.EEXIST},
 			{"relative to a bad dirfd", badFD, "created", unix.O_RDONLY, syscall.EBADF},
 			{"O_DIRECTORY on a file", unix.AT_FDCWD, path, unix.O_RDONLY | unix.O_DIRECTORY, syscall.ENOTDIR},
 			{"path with NUL", unix.AT_FDCWD, path + "\x00suffix", unix.O_RDONLY, syscall.EINVAL},
-		} {
+		}
+		if l.sim == nil { // the simulated file system is flat: every directory exists
+			cases = append(cases, errCase{"missing directory", unix.AT_FDCWD, filepath.Join(dir, "no", "file"), unix.O_CREAT | unix.O_RDWR, syscall.ENOENT})
+		}
+		for _, tc := range cases {
 			r = opResult{}
 			OpenAt(l, &c, tc.dirfd, tc.path, tc.flags, 0o600, &r, (*opResult).onCount)
 			if r.calls != 0 {
@@ -430,15 +438,17 @@ func TestOpenAt(t *testing.T) {
 			}
 			await(t, l, &r)
 			if r.err == nil {
-				closeOnCleanup(t, r.n)
+				ownFD(t, l, r.n)
 			}
 			wantErr(t, "OpenAt "+tc.name, &r, tc.want)
 			if r.n != -1 {
 				t.Fatalf("failed OpenAt %s reported fd %d, want -1", tc.name, r.n)
 			}
 		}
-		if _, err := os.Stat(filepath.Join(dir, "no")); !errors.Is(err, os.ErrNotExist) {
-			t.Fatalf("failed OpenAt created something: %v", err)
+		if l.sim == nil {
+			if _, err := os.Stat(filepath.Join(dir, "no")); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("failed OpenAt created something: %v", err)
+			}
 		}
 	})
 }

@@ -19,7 +19,7 @@ func TestReadHugeBuffer(t *testing.T) {
 		mem := hugeBuffer(t, 1<<32+4096)
 		l = newTestLoop(t, Options{Backend: l.Backend()})
 		content := []byte("0123456789")
-		_, fd := tempFile(t, content)
+		_, fd := tempFile(t, l, content)
 		for _, size := range []int{1 << 31, 1 << 32, 1<<32 + 1} {
 			var r opResult
 			var c Completion
@@ -39,7 +39,7 @@ func TestRecvHugeBuffer(t *testing.T) {
 		mem := hugeBuffer(t, 1<<32)
 		l = newTestLoop(t, Options{Backend: l.Backend()})
 		client, server := tcpPair(t, l, loopback4)
-		writeAll(t, client, []byte("tiny"))
+		writeAll(t, l, client, []byte("tiny"))
 		var r opResult
 		var c Completion
 		Recv(l, &c, server, mem, &r, (*opResult).onCount)
@@ -63,17 +63,12 @@ func TestSendOver2GiB(t *testing.T) {
 		copy(data, pattern(4096, 21)) // first and last pages differ from the zeros between
 		copy(data[size-4096:], pattern(4096, 22))
 		l = newTestLoop(t, Options{Backend: l.Backend()})
-		fds, err := nonblockingSocketpair()
-		if err != nil {
-			t.Fatal(err)
-		}
-		closeOnCleanup(t, fds[0])
-		closeOnCleanup(t, fds[1])
+		a, b := newTestFDs(t, l).socketPair()
 		start := time.Now()
 		var send opResult
 		var sc Completion
-		Send(l, &sc, fds[0], data, &send, (*opResult).onCount)
-		reader := &hugeReader{loop: l, fd: fds[1], buf: make([]byte, 4<<20), want: data, differ: -1}
+		Send(l, &sc, a, data, &send, (*opResult).onCount)
+		reader := &hugeReader{loop: l, fd: b, buf: make([]byte, 4<<20), want: data, differ: -1}
 		Recv(l, &reader.c, reader.fd, reader.buf, reader, (*hugeReader).onRecv)
 		runUntil(t, l, 60*time.Second, func() bool {
 			return reader.err != nil || (send.done() && (send.err != nil || reader.got >= size))

@@ -23,14 +23,10 @@ import (
 
 func TestAcceptConnect(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		for _, addr := range loopbacks(t) {
+		for _, addr := range loopbacks(t, l) {
 			t.Run(addr.Addr().String(), func(t *testing.T) {
-				lfd, bound := listenTCP(t, addr)
-				client, err := TCPSocket(bound)
-				if err != nil {
-					t.Fatal(err)
-				}
-				closeOnCleanup(t, client)
+				lfd, bound := listenTCP(t, l, addr)
+				client := tcpSocket(t, l, bound)
 
 				// Accept waits in the loop until a connection arrives.
 				var accept, connect opResult
@@ -48,7 +44,7 @@ func TestAcceptConnect(t *testing.T) {
 					t.Fatalf("Accept: fd=%d err=%v, want a new descriptor", accept.n, accept.err)
 				}
 				server := accept.n
-				closeOnCleanup(t, server)
+				ownFD(t, l, server)
 				if accept.c != &ac || connect.c != &cc {
 					t.Fatal("callbacks received the wrong *Completion")
 				}
@@ -58,29 +54,29 @@ func TestAcceptConnect(t *testing.T) {
 				if n, err := ac.Result(); n != server || err != nil {
 					t.Fatalf("Accept Completion.Result() = %d, %v; want %d, nil", n, err, server)
 				}
-				wantNonblockCloexec(t, server)
+				wantNonblockCloexec(t, l, server)
 
 				// The two descriptors are the two ends of one connection.
-				clientLocal, err := LocalAddr(client)
+				clientLocal, err := l.LocalAddr(client)
 				if err != nil {
 					t.Fatal(err)
 				}
-				serverRemote, err := RemoteAddr(server)
+				serverRemote, err := l.RemoteAddr(server)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if clientLocal != serverRemote {
 					t.Fatalf("client local %v != server's peer %v", clientLocal, serverRemote)
 				}
-				clientRemote, err := RemoteAddr(client)
+				clientRemote, err := l.RemoteAddr(client)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if clientRemote != bound {
 					t.Fatalf("client connected to %v, want %v", clientRemote, bound)
 				}
-				writeAll(t, client, []byte("ping"))
-				if got := readAllNonblocking(t, server, 4); string(got) != "ping" {
+				writeAll(t, l, client, []byte("ping"))
+				if got := readAllNonblocking(t, l, server, 4); string(got) != "ping" {
 					t.Fatalf("server read %q", got)
 				}
 			})
@@ -91,7 +87,7 @@ func TestAcceptConnect(t *testing.T) {
 func TestAcceptErrors(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
 		t.Run("not a socket", func(t *testing.T) {
-			_, fileFD := tempFile(t, []byte("x"))
+			_, fileFD := tempFile(t, l, []byte("x"))
 			var r opResult
 			var c Completion
 			Accept(l, &c, fileFD, &r, (*opResult).onCount)
@@ -109,11 +105,7 @@ func TestAcceptErrors(t *testing.T) {
 			wantErr(t, "Accept on a bad fd", &r, syscall.EBADF)
 		})
 		t.Run("not listening", func(t *testing.T) {
-			fd, err := TCPSocket(loopback4)
-			if err != nil {
-				t.Fatal(err)
-			}
-			closeOnCleanup(t, fd)
+			fd := tcpSocket(t, l, loopback4)
 			var r opResult
 			var c Completion
 			Accept(l, &c, fd, &r, (*opResult).onCount)
@@ -123,28 +115,42 @@ func TestAcceptErrors(t *testing.T) {
 	})
 }
 
+// closedTCPPort returns a loopback address on which nothing listens: on
+// the kernel, a port held by a bound socket that is not listening (the
+// kernel answers a SYN to it with a RST); on the simulator, the port of a
+// listener that was closed.
+func closedTCPPort(t *testing.T, l *Loop) netip.AddrPort {
+	t.Helper()
+	if l.sim != nil {
+		lfd, bound, err := l.ListenTCP(loopback4, ListenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := closeFD(t, l, lfd); err != nil {
+			t.Fatal(err)
+		}
+		return bound
+	}
+	holder, err := TCPSocket(loopback4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeOnCleanup(t, holder)
+	if err := unix.Bind(holder, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	closedPort, err := LocalAddr(holder)
+	if err != nil || closedPort.Port() == 0 {
+		t.Fatalf("LocalAddr: %v %v", closedPort, err)
+	}
+	return closedPort
+}
+
 func TestConnectErrors(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
 		t.Run("refused", func(t *testing.T) {
-			// A bound socket that is not listening holds the port, so the
-			// kernel answers a SYN to it with a RST.
-			holder, err := TCPSocket(loopback4)
-			if err != nil {
-				t.Fatal(err)
-			}
-			closeOnCleanup(t, holder)
-			if err := unix.Bind(holder, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-				t.Fatal(err)
-			}
-			closedPort, err := LocalAddr(holder)
-			if err != nil || closedPort.Port() == 0 {
-				t.Fatalf("LocalAddr: %v %v", closedPort, err)
-			}
-			fd, err := TCPSocket(closedPort)
-			if err != nil {
-				t.Fatal(err)
-			}
-			closeOnCleanup(t, fd)
+			closedPort := closedTCPPort(t, l)
+			fd := tcpSocket(t, l, closedPort)
 			var r opResult
 			var c Completion
 			Connect(l, &c, fd, closedPort, &r, (*opResult).onErr)
@@ -152,11 +158,7 @@ func TestConnectErrors(t *testing.T) {
 			wantErr(t, "Connect to a closed port", &r, syscall.ECONNREFUSED)
 		})
 		t.Run("invalid address", func(t *testing.T) {
-			fd, err := TCPSocket(loopback4)
-			if err != nil {
-				t.Fatal(err)
-			}
-			closeOnCleanup(t, fd)
+			fd := tcpSocket(t, l, loopback4)
 			for _, addr := range []netip.AddrPort{{}, netip.AddrPortFrom(netip.Addr{}, 80)} {
 				var r opResult
 				var c Completion
@@ -170,7 +172,7 @@ func TestConnectErrors(t *testing.T) {
 		})
 		t.Run("already connected", func(t *testing.T) {
 			client, _ := tcpPair(t, l, loopback4)
-			peer, err := RemoteAddr(client)
+			peer, err := l.RemoteAddr(client)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -192,6 +194,7 @@ func TestConnectErrors(t *testing.T) {
 
 func TestConnectUnix(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		needsKernel(t, l, "unix-domain sockets")
 		paths := map[string]string{
 			"path":     filepath.Join(shortTempDir(t), "sock"),
 			"abstract": fmt.Sprintf("@ioloop-test-%d-%d", os.Getpid(), time.Now().UnixNano()),
@@ -207,7 +210,7 @@ func TestConnectUnix(t *testing.T) {
 					t.Fatalf("ListenUnix(%q): %v", path, err)
 				}
 				closeOnCleanup(t, lfd)
-				wantNonblockCloexec(t, lfd)
+				wantNonblockCloexec(t, l, lfd)
 				if kind == "path" {
 					if fi, err := os.Stat(path); err != nil || fi.Mode()&os.ModeSocket == 0 {
 						t.Fatalf("ListenUnix did not create a socket file at %s: %v", path, err)
@@ -218,10 +221,10 @@ func TestConnectUnix(t *testing.T) {
 					t.Fatal(err)
 				}
 				closeOnCleanup(t, client)
-				wantNonblockCloexec(t, client)
+				wantNonblockCloexec(t, l, client)
 
 				server := acceptConnected(t, l, lfd, "ConnectUnix", func(c *Completion, r *opResult) { ConnectUnix(l, c, client, path, r, (*opResult).onErr) })
-				wantNonblockCloexec(t, server)
+				wantNonblockCloexec(t, l, server)
 
 				// The peer of the client is the socket bound at path.
 				peer, err := unix.Getpeername(client)
@@ -255,25 +258,23 @@ func TestConnectUnix(t *testing.T) {
 func TestConnectIPv4Mapped(t *testing.T) {
 	// An IPv4-mapped IPv6 address reaches an IPv4 listener through an
 	// AF_INET6 socket (sockaddr_in6), as with Go's net package.
-	if len(loopbacks(t)) < 2 {
-		t.Skip("IPv6 loopback unavailable")
-	}
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		lfd, bound := listenTCP(t, loopback4)
+		if len(loopbacks(t, l)) < 2 {
+			t.Skip("IPv6 loopback unavailable")
+		}
+		lfd, bound := listenTCP(t, l, loopback4)
 		mapped := netip.AddrPortFrom(netip.AddrFrom16(bound.Addr().As16()), bound.Port())
 		if !mapped.Addr().Is4In6() {
 			t.Fatalf("%v is not IPv4-mapped", mapped)
 		}
-		fd, err := TCPSocket(mapped)
-		if err != nil {
-			t.Fatal(err)
-		}
-		closeOnCleanup(t, fd)
-		if domain, _ := socketDomain(fd); domain != unix.AF_INET6 {
-			t.Fatalf("TCPSocket(%v) domain %d, want AF_INET6", mapped, domain)
+		fd := tcpSocket(t, l, mapped)
+		if l.sim == nil {
+			if domain, _ := socketDomain(fd); domain != unix.AF_INET6 {
+				t.Fatalf("TCPSocket(%v) domain %d, want AF_INET6", mapped, domain)
+			}
 		}
 		acceptConnected(t, l, lfd, "Connect to an IPv4-mapped address", func(c *Completion, r *opResult) { Connect(l, c, fd, mapped, r, (*opResult).onErr) })
-		if remote, err := RemoteAddr(fd); err != nil || remote != mapped {
+		if remote, err := l.RemoteAddr(fd); err != nil || remote != mapped {
 			t.Fatalf("RemoteAddr = %v, %v; want %v", remote, err, mapped)
 		}
 	})
@@ -284,6 +285,7 @@ func TestConnectUnixLongestPath(t *testing.T) {
 	// less and a NUL is the longest path.
 	longest := len(unix.RawSockaddrUnix{}.Path) - 1
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		needsKernel(t, l, "unix-domain sockets")
 		dir := shortTempDir(t)
 		path := filepath.Join(dir, strings.Repeat("p", longest-len(dir)-1))
 		if len(path) != longest {
@@ -305,11 +307,18 @@ func TestConnectUnixLongestPath(t *testing.T) {
 
 func TestConnectUnixErrors(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		fd, err := UnixSocket()
-		if err != nil {
-			t.Fatal(err)
+		// A path that does not fit a sockaddr_un fails before any socket
+		// is involved: on the simulator too, with one of its sockets.
+		var fd int
+		if l.sim != nil {
+			fd = tcpSocket(t, l, loopback4)
+		} else {
+			var err error
+			if fd, err = UnixSocket(); err != nil {
+				t.Fatal(err)
+			}
+			closeOnCleanup(t, fd)
 		}
-		closeOnCleanup(t, fd)
 		for _, path := range []string{
 			"/tmp/" + strings.Repeat("x", 200), // longer than sockaddr_un.sun_path
 			"@" + strings.Repeat("y", 120),
@@ -324,6 +333,7 @@ func TestConnectUnixErrors(t *testing.T) {
 			await(t, l, &r)
 			wantErr(t, fmt.Sprintf("ConnectUnix with a %d-byte path", len(path)), &r, syscall.EINVAL)
 		}
+		needsKernel(t, l, "unix-domain sockets")
 
 		var r opResult
 		var c Completion
@@ -341,7 +351,7 @@ func TestConnectUnixErrors(t *testing.T) {
 
 func TestRecvSend(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		for _, addr := range loopbacks(t) {
+		for _, addr := range loopbacks(t, l) {
 			t.Run(addr.Addr().String(), func(t *testing.T) {
 				client, server := tcpPair(t, l, addr)
 
@@ -397,7 +407,7 @@ func TestRecvEOF(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
 		t.Run("peer closed before Recv", func(t *testing.T) {
 			client, server := tcpPairTracked(t, l, loopback4)
-			writeAll(t, server.fd, []byte("last"))
+			writeAll(t, l, server.fd, []byte("last"))
 			server.close(t)
 			buf := make([]byte, 16)
 			var r opResult
@@ -445,7 +455,7 @@ func TestRecvErrors(t *testing.T) {
 			t.Fatalf("Recv on a bad fd: n=%d, want 0", r.n)
 		}
 
-		_, fileFD := tempFile(t, []byte("not a socket"))
+		_, fileFD := tempFile(t, l, []byte("not a socket"))
 		r = opResult{}
 		Recv(l, &c, fileFD, buf, &r, (*opResult).onCount)
 		await(t, l, &r)
@@ -459,11 +469,7 @@ func TestRecvErrors(t *testing.T) {
 			t.Fatalf("Send on a bad fd: n=%d, want 0", r.n)
 		}
 
-		unconnected, err := TCPSocket(loopback4)
-		if err != nil {
-			t.Fatal(err)
-		}
-		closeOnCleanup(t, unconnected)
+		unconnected := tcpSocket(t, l, loopback4)
 		r = opResult{}
 		Send(l, &c, unconnected, buf, &r, (*opResult).onCount)
 		await(t, l, &r)
@@ -497,10 +503,7 @@ func TestSendToGonePeer(t *testing.T) {
 		payload := pattern(1024, 3)
 		t.Run("reset", func(t *testing.T) {
 			client, server := tcpPairTracked(t, l, loopback4)
-			// SO_LINGER 0 makes close send a RST instead of a FIN.
-			if err := unix.SetsockoptLinger(server.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
-				t.Fatal(err)
-			}
+			resetOnClose(t, l, server.fd)
 			server.close(t)
 			var r opResult
 			var c Completion
@@ -598,22 +601,20 @@ func TestSendLargerThanSocketBuffer(t *testing.T) {
 		// scale is fixed then; shrinking it on an established loopback
 		// connection stalls TCP in persist probes). The sender's may
 		// shrink at any time.
+		// The simulator's buffers (256 KiB per direction) cannot be set,
+		// and are small enough.
 		const small = 4 << 10
-		lfd, bound := listenTCP(t, loopback4)
-		receiver, err := TCPSocket(bound)
-		if err != nil {
-			t.Fatal(err)
-		}
-		closeOnCleanup(t, receiver)
-		if err := unix.SetsockoptInt(receiver, unix.SOL_SOCKET, unix.SO_RCVBUF, small); err != nil {
-			t.Fatal(err)
-		}
+		fds := newTestFDs(t, l)
+		lfd, bound := listenTCP(t, l, loopback4)
+		receiver := tcpSocket(t, l, bound)
+		fds.setRcvBuf(receiver, small)
 		sender := acceptConnected(t, l, lfd, "Connect", func(c *Completion, r *opResult) { Connect(l, c, receiver, bound, r, (*opResult).onErr) })
-		if err := unix.SetsockoptInt(sender, unix.SOL_SOCKET, unix.SO_SNDBUF, small); err != nil {
-			t.Fatal(err)
+		fds.setSndBuf(sender, small)
+		sndbuf, rcvbuf := simSocketBufBytes(l), 0
+		if l.sim == nil {
+			sndbuf, _ = unix.GetsockoptInt(sender, unix.SOL_SOCKET, unix.SO_SNDBUF)
+			rcvbuf, _ = unix.GetsockoptInt(receiver, unix.SOL_SOCKET, unix.SO_RCVBUF)
 		}
-		sndbuf, _ := unix.GetsockoptInt(sender, unix.SOL_SOCKET, unix.SO_SNDBUF)
-		rcvbuf, _ := unix.GetsockoptInt(receiver, unix.SOL_SOCKET, unix.SO_RCVBUF)
 
 		data := pattern(4<<20, 11)
 		var send opResult
@@ -729,17 +730,13 @@ func TestShutdown(t *testing.T) {
 			await(t, l, &r)
 			wantErr(t, "Shutdown on a bad fd", &r, syscall.EBADF)
 
-			_, fileFD := tempFile(t, nil)
+			_, fileFD := tempFile(t, l, nil)
 			r = opResult{}
 			Shutdown(l, &c, fileFD, unix.SHUT_RDWR, &r, (*opResult).onErr)
 			await(t, l, &r)
 			wantErr(t, "Shutdown on a regular file", &r, syscall.ENOTSOCK)
 
-			unconnected, err := TCPSocket(loopback4)
-			if err != nil {
-				t.Fatal(err)
-			}
-			closeOnCleanup(t, unconnected)
+			unconnected := tcpSocket(t, l, loopback4)
 			r = opResult{}
 			Shutdown(l, &c, unconnected, unix.SHUT_WR, &r, (*opResult).onErr)
 			await(t, l, &r)
@@ -749,7 +746,7 @@ func TestShutdown(t *testing.T) {
 }
 
 func TestListenTCP(t *testing.T) {
-	for _, addr := range loopbacks(t) {
+	for _, addr := range loopbacks(t, nil) {
 		t.Run(addr.Addr().String(), func(t *testing.T) {
 			fd, bound, err := ListenTCP(addr, ListenOptions{})
 			if err != nil {
@@ -762,7 +759,7 @@ func TestListenTCP(t *testing.T) {
 			if local, err := LocalAddr(fd); err != nil || local != bound {
 				t.Fatalf("LocalAddr = %v, %v; want %v", local, err, bound)
 			}
-			wantNonblockCloexec(t, fd)
+			wantNonblockCloexec(t, nil, fd)
 			if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || v == 0 {
 				t.Fatalf("SO_ACCEPTCONN = %d, %v; want listening", v, err)
 			}
@@ -798,6 +795,7 @@ func TestListenTCP(t *testing.T) {
 
 func TestListenTCPOptions(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		needsKernel(t, l, "SO_REUSEPORT and TCP_NODELAY, socket options the simulator does not model")
 		t.Run("ReusePort", func(t *testing.T) {
 			fd1, bound, err := ListenTCP(loopback4, ListenOptions{ReusePort: true})
 			if err != nil {
@@ -881,13 +879,13 @@ func TestListenTCPOptions(t *testing.T) {
 }
 
 func TestTCPSocket(t *testing.T) {
-	for _, addr := range loopbacks(t) {
+	for _, addr := range loopbacks(t, nil) {
 		fd, err := TCPSocket(addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		closeOnCleanup(t, fd)
-		wantNonblockCloexec(t, fd)
+		wantNonblockCloexec(t, nil, fd)
 		if v, err := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY); err != nil || v == 0 {
 			t.Fatalf("TCP_NODELAY = %d, %v; want set", v, err)
 		}
@@ -929,6 +927,58 @@ func TestTCPSocket(t *testing.T) {
 	if _, err := RemoteAddr(fd); !errors.Is(err, syscall.ENOTCONN) {
 		t.Fatalf("RemoteAddr(unconnected) = %v, want ENOTCONN", err)
 	}
+}
+
+// The Loop's socket methods behave alike on every backend: on the kernel
+// backends they are the package functions, on the simulator they act on
+// the simulated network.
+func TestLoopSocketMethods(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		for _, addr := range loopbacks(t, l) {
+			fd, bound := listenTCP(t, l, addr)
+			if bound.Addr() != addr.Addr() || bound.Port() == 0 {
+				t.Fatalf("ListenTCP(%v) bound %v, want the same address with a port", addr, bound)
+			}
+			if local, err := l.LocalAddr(fd); err != nil || local != bound {
+				t.Fatalf("LocalAddr = %v, %v; want %v", local, err, bound)
+			}
+			if _, err := l.RemoteAddr(fd); !errors.Is(err, syscall.ENOTCONN) {
+				t.Fatalf("RemoteAddr(listener) = %v, want ENOTCONN", err)
+			}
+			if fd2, _, err := l.ListenTCP(bound, ListenOptions{}); !errors.Is(err, syscall.EADDRINUSE) || fd2 != -1 {
+				if err == nil {
+					ownFD(t, l, fd2)
+				}
+				t.Fatalf("second ListenTCP(%v) = %d, %v; want -1, EADDRINUSE", bound, fd2, err)
+			}
+		}
+		if fd, _, err := l.ListenTCP(netip.AddrPort{}, ListenOptions{}); !errors.Is(err, syscall.EINVAL) || fd != -1 {
+			t.Fatalf("ListenTCP(invalid) = %d, %v; want -1, EINVAL", fd, err)
+		}
+		if fd, _, err := l.ListenTCP(netip.MustParseAddrPort("192.0.2.1:0"), ListenOptions{}); !errors.Is(err, syscall.EADDRNOTAVAIL) {
+			if err == nil {
+				ownFD(t, l, fd)
+			}
+			t.Fatalf("ListenTCP(192.0.2.1:0) = %v, want EADDRNOTAVAIL", err)
+		}
+		if fd, err := l.TCPSocket(netip.AddrPort{}); !errors.Is(err, syscall.EINVAL) || fd != -1 {
+			t.Fatalf("TCPSocket(invalid) = %d, %v; want -1, EINVAL", fd, err)
+		}
+		fd := tcpSocket(t, l, loopback4)
+		if _, err := l.RemoteAddr(fd); !errors.Is(err, syscall.ENOTCONN) {
+			t.Fatalf("RemoteAddr(unconnected) = %v, want ENOTCONN", err)
+		}
+		if _, err := l.LocalAddr(badFD); !errors.Is(err, syscall.EBADF) {
+			t.Fatalf("LocalAddr(bad fd) = %v, want EBADF", err)
+		}
+		if _, err := l.RemoteAddr(badFD); !errors.Is(err, syscall.EBADF) {
+			t.Fatalf("RemoteAddr(bad fd) = %v, want EBADF", err)
+		}
+		_, file := tempFile(t, l, nil)
+		if _, err := l.LocalAddr(file); !errors.Is(err, syscall.ENOTSOCK) {
+			t.Fatalf("LocalAddr(regular file) = %v, want ENOTSOCK", err)
+		}
+	})
 }
 
 func TestListenUnixErrors(t *testing.T) {

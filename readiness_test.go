@@ -95,7 +95,7 @@ func TestFileWorkersBoundAndCancel(t *testing.T) {
 	for i := range workers {
 		wantErr(t, "Cancel of a running Read", &cancelRs[i], syscall.EALREADY)
 		stillPending(t, l, time.Millisecond, "running Read", &rs[i])
-		writeAll(t, writeEnds[i], []byte("go"))
+		writeAll(t, nil, writeEnds[i], []byte("go"))
 	}
 	await(t, l, &rs[0], &rs[1])
 	for i := range workers {
@@ -116,7 +116,7 @@ func TestCloseStopsFileWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitForPool(t, b, 0, 1) // the blocking Read runs
-	_, fd := tempFile(t, pattern(1<<16, 1))
+	_, fd := tempFile(t, nil, pattern(1<<16, 1))
 	var reads [16]opResult
 	var readCs [16]Completion
 	for i := range reads {
@@ -152,14 +152,14 @@ func TestCloseStopsFileWorkers(t *testing.T) {
 func TestDescriptorReusedBehindTheLoop(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
 		for round := range 3 {
-			fds := newTestFDs(t)
+			fds := newTestFDs(t, l)
 			a, b := fds.socketPair()
 			buf := make([]byte, 8)
 			var r opResult
 			var c Completion
 			Recv(l, &c, b, buf, &r, (*opResult).onCount)
 			stillPending(t, l, time.Millisecond, "Recv", &r)
-			writeAll(t, a, []byte("one"))
+			writeAll(t, l, a, []byte("one"))
 			await(t, l, &r)
 			wantN(t, "Recv", &r, 3)
 			// Leave a one-shot interest armed, then close both ends
@@ -184,7 +184,7 @@ func TestDescriptorReusedBehindTheLoop(t *testing.T) {
 // canceled; the descriptor's number, free again, does not wake them.
 func TestCloseLeavesWaitersInFlight(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		fds := newTestFDs(t)
+		fds := newTestFDs(t, l)
 		_, b := fds.socketPair()
 		delete(fds.open, b) // the loop closes it
 		var r, closed opResult
@@ -196,7 +196,7 @@ func TestCloseLeavesWaitersInFlight(t *testing.T) {
 		wantOK(t, "Close", &closed)
 		// The number comes back for a new socket with data waiting.
 		x, y := fds.socketPair()
-		writeAll(t, x, []byte("new"))
+		writeAll(t, l, x, []byte("new"))
 		stillPending(t, l, 20*time.Millisecond, "Recv on the closed descriptor", &r)
 		var cr opResult
 		var cc Completion
@@ -204,7 +204,7 @@ func TestCloseLeavesWaitersInFlight(t *testing.T) {
 		await(t, l, &cr, &r)
 		wantOK(t, "Cancel", &cr)
 		wantErr(t, "orphaned Recv", &r, ErrCanceled)
-		got := readAllNonblocking(t, y, 3)
+		got := readAllNonblocking(t, l, y, 3)
 		if string(got) != "new" {
 			t.Fatalf("new socket's data %q was consumed by the old Recv", got)
 		}
@@ -253,6 +253,7 @@ func TestTimerHeapOrder(t *testing.T) {
 // readiness (as on io_uring) instead of failing with EAGAIN.
 func TestNonblockingPipeWaits(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		needsKernel(t, l, "pipes")
 		var p [2]int
 		if err := testPipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
 			t.Fatal(err)
@@ -266,7 +267,7 @@ func TestNonblockingPipeWaits(t *testing.T) {
 		var wc, rc Completion
 		Write(l, &wc, p[1], []byte("tail"), -1, &wr, (*opResult).onCount)
 		stillPending(t, l, 10*time.Millisecond, "Write to a full pipe", &wr)
-		drained := readAllNonblocking(t, p[0], filled)
+		drained := readAllNonblocking(t, nil, p[0], filled)
 		if len(drained) != filled {
 			t.Fatalf("drained %d of %d", len(drained), filled)
 		}
@@ -279,7 +280,7 @@ func TestNonblockingPipeWaits(t *testing.T) {
 		rd = opResult{}
 		Read(l, &rc, p[0], buf, -1, &rd, (*opResult).onCount)
 		stillPending(t, l, 10*time.Millisecond, "Read from an empty pipe", &rd)
-		writeAll(t, p[1], []byte("more"))
+		writeAll(t, nil, p[1], []byte("more"))
 		await(t, l, &rd)
 		wantN(t, "Read once written", &rd, 4)
 	})
@@ -293,7 +294,7 @@ func TestNonblockingPipeWaits(t *testing.T) {
 func TestTickYieldsToFileWorkers(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	l, _ := newReadinessLoop(t, Options{})
-	_, fd := tempFile(t, pattern(4096, 3))
+	_, fd := tempFile(t, nil, pattern(4096, 3))
 	buf := make([]byte, 4096)
 	const maxTicks = 1000
 	for round := range 20 {

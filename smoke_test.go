@@ -28,12 +28,12 @@ func TestSmokeNopTimeout(t *testing.T) {
 			t.Fatalf("calls = %d", cnt.calls)
 		}
 		var tc Completion
-		start := time.Now()
+		start := l.Now()
 		Timeout(l, &tc, 20*time.Millisecond, &cnt, (*counter).onNop)
 		if err := l.Run(); err != nil {
 			t.Fatal(err)
 		}
-		if e := time.Since(start); e < 20*time.Millisecond || cnt.calls != 11 {
+		if e := l.Now().Sub(start); e < 20*time.Millisecond || cnt.calls != 11 {
 			t.Fatalf("elapsed %v calls %d", e, cnt.calls)
 		}
 	})

@@ -21,5 +21,6 @@ func fillSimStat(out *unix.Statx_t, st *simcore.Stat) {
 		Mode:    uint16(st.Mode),
 		Size:    uint64(st.SizeBytes),
 		Blocks:  uint64(st.Blocks),
+		Ino:     st.Ino,
 	}
 }

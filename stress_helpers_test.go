@@ -3,6 +3,7 @@ package ioloop
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"strings"
@@ -27,15 +28,20 @@ func forEachBackendNoLoop(t *testing.T, fn func(t *testing.T, backend Backend)) 
 
 // testFDs tracks file descriptors a test opens and closes whatever is still
 // open when the test ends, so that a failing test does not leak them into
-// the next one.
+// the next one. Its descriptors belong to l: on the simulator, to the
+// loop's node, where cleanup is left to the world.
 type testFDs struct {
 	t    testing.TB
+	l    *Loop
 	open map[int]bool
 }
 
-func newTestFDs(t testing.TB) *testFDs {
-	fds := &testFDs{t: t, open: map[int]bool{}}
+func newTestFDs(t testing.TB, l *Loop) *testFDs {
+	fds := &testFDs{t: t, l: l, open: map[int]bool{}}
 	t.Cleanup(func() {
+		if fds.simulated() {
+			return
+		}
 		for fd := range fds.open {
 			unix.Close(fd)
 		}
@@ -43,31 +49,68 @@ func newTestFDs(t testing.TB) *testFDs {
 	return fds
 }
 
+func (f *testFDs) simulated() bool { return f.l != nil && f.l.sim != nil }
+
 func (f *testFDs) add(fd int) int {
 	f.open[fd] = true
 	return fd
 }
 
-// close closes fd now (once).
+// close closes fd now (once), as a program would outside the loop (on the
+// simulator, through the loop, unless it is closed).
 func (f *testFDs) close(fd int) {
 	f.t.Helper()
 	if !f.open[fd] {
 		f.t.Fatalf("closing fd %d twice or not tracked", fd)
 	}
 	delete(f.open, fd)
-	if err := unix.Close(fd); err != nil {
+	if f.simulated() && f.l.closed {
+		return
+	}
+	if err := closeFD(f.t, f.l, fd); err != nil {
 		f.t.Errorf("close(%d): %v", fd, err)
 	}
 }
 
-// socketPair returns a connected, non-blocking AF_UNIX stream socket pair.
+// socketPair returns a connected, non-blocking AF_UNIX stream socket pair;
+// on the simulator, which has no unix sockets, a TCP pair through the loop.
 func (f *testFDs) socketPair() (a, b int) {
 	f.t.Helper()
+	if f.simulated() {
+		return f.tcpPair(f.l, 0, 0)
+	}
 	fds, err := nonblockingSocketpair()
 	if err != nil {
 		f.t.Fatalf("socketpair: %v", err)
 	}
 	return f.add(fds[0]), f.add(fds[1])
+}
+
+// setSndBuf sets SO_SNDBUF on a socket of the kernel. The simulator has a
+// fixed buffer per direction of a connection (256 KiB by default), and
+// nothing to set.
+func (f *testFDs) setSndBuf(fd, size int) {
+	f.t.Helper()
+	if !f.simulated() {
+		stressSetsockopt(f.t, fd, unix.SO_SNDBUF, size)
+	}
+}
+
+// simSocketBufBytes is how many bytes one direction of a simulated
+// connection holds (0 on the kernel backends).
+func simSocketBufBytes(l *Loop) int {
+	if l == nil || l.sim == nil {
+		return 0
+	}
+	return l.sim.world.Config().SocketBufBytes
+}
+
+// setRcvBuf is setSndBuf for SO_RCVBUF.
+func (f *testFDs) setRcvBuf(fd, size int) {
+	f.t.Helper()
+	if !f.simulated() {
+		stressSetsockopt(f.t, fd, unix.SO_RCVBUF, size)
+	}
 }
 
 // tcpPair returns a connected loopback TCP pair (client, server), both
@@ -77,22 +120,22 @@ func (f *testFDs) socketPair() (a, b int) {
 // inherit) before the connection exists, so the window stays small.
 func (f *testFDs) tcpPair(l *Loop, sndBuf, rcvBuf int) (client, server int) {
 	f.t.Helper()
-	lfd, bound, err := ListenTCP(netip.MustParseAddrPort("127.0.0.1:0"), ListenOptions{Backlog: 8})
+	lfd, bound, err := l.ListenTCP(netip.MustParseAddrPort("127.0.0.1:0"), ListenOptions{Backlog: 8})
 	if err != nil {
 		f.t.Fatalf("ListenTCP: %v", err)
 	}
 	f.add(lfd)
 	defer f.close(lfd)
 	if rcvBuf > 0 {
-		stressSetsockopt(f.t, lfd, unix.SO_RCVBUF, rcvBuf)
+		f.setRcvBuf(lfd, rcvBuf)
 	}
-	cfd, err := TCPSocket(bound)
+	cfd, err := l.TCPSocket(bound)
 	if err != nil {
 		f.t.Fatalf("TCPSocket: %v", err)
 	}
 	f.add(cfd)
 	if sndBuf > 0 {
-		stressSetsockopt(f.t, cfd, unix.SO_SNDBUF, sndBuf)
+		f.setSndBuf(cfd, sndBuf)
 	}
 	var st tcpPairState
 	var ac, cc Completion
@@ -126,18 +169,85 @@ func stressSetsockopt(t testing.TB, fd, opt, value int) {
 	}
 }
 
-// resetOnClose makes the next close(fd) send a TCP RST instead of a FIN.
-func resetOnClose(t testing.TB, fd int) {
+// resetOnClose makes the next close(fd) send a TCP RST instead of a FIN
+// (SO_LINGER with a zero timeout).
+func resetOnClose(t testing.TB, l *Loop, fd int) {
 	t.Helper()
+	if l != nil && l.sim != nil {
+		if errno := l.sim.node.SetLingerZero(fd); errno != 0 {
+			t.Fatalf("SO_LINGER: %v", errno)
+		}
+		return
+	}
 	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
 		t.Fatalf("SO_LINGER: %v", err)
 	}
 }
 
-// stressDrain reads everything currently readable from fd.
-func stressDrain(t testing.TB, fd int, into []byte) []byte {
+// shutdownFD is shutdown(2) from outside the loop (on the simulator,
+// through the loop, until the peer could know).
+func shutdownFD(t testing.TB, l *Loop, fd, how int) {
+	t.Helper()
+	if l != nil && l.sim != nil {
+		var r opResult
+		var c Completion
+		Shutdown(l, &c, fd, how, &r, (*opResult).onErr)
+		runUntil(t, l, waitLimit, r.done)
+		if r.err != nil {
+			t.Fatalf("shutdown(%d): %v", fd, r.err)
+		}
+		simSettle(t, l)
+		return
+	}
+	if err := unix.Shutdown(fd, how); err != nil {
+		t.Fatalf("shutdown(%d): %v", fd, err)
+	}
+}
+
+// stressWrite writes data to the socket fd in one write(2), which must
+// take all of it (on the simulator: with the loop's Send, until it has
+// arrived).
+func stressWrite(t testing.TB, l *Loop, fd int, data []byte) {
+	t.Helper()
+	if l != nil && l.sim != nil {
+		writeAll(t, l, fd, data)
+		return
+	}
+	n, err := unix.Write(fd, data)
+	if err != nil || n != len(data) {
+		t.Fatalf("write(%d): %d, %v", fd, n, err)
+	}
+}
+
+// stressDrain reads everything currently readable from fd (on the
+// simulator: everything that arrives within simSettleTime, with the loop's
+// Recv).
+func stressDrain(t testing.TB, l *Loop, fd int, into []byte) []byte {
 	t.Helper()
 	var buf [64 << 10]byte
+	if l != nil && l.sim != nil {
+		simSettle(t, l)
+		for {
+			var r, cr opResult
+			var c, cc Completion
+			Recv(l, &c, fd, buf[:], &r, (*opResult).onCount)
+			if err := l.Tick(); err != nil {
+				t.Fatal(err)
+			}
+			if !r.done() {
+				Cancel(l, &cc, &c, &cr, (*opResult).onErr)
+				runUntil(t, l, waitLimit, func() bool { return r.done() && cr.done() })
+			}
+			switch {
+			case r.err == nil && r.n > 0:
+				into = append(into, buf[:r.n]...)
+			case r.err == nil, r.err == io.EOF, r.err == ErrCanceled:
+				return into
+			default:
+				t.Fatalf("read(%d): %v", fd, r.err)
+			}
+		}
+	}
 	for {
 		n, err := unix.Read(fd, buf[:])
 		if n > 0 {

@@ -17,10 +17,12 @@ type fileSystem struct {
 	sectorBytes int
 	byName      map[string]*inode
 	order       []*inode // creation order: crash decisions never iterate a map
+	lastIno     uint64
 }
 
 type inode struct {
 	name    string
+	ino     uint64 // the inode number Statx reports
 	data    []byte
 	durable []byte
 	dirty   bitset // sectors written since the last Fsync
@@ -61,6 +63,25 @@ func (fs *fileSystem) init(sectorBytes int) {
 
 // lookup finds a file by its cleaned name without allocating.
 func (fs *fileSystem) lookup(name []byte) *inode { return fs.byName[string(name)] }
+
+// rootIno is the inode number of the root directory, as on ext4.
+const rootIno = 2
+
+// Umask is the simulated process's file mode creation mask: OpenAt
+// creates files with its mode less these bits, as open(2) does.
+const Umask = 0o022
+
+// create adds an empty file with permission bits mode (umask applied).
+func (fs *fileSystem) create(name []byte, mode uint32) *inode {
+	if fs.lastIno < rootIno {
+		fs.lastIno = rootIno
+	}
+	fs.lastIno++
+	ino := &inode{name: string(name), ino: fs.lastIno, mode: mode & 0o7777 &^ Umask}
+	fs.byName[ino.name] = ino
+	fs.order = append(fs.order, ino)
+	return ino
+}
 
 func cleanPath(p []byte) []byte {
 	if len(p) > 0 && p[0] == '/' && path.Clean(string(p)) == string(p) {
@@ -105,6 +126,8 @@ func (n *Node) runDisk(index int32) {
 		switch {
 		case e == nil:
 			res = -int32(syscall.EBADF)
+		case e.file == nil && req.Kind == KindFsync:
+			res = -int32(syscall.EINVAL) // fsync(2) of a socket
 		case e.file == nil:
 			res = -int32(syscall.ESPIPE)
 		default:
@@ -115,14 +138,11 @@ func (n *Node) runDisk(index int32) {
 }
 
 func (n *Node) openAt(req *Request) int32 {
-	if req.FD != AtCWD {
-		if n.fdEntry(req.FD) == nil {
-			return -int32(syscall.EBADF)
-		}
-		return -int32(syscall.ENOTDIR)
-	}
 	if len(req.Path) == 0 {
 		return -int32(syscall.ENOENT)
+	}
+	if errno := n.dirFD(req); errno != 0 {
+		return -int32(errno)
 	}
 	name := cleanPath(req.Path)
 	if string(name) == "/" {
@@ -136,15 +156,42 @@ func (n *Node) openAt(req *Request) int32 {
 		return -int32(syscall.EEXIST)
 	case ino == nil && flags&OpenCreate == 0:
 		return -int32(syscall.ENOENT)
+	case flags&OpenDirectory != 0:
+		return -int32(syscall.ENOTDIR) // the only directory is the root
 	case ino == nil:
-		ino = &inode{name: string(name), mode: 0o644}
-		fs.byName[ino.name] = ino
-		fs.order = append(fs.order, ino)
+		ino = fs.create(name, req.Mode)
 	}
 	if flags&OpenTruncate != 0 && flags&OpenWrite != 0 {
 		ino.data = ino.data[:0]
 	}
-	return int32(n.allocFD(fdEntry{file: &fileHandle{ino: ino, flags: flags}}))
+	return int32(n.allocFD(fdEntry{file: n.newFileHandle(ino, flags)}))
+}
+
+// newFileHandle returns a handle for an open file, reusing a closed one.
+func (n *Node) newFileHandle(ino *inode, flags uint32) *fileHandle {
+	var f *fileHandle
+	if last := len(n.spareFiles) - 1; last >= 0 {
+		f = n.spareFiles[last]
+		n.spareFiles[last] = nil
+		n.spareFiles = n.spareFiles[:last]
+	} else {
+		f = new(fileHandle)
+	}
+	*f = fileHandle{ino: ino, flags: flags}
+	return f
+}
+
+// dirFD checks the dirfd of a non-empty path: an absolute path ignores
+// it; a relative one needs AtCWD, since the root is the only directory
+// and no descriptor refers to it.
+func (n *Node) dirFD(req *Request) syscall.Errno {
+	switch {
+	case req.FD == AtCWD || req.Path[0] == '/':
+		return 0
+	case n.fdEntry(req.FD) == nil:
+		return syscall.EBADF
+	}
+	return syscall.ENOTDIR
 }
 
 // StatEmptyPath is the Statx flag for "the descriptor itself" (AT_EMPTY_PATH).
@@ -159,20 +206,20 @@ func (n *Node) statx(req *Request) int32 {
 			return -int32(syscall.EBADF)
 		}
 		if e.file == nil {
-			st := Stat{Mode: syscall.S_IFSOCK | 0o777, Nlink: 1, BlockBytes: uint32(n.fs.sectorBytes)}
-			n.host.FillStat(req.Token, &st)
+			n.stat = Stat{Mode: syscall.S_IFSOCK | 0o777, Nlink: 1, BlockBytes: uint32(n.fs.sectorBytes)}
+			n.host.FillStat(req.Token, &n.stat)
 			return 0
 		}
 		ino = e.file.ino
 	case len(req.Path) == 0:
 		return -int32(syscall.ENOENT)
-	case req.FD != AtCWD && req.Path[0] != '/':
-		return -int32(syscall.ENOTDIR)
+	case n.dirFD(req) != 0:
+		return -int32(n.dirFD(req))
 	default:
 		name := cleanPath(req.Path)
 		if string(name) == "/" {
-			st := Stat{Mode: syscall.S_IFDIR | 0o755, Nlink: 2, BlockBytes: uint32(n.fs.sectorBytes), IsDirectory: true}
-			n.host.FillStat(req.Token, &st)
+			n.stat = Stat{Mode: syscall.S_IFDIR | 0o755, Nlink: 2, BlockBytes: uint32(n.fs.sectorBytes), IsDirectory: true, Ino: rootIno}
+			n.host.FillStat(req.Token, &n.stat)
 			return 0
 		}
 		if ino = n.fs.lookup(name); ino == nil {
@@ -181,10 +228,10 @@ func (n *Node) statx(req *Request) int32 {
 	}
 	size := int64(len(ino.data))
 	sector := int64(n.fs.sectorBytes)
-	st := Stat{SizeBytes: size, Mode: syscall.S_IFREG | ino.mode, Nlink: 1, BlockBytes: uint32(sector),
-		Blocks: (size + sector - 1) / sector * (sector / 512)}
+	n.stat = Stat{SizeBytes: size, Mode: syscall.S_IFREG | ino.mode, Nlink: 1, BlockBytes: uint32(sector),
+		Blocks: (size + sector - 1) / sector * (sector / 512), Ino: ino.ino}
 	if n.host != nil {
-		n.host.FillStat(req.Token, &st)
+		n.host.FillStat(req.Token, &n.stat)
 	}
 	return 0
 }
@@ -204,7 +251,7 @@ func (n *Node) fileIO(f *fileHandle, req *Request) int32 {
 		if offset < 0 {
 			offset = f.pos
 		}
-		total := requestLen(req)
+		total := min(requestLen(req), maxTransfer)
 		if offset >= int64(len(ino.data)) || total == 0 {
 			return 0
 		}
@@ -228,7 +275,7 @@ func (n *Node) fileIO(f *fileHandle, req *Request) int32 {
 		case offset < 0:
 			offset = f.pos
 		}
-		total := requestLen(req)
+		total := min(requestLen(req), maxTransfer)
 		if total == 0 {
 			return 0
 		}
@@ -310,8 +357,14 @@ func (n *Node) fsync(ino *inode) int32 {
 	return 0
 }
 
+// maxTransfer is the most one read or write moves, as Linux's
+// MAX_RW_COUNT: a larger request is short, and its count fits an int32.
+const maxTransfer = 0x7ffff000
+
+// requestLen is how many bytes a read or write asks for: its buffer's
+// length, or its buffers' total (Readv, Writev).
 func requestLen(req *Request) int {
-	if req.Kind == KindRead || req.Kind == KindWrite {
+	if req.Kind != KindReadv && req.Kind != KindWritev {
 		return len(req.Buf)
 	}
 	total := 0
@@ -323,7 +376,7 @@ func requestLen(req *Request) int {
 
 // scatter copies src into the request's buffers and returns the count.
 func scatter(req *Request, src []byte) int {
-	if req.Kind == KindRead {
+	if req.Kind != KindReadv {
 		return copy(req.Buf, src)
 	}
 	count := 0
@@ -336,9 +389,10 @@ func scatter(req *Request, src []byte) int {
 	return count
 }
 
-// gather copies the request's buffers into dst, which is exactly as long.
+// gather fills dst from the start of the request's buffers, which hold at
+// least len(dst) bytes.
 func gather(req *Request, dst []byte) {
-	if req.Kind == KindWrite {
+	if req.Kind != KindWritev {
 		copy(dst, req.Buf)
 		return
 	}

@@ -3,6 +3,7 @@ package simcore
 import (
 	"math"
 	"net/netip"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -43,6 +44,7 @@ type socket struct {
 	rdShut           bool
 	reset            bool // a RST arrived, or a fault reset the connection
 	closed           bool // the program closed its descriptor
+	lingerZero       bool // SO_LINGER with a zero timeout: close resets
 }
 
 type pipe struct {
@@ -283,9 +285,9 @@ func (nw *network) start(n *Node, index int32) {
 		nw.tryAccept(s, index)
 	case KindConnect:
 		nw.connect(n, s, index)
-	case KindRecv, KindRead:
+	case KindRecv, KindRead, KindReadv:
 		nw.tryRecv(s, index)
-	case KindSend, KindWrite:
+	case KindSend, KindWrite, KindWritev:
 		nw.trySend(s, index)
 	case KindShutdown:
 		nw.shutdown(s, index)
@@ -424,18 +426,19 @@ func (nw *network) tryRecv(s *socket, index int32) {
 		n.deliver(index, -int32(errno))
 		return
 	}
-	buf := n.ops[index].req.Buf
+	req := &n.ops[index].req
+	size := requestLen(req)
 	in := s.in
 	switch {
-	case s.rdShut || len(buf) == 0:
+	case s.rdShut || size == 0:
 		n.deliver(index, 0)
 	case in.arrived > 0:
 		if nw.faultReset(s) {
 			n.deliver(index, -int32(syscall.ECONNRESET))
 			return
 		}
-		count := nw.chunk(min(len(buf), in.arrived))
-		copy(buf, in.data[in.head:in.head+count])
+		count := nw.chunk(min(size, in.arrived))
+		scatter(req, in.data[in.head:in.head+count])
 		in.consume(count)
 		n.deliver(index, int32(count))
 		nw.wakeWriters(in.from)
@@ -458,8 +461,9 @@ func (nw *network) trySend(s *socket, index int32) {
 		n.deliver(index, -int32(syscall.EPIPE))
 		return
 	}
-	buf := n.ops[index].req.Buf
-	if len(buf) == 0 {
+	req := &n.ops[index].req
+	size := requestLen(req)
+	if size == 0 {
 		n.deliver(index, 0)
 		return
 	}
@@ -472,8 +476,10 @@ func (nw *network) trySend(s *socket, index int32) {
 		n.deliver(index, -int32(syscall.ECONNRESET))
 		return
 	}
-	count := nw.chunk(min(len(buf), space))
-	out.data = append(out.data, buf[:count]...)
+	count := nw.chunk(min(size, space))
+	start := len(out.data)
+	out.data = slices.Grow(out.data, count)[:start+count] // not append(make): that allocates under -race
+	gather(req, out.data[start:])
 	nw.sendSegment(out, segData, count)
 	n.deliver(index, int32(count))
 }
@@ -582,8 +588,9 @@ func (nw *network) shutdown(s *socket, index int32) {
 }
 
 // closeSocket releases fd. Operations still waiting on the socket stay in
-// flight until canceled, as on io_uring. Closing with unread data sends a
-// RST, as Linux does; otherwise a FIN follows the data.
+// flight until canceled, as on io_uring. Closing with unread data, or with
+// SO_LINGER set to zero (SetLingerZero), sends a RST, as Linux does;
+// otherwise a FIN follows the data.
 func (nw *network) closeSocket(n *Node, fd int) {
 	s := n.fds[fd].sock
 	n.freeFD(fd)
@@ -598,7 +605,7 @@ func (nw *network) closeSocket(n *Node, fd int) {
 	case sockConnected:
 		switch {
 		case s.reset:
-		case s.in.arrived > 0:
+		case s.in.arrived > 0 || s.lingerZero:
 			nw.abort(s)
 		case !s.out.finSent:
 			nw.sendSegment(s.out, segFIN, 0)

@@ -28,6 +28,13 @@ type Node struct {
 	nextPort  uint16
 	fs        fileSystem
 	crashed   bool
+
+	// spareFiles are the handles of closed files, reused by the next
+	// opens so that opening and closing files allocates nothing.
+	spareFiles []*fileHandle
+	// stat is where Statx builds its result for the host (a local would
+	// escape through the Host interface: one allocation per Statx).
+	stat Stat
 }
 
 type fdEntry struct {
@@ -165,9 +172,9 @@ func (n *Node) Submit(req *Request) {
 		w.schedule(n.opEvent(evComplete, index, w.nowNs+req.TimeoutNs, 0))
 	case KindAccept, KindConnect, KindRecv, KindSend, KindShutdown:
 		w.net.start(n, index)
-	case KindRead, KindWrite:
+	case KindRead, KindWrite, KindReadv, KindWritev:
 		if e := n.fdEntry(req.FD); e != nil && e.sock != nil {
-			w.net.start(n, index) // read(2)/write(2) on a socket act like recv/send
+			w.net.start(n, index) // read(2)/write(2)/readv(2)/writev(2) on a socket act like recv/send
 			return
 		}
 		n.startDisk(index)
@@ -311,6 +318,10 @@ func (n *Node) allocFD(e fdEntry) int {
 }
 
 func (n *Node) freeFD(fd int) {
+	if f := n.fds[fd].file; f != nil {
+		*f = fileHandle{}
+		n.spareFiles = append(n.spareFiles, f)
+	}
 	n.fds[fd] = fdEntry{}
 	if fd < n.fdHint {
 		n.fdHint = fd

@@ -60,6 +60,7 @@ const (
 	OpenExclusive
 	OpenTruncate
 	OpenAppend
+	OpenDirectory // O_DIRECTORY: fail unless path is a directory
 )
 
 // AtCWD is the dirfd of a path relative to the working directory (the
@@ -82,6 +83,7 @@ type Request struct {
 	Bufs      [][]byte
 	Offset    int64
 	Flags     uint32 // Open* bits, Shut* direction, FsyncData
+	Mode      uint32 // OpenAt: permission bits of a file it creates
 	Path      []byte // OpenAt, Statx; without a terminating NUL
 	Addr      netip.AddrPort
 	TimeoutNs int64
@@ -98,6 +100,7 @@ type Stat struct {
 	Blocks      int64 // 512-byte blocks, as st_blocks
 	BlockBytes  uint32
 	Nlink       uint32
+	Ino         uint64
 	IsDirectory bool
 }
 
