@@ -49,20 +49,12 @@ func (s *allocState) onCount(_ *Completion, n int, err error) { s.note(n, err) }
 func (s *allocState) onErr(_ *Completion, err error)          { s.note(0, err) }
 
 // wait drives the loop with non-blocking passes until want callbacks
-// (counting from the last wait) have run. It allocates nothing. On the
-// simulator, whose clock advances only while the loop waits, the passes
-// wait up to a millisecond of virtual time.
+// (counting from the last wait) have run. It allocates nothing.
 func (s *allocState) wait(want int) {
 	s.want += want
 	deadline := time.Now().Add(waitLimit)
 	for i := 0; s.got < s.want; i++ {
-		var err error
-		if s.loop.sim != nil {
-			err = s.loop.RunFor(time.Millisecond)
-		} else {
-			err = s.loop.Tick()
-		}
-		if err != nil && s.err == nil {
+		if err := s.loop.Tick(); err != nil && s.err == nil {
 			s.err = err
 		}
 		if i%1024 == 1023 && time.Now().After(deadline) {

@@ -193,6 +193,9 @@ func (w *World) schedule(ev event) {
 	w.events.push(ev)
 }
 
+// PassCostNs is the virtual time a non-blocking loop pass takes.
+const PassCostNs = int64(time.Microsecond)
+
 // Poll advances the world on behalf of caller's loop (nil: the driver) for
 // at most timeoutNs of virtual time (0: only what is due now; negative:
 // until caller has a result). It returns as soon as caller has callbacks to
@@ -200,11 +203,17 @@ func (w *World) schedule(ev event) {
 // RunFor moves the whole world.
 func (w *World) Poll(caller *Node, timeoutNs int64) error {
 	deadlineNs := w.nowNs + timeoutNs
+	if timeoutNs == 0 {
+		// A pass that must not wait (Tick, or RunFor with callbacks ready)
+		// still takes time on a real machine. Charging it keeps a busy loop
+		// from freezing the clock: its timers fire, and its RunFor returns.
+		deadlineNs += PassCostNs
+	}
 	forever := timeoutNs < 0
 	for {
 		w.runOthers(caller)
-		if caller != nil && caller.host != nil && caller.host.Ready() {
-			return nil
+		if timeoutNs != 0 && caller != nil && caller.host != nil && caller.host.Ready() {
+			return nil // a non-blocking pass takes its whole PassCostNs instead
 		}
 		if w.events.len() == 0 || (!forever && w.events.peek().atNs > deadlineNs) {
 			if forever {

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"net/netip"
+	"os"
+
+	"github.com/ioloop/ioloop/bench/internal/dispatch"
+	"github.com/ioloop/ioloop/bench/internal/echo"
+	"github.com/ioloop/ioloop/bench/internal/files"
+	"github.com/ioloop/ioloop/bench/internal/sysx"
+	"github.com/ioloop/ioloop/bench/internal/timers"
+)
+
+// runChild is a child process: one server, or one measured run that
+// prints its result as JSON on stdout.
+//
+//	child server -impl I -nofile N
+//	child client -addr A -conns N -size S -server-pid P -warmup D -window D -perf-window D [-idle -settle D]
+//	child nop    -impl I -batch N -duration D
+//	child read   -impl I -file F -qd N -duration D
+//	child wal    -impl I -dir DIR -every N -duration D
+//	child timers -impl I -n N -span D
+func runChild(args []string) error {
+	if len(args) == 0 {
+		return errors.New("missing child kind")
+	}
+	fs := flag.NewFlagSet("child "+args[0], flag.ContinueOnError)
+	impl := fs.String("impl", "", "contender")
+	nofile := fs.Uint64("nofile", 0, "file descriptors needed")
+	addr := fs.String("addr", "", "server address")
+	conns := fs.Int("conns", 0, "connections")
+	size := fs.Int("size", 0, "message size")
+	serverPID := fs.Int("server-pid", 0, "server process")
+	warmup := fs.Duration("warmup", 0, "load before measuring")
+	window := fs.Duration("window", 0, "measured window")
+	perfWindow := fs.Duration("perf-window", 0, "system call counting window (0: none)")
+	idle := fs.Bool("idle", false, "memory workload: one round trip per connection, then idle")
+	settle := fs.Duration("settle", 0, "idle time before the memory is read")
+	batch := fs.Int("batch", 0, "NOPs in flight")
+	duration := fs.Duration("duration", 0, "measured duration")
+	file := fs.String("file", "", "test file")
+	qd := fs.Int("qd", 0, "queue depth")
+	dir := fs.String("dir", "", "directory for the log")
+	every := fs.Int("every", 0, "writes per fsync")
+	n := fs.Int("n", 0, "timers")
+	span := fs.Duration("span", 0, "timer durations are uniform in [0, span)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *nofile > 0 {
+		if err := sysx.RaiseNoFile(*nofile); err != nil {
+			return err
+		}
+	}
+	var (
+		res any
+		err error
+	)
+	switch args[0] {
+	case "server":
+		return echo.Serve(*impl)
+	case "client":
+		cfg := echo.ClientConfig{Conns: *conns, Size: *size, ServerPID: *serverPID,
+			Warmup: *warmup, Window: *window, PerfWindow: *perfWindow, Idle: *idle}
+		if cfg.Addr, err = netip.ParseAddrPort(*addr); err != nil {
+			return err
+		}
+		if *idle {
+			res, err = echo.RunIdle(cfg, *settle)
+		} else {
+			res, err = echo.RunLoad(cfg)
+		}
+	case "nop":
+		res, err = dispatch.Run(*impl, *batch, *duration)
+	case "read":
+		res, err = files.RandomReads(*impl, *file, *qd, *duration)
+	case "wal":
+		res, err = files.WAL(*impl, *dir, *every, *duration)
+	case "timers":
+		res, err = timers.Run(*impl, *n, *span)
+	default:
+		return errors.New("unknown child kind " + args[0])
+	}
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(res)
+}

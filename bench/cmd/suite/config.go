@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+	"time"
+)
+
+// config sizes the suite. fullConfig is the published run (under 15
+// minutes on a 2-CPU machine); quickConfig keeps every workload and
+// contender but cuts configurations and durations to stay under a minute.
+type config struct {
+	reps int // rounds of the whole suite, unless -reps says otherwise
+
+	echoConns  []int
+	echoSizes  []int
+	warmup     time.Duration // echo load before measuring
+	window     time.Duration // echo measured window
+	perfWindow time.Duration // echo second window, counting the server's system calls
+
+	idleConns  int
+	idleSettle time.Duration
+
+	nopBatches  []int
+	nopDuration time.Duration
+
+	readFile     string
+	readFileSize int64
+	readQDs      []int
+	readDuration time.Duration
+
+	walEvery    []int
+	walDuration time.Duration
+
+	timers    int
+	timerSpan time.Duration
+}
+
+func fullConfig() config {
+	return config{
+		reps:      2,
+		echoConns: []int{1, 64, 1000, 10000}, echoSizes: []int{64, 4096},
+		warmup: 500 * time.Millisecond, window: 3 * time.Second, perfWindow: time.Second,
+		idleConns: 10000, idleSettle: time.Second,
+		nopBatches: []int{1, 8, 32, 128}, nopDuration: 2 * time.Second,
+		readFile: "/tmp/ioloop-bench.dat", readFileSize: 1 << 30,
+		readQDs: []int{1, 16, 64, 256}, readDuration: 3 * time.Second,
+		walEvery: []int{1, 8, 64}, walDuration: 2 * time.Second,
+		timers: 1_000_000, timerSpan: 5 * time.Second,
+	}
+}
+
+func quickConfig() config {
+	return config{
+		reps:      1,
+		echoConns: []int{100}, echoSizes: []int{64, 4096},
+		warmup: 100 * time.Millisecond, window: 300 * time.Millisecond, perfWindow: 200 * time.Millisecond,
+		idleConns: 1000, idleSettle: 200 * time.Millisecond,
+		nopBatches: []int{1, 128}, nopDuration: 200 * time.Millisecond,
+		readFile: "/tmp/ioloop-bench-quick.dat", readFileSize: 64 << 20,
+		readQDs: []int{1, 64}, readDuration: 300 * time.Millisecond,
+		walEvery: []int{1, 16}, walDuration: 300 * time.Millisecond,
+		timers: 100_000, timerSpan: time.Second,
+	}
+}
+
+// describe lists the settings for the results file.
+func (c config) describe() []string {
+	return []string{
+		fmt.Sprintf("echo: conns %v, sizes %v B, warm-up %v, measured %v, then %v with perf", c.echoConns, c.echoSizes, c.warmup, c.window, c.perfWindow),
+		fmt.Sprintf("memory: %d idle connections, %v settle", c.idleConns, c.idleSettle),
+		fmt.Sprintf("dispatch: batches %v, %v each (after a tenth of that as warm-up)", c.nopBatches, c.nopDuration),
+		fmt.Sprintf("reads: %s (%d MiB), QD %v, %v each (after a tenth as warm-up)", c.readFile, c.readFileSize>>20, c.readQDs, c.readDuration),
+		fmt.Sprintf("wal: fsync every %v writes, %v each", c.walEvery, c.walDuration),
+		fmt.Sprintf("timers: %d, durations uniform in [0, %v)", c.timers, c.timerSpan),
+	}
+}

@@ -1,0 +1,331 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ioloop/ioloop/bench/internal/dispatch"
+	"github.com/ioloop/ioloop/bench/internal/echo"
+	"github.com/ioloop/ioloop/bench/internal/files"
+	"github.com/ioloop/ioloop/bench/internal/results"
+	"github.com/ioloop/ioloop/bench/internal/sysx"
+	"github.com/ioloop/ioloop/bench/internal/timers"
+)
+
+// runner runs the steps of the suite, each in child processes, and
+// collects their results in doc.
+type runner struct {
+	cfg       config
+	exe       string
+	doc       *results.Doc
+	serverCPU []int // where servers and the NOP loop run (empty: anywhere)
+	clientCPU []int // where the load generator runs
+	perfOK    bool
+	perfWhy   string
+	fioOK     bool
+	steps     []step
+	began     time.Time
+}
+
+// step is one measured run: label says what it is, and run measures it,
+// stores the result and returns a short summary for the progress line.
+type step struct {
+	label string
+	run   func() (string, error)
+}
+
+func newRunner(cfg config, quick bool, reps int, workloads []string) (*runner, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{cfg: cfg, exe: exe, doc: &results.Doc{}}
+	r.doc.Meta = describeMachine()
+	r.doc.Meta.Quick, r.doc.Meta.Reps, r.doc.Meta.Workloads = quick, reps, workloads
+	r.doc.Meta.Command = "cd bench && go run ./cmd/suite " + strings.Join(os.Args[1:], " ")
+	r.doc.Meta.ServerCPU, r.doc.Meta.ClientCPU = -1, -1
+	cpus, err := sysx.AllowedCPUs()
+	if err != nil || len(cpus) < 2 {
+		r.note("fewer than 2 CPUs: servers and load generator are not pinned apart, echo numbers mean little")
+	} else {
+		r.serverCPU, r.clientCPU = cpus[:1], cpus[1:2]
+		r.doc.Meta.ServerCPU, r.doc.Meta.ClientCPU = cpus[0], cpus[1]
+	}
+	if r.perfOK, r.perfWhy = sysx.PerfCheck(); r.perfOK {
+		r.doc.Meta.Perf = "perf stat -e " + sysx.SyscallEvent
+	} else {
+		r.doc.Meta.Perf = "n/a (" + r.perfWhy + ")"
+	}
+	r.doc.Meta.Fio, r.fioOK = files.FioVersion()
+	if !r.fioOK && slices.Contains(workloads, "reads") {
+		r.note("fio skipped in the read workload: " + r.doc.Meta.Fio)
+	}
+	r.doc.Meta.ReadFile = cfg.readFile
+	r.doc.Meta.Settings = cfg.describe()
+	for rep := 1; rep <= reps; rep++ {
+		for _, w := range workloads {
+			r.plan(w, rep)
+		}
+	}
+	return r, nil
+}
+
+func (r *runner) note(s string) {
+	r.doc.Notes = append(r.doc.Notes, s)
+	fmt.Fprintln(os.Stderr, "note:", s)
+}
+
+func (r *runner) add(label string, run func() (string, error)) {
+	r.steps = append(r.steps, step{label, run})
+}
+
+// run runs every step, printing progress, and records failures.
+func (r *runner) run() {
+	r.began = time.Now()
+	for i, s := range r.steps {
+		stepBegan := time.Now()
+		fmt.Fprintf(os.Stderr, "[%2d/%d %5s] %s ... ", i+1, len(r.steps), clock(time.Since(r.began)), s.label)
+		summary, err := s.run()
+		if err != nil {
+			r.doc.Failures = append(r.doc.Failures, s.label+": "+err.Error())
+			fmt.Fprintf(os.Stderr, "FAILED: %v\n", err)
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "%s (%.1fs)\n", summary, time.Since(stepBegan).Seconds())
+	}
+}
+
+func clock(d time.Duration) string {
+	s := int(d.Seconds())
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
+}
+
+// plan adds the steps of one workload, for one repetition. Contenders
+// alternate within each configuration, so that a slow phase of a shared
+// machine hits all of them, not one.
+func (r *runner) plan(workload string, rep int) {
+	c := r.cfg
+	switch workload {
+	case "echo":
+		for _, conns := range c.echoConns {
+			for _, size := range c.echoSizes {
+				for _, impl := range echo.Servers {
+					r.add(fmt.Sprintf("echo %s %d conns × %d B", impl, conns, size), func() (string, error) {
+						return r.echoRun(impl, conns, size, rep)
+					})
+				}
+			}
+		}
+	case "memory":
+		for _, impl := range echo.Servers {
+			r.add(fmt.Sprintf("memory %s %d idle conns", impl, c.idleConns), func() (string, error) {
+				return r.memoryRun(impl, rep)
+			})
+		}
+	case "dispatch":
+		for _, batch := range c.nopBatches {
+			for _, impl := range dispatch.Contenders {
+				r.add(fmt.Sprintf("dispatch %s batch %d", impl, batch), func() (string, error) {
+					var res results.Dispatch
+					err := r.child(r.serverCPU, c.nopDuration+time.Minute, &res.Result, "nop",
+						"-impl", impl, "-batch", strconv.Itoa(batch), "-duration", c.nopDuration.String())
+					res.Contender, res.Batch, res.Rep = impl, batch, rep
+					r.doc.Dispatch = append(r.doc.Dispatch, res)
+					return fmt.Sprintf("%.2f M NOPs/s, %.0f ns CPU/NOP", res.OpsPerSec/1e6, res.CPUnsPerOp), err
+				})
+			}
+		}
+	case "reads":
+		r.add("reads: test file "+c.readFile, func() (string, error) {
+			return "ready", files.EnsureFile(c.readFile, c.readFileSize, os.Stderr)
+		})
+		engines := files.ReadContenders
+		if r.fioOK {
+			engines = append(engines[:len(engines):len(engines)], "fio")
+		}
+		for _, qd := range c.readQDs {
+			for _, impl := range engines {
+				r.add(fmt.Sprintf("reads %s QD %d", impl, qd), func() (string, error) {
+					return r.readRun(impl, qd, rep)
+				})
+			}
+		}
+	case "wal":
+		for _, every := range c.walEvery {
+			for _, impl := range files.WALContenders {
+				r.add(fmt.Sprintf("wal %s fsync every %d", impl, every), func() (string, error) {
+					var res results.WAL
+					err := r.child(nil, c.walDuration+time.Minute, &res.WALResult, "wal",
+						"-impl", impl, "-dir", filepath.Dir(c.readFile), "-every", strconv.Itoa(every), "-duration", c.walDuration.String())
+					res.Contender, res.SyncEvery, res.Rep = impl, every, rep
+					r.doc.WAL = append(r.doc.WAL, res)
+					return fmt.Sprintf("%.1fk writes/s, %.1f µs CPU/write", res.WritesPerSec/1e3, res.CPUusPerWrite), err
+				})
+			}
+		}
+	case "timers":
+		for _, impl := range timers.Contenders {
+			r.add(fmt.Sprintf("timers %s %d", impl, c.timers), func() (string, error) {
+				var res results.Timer
+				err := r.child(nil, c.timerSpan+2*time.Minute, &res.Result, "timers",
+					"-impl", impl, "-n", strconv.Itoa(c.timers), "-span", c.timerSpan.String())
+				res.Contender, res.Rep = impl, rep
+				r.doc.Timers = append(r.doc.Timers, res)
+				return fmt.Sprintf("%.0f ms total, %.0f ns CPU/timer, p99 %.0f µs late", res.TotalMs, res.CPUnsPerTimer, res.LateP99us), err
+			})
+		}
+	}
+}
+
+func (r *runner) echoRun(impl string, conns, size, rep int) (string, error) {
+	c := r.cfg
+	perfWindow := c.perfWindow
+	if !r.perfOK {
+		perfWindow = 0
+	}
+	res := results.Echo{Contender: impl, Conns: conns, Size: size, Rep: rep}
+	err := r.withServer(impl, conns, func(addr netip.AddrPort, pid int) error {
+		return r.child(r.clientCPU, c.warmup+c.window+perfWindow+2*time.Minute, &res.LoadResult, "client",
+			"-addr", addr.String(), "-conns", strconv.Itoa(conns), "-size", strconv.Itoa(size),
+			"-server-pid", strconv.Itoa(pid), "-nofile", strconv.Itoa(conns+100),
+			"-warmup", c.warmup.String(), "-window", c.window.String(), "-perf-window", perfWindow.String())
+	})
+	if err != nil {
+		return "", err
+	}
+	if !r.perfOK {
+		res.SyscallsNote = "n/a (" + r.perfWhy + ")"
+	}
+	r.doc.Echo = append(r.doc.Echo, res)
+	if res.ClientCPUUtil >= 0.9 && res.ServerCPUUtil < 0.9 {
+		r.note(fmt.Sprintf("echo %s %d conns × %d B: the load generator was busier (CPU %.2f) than the server (%.2f): the rate may be the load generator's limit",
+			impl, conns, size, res.ClientCPUUtil, res.ServerCPUUtil))
+	}
+	calls := "syscalls n/a"
+	if res.SyscallsPerMsg != nil {
+		calls = fmt.Sprintf("%.3f syscalls/msg", *res.SyscallsPerMsg)
+	}
+	return fmt.Sprintf("%.1fk msgs/s, p99 %.0f µs, %.2f µs srv CPU/msg, %s, util srv %.2f client %.2f",
+		res.MsgsPerSec/1e3, res.P99us, res.ServerCPUusPerMsg, calls, res.ServerCPUUtil, res.ClientCPUUtil), nil
+}
+
+func (r *runner) memoryRun(impl string, rep int) (string, error) {
+	c := r.cfg
+	res := results.Memory{Contender: impl, Rep: rep}
+	err := r.withServer(impl, c.idleConns, func(addr netip.AddrPort, pid int) error {
+		return r.child(r.clientCPU, c.idleSettle+2*time.Minute, &res.IdleResult, "client", "-idle",
+			"-addr", addr.String(), "-conns", strconv.Itoa(c.idleConns), "-size", "64",
+			"-server-pid", strconv.Itoa(pid), "-nofile", strconv.Itoa(c.idleConns+100), "-settle", c.idleSettle.String())
+	})
+	if err != nil {
+		return "", err
+	}
+	r.doc.Memory = append(r.doc.Memory, res)
+	return fmt.Sprintf("%.2f KiB/conn (RSS %.1f -> %.1f MiB)", res.BytesPerConn/1024,
+		float64(res.BaselineBytes)/(1<<20), float64(res.LoadedBytes)/(1<<20)), nil
+}
+
+func (r *runner) readRun(impl string, qd, rep int) (string, error) {
+	c := r.cfg
+	res := results.Read{Contender: impl, QD: qd, Rep: rep}
+	var err error
+	if impl == "fio" {
+		res.ReadResult, err = files.RunFio(c.readFile, qd, c.readDuration, os.TempDir())
+	} else {
+		err = r.child(nil, c.readDuration+time.Minute, &res.ReadResult, "read",
+			"-impl", impl, "-file", c.readFile, "-qd", strconv.Itoa(qd), "-duration", c.readDuration.String())
+	}
+	if err != nil {
+		return "", err
+	}
+	r.doc.Reads = append(r.doc.Reads, res)
+	return fmt.Sprintf("%.1fk IOPS, %.2f µs CPU/IO", res.IOPS/1e3, res.CPUusPerIO), nil
+}
+
+// child runs this binary as `child ARGS...` bound to cpus, within limit,
+// and decodes the JSON it prints into out.
+func (r *runner) child(cpus []int, limit time.Duration, out any, args ...string) error {
+	cmd := exec.Command(r.exe, append([]string{"child"}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := sysx.Start(cmd, cpus); err != nil {
+		return err
+	}
+	if err := sysx.Reap(cmd, limit); err != nil {
+		return fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		return fmt.Errorf("child printed %q: %w", stdout.String(), err)
+	}
+	return nil
+}
+
+// withServer starts echo server impl on the server CPU, runs fn against
+// it, and kills it.
+func (r *runner) withServer(impl string, conns int, fn func(addr netip.AddrPort, pid int) error) error {
+	cmd := exec.Command(r.exe, "child", "server", "-impl", impl, "-nofile", strconv.Itoa(conns+100))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := sysx.Start(cmd, r.serverCPU); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}()
+	addr, err := awaitListening(stdout, exited)
+	if err != nil {
+		return fmt.Errorf("echo server %s: %w: %s", impl, err, strings.TrimSpace(stderr.String()))
+	}
+	if err := fn(addr, cmd.Process.Pid); err != nil {
+		return err
+	}
+	select {
+	case err := <-exited:
+		exited <- err
+		return fmt.Errorf("echo server %s died during the run (%v): %s", impl, err, strings.TrimSpace(stderr.String()))
+	default:
+	}
+	return nil
+}
+
+// awaitListening reads the server's "listening ADDR" line.
+func awaitListening(stdout io.Reader, exited chan error) (netip.AddrPort, error) {
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(stdout).ReadString('\n')
+		line <- s
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case s := <-line:
+		addr, ok := strings.CutPrefix(strings.TrimSpace(s), "listening ")
+		if !ok {
+			return netip.AddrPort{}, fmt.Errorf("printed %q instead of \"listening ADDR\"", s)
+		}
+		return netip.ParseAddrPort(addr)
+	case err := <-exited:
+		exited <- err
+		return netip.AddrPort{}, fmt.Errorf("exited before listening (%v)", err)
+	case <-time.After(10 * time.Second):
+		return netip.AddrPort{}, errors.New("not listening after 10 s")
+	}
+}

@@ -1,0 +1,44 @@
+// Package echo holds the TCP echo servers under test, one per contender,
+// and the load generator that drives all of them the same way.
+//
+// Every server echoes whatever it receives on every connection, reading
+// into a buffer of BufSize bytes, and runs until it is killed. A server
+// prints "listening ADDR" on stdout once it accepts connections.
+package echo
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// BufSize is the receive buffer of every server that keeps one per
+// connection: big enough for the largest message of the suite.
+const BufSize = 4096
+
+// Servers lists the contenders of the echo workloads, in table order.
+var Servers = []string{"ioloop-io_uring", "ioloop-epoll", "gonet", "gnet", "go-uring"}
+
+// Serve runs the echo server impl on a free port of 127.0.0.1.
+func Serve(impl string) error {
+	switch impl {
+	case "ioloop-io_uring":
+		return serveIOLoop(true)
+	case "ioloop-epoll":
+		return serveIOLoop(false)
+	case "gonet":
+		return serveGoNet()
+	case "gnet":
+		return serveGnet()
+	case "go-uring":
+		return serveGoURing()
+	}
+	return fmt.Errorf("unknown echo server %q (want one of %v)", impl, Servers)
+}
+
+// announce tells the parent where the server listens.
+func announce(addr netip.AddrPort) {
+	fmt.Printf("listening %s\n", addr)
+}
+
+// loopback is where every server listens: port 0, any free port.
+var loopback = netip.MustParseAddrPort("127.0.0.1:0")

@@ -1,0 +1,159 @@
+package results
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+// series is one contender's bars across the categories of a chart.
+type series struct {
+	name   string
+	values []float64
+}
+
+// pivot turns rows into categories (x axis) and one series per
+// contender, each value the median over the rows of that cell (0 where a
+// contender has none), in the order the rows first name them.
+func pivot[T any](rows []T, category, contender func(T) string, value func(T) float64) ([]string, []series) {
+	var cats, names []string
+	cells := map[[2]string][]T{}
+	for _, r := range rows {
+		c, n := category(r), contender(r)
+		if !slices.Contains(cats, c) {
+			cats = append(cats, c)
+		}
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+		cells[[2]string{c, n}] = append(cells[[2]string{c, n}], r)
+	}
+	ss := make([]series, len(names))
+	for i, n := range names {
+		ss[i] = series{name: n, values: make([]float64, len(cats))}
+		for j, c := range cats {
+			ss[i].values[j] = median(cells[[2]string{c, n}], value)
+		}
+	}
+	return cats, ss
+}
+
+// barChart draws grouped bars, one group per category, one colour per
+// series, and saves it (the format follows the file's extension).
+func barChart(path, title, xLabel, yLabel string, cats []string, ss []series) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = xLabel
+	p.Y.Label.Text = yLabel
+	grid := plotter.NewGrid()
+	grid.Vertical.Color = nil
+	p.Add(grid)
+	const width = 24 * vg.Centimeter
+	barWidth := min(vg.Points(16), width*0.7/vg.Length(len(cats)*len(ss)))
+	top := 0.0
+	for i, s := range ss {
+		bars, err := plotter.NewBarChart(plotter.Values(s.values), barWidth)
+		if err != nil {
+			return err
+		}
+		bars.Color = plotutil.Color(i)
+		bars.LineStyle.Width = 0
+		bars.Offset = barWidth * vg.Length(2*i-len(ss)+1) / 2
+		p.Add(bars)
+		p.Legend.Add(s.name, bars)
+		top = max(top, slices.Max(s.values))
+	}
+	p.Legend.Top = true
+	p.Legend.Left = true
+	p.Y.Min = 0
+	p.Y.Max = top * (1.15 + 0.06*float64(len(ss))) // room for the legend
+	p.NominalX(cats...)
+	return p.Save(width, 12*vg.Centimeter, path)
+}
+
+// Charts draws one chart per measure into dir, in format ("svg" or
+// "png"), and returns the files' names.
+func (d *Doc) Charts(dir, format string) ([]string, error) {
+	var written []string
+	draw := func(name, title, xLabel, yLabel string, cats []string, ss []series) error {
+		if len(cats) == 0 {
+			return nil
+		}
+		path := filepath.Join(dir, strings.TrimSuffix(name, ".svg")+"."+format)
+		if err := barChart(path, title, xLabel, yLabel, cats, ss); err != nil {
+			return fmt.Errorf("chart %s: %w", name, err)
+		}
+		written = append(written, path)
+		return nil
+	}
+	conns := func(r Echo) string { return strconv.Itoa(r.Conns) }
+	server := func(r Echo) string { return r.Contender }
+	for _, size := range sizes(d.Echo) {
+		rows := slices.DeleteFunc(slices.Clone(d.Echo), func(r Echo) bool { return r.Size != size })
+		cats, ss := pivot(rows, conns, server, func(r Echo) float64 { return r.MsgsPerSec / 1e3 })
+		if err := draw(fmt.Sprintf("echo_msgs_%dB.svg", size), fmt.Sprintf("TCP echo, %d-byte messages: throughput", size),
+			"connections", "thousand messages/s", cats, ss); err != nil {
+			return written, err
+		}
+		cats, ss = pivot(rows, conns, server, func(r Echo) float64 { return r.ServerCPUusPerMsg })
+		if err := draw(fmt.Sprintf("echo_cpu_%dB.svg", size), fmt.Sprintf("TCP echo, %d-byte messages: server CPU per message (lower is better)", size),
+			"connections", "µs of server CPU per message", cats, ss); err != nil {
+			return written, err
+		}
+		cats, ss = pivot(rows, conns, server, func(r Echo) float64 { return r.P99us })
+		if err := draw(fmt.Sprintf("echo_p99_%dB.svg", size), fmt.Sprintf("TCP echo, %d-byte messages: p99 round trip (lower is better)", size),
+			"connections", "µs", cats, ss); err != nil {
+			return written, err
+		}
+	}
+	cats, ss := pivot(d.Memory, func(r Memory) string { return fmt.Sprintf("%d idle connections", r.Conns) },
+		func(r Memory) string { return r.Contender }, func(r Memory) float64 { return r.BytesPerConn / 1024 })
+	if err := draw("memory.svg", "Server RSS per idle connection (lower is better)", "", "KiB per connection", cats, ss); err != nil {
+		return written, err
+	}
+	cats, ss = pivot(d.Dispatch, func(r Dispatch) string { return strconv.Itoa(r.Batch) }, func(r Dispatch) string { return r.Contender },
+		func(r Dispatch) float64 { return r.OpsPerSec / 1e6 })
+	if err := draw("dispatch.svg", "NOP dispatch", "NOPs in flight (batch)", "million NOPs/s", cats, ss); err != nil {
+		return written, err
+	}
+	qd := func(r Read) string { return strconv.Itoa(r.QD) }
+	engine := func(r Read) string { return r.Contender }
+	cats, ss = pivot(d.Reads, qd, engine, func(r Read) float64 { return r.IOPS / 1e3 })
+	if err := draw("reads_iops.svg", "Random 4 KiB O_DIRECT reads", "queue depth", "thousand IOPS", cats, ss); err != nil {
+		return written, err
+	}
+	cats, ss = pivot(d.Reads, qd, engine, func(r Read) float64 { return r.CPUusPerIO })
+	if err := draw("reads_cpu.svg", "Random 4 KiB O_DIRECT reads: CPU per read (lower is better)", "queue depth", "µs of CPU per read", cats, ss); err != nil {
+		return written, err
+	}
+	cats, ss = pivot(d.WAL, func(r WAL) string { return strconv.Itoa(r.SyncEvery) }, func(r WAL) string { return r.Contender },
+		func(r WAL) float64 { return r.WritesPerSec / 1e3 })
+	if err := draw("wal.svg", "Write-ahead log: 4 KiB appends, fsync every N", "N (writes per fsync)", "thousand writes/s", cats, ss); err != nil {
+		return written, err
+	}
+	cats, ss = pivot(d.Timers, func(r Timer) string { return human(float64(r.Timers)) + " timers" }, func(r Timer) string { return r.Contender },
+		func(r Timer) float64 { return r.CPUnsPerTimer })
+	if err := draw("timers.svg", "Timers: CPU per timer scheduled and fired (lower is better)", "", "ns of CPU per timer", cats, ss); err != nil {
+		return written, err
+	}
+	return written, nil
+}
+
+// sizes lists the message sizes of the echo runs, ascending.
+func sizes(rows []Echo) []int {
+	var out []int
+	for _, r := range rows {
+		if !slices.Contains(out, r.Size) {
+			out = append(out, r.Size)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

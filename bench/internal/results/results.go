@@ -1,0 +1,156 @@
+// Package results is the suite's output: the JSON document of every run,
+// the tables printed at the end, and the charts.
+package results
+
+import (
+	"encoding/json"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/ioloop/ioloop/bench/internal/dispatch"
+	"github.com/ioloop/ioloop/bench/internal/echo"
+	"github.com/ioloop/ioloop/bench/internal/files"
+	"github.com/ioloop/ioloop/bench/internal/timers"
+)
+
+// Doc is everything one run of the suite measured.
+type Doc struct {
+	Meta     Meta       `json:"meta"`
+	Echo     []Echo     `json:"echo"`
+	Memory   []Memory   `json:"memory"`
+	Dispatch []Dispatch `json:"dispatch"`
+	Reads    []Read     `json:"reads"`
+	WAL      []WAL      `json:"wal"`
+	Timers   []Timer    `json:"timers"`
+	Notes    []string   `json:"notes"`
+	Failures []string   `json:"failures"`
+}
+
+// Meta says where, when and how the suite ran.
+type Meta struct {
+	Date        string   `json:"date"`
+	Machine     string   `json:"machine"`
+	CPUs        int      `json:"cpus"`
+	Kernel      string   `json:"kernel"`
+	Go          string   `json:"go"`
+	Commit      string   `json:"commit"`
+	Command     string   `json:"command"`
+	Quick       bool     `json:"quick"`
+	Reps        int      `json:"reps"`
+	Perf        string   `json:"perf"`
+	Fio         string   `json:"fio"`
+	ServerCPU   int      `json:"server_cpu"`
+	ClientCPU   int      `json:"client_cpu"`
+	ReadFile    string   `json:"read_file"`
+	Workloads   []string `json:"workloads"`
+	Settings    []string `json:"settings"`
+	WallSeconds float64  `json:"wall_seconds"`
+}
+
+// Echo is one run of the echo workload.
+type Echo struct {
+	Contender string `json:"contender"`
+	Conns     int    `json:"conns"`
+	Size      int    `json:"size"`
+	Rep       int    `json:"rep"`
+	echo.LoadResult
+}
+
+// Memory is one run of the idle-connection memory workload.
+type Memory struct {
+	Contender string `json:"contender"`
+	Rep       int    `json:"rep"`
+	echo.IdleResult
+}
+
+// Dispatch is one run of the NOP workload.
+type Dispatch struct {
+	Contender string `json:"contender"`
+	Batch     int    `json:"batch"`
+	Rep       int    `json:"rep"`
+	dispatch.Result
+}
+
+// Read is one run of the random-read workload.
+type Read struct {
+	Contender string `json:"contender"`
+	QD        int    `json:"qd"`
+	Rep       int    `json:"rep"`
+	files.ReadResult
+}
+
+// WAL is one run of the write-ahead-log workload.
+type WAL struct {
+	Contender string `json:"contender"`
+	SyncEvery int    `json:"sync_every"`
+	Rep       int    `json:"rep"`
+	files.WALResult
+}
+
+// Timer is one run of the timers workload.
+type Timer struct {
+	Contender string `json:"contender"`
+	Rep       int    `json:"rep"`
+	timers.Result
+}
+
+// Save writes d as indented JSON.
+func (d *Doc) Save(path string) error {
+	raw, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(raw, '\n'), 0o644)
+}
+
+// group collects rows by configuration, in first-seen order: the reps of
+// one configuration end up together.
+func group[T any](rows []T, key func(T) string) [][]T {
+	var keys []string
+	byKey := map[string][]T{}
+	for _, r := range rows {
+		k := key(r)
+		if _, ok := byKey[k]; !ok {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], r)
+	}
+	out := make([][]T, len(keys))
+	for i, k := range keys {
+		out[i] = byKey[k]
+	}
+	return out
+}
+
+// median of f over the reps of one configuration.
+func median[T any](reps []T, f func(T) float64) float64 {
+	vals := make([]float64, len(reps))
+	for i, r := range reps {
+		vals[i] = f(r)
+	}
+	slices.Sort(vals)
+	n := len(vals)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return vals[n/2]
+	}
+	return (vals[n/2-1] + vals[n/2]) / 2
+}
+
+// syscallsPerMsg is the median of the counted reps, or the note of why
+// none was counted.
+func syscallsPerMsg(reps []Echo) (float64, string) {
+	var counted []Echo
+	for _, r := range reps {
+		if r.SyscallsPerMsg != nil {
+			counted = append(counted, r)
+		}
+	}
+	if len(counted) == 0 {
+		return 0, strings.TrimSpace(reps[0].SyscallsNote)
+	}
+	return median(counted, func(r Echo) float64 { return *r.SyscallsPerMsg }), ""
+}

@@ -1,0 +1,157 @@
+package results
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// column is one column of a table: its heading and how to print it for
+// the reps of one configuration (medians when there are several).
+type column[T any] struct {
+	head string
+	cell func(reps []T) string
+}
+
+func table[T any](w io.Writer, title string, rows []T, key func(T) string, cols []column[T]) {
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%s\n", title)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, c := range cols {
+		fmt.Fprintf(tw, "%s\t", c.head)
+	}
+	fmt.Fprintln(tw)
+	for _, reps := range group(rows, key) {
+		for _, c := range cols {
+			fmt.Fprintf(tw, "%s\t", c.cell(reps))
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+}
+
+// text and num make cells: a fixed string per configuration, and the
+// median of a number with the given decimals.
+func text[T any](head string, f func(T) string) column[T] {
+	return column[T]{head, func(reps []T) string { return f(reps[0]) }}
+}
+
+func num[T any](head string, decimals int, f func(T) float64) column[T] {
+	return column[T]{head, func(reps []T) string {
+		return strconv.FormatFloat(median(reps, f), 'f', decimals, 64)
+	}}
+}
+
+func kilo[T any](head string, f func(T) float64) column[T] {
+	return column[T]{head, func(reps []T) string { return human(median(reps, f)) }}
+}
+
+// human prints 1234567 as 1.23M, 45678 as 45.7k.
+func human(v float64) string {
+	switch {
+	case v >= 1e6:
+		return strconv.FormatFloat(v/1e6, 'f', 2, 64) + "M"
+	case v >= 1e4:
+		return strconv.FormatFloat(v/1e3, 'f', 1, 64) + "k"
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64)
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// Print writes every table.
+func (d *Doc) Print(w io.Writer) {
+	m := d.Meta
+	fmt.Fprintf(w, "ioloop benchmark suite: %s, %s, %d CPUs, Linux %s, %s, commit %s", m.Date, m.Machine, m.CPUs, m.Kernel, m.Go, m.Commit)
+	if m.Quick {
+		fmt.Fprint(w, " (quick mode: short runs, numbers are rough)")
+	}
+	fmt.Fprintln(w)
+	if m.Reps > 1 {
+		fmt.Fprintf(w, "every number is the median of %d repetitions\n", m.Reps)
+	}
+	table(w, "TCP echo, ping-pong (server pinned to one CPU, load generator on another)", d.Echo,
+		func(r Echo) string { return fmt.Sprint(r.Contender, r.Conns, r.Size) },
+		[]column[Echo]{
+			text("server", func(r Echo) string { return r.Contender }),
+			text("conns", func(r Echo) string { return strconv.Itoa(r.Conns) }),
+			text("size", func(r Echo) string { return strconv.Itoa(r.Size) }),
+			kilo("msgs/s", func(r Echo) float64 { return r.MsgsPerSec }),
+			num("p50 µs", 1, func(r Echo) float64 { return r.P50us }),
+			num("p99 µs", 1, func(r Echo) float64 { return r.P99us }),
+			num("srv CPU µs/msg", 2, func(r Echo) float64 { return r.ServerCPUusPerMsg }),
+			{"syscalls/msg", func(reps []Echo) string {
+				v, note := syscallsPerMsg(reps)
+				if note != "" {
+					return "n/a"
+				}
+				return strconv.FormatFloat(v, 'f', 3, 64)
+			}},
+			num("srv RSS MiB", 1, func(r Echo) float64 { return mib(r.ServerRSSBytes) }),
+			num("srv util", 2, func(r Echo) float64 { return r.ServerCPUUtil }),
+			num("client util", 2, func(r Echo) float64 { return r.ClientCPUUtil }),
+		})
+	table(w, "Memory: server RSS per idle connection", d.Memory,
+		func(r Memory) string { return r.Contender },
+		[]column[Memory]{
+			text("server", func(r Memory) string { return r.Contender }),
+			text("conns", func(r Memory) string { return strconv.Itoa(r.Conns) }),
+			num("RSS before MiB", 1, func(r Memory) float64 { return mib(r.BaselineBytes) }),
+			num("RSS after MiB", 1, func(r Memory) float64 { return mib(r.LoadedBytes) }),
+			num("KiB/conn", 2, func(r Memory) float64 { return r.BytesPerConn / 1024 }),
+		})
+	table(w, "Dispatch: NOPs through the kernel and back", d.Dispatch,
+		func(r Dispatch) string { return fmt.Sprint(r.Contender, r.Batch) },
+		[]column[Dispatch]{
+			text("contender", func(r Dispatch) string { return r.Contender }),
+			text("batch", func(r Dispatch) string { return strconv.Itoa(r.Batch) }),
+			kilo("NOPs/s", func(r Dispatch) float64 { return r.OpsPerSec }),
+			num("CPU ns/NOP", 1, func(r Dispatch) float64 { return r.CPUnsPerOp }),
+		})
+	table(w, "Files: random 4 KiB O_DIRECT reads", d.Reads,
+		func(r Read) string { return fmt.Sprint(r.Contender, r.QD) },
+		[]column[Read]{
+			text("engine", func(r Read) string { return r.Contender }),
+			text("QD", func(r Read) string { return strconv.Itoa(r.QD) }),
+			kilo("IOPS", func(r Read) float64 { return r.IOPS }),
+			num("CPU µs/IO", 2, func(r Read) float64 { return r.CPUusPerIO }),
+		})
+	table(w, "Files: write-ahead log, 4 KiB appends, fsync every N", d.WAL,
+		func(r WAL) string { return fmt.Sprint(r.Contender, r.SyncEvery) },
+		[]column[WAL]{
+			text("engine", func(r WAL) string { return r.Contender }),
+			text("N", func(r WAL) string { return strconv.Itoa(r.SyncEvery) }),
+			kilo("writes/s", func(r WAL) float64 { return r.WritesPerSec }),
+			kilo("fsyncs/s", func(r WAL) float64 { return r.SyncsPerSec }),
+			num("CPU µs/write", 2, func(r WAL) float64 { return r.CPUusPerWrite }),
+		})
+	table(w, "Timers: durations uniform over the span, all scheduled, all fired", d.Timers,
+		func(r Timer) string { return r.Contender },
+		[]column[Timer]{
+			text("contender", func(r Timer) string { return r.Contender }),
+			text("timers", func(r Timer) string { return human(float64(r.Timers)) }),
+			num("span ms", 0, func(r Timer) float64 { return r.SpanMs }),
+			num("schedule ms", 0, func(r Timer) float64 { return r.ScheduleMs }),
+			num("total ms", 0, func(r Timer) float64 { return r.TotalMs }),
+			num("CPU ns/timer", 0, func(r Timer) float64 { return r.CPUnsPerTimer }),
+			num("late p50 µs", 0, func(r Timer) float64 { return r.LateP50us }),
+			num("late p99 µs", 0, func(r Timer) float64 { return r.LateP99us }),
+			num("peak RSS MiB", 0, func(r Timer) float64 { return mib(r.PeakRSSBytes) }),
+		})
+	notes := d.Notes
+	for _, reps := range group(d.Echo, func(r Echo) string { return r.SyscallsNote }) {
+		if note := reps[0].SyscallsNote; note != "" {
+			notes = append(notes, "syscalls/msg: "+note)
+		}
+	}
+	if len(notes) > 0 {
+		fmt.Fprintf(w, "\nnotes:\n  %s\n", strings.Join(notes, "\n  "))
+	}
+	if len(d.Failures) > 0 {
+		fmt.Fprintf(w, "\nFAILED runs:\n  %s\n", strings.Join(d.Failures, "\n  "))
+	}
+}

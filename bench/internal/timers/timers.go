@@ -1,0 +1,170 @@
+// Package timers schedules n timeouts, spread uniformly at random over a
+// span, and lets them all fire: through ioloop's Timeout, or through Go's
+// time.AfterFunc. It measures the cost per timer and how late they fire.
+package timers
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/ioloop/ioloop"
+	"github.com/ioloop/ioloop/bench/internal/samples"
+	"github.com/ioloop/ioloop/bench/internal/sysx"
+)
+
+// Contenders of the timers workload.
+var Contenders = []string{"ioloop-io_uring", "ioloop-epoll", "afterfunc"}
+
+// Result is one run.
+type Result struct {
+	Timers        int     `json:"timers"`
+	SpanMs        float64 `json:"span_ms"`
+	ScheduleMs    float64 `json:"schedule_ms"` // until every timer was handed over
+	TotalMs       float64 `json:"total_ms"`    // until the last one fired
+	CPUnsPerTimer float64 `json:"cpu_ns_per_timer"`
+	LateP50us     float64 `json:"late_p50_us"`
+	LateP99us     float64 `json:"late_p99_us"`
+	LateMaxus     float64 `json:"late_max_us"`
+	PeakRSSBytes  int64   `json:"peak_rss_bytes"`
+}
+
+// Run schedules n timers with durations uniform in [0, span) through impl
+// and waits until all have fired.
+func Run(impl string, n int, span time.Duration) (Result, error) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	delays := make([]time.Duration, n)
+	for i := range delays {
+		delays[i] = time.Duration(rng.Int64N(int64(span)))
+	}
+	late := make([]time.Duration, n) // how late each timer fired
+	cpu0, began := sysx.SelfCPU(), time.Now()
+	var scheduled time.Duration
+	var err error
+	switch impl {
+	case "ioloop-io_uring":
+		scheduled, err = runLoop(ioloop.BackendIOUring, delays, late)
+	case "ioloop-epoll":
+		scheduled, err = runLoop(ioloop.BackendEpoll, delays, late)
+	case "afterfunc":
+		scheduled, err = runAfterFunc(delays, late)
+	default:
+		err = fmt.Errorf("unknown timer contender %q (want one of %v)", impl, Contenders)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	total, cpu := time.Since(began), sysx.SelfCPU().Sub(cpu0).Total()
+	res := Result{Timers: n, SpanMs: ms(span), ScheduleMs: ms(scheduled), TotalMs: ms(total),
+		CPUnsPerTimer: float64(cpu) / float64(n)}
+	slices.Sort(late)
+	q := samples.Quantiles(late, 0.50, 0.99, 1)
+	res.LateP50us, res.LateP99us, res.LateMaxus = us(q[0]), us(q[1]), us(q[2])
+	res.PeakRSSBytes, err = sysx.MemoryOf(sysx.Self, "VmHWM")
+	return res, err
+}
+
+type loopTimer struct {
+	op  ioloop.Completion
+	due time.Duration // since the run's epoch
+	out *time.Duration
+	run *loopTimers
+}
+
+// loopTimers schedules its timers from inside the running loop, a chunk
+// per pass, as an event-loop program schedules them from callbacks: the
+// loop starts a timer's clock when it hands the timer to the kernel (or
+// to its heap), so a timer queued long before the loop runs would be
+// reported late by the time it waited in the queue.
+type loopTimers struct {
+	loop      *ioloop.Loop
+	epoch     time.Time
+	delays    []time.Duration
+	late      []time.Duration
+	ts        []loopTimer
+	next      int
+	tick      ioloop.Completion
+	scheduled time.Duration
+	fired     int
+	err       error
+}
+
+// scheduleChunk is a loop's submission batch (ioloop.DefaultEntries).
+const scheduleChunk = ioloop.DefaultEntries
+
+func (t *loopTimer) onFire(_ *ioloop.Completion, err error) {
+	if err != nil {
+		t.run.err = err
+	}
+	*t.out = time.Since(t.run.epoch) - t.due
+	t.run.fired++
+}
+
+func (r *loopTimers) scheduleMore(_ *ioloop.Completion, _ error) {
+	end := min(r.next+scheduleChunk, len(r.ts))
+	for ; r.next < end; r.next++ {
+		t := &r.ts[r.next]
+		d := r.delays[r.next]
+		t.due, t.out, t.run = time.Since(r.epoch)+d, &r.late[r.next], r
+		ioloop.Timeout(r.loop, &t.op, d, t, (*loopTimer).onFire)
+	}
+	if r.next < len(r.ts) {
+		ioloop.NextTick(r.loop, &r.tick, r, (*loopTimers).scheduleMore)
+	} else {
+		r.scheduled = time.Since(r.epoch)
+	}
+}
+
+func runLoop(backend ioloop.Backend, delays, late []time.Duration) (time.Duration, error) {
+	loop, err := ioloop.New(ioloop.Options{Backend: backend})
+	if err != nil {
+		return 0, err
+	}
+	r := &loopTimers{loop: loop, epoch: time.Now(), delays: delays, late: late, ts: make([]loopTimer, len(delays))}
+	r.scheduleMore(nil, nil)
+	err = loop.Run()
+	if r.fired != len(delays) && err == nil {
+		err = fmt.Errorf("%d of %d timers fired", r.fired, len(delays))
+	}
+	return r.scheduled, errors.Join(err, r.err, loop.Close())
+}
+
+// runAfterFunc is the standard library: one time.AfterFunc per timer. Go's
+// timers live in per-P heaps serviced by the scheduler, and each expiry
+// runs its function on a new goroutine.
+func runAfterFunc(delays, late []time.Duration) (time.Duration, error) {
+	epoch := time.Now()
+	var fired atomic.Int64
+	done := make(chan struct{})
+	n := int64(len(delays))
+	for i, d := range delays {
+		due := time.Since(epoch) + d
+		time.AfterFunc(d, func() {
+			late[i] = time.Since(epoch) - due
+			if fired.Add(1) == n {
+				close(done)
+			}
+		})
+	}
+	scheduled := time.Since(epoch)
+	select {
+	case <-done:
+		return scheduled, nil
+	case <-time.After(time.Minute + 2*maxOf(delays)):
+		return scheduled, fmt.Errorf("%d of %d timers fired", fired.Load(), n)
+	}
+}
+
+func maxOf(ds []time.Duration) time.Duration {
+	var m time.Duration
+	for _, d := range ds {
+		m = max(m, d)
+	}
+	return m
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+func us(d time.Duration) float64 { return float64(d) / 1e3 }
