@@ -114,11 +114,7 @@ func (c *walClient) awaitReply() {
 		c.onReply(kind, c.reply)
 		return
 	}
-	if cap(c.in)-len(c.in) < 4096 {
-		grown := make([]byte, len(c.in), 2*cap(c.in)+8192)
-		copy(grown, c.in)
-		c.in = grown
-	}
+	c.in = withRoom(c.in, 4096)
 	ioloop.Recv(c.l, &c.recv, c.fd, c.in[len(c.in):cap(c.in)], c, (*walClient).onRecv)
 }
 

@@ -95,11 +95,7 @@ func (s *walServer) onOpen(_ *ioloop.Completion, fd int, err error) {
 }
 
 func (s *walServer) readMore() {
-	if cap(s.image)-len(s.image) < 64<<10 {
-		grown := make([]byte, len(s.image), 2*cap(s.image)+64<<10)
-		copy(grown, s.image)
-		s.image = grown
-	}
+	s.image = withRoom(s.image, 64<<10)
 	free := s.image[len(s.image):cap(s.image)]
 	ioloop.Read(s.l, &s.op, s.fd, free, int64(len(s.image)), s, (*walServer).onRead)
 }
@@ -268,11 +264,7 @@ func (c *walConn) receive() {
 		c.handle(frame)
 		return
 	}
-	if cap(c.in)-len(c.in) < 4096 {
-		grown := make([]byte, len(c.in), 2*cap(c.in)+8192)
-		copy(grown, c.in)
-		c.in = grown
-	}
+	c.in = withRoom(c.in, 4096)
 	ioloop.Recv(c.s.l, &c.recv, c.fd, c.in[len(c.in):cap(c.in)], c, (*walConn).onRecv)
 }
 
@@ -349,4 +341,15 @@ func (c *walConn) shut() {
 	}
 	c.closed = true
 	ioloop.Close(c.s.l, &c.close, c.fd, c, func(*walConn, *ioloop.Completion, error) {})
+}
+
+// withRoom returns buf with at least room bytes of spare capacity, growing
+// it (doubling) when it has less.
+func withRoom(buf []byte, room int) []byte {
+	if cap(buf)-len(buf) >= room {
+		return buf
+	}
+	grown := make([]byte, len(buf), 2*cap(buf)+2*room)
+	copy(grown, buf)
+	return grown
 }
