@@ -31,11 +31,19 @@ func (op *gcOp) checkStatx(tr *gcTracker, what string, st *unix.Statx_t) {
 // which only Statx reports.
 func simFileIno(t *testing.T, l *Loop, path string) uint64 {
 	t.Helper()
+	st := statxPath(t, l, path)
+	return st.Ino
+}
+
+// statxPath runs Statx(AT_FDCWD, path, STATX_BASIC_STATS) on l and fails
+// the test unless it succeeds.
+func statxPath(t *testing.T, l *Loop, path string) unix.Statx_t {
+	t.Helper()
 	var st unix.Statx_t
 	var r opResult
 	var c Completion
 	Statx(l, &c, unix.AT_FDCWD, path, 0, unix.STATX_BASIC_STATS, &st, &r, (*opResult).onErr)
 	await(t, l, &r)
-	wantOK(t, "Statx", &r)
-	return st.Ino
+	wantOK(t, "Statx(path)", &r)
+	return st
 }

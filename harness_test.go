@@ -87,14 +87,6 @@ func needsKernel(t testing.TB, l *Loop, why string) {
 	}
 }
 
-// needsKernelBackend is needsKernel before a loop exists.
-func needsKernelBackend(t testing.TB, backend Backend, why string) {
-	t.Helper()
-	if backend == BackendSimulator {
-		t.Skip("needs the kernel: " + why)
-	}
-}
-
 // runUntil drives l until done() or the time limit, failing the test on
 // timeout. It bounds every test that waits on the kernel. On the simulator
 // the loop's RunFor advances virtual time; the limit is still wall time.

@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/ioloop/ioloop/internal/simcore"
 )
 
 // Backend names the kernel interface a Loop runs on.
@@ -224,17 +226,13 @@ func (l *Loop) nowNs() int64 {
 	return int64(time.Since(l.epoch))
 }
 
-// simEpoch is what Now reports at the start of every simulated world: a
-// fixed date, so that a simulation's output does not depend on when it ran.
-var simEpoch = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
-
 // Now returns the loop's notion of the current time: the wall clock on the
 // kernel backends, and the simulated world's virtual clock (starting at
 // 2000-01-01 00:00:00 UTC) on the simulator. Programs that want to run
 // under simulation read time through Now instead of time.Now.
 func (l *Loop) Now() time.Time {
 	if l.sim != nil {
-		return simEpoch.Add(time.Duration(l.sim.world.NowNs()))
+		return simcore.Epoch.Add(time.Duration(l.sim.world.NowNs()))
 	}
 	return time.Now()
 }

@@ -23,7 +23,6 @@ type peer struct {
 	led      *ledger
 	l        *ioloop.Loop
 	fd       int
-	serving  bool
 	buf      [4096]byte
 	msgSize  int
 	rounds   int

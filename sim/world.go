@@ -15,7 +15,7 @@ import (
 var ErrDeadlock = simcore.ErrDeadlock
 
 // Epoch is the time a World starts at, as Loop.Now and World.Now report it.
-var Epoch = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
+var Epoch = simcore.Epoch
 
 // A World is a deterministic simulation: nodes, each with its own Loop,
 // a network between them, a disk each, one virtual clock and one random
@@ -166,8 +166,7 @@ func (n *Node) Restart() *ioloop.Loop {
 	if !n.core.Crashed() {
 		panic(fmt.Sprintf("sim: Restart of node %s, which has not crashed", n.Name()))
 	}
-	n.loop = nil
-	n.loop = simcore.NewLoop(n.world.core, n.core).(*ioloop.Loop)
+	n.loop = n.newLoop()
 	n.world.core.Trace().Note(n.world.core.NowNs(), "restart "+n.Name())
 	return n.loop
 }

@@ -19,7 +19,6 @@ type walClient struct {
 	server netip.AddrPort
 
 	fd      int
-	conn    int // connection attempts, to tell stale callbacks apart
 	op      ioloop.Completion
 	recv    ioloop.Completion
 	close   ioloop.Completion

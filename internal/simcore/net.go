@@ -148,8 +148,8 @@ func (nw *network) schedulePartitions() {
 	nw.w.schedule(event{atNs: nw.w.nowNs + gapNs, kind: evPartition})
 }
 
-// partitionEvent starts a random partition (flag 0) or heals the one it
-// names (flag 1, ev.n indexing nothing: heals expire by time).
+// partitionEvent starts a random partition (flag 0) or removes the random
+// partitions whose time is up (flag 1).
 func (nw *network) partitionEvent(ev *event) {
 	w := nw.w
 	if ev.flag == 1 {
@@ -386,8 +386,6 @@ func (nw *network) arriveSyn(n *Node, index int32) {
 	}
 	n.deliverLater(index, 0, nw.latency())
 }
-
-func (nw *network) peerOf(s *socket) *socket { return s.out.to }
 
 // chunk picks how many of the n bytes that could move do move: all of
 // them, or with the PartialIO fault a random, non-zero part.

@@ -269,6 +269,10 @@ func (w *World) apply(ev *event) {
 // Elapsed is the virtual time since the world began as a Duration.
 func (w *World) Elapsed() time.Duration { return time.Duration(w.nowNs) }
 
+// Epoch is the wall-clock time a world starts at: a fixed date, so that a
+// simulation's output does not depend on when it ran.
+var Epoch = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
+
 // NewLoop is set by package ioloop to build a Loop (returned as any, to
 // avoid an import cycle) whose operations this simulator serves.
 var NewLoop func(w *World, n *Node) any
