@@ -3,7 +3,6 @@ package ioloop
 import (
 	"net/netip"
 	"syscall"
-	"time"
 	"unsafe"
 
 	"github.com/ioloop/ioloop/internal/simcore"
@@ -34,8 +33,7 @@ func init() {
 
 // newSimLoop creates a loop for node n of world w and attaches it.
 func newSimLoop(w *simcore.World, n *simcore.Node) *Loop {
-	l := &Loop{epoch: time.Now(), fileSubmitBatch: 0}
-	l.inflight.init(64)
+	l := newLoop(Options{})
 	b := &simBackend{loop: l, world: w, node: n, incarnation: n.Incarnation(), epochNs: w.NowNs()}
 	l.backend, l.backendKind, l.sim = b, BackendSimulator, b
 	n.Attach(b)
@@ -67,7 +65,7 @@ func (b *simBackend) flush() { b.start() }
 func (b *simBackend) poll(timeoutNs int64) error {
 	b.alive()
 	b.start()
-	if !b.loop.completed.empty() {
+	if !b.loop.completed.empty() || b.loop.inbox.hasWork() {
 		timeoutNs = 0
 	}
 	return b.world.Poll(b.node, timeoutNs)
@@ -231,7 +229,9 @@ func (b *simBackend) FillStat(token uint64, st *simcore.Stat) {
 }
 
 // Ready implements simcore.Host.
-func (b *simBackend) Ready() bool { return !b.loop.completed.empty() || !b.queued.empty() }
+func (b *simBackend) Ready() bool {
+	return !b.loop.completed.empty() || !b.queued.empty() || b.loop.inbox.hasWork()
+}
 
 // RunReady implements simcore.Host: another node's loop is waiting, and
 // this loop's callbacks run meanwhile (the world is one goroutine).

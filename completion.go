@@ -75,6 +75,7 @@ type Completion struct {
 	path        []byte       // NUL-terminated copy of a path, reused across operations
 	statx       *statxBuffer
 	target      *Completion // Cancel: the operation to cancel
+	event       *Event      // WaitEvent: the Event waited for
 	targetToken uint64      // Cancel: the target's token when Cancel was called
 	timeoutNs   int64
 	timespec    kernelTimespec // io_uring reads the Timeout duration from here
@@ -82,8 +83,10 @@ type Completion struct {
 	sockaddrLen uint32
 
 	// Readiness backends only (readiness.go): where an in-flight operation
-	// waits, its index in the timer heap, and whether a Connect has been
-	// issued (then readiness means "look at SO_ERROR", not "try again").
+	// waits, its index in the timer heap (for a pending WaitEvent, on every
+	// backend: its index in Loop.eventWaiters), and whether a Connect has
+	// been issued (then readiness means "look at SO_ERROR", not "try
+	// again").
 	parked        parking
 	connectIssued bool
 	timerIndex    int32
@@ -153,6 +156,7 @@ const (
 	opStatx
 	opShutdown
 	opCancel
+	opWaitEvent
 )
 
 var opcodeNames = [...]string{
@@ -160,7 +164,7 @@ var opcodeNames = [...]string{
 	opAccept: "Accept", opConnect: "Connect", opRecv: "Recv", opSend: "Send",
 	opRead: "Read", opWrite: "Write", opReadv: "Readv", opWritev: "Writev",
 	opFsync: "Fsync", opClose: "Close", opOpenAt: "OpenAt", opStatx: "Statx",
-	opShutdown: "Shutdown", opCancel: "Cancel",
+	opShutdown: "Shutdown", opCancel: "Cancel", opWaitEvent: "WaitEvent",
 }
 
 // String returns the operation's public name.
@@ -204,6 +208,8 @@ func (c *Completion) releaseArguments() {
 		c.statx = nil
 	case opCancel:
 		c.target = nil
+	case opWaitEvent:
+		c.event = nil
 	}
 }
 

@@ -51,6 +51,9 @@ func newTestLoop(t testing.TB, opts Options) *Loop {
 	if opts.Backend == BackendSimulator {
 		world := simcore.NewWorld(simcore.Config{Seed: simTestSeed})
 		l = newSimLoop(world, world.NewNode("node", simTestAddr))
+		if opts.InboxEntries != 0 {
+			l.inbox.init(opts.InboxEntries)
+		}
 	} else {
 		var err error
 		if l, err = New(opts); err != nil {

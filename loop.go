@@ -85,6 +85,23 @@ type Options struct {
 	// (IORING_FEAT_NODROP) and the loop drains it, so it too bounds only
 	// batching. Default 0 means twice Entries; it must be at least Entries.
 	CompletionEntries uint32
+
+	// InboxEntries bounds the loop's inbox: how many functions other
+	// goroutines may have posted (Post, Message) that the loop has not run
+	// yet. Beyond it Post fails with ErrQueueFull. It is rounded up to a
+	// power of two; each entry costs 32 bytes. Default 0 means 1024,
+	// maximum 1<<20.
+	InboxEntries uint32
+
+	// LockedThread promises that one OS thread creates the Loop and drives
+	// it for its whole life: the creating goroutine has called
+	// runtime.LockOSThread and is the only one that ever calls RunFor,
+	// Tick, Run, Close or submits operations. On io_uring the ring is then
+	// set up with IORING_SETUP_SINGLE_ISSUER (see docs/ARCHITECTURE.md for
+	// what it buys, measured); breaking the promise makes the kernel refuse
+	// submissions from the other thread (RunFor returns EEXIST). Group sets
+	// it for its loops. Other backends ignore it.
+	LockedThread bool
 }
 
 // DefaultEntries is the submission queue size used when Options.Entries is 0.
@@ -175,6 +192,14 @@ type Loop struct {
 	closing    bool
 	closed     bool
 
+	// inbox holds what other goroutines hand the loop (Post, Message,
+	// Event.Trigger, Stop); wake ends the loop's blocking wait when they do.
+	inbox inbox
+	wake  wakeup
+	// eventWaiters are the pending WaitEvents; each records its index here
+	// in Completion.timerIndex, so that removing one is O(1).
+	eventWaiters []*Completion
+
 	epoch time.Time
 }
 
@@ -190,18 +215,34 @@ func New(opts Options) (*Loop, error) {
 		return nil, &SetupError{Backend: opts.Backend, Err: syscall.EINVAL,
 			Reason: "Options.FileWorkers is negative"}
 	}
-	l := &Loop{epoch: time.Now(), fileSubmitBatch: opts.FileSubmitBatch}
+	if opts.InboxEntries > MaxInboxEntries {
+		return nil, &SetupError{Backend: opts.Backend, Err: syscall.EINVAL,
+			Reason: "Options.InboxEntries exceeds the limit of 1048576"}
+	}
+	l := newLoop(opts)
 	switch {
 	case l.fileSubmitBatch == 0:
 		l.fileSubmitBatch = DefaultFileSubmitBatch
 	case l.fileSubmitBatch < 0:
 		l.fileSubmitBatch = 0
 	}
-	l.inflight.init(64)
 	if err := l.selectBackend(opts); err != nil {
 		return nil, err
 	}
 	return l, nil
+}
+
+// newLoop builds the backend-independent part of a Loop.
+func newLoop(opts Options) *Loop {
+	l := &Loop{epoch: time.Now(), fileSubmitBatch: opts.FileSubmitBatch}
+	l.inflight.init(64)
+	entries := opts.InboxEntries
+	if entries == 0 {
+		entries = DefaultInboxEntries
+	}
+	l.inbox.init(entries)
+	l.wake.parked = make(chan struct{}, 1)
+	return l
 }
 
 // Backend returns the kernel interface the Loop runs on.
@@ -248,6 +289,7 @@ func (l *Loop) RunFor(d time.Duration) error {
 	defer l.exit()
 	deadlineNs := l.nowNs() + int64(d)
 	for {
+		l.runInbox()
 		l.runCompleted()
 		remainingNs := deadlineNs - l.nowNs()
 		timeoutNs := remainingNs
@@ -257,7 +299,7 @@ func (l *Loop) RunFor(d time.Duration) error {
 		if err := l.backend.poll(timeoutNs); err != nil {
 			return err
 		}
-		if remainingNs <= 0 {
+		if remainingNs <= 0 || l.takeStop() {
 			return nil
 		}
 	}
@@ -272,18 +314,25 @@ func (l *Loop) Tick() error {
 	if err := l.backend.poll(0); err != nil {
 		return err
 	}
+	l.runInbox()
 	l.runCompleted()
 	return nil
 }
 
 // Run runs the loop until no operation is pending: every submitted
-// operation has completed and its callback has run.
+// operation has completed and its callback has run, and the inbox is empty
+// (a pending WaitEvent keeps Run waiting; a function that might be posted
+// later does not). Stop ends it early.
 func (l *Loop) Run() error {
 	l.enter("Run")
 	defer l.exit()
 	for {
+		l.runInbox()
 		l.runCompleted()
-		if l.pending == 0 && l.completed.empty() {
+		if l.pending == 0 && l.completed.empty() && !l.inbox.hasWork() {
+			return nil
+		}
+		if l.takeStop() {
 			return nil
 		}
 		timeoutNs := int64(-1)
@@ -309,6 +358,10 @@ const maxCloseRounds = 1 << 16
 // Close complete with ErrClosed. Operations the kernel cannot interrupt
 // (a read already running against a disk) are waited for.
 //
+// From the moment Close begins, Post and Message to the loop return
+// ErrClosed and Trigger and Stop do nothing; functions posted before then
+// run during Close, after pending WaitEvents have been canceled.
+//
 // Close must not be called from a callback. Closing a closed Loop returns
 // ErrClosed; any other use of a closed Loop panics.
 func (l *Loop) Close() error {
@@ -318,6 +371,10 @@ func (l *Loop) Close() error {
 	l.enter("Close")
 	defer l.exit()
 	l.closing = true
+	l.inbox.closeGate()
+	l.cancelEventWaits()
+	l.runInbox()
+	l.cancelEventWaits() // any that posted functions submitted
 	l.backend.cancelAll()
 	for l.pending > 0 {
 		if err := l.backend.poll(-1); err != nil {
@@ -415,7 +472,7 @@ func (l *Loop) misuse(c *Completion, op opcode, callbackIsNil bool) {
 func (l *Loop) submit(c *Completion, ctx unsafe.Pointer, cb invoker) {
 	c.ctx, c.cb = ctx, cb
 	c.loop = l
-	if (l.closing || c.op == opNextTick || c.op == opCancel) && l.settleWithoutKernel(c) {
+	if (l.closing || runByLoop[c.op]) && l.settleWithoutKernel(c) {
 		return
 	}
 	c.state = stateQueued
@@ -426,6 +483,10 @@ func (l *Loop) submit(c *Completion, ctx unsafe.Pointer, cb invoker) {
 	}
 	l.backend.submit(c)
 }
+
+// runByLoop marks the operations the loop itself runs, never a backend.
+// It has 256 entries so that indexing by an opcode needs no bounds check.
+var runByLoop = [256]bool{opNextTick: true, opCancel: true, opWaitEvent: true}
 
 // settleWithoutKernel completes the submissions that need no kernel work
 // and reports whether it did.
@@ -439,6 +500,9 @@ func (l *Loop) settleWithoutKernel(c *Completion) bool {
 		return true
 	case c.op == opCancel:
 		return l.cancelWithoutKernel(c)
+	case c.op == opWaitEvent:
+		l.startWaitEvent(c)
+		return true
 	}
 	return false
 }
@@ -487,6 +551,13 @@ func (l *Loop) cancelWithoutKernel(c *Completion) bool {
 	case stateQueued:
 		if l.backend.unqueue(target) {
 			l.settle(target, target.progress(), codeCanceled)
+			l.finish(c, 0, codeNone)
+			return true
+		}
+	case stateInFlight:
+		if target.op == opWaitEvent {
+			l.unwait(target)
+			l.settle(target, 0, codeCanceled)
 			l.finish(c, 0, codeNone)
 			return true
 		}

@@ -83,7 +83,8 @@ func newReadinessBackend(l *Loop, opts Options) (*readinessBackend, error) {
 		return nil, &SetupError{Backend: readinessBackendKind, Err: err,
 			Reason: "cannot create the " + readinessBackendKind.String() + " instance"}
 	}
-	b.files.init(workers, b.poller.wake)
+	l.wake.kernel = b.poller.wake
+	b.files.init(workers, l.wake.wake)
 	b.sleepTimer = time.NewTimer(time.Hour)
 	b.sleepTimer.Stop()
 	return b, nil
@@ -120,11 +121,11 @@ func (b *readinessBackend) poll(timeoutNs int64) error {
 	if waitNs != 0 && b.fdWaiters == 0 {
 		b.sleepWithoutPoller(waitNs)
 	} else if waitNs != 0 || b.fdWaiters > 0 {
-		if waitNs != 0 && !b.files.announceSleep(loopInPoller) {
+		if waitNs != 0 && !b.loop.announceSleep(loopInKernel, &b.files.doneCount) {
 			waitNs = 0
 		}
 		count, err := b.poller.wait(waitNs)
-		b.files.loopWaiting.Store(loopAwake)
+		b.loop.awake()
 		if err != nil {
 			return err
 		}
@@ -153,20 +154,20 @@ func (b *readinessBackend) poll(timeoutNs int64) error {
 // until the runtime's monitor retakes it (20 µs or more), while a parked
 // goroutine frees it at once for the workers, whose results it waits for.
 func (b *readinessBackend) sleepWithoutPoller(waitNs int64) {
-	if !b.files.announceSleep(loopParked) {
+	if !b.loop.announceSleep(loopParked, &b.files.doneCount) {
 		return
 	}
 	if waitNs < 0 {
-		<-b.files.wakeParked
+		<-b.loop.wake.parked
 	} else {
 		b.sleepTimer.Reset(time.Duration(waitNs))
 		select {
-		case <-b.files.wakeParked:
+		case <-b.loop.wake.parked:
 		case <-b.sleepTimer.C:
 		}
 		b.sleepTimer.Stop()
 	}
-	b.files.loopWaiting.Store(loopAwake)
+	b.loop.awake()
 }
 
 // boundByTimers shortens a wait of timeoutNs (negative: no limit) to the

@@ -20,7 +20,7 @@ import (
 // and the worker running it writes only its result (n). The mutex gives
 // the happens-before edges both ways, so the race detector is satisfied
 // and nothing is read half-written. Callbacks never run here: finished
-// completions go to done and the loop is woken (wake) to collect them.
+// completions go to done and the loop is woken (wakeLoop) to collect them.
 type filePool struct {
 	mu         sync.Mutex
 	workReady  sync.Cond // signaled per queued operation for an idle worker
@@ -32,49 +32,15 @@ type filePool struct {
 	quit       bool
 	exited     sync.WaitGroup
 	doneCount  atomic.Int32 // done.size, readable without mu
-	// loopWaiting says how the loop is (about to be) blocked: in the
-	// poller (wake it with wakePoller) or parked on wakeParked.
-	loopWaiting atomic.Int32
-	wakePoller  func() // wakes the loop's poller; safe from any goroutine
-	wakeParked  chan struct{}
+	// wakeLoop wakes the loop (Loop.wake) when it sleeps, so that it
+	// collects finished operations; safe from any goroutine.
+	wakeLoop func()
 }
 
-const (
-	loopAwake int32 = iota
-	loopInPoller
-	loopParked
-)
-
-func (p *filePool) init(maxWorkers int, wakePoller func()) {
+func (p *filePool) init(maxWorkers int, wakeLoop func()) {
 	p.workReady.L = &p.mu
 	p.maxWorkers = maxWorkers
-	p.wakePoller = wakePoller
-	p.wakeParked = make(chan struct{}, 1)
-}
-
-// announceSleep tells workers how the loop is about to block and reports
-// whether it may: announcing before the last look at the done count means
-// a worker finishing in between sees the announcement and wakes the loop.
-func (p *filePool) announceSleep(how int32) bool {
-	p.loopWaiting.Store(how)
-	if p.doneCount.Load() != 0 {
-		p.loopWaiting.Store(loopAwake)
-		return false
-	}
-	return true
-}
-
-// wakeLoop wakes the loop if it sleeps, and only once per sleep.
-func (p *filePool) wakeLoop() {
-	switch p.loopWaiting.Swap(loopAwake) {
-	case loopInPoller:
-		p.wakePoller()
-	case loopParked:
-		select {
-		case p.wakeParked <- struct{}{}:
-		default: // a wakeup is already pending
-		}
-	}
+	p.wakeLoop = wakeLoop
 }
 
 // submit queues c and makes sure a worker will run it: an idle worker is

@@ -125,6 +125,17 @@ const (
 	sqTaskrun    uint32 = 1 << 2
 )
 
+// SQE flags (io_uring_sqe.flags).
+const (
+	// SQECQESkipSuccess (IOSQE_CQE_SKIP_SUCCESS, 5.17, FeatCQESkip) posts
+	// no CQE when the request succeeds.
+	SQECQESkipSuccess uint8 = 1 << 6
+)
+
+// MsgRingData is IORING_MSG_DATA, the MSG_RING command (in sqe.addr) that
+// posts a CQE to the target ring with user_data = sqe.off and res = sqe.len.
+const MsgRingData uint64 = 0
+
 // Per-opcode flags.
 const (
 	FsyncDatasync uint32 = 1 << 0 // IORING_FSYNC_DATASYNC in fsync_flags
