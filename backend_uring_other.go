@@ -11,6 +11,9 @@ import (
 // it, but io_uring is Linux-only: New never creates one here.
 type uringBackend struct{ backend }
 
+func (*uringBackend) canRing() bool           { return false }
+func (*uringBackend) ringDoorbell(*Loop) bool { return false }
+
 func newURingBackend(*Loop, Options) (*uringBackend, error) {
 	return nil, &SetupError{Backend: BackendIOUring, Err: errors.ErrUnsupported,
 		Reason: "io_uring exists only on Linux"}

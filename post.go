@@ -95,16 +95,17 @@ func (l *Loop) Stop() {
 
 // ring wakes to, which has new work in its inbox, from l's goroutine: by
 // IORING_OP_MSG_RING in l's next submission when both are io_uring loops
-// and the kernel can, otherwise directly. The caller holds to's inbox gate.
+// and the kernel can (see doorbells), otherwise directly. The caller holds
+// to's inbox gate.
 func (l *Loop) ring(to *Loop) {
-	if l.uring == nil || to.uring == nil || l.uring.doorbells == nil || l == to {
+	if l.uring == nil || to.uring == nil || l == to || !l.uring.canRing() {
 		to.wake.wake()
 		return
 	}
 	if to.wake.state.Load() == loopAwake || to.wake.state.Swap(loopAwake) != loopInKernel {
 		return // awake: it looks at its inbox before it sleeps again
 	}
-	if !l.uring.doorbells.ring(to) {
+	if !l.uring.ringDoorbell(to) {
 		to.wake.kernel() // no room in l's submission queue: ring directly
 		return
 	}

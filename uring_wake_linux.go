@@ -103,6 +103,12 @@ func (b *uringBackend) closeWake() error {
 	return unix.Close(b.wakeFD)
 }
 
+// canRing reports whether the kernel has IORING_OP_MSG_RING.
+func (b *uringBackend) canRing() bool { return b.doorbells != nil }
+
+// ringDoorbell queues a MSG_RING doorbell for to; false if it cannot.
+func (b *uringBackend) ringDoorbell(to *Loop) bool { return b.doorbells.ring(to) }
+
 // doorbells rings other io_uring loops with IORING_OP_MSG_RING: a CQE
 // posted straight into the target's completion queue ends its wait, and
 // the request rides in this loop's next submission instead of costing an
