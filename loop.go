@@ -372,6 +372,7 @@ func (l *Loop) Close() error {
 	defer l.exit()
 	l.closing = true
 	l.inbox.closeGate()
+	l.inbox.stopRequests.Store(0) // a Stop racing with Close must not keep its passes from blocking
 	l.cancelEventWaits()
 	l.runInbox()
 	l.cancelEventWaits() // any that posted functions submitted
