@@ -230,7 +230,7 @@ func (b *simBackend) FillStat(token uint64, st *simcore.Stat) {
 
 // Ready implements simcore.Host.
 func (b *simBackend) Ready() bool {
-	return !b.loop.completed.empty() || !b.queued.empty() || b.loop.inbox.hasWork()
+	return !b.loop.completed.empty() || !b.queued.empty() || b.loop.inbox.hasDeliveries()
 }
 
 // RunReady implements simcore.Host: another node's loop is waiting, and
@@ -240,6 +240,7 @@ func (b *simBackend) RunReady() {
 	l.enter("the simulated world")
 	defer l.exit()
 	b.start()
+	l.runInbox()
 	l.runCompleted()
 	b.start()
 }

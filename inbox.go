@@ -149,7 +149,13 @@ func (q *inbox) queued() bool {
 
 // hasWork reports whether anything waits for the loop. Loop only.
 func (q *inbox) hasWork() bool {
-	return q.queued() || q.triggered.Load() != nil || q.stopRequests.Load() != 0
+	return q.hasDeliveries() || q.stopRequests.Load() != 0
+}
+
+// hasDeliveries reports whether posted functions or triggered Events wait
+// for the loop (what runInbox takes). Loop only.
+func (q *inbox) hasDeliveries() bool {
+	return q.queued() || q.triggered.Load() != nil
 }
 
 // pushTriggered puts e on the triggered stack.
