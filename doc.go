@@ -47,6 +47,21 @@
 // OpenAt (and Readv and Writev on macOS) go through x/sys wrappers that
 // allocate.
 //
+// # Other goroutines and other cores
+//
+// A Loop is single-threaded, but other goroutines can hand it work without
+// locks around the loop: Post queues a function to run on the loop's
+// goroutine (bounded; ErrQueueFull when full), an Event (NewEvent, Trigger,
+// WaitEvent) wakes a waiting operation with a count of coalesced triggers,
+// and Stop ends a running RunFor or Run. Each is safe from any goroutine,
+// allocation-free, and costs a system call only when the loop is blocked.
+// Message is Post between two loops, which on io_uring rings the target
+// with IORING_OP_MSG_RING inside the sender's own submission. StartGroup
+// runs one loop per core, each on its own locked OS thread with its own
+// SO_REUSEPORT listener (ListenTCPShards), and shuts them down in order.
+// docs/ARCHITECTURE.md compares per-core loops with one loop and a worker
+// pool.
+//
 // # Simulation
 //
 // Package sim (github.com/ioloop/ioloop/sim) runs a program written against

@@ -249,8 +249,9 @@ func (p *poller) wake() {
 	}
 }
 
-// close releases the kqueue and the wakeup channel. The loop stops its
-// file workers, the only other callers of wake, before closing the poller.
+// close releases the kqueue and the wakeup channel. The other callers of
+// wake are gone by then: Close stops the file workers first, and its inbox
+// gate has already waited out every Post, Trigger and Stop in progress.
 func (p *poller) close() error {
 	p.wakePending.Store(true)
 	err := p.wakeup.close()
