@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ioloop/ioloop/internal/simcore"
 )
 
 // eventWaiter re-arms a WaitEvent after each callback and sums the counts.
@@ -254,4 +256,17 @@ func TestStopEndsRunFor(t *testing.T) {
 			t.Fatal("the wait completed")
 		}
 	})
+}
+
+// TestEventWaitAloneDeadlocksSimulatedWorld: on the simulator nothing
+// outside the world can trigger an Event deterministically, so a world
+// whose only pending work is a WaitEvent is deadlocked, and Run says so
+// instead of hanging (docs/SIMULATION.md).
+func TestEventWaitAloneDeadlocksSimulatedWorld(t *testing.T) {
+	l := newTestLoop(t, Options{Backend: BackendSimulator})
+	w := &eventWaiter{l: l, e: NewEvent(l)}
+	w.wait()
+	if err := l.Run(); !errors.Is(err, simcore.ErrDeadlock) {
+		t.Fatalf("Run: %v, want simcore.ErrDeadlock", err)
+	}
 }
