@@ -191,7 +191,7 @@ const serverExternal = "external"
 func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ioloop bench echo",
 		"ioloop bench echo [-addr 127.0.0.1:9000] [-conns 1000] [-size 64] [-duration 5s] [-warmup 1s] [-backend B] [-entries N] [-json]\n"+
-			"       ioloop bench echo -server ioloop|gonet [-server-backend B] [-pin auto|none|S,C] [-syscalls=false] [flags above]", stderr)
+			"       ioloop bench echo -server ioloop|gonet [-server-backend B] [-server-loops N] [-pin auto|none|S,C] [-syscalls=false] [flags above]", stderr)
 	addrText := fs.String("addr", "127.0.0.1:9000", "echo server address, IP:port; with -server, the address it listens on (default then 127.0.0.1:0: any free port)")
 	conns := fs.Int("conns", 1000, "connections, each with one message in flight")
 	size := fs.Int("size", 64, "message size in bytes")
@@ -204,7 +204,11 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 		"to measure its CPU time per message: ioloop (the echo command, on -server-backend) or gonet (Go's net package, a goroutine per connection)")
 	var serverBackend backendFlag
 	fs.Var(&serverBackend, "server-backend", "`backend` of the -server ioloop child (-backend is the load generator's): "+backendUsage)
-	pinText := fs.String("pin", "auto", "with -server, the CPUs of the server and of this load generator: auto (the first two this process may use), none, or SERVER,CLIENT such as 0,1")
+	serverLoops := fs.Int("server-loops", 1, "event loops of the -server ioloop child (its -loops): more than 1 runs a group of loops, "+
+		"one per thread and SO_REUSEPORT listener")
+	pinText := fs.String("pin", "auto", "with -server, the CPUs of the server and of this load generator: auto (the first two this process may use), none, "+
+		"or SERVER,CLIENT such as 0,1. With -server-loops N > 1, auto pins loop i to the i-th CPU and the load generator to CPU N+1 "+
+		"when there is one, else leaves the load generator unpinned, sharing the loops' CPUs; S,C does not apply")
 	countSyscalls := fs.Bool("syscalls", true, "with -server, then count the server's system calls with perf stat over a second window of -duration "+
 		"(perf slows system calls, so it is not attached while CPU time is measured; without perf, a note says so and the field is left out)")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
@@ -216,13 +220,16 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 	}
 	switch server.value {
 	case serverExternal:
-		if code, ok := rejectFlags(fs, "an external server (see -server)", "server-backend", "pin", "syscalls"); !ok {
+		if code, ok := rejectFlags(fs, "an external server (see -server)", "server-backend", "server-loops", "pin", "syscalls"); !ok {
 			return code
 		}
 	case serverGoNet:
-		if code, ok := rejectFlags(fs, "-server gonet", "server-backend"); !ok {
+		if code, ok := rejectFlags(fs, "-server gonet", "server-backend", "server-loops"); !ok {
 			return code
 		}
+	}
+	if *serverLoops < 1 || *serverLoops > maxEchoLoops {
+		return usageError(fs, "-server-loops must be in 1..%d, got %d", maxEchoLoops, *serverLoops)
 	}
 	if server.value != serverExternal && !flagsSet(fs)["addr"] {
 		*addrText = "127.0.0.1:0"
@@ -246,17 +253,29 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError(fs, "-pin: %v", err)
 	}
+	if *serverLoops > 1 && pin.server >= 0 {
+		return usageError(fs, "-pin SERVER,CLIENT names one server CPU; with -server-loops %d use auto or none", *serverLoops)
+	}
 	// One descriptor per connection, plus the ring and the usual few.
 	if err := raiseNoFile(uint64(*conns) + 64); err != nil {
 		return fail(stderr, fs.Name(), err)
 	}
 
-	var srv *serverProcess
+	var (
+		srv      *serverProcess
+		loopCPUs []int // with -server-loops > 1, where the loops are pinned
+	)
 	if server.value != serverExternal {
-		if autoPin {
+		switch {
+		case autoPin && *serverLoops > 1:
+			loopCPUs, pin.client = loopPinning(*serverLoops, stderr)
+		case autoPin:
 			pin = autoPinning(stderr)
 		}
-		srv, err = startServerProcess(server.value, serverBackend, addr, pin.server, *countSyscalls, stderr)
+		srv, err = startServerChild(serverChild{
+			server: server.value, backend: serverBackend, listen: addr,
+			loops: *serverLoops, pinLoops: loopCPUs != nil, cpu: pin.server,
+		}, *countSyscalls, stderr)
 		if err != nil {
 			return fail(stderr, fs.Name(), err)
 		}
@@ -272,7 +291,7 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, fs.Name(), err)
 	}
-	if err := result.report(srv, pin, stderr).write(stdout, *asJSON); err != nil {
+	if err := result.report(srv, pin, loopCPUs, stderr).write(stdout, *asJSON); err != nil {
 		return fail(stderr, fs.Name(), err)
 	}
 	return exitOK
@@ -305,7 +324,9 @@ func runEchoClient(opts ioloop.Options, addr netip.AddrPort, conns, size int, co
 
 // report formats the result: the load generator's alone (echo_client), or
 // with the server process's measurements (echo_server).
-func (res echoResult) report(srv *serverProcess, pin pinning, stderr io.Writer) *report {
+// With more than one server loop, loopCPUs are the loops' CPUs (nil: not
+// pinned) and server_cpus replaces server_cpu.
+func (res echoResult) report(srv *serverProcess, pin pinning, loopCPUs []int, stderr io.Writer) *report {
 	clientUtil := res.iv.cpu.Seconds() / res.iv.wall.Seconds()
 	var r *report
 	if srv == nil {
@@ -323,7 +344,12 @@ func (res echoResult) report(srv *serverProcess, pin pinning, stderr io.Writer) 
 	}
 	r.float("client_cpu_us_per_msg", res.iv.cpuMicrosPer(res.messages), 3).float("client_cpu_util", clientUtil, 2)
 	if srv != nil {
-		r.int("server_cpu", int64(pin.server)).int("client_cpu", int64(pin.client))
+		if srv.loops > 1 {
+			r.int("server_loops", int64(srv.loops)).str("server_cpus", cpuList(loopCPUs))
+		} else {
+			r.int("server_cpu", int64(pin.server))
+		}
+		r.int("client_cpu", int64(pin.client))
 	}
 	return r
 }

@@ -36,6 +36,7 @@ type serverProcess struct {
 	waitErr error         // cmd.Wait's result, once exited is closed
 	stopped bool
 	log     io.Writer // where notes go: the client's stderr
+	loops   int       // the ioloop server's event loops
 
 	countSyscalls bool
 	syscalls      *syscallCounter // perf, while it runs
@@ -47,18 +48,46 @@ type serverProcess struct {
 // listen, pinned to cpu (none if negative), and waits until it listens.
 // countSyscalls enables syscallProbe.
 func startServerProcess(server string, backend backendFlag, listen netip.AddrPort, cpu int, countSyscalls bool, log io.Writer) (*serverProcess, error) {
+	return startServerChild(serverChild{server: server, backend: backend, listen: listen, loops: 1, cpu: cpu}, countSyscalls, log)
+}
+
+// serverChild says how to start the echo server's child process.
+type serverChild struct {
+	server  string // ioloop or gonet
+	backend backendFlag
+	listen  netip.AddrPort
+	// loops is the ioloop server's -loops: more than 1 runs a Group of
+	// loops, each on its own thread and SO_REUSEPORT listener.
+	loops int
+	// pinLoops passes -pin: the server pins loop i to the i-th CPU it may
+	// use. The process as a whole is then not pinned (cpu is -1).
+	pinLoops bool
+	cpu      int // the CPU the whole process is bound to; -1: none
+}
+
+// startServerChild starts the server described by c and waits until it
+// listens. countSyscalls enables syscallProbe.
+func startServerChild(c serverChild, countSyscalls bool, log io.Writer) (*serverProcess, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("finding this program to start the server: %w", err)
 	}
-	args := []string{"echo", "-server", server, "-addr", listen.String()}
+	server := c.server
+	args := []string{"echo", "-server", server, "-addr", c.listen.String()}
 	if server == serverIOLoop {
-		args = append(args, "-backend", backend.String())
+		args = append(args, "-backend", c.backend.String())
+		if c.loops > 1 || c.pinLoops {
+			args = append(args, "-loops", strconv.Itoa(c.loops))
+		}
+		if c.pinLoops {
+			args = append(args, "-pin")
+		}
 	}
 	p := &serverProcess{
 		cmd: exec.Command(exe, args...), server: server, exited: make(chan struct{}), log: log,
-		countSyscalls: countSyscalls, calls: -1,
+		countSyscalls: countSyscalls, calls: -1, loops: max(c.loops, 1),
 	}
+	cpu := c.cpu
 	p.stdout.lineDone = make(chan struct{})
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	if err := startPinned(p.cmd, cpu); err != nil {
@@ -81,6 +110,10 @@ func startServerProcess(server string, backend backendFlag, listen netip.AddrPor
 	if p.addr, p.backend, err = parseListening(line, server); err != nil {
 		p.kill()
 		return nil, p.failure(err.Error())
+	}
+	if server == serverIOLoop && !strings.Contains(line+" ", fmt.Sprintf(" loops=%d ", p.loops)) {
+		p.kill()
+		return nil, p.failure(fmt.Sprintf("printed %q, want loops=%d", line, p.loops))
 	}
 	// Fail now, not after the warm-up, where the CPU time is unreadable.
 	if _, err := processCPUOf(p.cmd.Process.Pid); err != nil {
@@ -294,4 +327,46 @@ func autoPinning(log io.Writer) pinning {
 		return pinning{cpus[0], cpus[1]}
 	}
 	return pinning{-1, -1}
+}
+
+// loopPinning is -pin auto with -server-loops n > 1. Binding the whole
+// server process to one CPU, as with one loop, would stack every loop on
+// that core and measure no scaling at all, so the server instead runs with
+// -pin: loop i on the i-th CPU this process may use (the first n). The
+// load generator goes to the next CPU, the (n+1)-th, when there is one, so
+// that it competes with no loop: the setting in which more loops should
+// serve proportionally more. When no CPU is left over (2 loops on a 2-CPU
+// machine) the load generator is not pinned and shares the loops' CPUs,
+// and a note on log says so: msgs/s is then bounded by the whole machine's
+// CPU, shared by server and generator, and the server's CPU per message is
+// the figure that compares across loop counts. It returns the loops' CPUs
+// (nil: not pinned) and the load generator's CPU (-1: not pinned).
+func loopPinning(n int, log io.Writer) (loopCPUs []int, client int) {
+	cpus, err := allowedCPUs()
+	if err != nil {
+		fmt.Fprintf(log, "# not pinning the server's loops and the load generator to CPUs: %v\n", err)
+		return nil, -1
+	}
+	loopCPUs = make([]int, n)
+	for i := range loopCPUs {
+		loopCPUs[i] = cpus[i%len(cpus)] // as GroupOptions.PinCPUs does
+	}
+	if len(cpus) > n {
+		return loopCPUs, cpus[n]
+	}
+	fmt.Fprintf(log, "# %d server loops pinned to CPUs %s; the load generator is not pinned and shares them (%d CPUs available): "+
+		"msgs/s is then the whole machine's, server CPU per message is what compares\n", n, cpuList(loopCPUs), len(cpus))
+	return loopCPUs, -1
+}
+
+// cpuList prints CPU numbers as "0,1", or "none" for nil.
+func cpuList(cpus []int) string {
+	if cpus == nil {
+		return "none"
+	}
+	parts := make([]string, len(cpus))
+	for i, cpu := range cpus {
+		parts[i] = strconv.Itoa(cpu)
+	}
+	return strings.Join(parts, ",")
 }

@@ -48,6 +48,10 @@ type echoServer struct {
 	messages    int64 // Recv completions echoed
 	bytes       int64 // bytes echoed
 	fatal       error // an accept error that stops the server
+	// onFatal, if set, is called on the loop's goroutine when fatal is
+	// set: a group's loops run on goroutines of their own, and this is how
+	// the goroutine that serves signals learns that one loop gave up.
+	onFatal func()
 }
 
 type echoConn struct {
@@ -83,6 +87,9 @@ func (s *echoServer) onAccept(c *ioloop.Completion, fd int, err error) {
 		default:
 			if s.fatal == nil {
 				s.fatal = fmt.Errorf("accept: %w", err)
+				if s.onFatal != nil {
+					s.onFatal()
+				}
 			}
 		}
 		return
@@ -248,12 +255,15 @@ const (
 
 func runEcho(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ioloop echo",
-		"ioloop echo [-addr 127.0.0.1:9000] [-server ioloop|gonet] [-backend B] [-entries N] [-bufsize N]", stderr)
+		"ioloop echo [-addr 127.0.0.1:9000] [-server ioloop|gonet] [-loops N [-pin]] [-backend B] [-entries N] [-bufsize N]", stderr)
 	addrText := fs.String("addr", "127.0.0.1:9000", "address to listen on, IP:port (port 0: any free port)")
 	server := newChoiceFlag(serverIOLoop, serverGoNet)
 	fs.Var(server, "server", "`server` to run: ioloop (the event loop) or gonet (Go's net package, a goroutine per connection: the baseline)")
 	lf := addLoopFlags(fs, "submission queue size (0: library default)")
 	bufSize := fs.Int("bufsize", 4096, "receive buffer per connection, in bytes")
+	loops := fs.Int("loops", 1, "event loops, each on its own thread with its own SO_REUSEPORT listener on -addr, the kernel spreading "+
+		"connections across them (1: one loop on this goroutine, no group)")
+	pin := fs.Bool("pin", false, "with -loops, pin loop i's thread to the i-th CPU this process may run on (Linux only)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -261,9 +271,12 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if server.value == serverGoNet {
-		if code, ok := rejectFlags(fs, "-server gonet", "backend", "entries"); !ok {
+		if code, ok := rejectFlags(fs, "-server gonet", "backend", "entries", "loops", "pin"); !ok {
 			return code
 		}
+	}
+	if *pin && !flagsSet(fs)["loops"] {
+		return usageError(fs, "-pin needs -loops N: it pins each loop of the group to a CPU of its own")
 	}
 	addr, err := netip.ParseAddrPort(*addrText)
 	switch {
@@ -271,6 +284,8 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		return usageError(fs, "-addr must be IP:port, such as 127.0.0.1:9000 or [::1]:9000: %v", err)
 	case *bufSize < 1 || *bufSize > 1<<30:
 		return usageError(fs, "-bufsize must be in 1..1073741824, got %d", *bufSize)
+	case *loops < 1 || *loops > maxEchoLoops:
+		return usageError(fs, "-loops must be in 1..%d, got %d", maxEchoLoops, *loops)
 	}
 	// Each connection is a descriptor. Go raises RLIMIT_NOFILE's soft limit
 	// to the hard one at startup, which is all an unprivileged server can
@@ -288,14 +303,22 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		bound   netip.AddrPort
 		backend string
 	)
-	if server.value == serverGoNet {
+	switch {
+	case server.value == serverGoNet:
 		gs, err := listenGoNet(addr, *bufSize)
 		if err != nil {
 			return fail(stderr, fs.Name(), err)
 		}
 		// The runtime's netpoller (epoll, kqueue) is the Go server's backend.
 		srv, bound, backend = gs, gs.addr, "netpoll"
-	} else {
+	case *loops > 1 || *pin:
+		// -loops 1 -pin also goes through the group: pinning is the group's.
+		gs, groupAddr, err := startGroupEcho(addr, *loops, lf.options(), *pin, *bufSize, stderr)
+		if err != nil {
+			return fail(stderr, fs.Name(), err)
+		}
+		srv, bound, backend = gs, groupAddr, gs.backend()
+	default:
 		listenFD, listenAddr, err := ioloop.ListenTCP(addr, ioloop.ListenOptions{NoDelay: true})
 		if err != nil {
 			return fail(stderr, fs.Name(), fmt.Errorf("listen on %s: %w", addr, err))
@@ -310,8 +333,13 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		srv, bound, backend = ls, listenAddr, loop.Backend().String()
 	}
 	// `ioloop bench echo -server` reads this line to learn the address and
-	// the backend; scripts wait for its "listening on" prefix.
-	if _, err := fmt.Fprintf(stdout, "listening on %s server=%s backend=%s\n", bound, server.value, backend); err != nil {
+	// the backend (and checks the loops); scripts wait for its "listening
+	// on" prefix.
+	loopsField := ""
+	if server.value == serverIOLoop {
+		loopsField = fmt.Sprintf(" loops=%d", *loops)
+	}
+	if _, err := fmt.Fprintf(stdout, "listening on %s server=%s backend=%s%s\n", bound, server.value, backend, loopsField); err != nil {
 		return fail(stderr, fs.Name(), errors.Join(err, srv.shutdown()))
 	}
 	serveErr := srv.serve(signals, stdout)

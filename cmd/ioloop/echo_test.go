@@ -388,3 +388,179 @@ func TestParsePerfCount(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupEchoServer runs `echo -loops 2` in process: the kernel spreads
+// the connections over both loops' SO_REUSEPORT listeners, every loop
+// echoes its own, the counters of both add up (read while the loops run,
+// through posted snapshots), and shutdown closes every connection and
+// leaves no descriptor behind: not the rings, not the listeners, not the
+// connections.
+func TestGroupEchoServer(t *testing.T) {
+	// Go's netpoller keeps its own descriptors once the net package first
+	// uses it: open them before counting.
+	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+		_ = ln.Close()
+	}
+	fdsBefore := openFDs(t)
+	gs, bound, err := startGroupEcho(netip.MustParseAddrPort("127.0.0.1:0"), 2, ioloop.Options{}, false, 4096, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = gs.shutdown() })
+	if gs.group.Len() != 2 {
+		t.Fatalf("%d loops, want 2", gs.group.Len())
+	}
+	// SO_REUSEPORT picks a listener by a hash of the connection's
+	// addresses: with 32 connections, all landing on one loop has a
+	// probability of 2^-31.
+	const conns, rounds, size = 32, 3, 64
+	clients := make([]net.Conn, conns)
+	for i := range clients {
+		c, err := net.DialTimeout("tcp", bound.String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = c
+	}
+	for round := range rounds {
+		for i, c := range clients {
+			msg := bytes.Repeat([]byte{byte(i*rounds + round)}, size)
+			if _, err := c.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, size)
+			if _, err := io.ReadFull(c, got); err != nil {
+				t.Fatalf("connection %d, round %d: %v", i, round, err)
+			}
+			if !bytes.Equal(got, msg) {
+				t.Fatalf("connection %d, round %d: echoed %x, sent %x", i, round, got, msg)
+			}
+		}
+	}
+	perLoop := gs.loopStats()
+	for i, st := range perLoop {
+		if st.connections == 0 || st.messages == 0 {
+			t.Errorf("loop %d served %+v: the connections were not spread over the loops", i, st)
+		}
+	}
+	st := gs.stats()
+	if st.connections != conns || st.active != conns || st.bytes != conns*rounds*size || st.messages < conns*rounds {
+		t.Errorf("stats %+v (per loop %+v), want %d connections, all active, %d bytes in at least %d messages",
+			st, perLoop, conns, conns*rounds*size, conns*rounds)
+	}
+
+	signals := make(chan os.Signal, 2)
+	signals <- syscall.SIGUSR1
+	signals <- syscall.SIGTERM
+	var out strings.Builder
+	if err := gs.serve(signals, &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("stats connections=%d active=%d messages=%d bytes=%d\n", conns, conns, st.messages, st.bytes); out.String() != want {
+		t.Errorf("SIGUSR1 printed %q, want %q", out.String(), want)
+	}
+	if st := gs.stats(); st.active != 0 || st.connections != conns {
+		t.Errorf("after shutdown: %+v, want %d connections, none active", st, conns)
+	}
+	for i, c := range clients {
+		if n, err := c.Read(make([]byte, 1)); err == nil {
+			t.Errorf("connection %d: read %d bytes after shutdown, want EOF or reset", i, n)
+		}
+		_ = c.Close()
+	}
+	if c, err := net.DialTimeout("tcp", bound.String(), time.Second); err == nil {
+		_ = c.Close()
+		t.Error("the listeners still accept after shutdown")
+	}
+	if fdsAfter := openFDs(t); fdsAfter != fdsBefore {
+		t.Errorf("%d descriptors open after shutdown, %d before", fdsAfter, fdsBefore)
+	}
+}
+
+// TestGroupEchoServerStopsOnLoopFailure: when the group ends on its own
+// (here: shut down behind serve's back, as a failing loop does), serve
+// returns instead of waiting for a signal that may never come.
+func TestGroupEchoServerStopsOnLoopFailure(t *testing.T) {
+	gs, _, err := startGroupEcho(netip.MustParseAddrPort("127.0.0.1:0"), 2, ioloop.Options{}, false, 4096, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = gs.shutdown() })
+	gs.group.Loop(1).Stop() // only ends one RunFor: the group runs on
+	if err := gs.group.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- gs.serve(make(chan os.Signal), io.Discard) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not return after the group shut down")
+	}
+}
+
+// TestEchoCommandLoops runs `ioloop echo -loops 2` as a process: it
+// announces loops=2, echoes on several connections, and its summary on
+// SIGTERM counts the connections of both loops.
+func TestEchoCommandLoops(t *testing.T) {
+	t.Setenv(cliEnv, "1")
+	p, err := startServerChild(serverChild{server: serverIOLoop, listen: netip.MustParseAddrPort("127.0.0.1:0"), loops: 2, cpu: -1}, false, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.cleanup()
+	const conns = 8
+	for i := range conns {
+		c, err := net.DialTimeout("tcp", p.addr.String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		msg := []byte(fmt.Sprintf("hello %d", i))
+		got := make([]byte, len(msg))
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
+			t.Errorf("connection %d echoed %q, %v", i, got, err)
+		}
+		_ = c.Close()
+	}
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.stdout.String(), fmt.Sprintf("\nsummary connections=%d active=0 ", conns)) {
+		t.Errorf("printed %q", p.stdout.String())
+	}
+}
+
+// TestBenchEchoServerLoops runs `bench echo -server ioloop -server-loops
+// 2` end to end: the report names the loops and where they ran.
+func TestBenchEchoServerLoops(t *testing.T) {
+	if _, err := processCPUOf(os.Getpid()); err != nil {
+		t.Skipf("cannot measure a server's CPU time here: %v", err)
+	}
+	t.Setenv(cliEnv, "1")
+	code, stdout, stderr := runCLIProcess(t, "bench", "echo", "-server", serverIOLoop, "-server-loops", "2", "-conns", "8",
+		"-warmup", "50ms", "-duration", "200ms", "-syscalls=false")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r := parseReport(t, stdout)
+	if r["server_loops"] != "2" || r["server_cpus"] == "" {
+		t.Errorf("report %q, want server_loops=2 and server_cpus", stdout)
+	}
+	if _, ok := r["server_cpu"]; ok {
+		t.Errorf("report %q has server_cpu, which names one CPU", stdout)
+	}
+	if v, err := strconv.ParseFloat(r["cpu_us_per_msg"], 64); err != nil || v <= 0 {
+		t.Errorf("cpu_us_per_msg=%q (report %q)", r["cpu_us_per_msg"], stdout)
+	}
+}

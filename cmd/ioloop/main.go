@@ -8,12 +8,12 @@
 // Usage:
 //
 //	ioloop info [-backend B] [-json]
-//	ioloop echo -addr 127.0.0.1:9000 [-server ioloop|gonet] [-backend B] [-entries N]
+//	ioloop echo -addr 127.0.0.1:9000 [-server ioloop|gonet] [-loops N [-pin]] [-backend B] [-entries N]
 //	ioloop bench nop   -batch 128 -count 10000000 [-backend B] [-entries N] [-json]
 //	ioloop bench read  -file F -qd 64 -bs 4096 -direct -duration 5s [-size BYTES]
 //	                   [-engine ioloop|readat] [-backend B] [-workers N] [-json]
 //	ioloop bench echo  -addr 127.0.0.1:9000 -conns 1000 -size 64 -duration 5s [-backend B] [-json]
-//	ioloop bench echo  -server ioloop|gonet [-server-backend B] [-pin auto|none|S,C] -conns 1000 -size 64
+//	ioloop bench echo  -server ioloop|gonet [-server-backend B] [-server-loops N] [-pin auto|none|S,C] -conns 1000 -size 64
 //
 // -backend is auto (the default: io_uring where it works, else the OS's
 // readiness backend; the IOLOOP_BACKEND environment variable overrides
@@ -22,7 +22,11 @@
 // readat` reads with os.File.ReadAt from -qd goroutines instead of the
 // loop; `bench echo -server` starts the echo server in a child process
 // pinned to its own CPU and reports its CPU time (and, with perf, system
-// calls) per message.
+// calls) per message. `echo -loops N` runs N loops in an ioloop.Group, one
+// per thread, each with its own SO_REUSEPORT listener (-pin: loop i on the
+// i-th CPU); `bench echo -server-loops N` measures such a server, its
+// loops pinned one per CPU and the load generator on the next CPU if there
+// is one, else unpinned.
 //
 // Exit status: 0 on success, 1 when the work itself fails, 2 for a usage
 // error (unknown subcommand, bad flag or flag value).

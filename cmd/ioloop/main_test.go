@@ -122,6 +122,16 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"bench", "echo", "-server", "gonet", "-server-backend", "epoll"},
 		{"bench", "echo", "-server", "gonet", "-pin", "0,0"},
 		{"bench", "echo", "-server", "gonet", "-pin", "first"},
+		// Loops: only the ioloop server has them.
+		{"echo", "-loops", "0"},
+		{"echo", "-loops", "1025"},
+		{"echo", "-server", "gonet", "-loops", "2"},
+		{"echo", "-server", "gonet", "-pin"},
+		{"echo", "-pin"},
+		{"bench", "echo", "-server-loops", "2"},
+		{"bench", "echo", "-server", "gonet", "-server-loops", "2"},
+		{"bench", "echo", "-server", "ioloop", "-server-loops", "0"},
+		{"bench", "echo", "-server", "ioloop", "-server-loops", "2", "-pin", "0,1"},
 	}
 	for _, args := range cases {
 		code, _, stderr := runCLI(args...)

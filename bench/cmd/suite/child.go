@@ -17,7 +17,7 @@ import (
 // runChild is a child process: one server, or one measured run that
 // prints its result as JSON on stdout.
 //
-//	child server -impl I -nofile N
+//	child server -impl I -nofile N [-loops N [-pin]]
 //	child client -addr A -conns N -size S -server-pid P -warmup D -window D -perf-window D [-idle -settle D]
 //	child nop    -impl I -batch N -duration D
 //	child read   -impl I -file F -qd N -duration D
@@ -29,6 +29,8 @@ func runChild(args []string) error {
 	}
 	fs := flag.NewFlagSet("child "+args[0], flag.ContinueOnError)
 	impl := fs.String("impl", "", "contender")
+	loops := fs.Int("loops", 0, "server: run the ioloop server as a group of this many loops (0: one loop, no group)")
+	pin := fs.Bool("pin", false, "server with -loops: pin loop i to the i-th CPU of the process")
 	nofile := fs.Uint64("nofile", 0, "file descriptors needed")
 	addr := fs.String("addr", "", "server address")
 	conns := fs.Int("conns", 0, "connections")
@@ -61,7 +63,7 @@ func runChild(args []string) error {
 	)
 	switch args[0] {
 	case "server":
-		return echo.Serve(*impl)
+		return echo.Serve(*impl, *loops, *pin)
 	case "client":
 		cfg := echo.ClientConfig{Conns: *conns, Size: *size, ServerPID: *serverPID,
 			Warmup: *warmup, Window: *window, PerfWindow: *perfWindow, Idle: *idle}

@@ -33,6 +33,12 @@ type config struct {
 
 	timers    int
 	timerSpan time.Duration
+
+	// The scaling workload: the ioloop echo server as a group of 1, 2, ...
+	// loops, up to the CPUs the suite may use, at these connection counts
+	// and one message size.
+	scalingConns []int
+	scalingSize  int
 }
 
 func fullConfig() config {
@@ -46,6 +52,7 @@ func fullConfig() config {
 		readQDs: []int{1, 16, 64, 256}, readDuration: 3 * time.Second,
 		walEvery: []int{1, 8, 64}, walDuration: 2 * time.Second,
 		timers: 1_000_000, timerSpan: 5 * time.Second,
+		scalingConns: []int{64, 1000}, scalingSize: 64,
 	}
 }
 
@@ -60,6 +67,7 @@ func quickConfig() config {
 		readQDs: []int{1, 64}, readDuration: 300 * time.Millisecond,
 		walEvery: []int{1, 16}, walDuration: 300 * time.Millisecond,
 		timers: 100_000, timerSpan: time.Second,
+		scalingConns: []int{64}, scalingSize: 64,
 	}
 }
 
@@ -72,5 +80,7 @@ func (c config) describe() []string {
 		fmt.Sprintf("reads: %s (%d MiB), QD %v, %v each (after a tenth as warm-up)", c.readFile, c.readFileSize>>20, c.readQDs, c.readDuration),
 		fmt.Sprintf("wal: fsync every %v writes, %v each", c.walEvery, c.walDuration),
 		fmt.Sprintf("timers: %d, durations uniform in [0, %v)", c.timers, c.timerSpan),
+		fmt.Sprintf("scaling: ioloop-io_uring echo as a group of 1..CPUs loops, conns %v × %d B, warm-up %v, measured %v, no perf window",
+			c.scalingConns, c.scalingSize, c.warmup, c.window),
 	}
 }

@@ -3,6 +3,7 @@
 //
 //	cd bench && go run ./cmd/suite            # the full suite, twice over: about 11 minutes
 //	cd bench && go run ./cmd/suite -quick     # every workload and contender once, under a minute
+//	cd bench && go run ./cmd/suite -only scaling  # one workload, merged into the published results
 //
 // It prints progress on stderr and a results table on stdout, writes every
 // measurement as JSON, and draws SVG charts. Servers, load generator and
@@ -11,17 +12,21 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ioloop/ioloop/bench/internal/results"
 )
 
 // Workloads, in the order the suite runs them.
-var allWorkloads = []string{"echo", "memory", "dispatch", "reads", "wal", "timers"}
+var allWorkloads = []string{"echo", "memory", "dispatch", "reads", "wal", "timers", "scaling"}
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "child" {
@@ -36,7 +41,8 @@ func main() {
 
 func runSuite() int {
 	quick := flag.Bool("quick", false, "every workload and contender once, with short runs and fewer configurations: under a minute (numbers are rough)")
-	only := flag.String("only", "", "comma-separated workloads to run (default all): "+strings.Join(allWorkloads, ","))
+	only := flag.String("only", "", "comma-separated workloads to run (default all): "+strings.Join(allWorkloads, ",")+
+		"; their results replace theirs in an existing results file, whose other workloads stay, and only their charts are redrawn")
 	out := flag.String("out", "", "JSON results file (default DIR/results.json with DIR the -charts directory)")
 	charts := flag.String("charts", "", "directory for the charts and, by default, the JSON (default: docs/bench of this repository; with -quick a temporary directory)")
 	reps := flag.Int("reps", 0, "repetitions of every run, one round of the whole suite after another; tables and charts show medians (default 2, with -quick 1)")
@@ -93,11 +99,31 @@ func runSuite() int {
 	r.run()
 	r.doc.Meta.WallSeconds = time.Since(began).Seconds()
 
-	if err := r.doc.Save(jsonPath); err != nil {
+	// A run of some workloads updates their sections of an existing
+	// results file and keeps the rest (see results.Doc.Merge), so that
+	// `-only scaling` does not discard the other workloads' full run.
+	saved := r.doc
+	if len(workloads) < len(allWorkloads) {
+		base, err := results.Load(jsonPath)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			fmt.Fprintln(os.Stderr, "suite: merging into the existing results:", err)
+			return 1
+		case base.Meta.Quick != r.doc.Meta.Quick:
+			fmt.Fprintf(os.Stderr, "suite: %s holds a %s run; not merging this %s run into it (use -out or -charts)\n",
+				jsonPath, runKind(base.Meta.Quick), runKind(r.doc.Meta.Quick))
+			return 1
+		default:
+			saved = r.doc.Merge(base)
+			fmt.Fprintf(os.Stderr, "suite: merged %s into %s, keeping its other workloads\n", strings.Join(workloads, ","), jsonPath)
+		}
+	}
+	if err := saved.Save(jsonPath); err != nil {
 		fmt.Fprintln(os.Stderr, "suite:", err)
 		return 1
 	}
-	files, err := r.doc.Charts(chartDir, *format)
+	files, err := saved.Charts(chartDir, *format, workloads)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "suite:", err)
 		return 1
@@ -142,4 +168,11 @@ func repoRoot() string {
 		}
 		dir = parent
 	}
+}
+
+func runKind(quick bool) string {
+	if quick {
+		return "quick"
+	}
+	return "full"
 }

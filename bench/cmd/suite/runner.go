@@ -30,6 +30,7 @@ type runner struct {
 	cfg       config
 	exe       string
 	doc       *results.Doc
+	cpus      []int // the CPUs the suite may use (empty: unknown)
 	serverCPU []int // where servers and the NOP loop run (empty: anywhere)
 	clientCPU []int // where the load generator runs
 	perfOK    bool
@@ -57,6 +58,7 @@ func newRunner(cfg config, quick bool, reps int, workloads []string) (*runner, e
 	r.doc.Meta.Command = "cd bench && go run ./cmd/suite " + strings.Join(os.Args[1:], " ")
 	r.doc.Meta.ServerCPU, r.doc.Meta.ClientCPU = -1, -1
 	cpus, err := sysx.AllowedCPUs()
+	r.cpus = cpus
 	if err != nil || len(cpus) < 2 {
 		r.note("fewer than 2 CPUs: servers and load generator are not pinned apart, echo numbers mean little")
 	} else {
@@ -175,6 +177,16 @@ func (r *runner) plan(workload string, rep int) {
 				})
 			}
 		}
+	case "scaling":
+		// Loop counts alternate within each connection count, so that a
+		// slow phase of a shared machine hits all of them.
+		for _, conns := range c.scalingConns {
+			for loops := 1; loops <= max(len(r.cpus), 1); loops++ {
+				r.add(fmt.Sprintf("scaling ioloop-io_uring %d loops %d conns × %d B", loops, conns, c.scalingSize), func() (string, error) {
+					return r.scalingRun(loops, conns, c.scalingSize, rep)
+				})
+			}
+		}
 	case "timers":
 		for _, impl := range timers.Contenders {
 			r.add(fmt.Sprintf("timers %s %d", impl, c.timers), func() (string, error) {
@@ -196,7 +208,7 @@ func (r *runner) echoRun(impl string, conns, size, rep int) (string, error) {
 		perfWindow = 0
 	}
 	res := results.Echo{Contender: impl, Conns: conns, Size: size, Rep: rep}
-	err := r.withServer(impl, conns, func(addr netip.AddrPort, pid int) error {
+	err := r.withServer(impl, conns, r.serverCPU, nil, func(addr netip.AddrPort, pid int) error {
 		return r.child(r.clientCPU, c.warmup+c.window+perfWindow+2*time.Minute, &res.LoadResult, "client",
 			"-addr", addr.String(), "-conns", strconv.Itoa(conns), "-size", strconv.Itoa(size),
 			"-server-pid", strconv.Itoa(pid), "-nofile", strconv.Itoa(conns+100),
@@ -221,10 +233,51 @@ func (r *runner) echoRun(impl string, conns, size, rep int) (string, error) {
 		res.MsgsPerSec/1e3, res.P99us, res.ServerCPUusPerMsg, calls, res.ServerCPUUtil, res.ClientCPUUtil), nil
 }
 
+// scalingRun measures the ioloop echo server as a group of loops loops.
+// Loop i runs pinned to the i-th CPU (the server process is bound to the
+// first loops CPUs, and the group pins each loop's thread within them), so
+// one loop is the echo workload's setting (server on the first CPU, load
+// generator on the second). The load generator goes to the CPU after the
+// loops' when there is one; when there is not (as many loops as CPUs, on
+// a 2-CPU machine already at 2 loops) it runs unpinned and shares the
+// loops' CPUs, which caps the rate at what the whole machine does for
+// server and generator together: server CPU per message is then the
+// figure that compares across loop counts.
+func (r *runner) scalingRun(loops, conns, size, rep int) (string, error) {
+	c := r.cfg
+	const impl = "ioloop-io_uring"
+	var serverCPUs, clientCPU []int
+	res := results.Scaling{Contender: impl, Loops: loops, Conns: conns, Size: size, Rep: rep, ClientCPU: -1}
+	if len(r.cpus) >= loops {
+		serverCPUs = r.cpus[:loops]
+		res.ServerCPUs = serverCPUs
+	}
+	if len(r.cpus) > loops {
+		clientCPU = r.cpus[loops : loops+1]
+		res.ClientCPU = clientCPU[0]
+	}
+	serverArgs := []string{"-loops", strconv.Itoa(loops)}
+	if serverCPUs != nil {
+		serverArgs = append(serverArgs, "-pin")
+	}
+	err := r.withServer(impl, conns, serverCPUs, serverArgs, func(addr netip.AddrPort, pid int) error {
+		return r.child(clientCPU, c.warmup+c.window+2*time.Minute, &res.LoadResult, "client",
+			"-addr", addr.String(), "-conns", strconv.Itoa(conns), "-size", strconv.Itoa(size),
+			"-server-pid", strconv.Itoa(pid), "-nofile", strconv.Itoa(conns+100),
+			"-warmup", c.warmup.String(), "-window", c.window.String(), "-perf-window", "0s")
+	})
+	if err != nil {
+		return "", err
+	}
+	r.doc.Scaling = append(r.doc.Scaling, res)
+	return fmt.Sprintf("%.1fk msgs/s, p99 %.0f µs, %.2f µs srv CPU/msg, %.2f µs client CPU/msg, util srv %.2f client %.2f",
+		res.MsgsPerSec/1e3, res.P99us, res.ServerCPUusPerMsg, res.ClientCPUusPerMsg, res.ServerCPUUtil, res.ClientCPUUtil), nil
+}
+
 func (r *runner) memoryRun(impl string, rep int) (string, error) {
 	c := r.cfg
 	res := results.Memory{Contender: impl, Rep: rep}
-	err := r.withServer(impl, c.idleConns, func(addr netip.AddrPort, pid int) error {
+	err := r.withServer(impl, c.idleConns, r.serverCPU, nil, func(addr netip.AddrPort, pid int) error {
 		return r.child(r.clientCPU, c.idleSettle+2*time.Minute, &res.IdleResult, "client", "-idle",
 			"-addr", addr.String(), "-conns", strconv.Itoa(c.idleConns), "-size", "64",
 			"-server-pid", strconv.Itoa(pid), "-nofile", strconv.Itoa(c.idleConns+100), "-settle", c.idleSettle.String())
@@ -272,17 +325,18 @@ func (r *runner) child(cpus []int, limit time.Duration, out any, args ...string)
 	return nil
 }
 
-// withServer starts echo server impl on the server CPU, runs fn against
-// it, and kills it.
-func (r *runner) withServer(impl string, conns int, fn func(addr netip.AddrPort, pid int) error) error {
-	cmd := exec.Command(r.exe, "child", "server", "-impl", impl, "-nofile", strconv.Itoa(conns+100))
+// withServer starts echo server impl (with extra arguments for its
+// child) bound to cpus, runs fn against it, and kills it.
+func (r *runner) withServer(impl string, conns int, cpus []int, extra []string, fn func(addr netip.AddrPort, pid int) error) error {
+	args := append([]string{"child", "server", "-impl", impl, "-nofile", strconv.Itoa(conns + 100)}, extra...)
+	cmd := exec.Command(r.exe, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
 	}
-	if err := sysx.Start(cmd, r.serverCPU); err != nil {
+	if err := sysx.Start(cmd, cpus); err != nil {
 		return err
 	}
 	exited := make(chan error, 1)

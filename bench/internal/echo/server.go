@@ -18,8 +18,17 @@ const BufSize = 4096
 // Servers lists the contenders of the echo workloads, in table order.
 var Servers = []string{"ioloop-io_uring", "ioloop-epoll", "gonet", "gnet", "go-uring"}
 
-// Serve runs the echo server impl on a free port of 127.0.0.1.
-func Serve(impl string) error {
+// Serve runs the echo server impl on a free port of 127.0.0.1. loops > 0
+// runs the ioloop server as an ioloop.Group of that many loops (see
+// serveIOLoopGroup), each pinned to a CPU of the process's own when pin is
+// set; other servers reject it.
+func Serve(impl string, loops int, pin bool) error {
+	if loops > 0 {
+		if impl != "ioloop-io_uring" && impl != "ioloop-epoll" {
+			return fmt.Errorf("echo server %q has no loops to set (only ioloop-io_uring and ioloop-epoll)", impl)
+		}
+		return serveIOLoopGroup(impl == "ioloop-io_uring", loops, pin)
+	}
 	switch impl {
 	case "ioloop-io_uring":
 		return serveIOLoop(true)

@@ -78,12 +78,14 @@ func barChart(path, title, xLabel, yLabel string, cats []string, ss []series) er
 	return p.Save(width, 12*vg.Centimeter, path)
 }
 
-// Charts draws one chart per measure into dir, in format ("svg" or
-// "png"), and returns the files' names.
-func (d *Doc) Charts(dir, format string) ([]string, error) {
+// Charts draws one chart per measure of the given workloads into dir, in
+// format ("svg" or "png"), and returns the files' names. A run of some
+// workloads (-only) redraws only theirs and leaves the others' files be.
+func (d *Doc) Charts(dir, format string, workloads []string) ([]string, error) {
 	var written []string
+	var workload string // the workload whose charts are being drawn
 	draw := func(name, title, xLabel, yLabel string, cats []string, ss []series) error {
-		if len(cats) == 0 {
+		if len(cats) == 0 || !slices.Contains(workloads, workload) {
 			return nil
 		}
 		path := filepath.Join(dir, strings.TrimSuffix(name, ".svg")+"."+format)
@@ -93,6 +95,7 @@ func (d *Doc) Charts(dir, format string) ([]string, error) {
 		written = append(written, path)
 		return nil
 	}
+	workload = "echo"
 	conns := func(r Echo) string { return strconv.Itoa(r.Conns) }
 	server := func(r Echo) string { return r.Contender }
 	for _, size := range sizes(d.Echo) {
@@ -113,16 +116,19 @@ func (d *Doc) Charts(dir, format string) ([]string, error) {
 			return written, err
 		}
 	}
+	workload = "memory"
 	cats, ss := pivot(d.Memory, func(r Memory) string { return fmt.Sprintf("%d idle connections", r.Conns) },
 		func(r Memory) string { return r.Contender }, func(r Memory) float64 { return r.BytesPerConn / 1024 })
 	if err := draw("memory.svg", "Server RSS per idle connection (lower is better)", "", "KiB per connection", cats, ss); err != nil {
 		return written, err
 	}
+	workload = "dispatch"
 	cats, ss = pivot(d.Dispatch, func(r Dispatch) string { return strconv.Itoa(r.Batch) }, func(r Dispatch) string { return r.Contender },
 		func(r Dispatch) float64 { return r.OpsPerSec / 1e6 })
 	if err := draw("dispatch.svg", "NOP dispatch", "NOPs in flight (batch)", "million NOPs/s", cats, ss); err != nil {
 		return written, err
 	}
+	workload = "reads"
 	qd := func(r Read) string { return strconv.Itoa(r.QD) }
 	engine := func(r Read) string { return r.Contender }
 	cats, ss = pivot(d.Reads, qd, engine, func(r Read) float64 { return r.IOPS / 1e3 })
@@ -133,14 +139,34 @@ func (d *Doc) Charts(dir, format string) ([]string, error) {
 	if err := draw("reads_cpu.svg", "Random 4 KiB O_DIRECT reads: CPU per read (lower is better)", "queue depth", "µs of CPU per read", cats, ss); err != nil {
 		return written, err
 	}
+	workload = "wal"
 	cats, ss = pivot(d.WAL, func(r WAL) string { return strconv.Itoa(r.SyncEvery) }, func(r WAL) string { return r.Contender },
 		func(r WAL) float64 { return r.WritesPerSec / 1e3 })
 	if err := draw("wal.svg", "Write-ahead log: 4 KiB appends, fsync every N", "N (writes per fsync)", "thousand writes/s", cats, ss); err != nil {
 		return written, err
 	}
+	workload = "timers"
 	cats, ss = pivot(d.Timers, func(r Timer) string { return human(float64(r.Timers)) + " timers" }, func(r Timer) string { return r.Contender },
 		func(r Timer) float64 { return r.CPUnsPerTimer })
 	if err := draw("timers.svg", "Timers: CPU per timer scheduled and fired (lower is better)", "", "ns of CPU per timer", cats, ss); err != nil {
+		return written, err
+	}
+	workload = "scaling"
+	loops := func(r Scaling) string {
+		if r.Loops == 1 {
+			return "1 loop"
+		}
+		return strconv.Itoa(r.Loops) + " loops"
+	}
+	load := func(r Scaling) string { return fmt.Sprintf("%d conns × %d B", r.Conns, r.Size) }
+	cats, ss = pivot(d.Scaling, loops, load, func(r Scaling) float64 { return r.MsgsPerSec / 1e3 })
+	if err := draw("scaling_msgs.svg", "Scaling across loops: TCP echo on an ioloop Group (io_uring), throughput",
+		"server loops (one per thread and SO_REUSEPORT listener)", "thousand messages/s", cats, ss); err != nil {
+		return written, err
+	}
+	cats, ss = pivot(d.Scaling, loops, load, func(r Scaling) float64 { return r.ServerCPUusPerMsg })
+	if err := draw("scaling_cpu.svg", "Scaling across loops: server CPU per message (lower is better)",
+		"server loops (one per thread and SO_REUSEPORT listener)", "µs of server CPU per message", cats, ss); err != nil {
 		return written, err
 	}
 	return written, nil

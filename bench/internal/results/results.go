@@ -4,6 +4,7 @@ package results
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -23,8 +24,13 @@ type Doc struct {
 	Reads    []Read     `json:"reads"`
 	WAL      []WAL      `json:"wal"`
 	Timers   []Timer    `json:"timers"`
+	Scaling  []Scaling  `json:"scaling"`
 	Notes    []string   `json:"notes"`
 	Failures []string   `json:"failures"`
+	// Partial lists the runs of some workloads (-only) merged into this
+	// document after the run Meta describes, each replacing the sections
+	// of its Workloads (see Merge).
+	Partial []Meta `json:"partial_runs,omitempty"`
 }
 
 // Meta says where, when and how the suite ran.
@@ -86,6 +92,19 @@ type WAL struct {
 	SyncEvery int    `json:"sync_every"`
 	Rep       int    `json:"rep"`
 	files.WALResult
+}
+
+// Scaling is one run of the scaling workload: the ioloop echo server as a
+// group of Loops loops, one per thread and SO_REUSEPORT listener.
+type Scaling struct {
+	Contender  string `json:"contender"`
+	Loops      int    `json:"loops"`
+	Conns      int    `json:"conns"`
+	Size       int    `json:"size"`
+	Rep        int    `json:"rep"`
+	ServerCPUs []int  `json:"server_cpus"` // the loops' CPUs, loop i on the i-th
+	ClientCPU  int    `json:"client_cpu"`  // -1: not pinned, sharing the server's CPUs
+	echo.LoadResult
 }
 
 // Timer is one run of the timers workload.
@@ -153,4 +172,57 @@ func syscallsPerMsg(reps []Echo) (float64, string) {
 		return 0, strings.TrimSpace(reps[0].SyscallsNote)
 	}
 	return median(counted, func(r Echo) float64 { return *r.SyscallsPerMsg }), ""
+}
+
+// Merge replaces the sections of base that d's workloads measured with
+// d's, and keeps base's others: a run of some workloads (-only) then
+// updates the published results without discarding the rest of a full
+// run. base's Meta stays, since it describes most of the data; d's Meta is
+// appended to Partial, which says which sections were measured by which
+// later run. d's notes and failures are added to base's.
+func (d *Doc) Merge(base *Doc) *Doc {
+	out := *base
+	for _, w := range d.Meta.Workloads {
+		switch w {
+		case "echo":
+			out.Echo = d.Echo
+		case "memory":
+			out.Memory = d.Memory
+		case "dispatch":
+			out.Dispatch = d.Dispatch
+		case "reads":
+			out.Reads = d.Reads
+		case "wal":
+			out.WAL = d.WAL
+		case "timers":
+			out.Timers = d.Timers
+		case "scaling":
+			out.Scaling = d.Scaling
+		}
+	}
+	// Drop earlier partial runs whose workloads this one measured again.
+	out.Partial = slices.DeleteFunc(slices.Clone(base.Partial), func(m Meta) bool {
+		return !slices.ContainsFunc(m.Workloads, func(w string) bool { return !slices.Contains(d.Meta.Workloads, w) })
+	})
+	out.Partial = append(out.Partial, d.Meta)
+	for _, n := range d.Notes {
+		if !slices.Contains(out.Notes, n) {
+			out.Notes = append(out.Notes, n)
+		}
+	}
+	out.Failures = append(slices.Clone(base.Failures), d.Failures...)
+	return &out
+}
+
+// Load reads a results file written by Save.
+func Load(path string) (*Doc, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	d := &Doc{}
+	if err := json.Unmarshal(raw, d); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return d, nil
 }

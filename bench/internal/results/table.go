@@ -142,6 +142,26 @@ func (d *Doc) Print(w io.Writer) {
 			num("late p99 µs", 0, func(r Timer) float64 { return r.LateP99us }),
 			num("peak RSS MiB", 0, func(r Timer) float64 { return mib(r.PeakRSSBytes) }),
 		})
+	table(w, "Scaling across loops: TCP echo, ioloop Group on io_uring, loop i pinned to CPU i", d.Scaling,
+		func(r Scaling) string { return fmt.Sprint(r.Contender, r.Loops, r.Conns, r.Size) },
+		[]column[Scaling]{
+			text("server", func(r Scaling) string { return r.Contender }),
+			text("loops", func(r Scaling) string { return strconv.Itoa(r.Loops) }),
+			text("conns", func(r Scaling) string { return strconv.Itoa(r.Conns) }),
+			text("size", func(r Scaling) string { return strconv.Itoa(r.Size) }),
+			text("client CPU", func(r Scaling) string {
+				if r.ClientCPU < 0 {
+					return "shared"
+				}
+				return strconv.Itoa(r.ClientCPU)
+			}),
+			kilo("msgs/s", func(r Scaling) float64 { return r.MsgsPerSec }),
+			num("p99 µs", 1, func(r Scaling) float64 { return r.P99us }),
+			num("srv CPU µs/msg", 2, func(r Scaling) float64 { return r.ServerCPUusPerMsg }),
+			num("client CPU µs/msg", 2, func(r Scaling) float64 { return r.ClientCPUusPerMsg }),
+			num("srv util", 2, func(r Scaling) float64 { return r.ServerCPUUtil }),
+			num("client util", 2, func(r Scaling) float64 { return r.ClientCPUUtil }),
+		})
 	notes := d.Notes
 	for _, reps := range group(d.Echo, func(r Echo) string { return r.SyscallsNote }) {
 		if note := reps[0].SyscallsNote; note != "" {
