@@ -8,6 +8,7 @@ package ioloop
 
 import (
 	"io"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -311,5 +312,173 @@ func TestAllocsCancel(t *testing.T) {
 		if s.canceled != s.got/2 {
 			t.Fatalf("%d of %d Recvs were canceled", s.canceled, s.got/2)
 		}
+	})
+}
+
+// Zero allocations for the cross-goroutine API: Event.Trigger with the
+// WaitEvent it completes, Post and the function it runs, and Message, both
+// on one goroutine (every backend) and into a loop blocked in the kernel
+// (the wakeup paths: eventfd writes, parking, MSG_RING doorbells).
+
+func (s *allocState) onPost() { s.note(0, nil) }
+
+func TestAllocsEventTrigger(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		s := &allocState{loop: l}
+		e := NewEvent(l)
+		wantNoAllocs(t, s, 1000, func() {
+			WaitEvent(l, &s.c, e, s, (*allocState).onCount)
+			e.Trigger()
+			s.wait(1)
+			if s.n != 1 && s.err == nil {
+				s.err = io.ErrUnexpectedEOF // a trigger counted wrong
+			}
+		})
+	})
+}
+
+func TestAllocsPost(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		s := &allocState{loop: l}
+		wantNoAllocs(t, s, 1000, func() {
+			if err := Post(l, s, (*allocState).onPost); err != nil && s.err == nil {
+				s.err = err
+			}
+			s.wait(1)
+		})
+	})
+}
+
+func TestAllocsMessageSelf(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		s := &allocState{loop: l}
+		wantNoAllocs(t, s, 1000, func() {
+			if err := Message(l, l, s, (*allocState).onPost); err != nil && s.err == nil {
+				s.err = err
+			}
+			s.wait(1)
+		})
+	})
+}
+
+// remoteAllocState drives its loop with blocking RunFors that its
+// callbacks end (Stop), so that every wakeup is a real one.
+type remoteAllocState struct {
+	allocState
+	peer *Loop // the other loop of a Message round trip
+}
+
+func (s *remoteAllocState) onEvent(_ *Completion, n int, err error) {
+	s.note(n, err)
+	s.loop.Stop()
+}
+
+func (s *remoteAllocState) onPost() {
+	s.note(0, nil)
+	s.loop.Stop()
+}
+
+// onPing runs on the peer, which answers from inside its callback.
+func (s *remoteAllocState) onPing() {
+	if err := Message(s.peer, s.loop, s, (*remoteAllocState).onPost); err != nil {
+		panic(err)
+	}
+}
+
+// waitBlocking blocks in RunFor until want more callbacks have run.
+func (s *remoteAllocState) waitBlocking(want int) {
+	s.want += want
+	deadline := time.Now().Add(waitLimit)
+	for s.got < s.want {
+		if err := s.loop.RunFor(waitLimit); err != nil && s.err == nil {
+			s.err = err
+		}
+		if time.Now().After(deadline) {
+			s.timedOut = true
+			return
+		}
+	}
+}
+
+// serve runs fn on a new goroutine for each value sent on the returned
+// channel, until the test ends.
+func serve(t *testing.T, fn func()) chan<- struct{} {
+	requests := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range requests {
+			fn()
+		}
+	}()
+	t.Cleanup(func() {
+		close(requests)
+		<-done
+	})
+	return requests
+}
+
+// driveInBackground runs l in blocking RunFors on its own goroutine until
+// the test ends.
+func driveInBackground(t *testing.T, l *Loop) {
+	var quit atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for !quit.Load() {
+			if err := l.RunFor(time.Second); err != nil {
+				t.Errorf("RunFor: %v", err)
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		quit.Store(true)
+		l.Stop()
+		<-done
+	})
+}
+
+func TestAllocsRemoteWakeups(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		needsKernel(t, l, "another goroutine wakes a loop blocked in the kernel")
+		t.Run("Trigger", func(t *testing.T) {
+			s := &remoteAllocState{allocState: allocState{loop: l}}
+			e := NewEvent(l)
+			trigger := serve(t, e.Trigger)
+			wantNoAllocs(t, &s.allocState, 300, func() {
+				WaitEvent(l, &s.c, e, s, (*remoteAllocState).onEvent)
+				trigger <- struct{}{}
+				s.waitBlocking(1)
+			})
+		})
+		t.Run("Post", func(t *testing.T) {
+			s := &remoteAllocState{allocState: allocState{loop: l}}
+			post := serve(t, func() {
+				if err := Post(l, s, (*remoteAllocState).onPost); err != nil {
+					panic(err)
+				}
+			})
+			wantNoAllocs(t, &s.allocState, 300, func() {
+				post <- struct{}{}
+				s.waitBlocking(1)
+			})
+		})
+		t.Run("Message", func(t *testing.T) {
+			peer := newTestLoop(t, Options{Backend: l.Backend()})
+			driveInBackground(t, peer)
+			s := &remoteAllocState{allocState: allocState{loop: l}, peer: peer}
+			wantNoAllocs(t, &s.allocState, 300, func() {
+				// Outside a callback, into a blocked peer, whose
+				// callback answers into this blocked loop.
+				if err := Message(l, peer, s, (*remoteAllocState).onPing); err != nil && s.err == nil {
+					s.err = err
+				}
+				s.waitBlocking(1)
+			})
+			if b := uringOf(l); b != nil && b.canRing() && !doorbellPeered(l, peer) {
+				t.Fatal("no MSG_RING doorbell was rung: the measured path was the eventfd fallback")
+			}
+		})
 	})
 }

@@ -192,6 +192,10 @@ type Loop struct {
 	closing    bool
 	closed     bool
 
+	// doorbellQueued: a callback queued a MSG_RING doorbell (Message) that
+	// must reach the kernel before the running RunFor, Tick or Run returns.
+	doorbellQueued bool
+
 	// inbox holds what other goroutines hand the loop (Post, Message,
 	// Event.Trigger, Stop); wake ends the loop's blocking wait when they do.
 	inbox inbox
@@ -359,8 +363,9 @@ const maxCloseRounds = 1 << 16
 // (a read already running against a disk) are waited for.
 //
 // From the moment Close begins, Post and Message to the loop return
-// ErrClosed and Trigger and Stop do nothing; functions posted before then
-// run during Close, after pending WaitEvents have been canceled.
+// ErrClosed and Trigger and Stop do nothing. Triggers made before then
+// still complete a pending WaitEvent with their count; the WaitEvents left
+// get ErrCanceled; then the functions posted before then run.
 //
 // Close must not be called from a callback. Closing a closed Loop returns
 // ErrClosed; any other use of a closed Loop panics.
@@ -373,9 +378,9 @@ func (l *Loop) Close() error {
 	l.closing = true
 	l.inbox.closeGate()
 	l.inbox.stopRequests.Store(0) // a Stop racing with Close must not keep its passes from blocking
+	l.deliverTriggered()
 	l.cancelEventWaits()
-	l.runInbox()
-	l.cancelEventWaits() // any that posted functions submitted
+	l.runPosted()
 	l.backend.cancelAll()
 	for l.pending > 0 {
 		if err := l.backend.poll(-1); err != nil {
@@ -411,6 +416,12 @@ func (l *Loop) enter(method string) {
 func (l *Loop) exit() {
 	l.inCallback = false
 	l.completed.prependAll(&l.draining)
+	if l.doorbellQueued {
+		l.doorbellQueued = false
+		if !l.closed {
+			l.uring.flush()
+		}
+	}
 	l.running.Store(0)
 }
 

@@ -109,23 +109,37 @@ func (l *Loop) ring(to *Loop) {
 		to.wake.kernel() // no room in l's submission queue: ring directly
 		return
 	}
-	if !l.inCallback {
-		// Outside callbacks nothing guarantees that l submits soon.
+	if !l.inCallback || l.closing {
+		// Outside callbacks nothing guarantees that l submits soon, and
+		// Close may submit nothing more.
 		l.uring.flush()
+		return
 	}
+	l.doorbellQueued = true // Run and Tick may return without submitting: exit flushes
 }
 
 // runInbox takes what other goroutines handed the loop since the last
-// pass: triggered Events complete their waiting operations, posted
-// functions run (at most one inbox's worth, so that producers cannot keep
-// the loop here forever), and stop requests are counted. It runs where
-// callbacks run: posted functions are callbacks.
+// pass: triggered Events complete their waiting operations, and posted
+// functions run. It runs where callbacks run: posted functions are
+// callbacks.
 func (l *Loop) runInbox() {
+	l.deliverTriggered()
+	l.runPosted()
+}
+
+// deliverTriggered completes the WaitEvents of the Events triggered since
+// the last pass, in trigger order.
+func (l *Loop) deliverTriggered() {
 	for e := l.inbox.takeTriggered(); e != nil; {
 		next := e.nextTriggered // read before delivery lets e be triggered again
 		l.eventTriggered(e)
 		e = next
 	}
+}
+
+// runPosted runs the posted functions, at most one inbox's worth, so that
+// producers cannot keep the loop here forever.
+func (l *Loop) runPosted() {
 	if !l.inbox.queued() {
 		return
 	}

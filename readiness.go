@@ -570,7 +570,12 @@ func (b *readinessBackend) collectFiles() {
 		case res == -int32(syscall.EAGAIN) && (c.op == opRead || c.op == opWrite || c.op == opReadv || c.op == opWritev):
 			// A non-blocking pipe, socket or terminal that is not ready:
 			// io_uring waits for it, so wait for readiness too (without
-			// trying again: the worker just did).
+			// trying again: the worker just did). During Close nothing
+			// would ever cancel it: it is canceled now.
+			if b.loop.closing {
+				b.loop.settle(c, c.progress(), codeCanceled)
+				continue
+			}
 			b.park(c, b.fdRecord(c.fd))
 			continue
 		case c.op == opOpenAt && res >= 0:
