@@ -14,6 +14,7 @@ func benchCommands() []command {
 		{"nop", "NOP dispatch rate (compare: bench/c/nop_liburing.c)", runBenchNop},
 		{"read", "random O_DIRECT reads at a queue depth (compare: fio io_uring randread, -engine readat)", runBenchRead},
 		{"echo", "ping-pong TCP load generator; with -server, the server's CPU per message", runBenchEcho},
+		{"arch", "per-core loops vs one loop + worker pool vs one loop, on requests with CPU work (even, uneven)", runBenchArch},
 	}
 }
 

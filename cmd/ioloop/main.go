@@ -14,6 +14,7 @@
 //	                   [-engine ioloop|readat] [-backend B] [-workers N] [-json]
 //	ioloop bench echo  -addr 127.0.0.1:9000 -conns 1000 -size 64 -duration 5s [-backend B] [-json]
 //	ioloop bench echo  -server ioloop|gonet [-server-backend B] [-server-loops N] [-pin auto|none|S,C] -conns 1000 -size 64
+//	ioloop bench arch  [-arch percore,pool,single] [-dist even,uneven] [-work 0,20us,100us] [-reps 3] [-markdown]
 //
 // -backend is auto (the default: io_uring where it works, else the OS's
 // readiness backend; the IOLOOP_BACKEND environment variable overrides
@@ -26,7 +27,9 @@
 // per thread, each with its own SO_REUSEPORT listener (-pin: loop i on the
 // i-th CPU); `bench echo -server-loops N` measures such a server, its
 // loops pinned one per CPU and the load generator on the next CPU if there
-// is one, else unpinned.
+// is one, else unpinned. `bench arch` compares one loop per core, one
+// loop with a worker pool, and a single loop on requests that carry CPU
+// work (docs/ARCHITECTURE.md, "Choosing an architecture").
 //
 // Exit status: 0 on success, 1 when the work itself fails, 2 for a usage
 // error (unknown subcommand, bad flag or flag value).
@@ -59,7 +62,7 @@ func commands() []command {
 	return []command{
 		{"info", "report the backend the loop selects and why, and io_uring support: kernel, opcodes, features, setup flags", runInfo},
 		{"echo", "run a TCP echo server (on the loop, or on Go's net package) until SIGINT/SIGTERM", runEcho},
-		{"bench", "measure the loop: bench nop | bench read | bench echo", runBench},
+		{"bench", "measure the loop: bench nop | bench read | bench echo | bench arch", runBench},
 	}
 }
 
