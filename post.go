@@ -38,15 +38,7 @@ func Post[T any](l *Loop, ctx *T, fn func(ctx *T)) error {
 	if fn == nil {
 		panic("ioloop: Post with a nil function")
 	}
-	if !l.inbox.enter() {
-		return ErrClosed
-	}
-	defer l.inbox.leave()
-	if !l.inbox.push(postFunc[T](fn), unsafe.Pointer(ctx)) {
-		return ErrQueueFull
-	}
-	l.wake.wake()
-	return nil
+	return l.post(postFunc[T](fn), unsafe.Pointer(ctx), nil)
 }
 
 // Message is Post from one loop to another: it must be called on from's
@@ -59,23 +51,32 @@ func Post[T any](l *Loop, ctx *T, fn func(ctx *T)) error {
 // submits anyway. Elsewhere it wakes to as Post does. Results and
 // guarantees are Post's.
 func Message[T any](from, to *Loop, ctx *T, fn func(ctx *T)) error {
-	if fn == nil {
+	switch {
+	case fn == nil:
 		panic("ioloop: Message with a nil function")
-	}
-	if from == nil || to == nil {
+	case from == nil || to == nil:
 		panic("ioloop: Message with a nil *Loop")
-	}
-	if from.closed {
+	case from.closed:
 		panic("ioloop: Message from a closed Loop")
 	}
-	if !to.inbox.enter() {
+	return to.post(postFunc[T](fn), unsafe.Pointer(ctx), from)
+}
+
+// post queues fn(ctx) in l's inbox and wakes l: directly, or by a doorbell
+// from the loop from (Message).
+func (l *Loop) post(fn postInvoker, ctx unsafe.Pointer, from *Loop) error {
+	if !l.inbox.enter() {
 		return ErrClosed
 	}
-	defer to.inbox.leave()
-	if !to.inbox.push(postFunc[T](fn), unsafe.Pointer(ctx)) {
+	defer l.inbox.leave()
+	if !l.inbox.push(fn, ctx) {
 		return ErrQueueFull
 	}
-	from.ring(to)
+	if from == nil {
+		l.wake.wake()
+	} else {
+		from.ring(l)
+	}
 	return nil
 }
 
