@@ -2,8 +2,8 @@ package ioloop
 
 import (
 	"sync"
-	"syscall"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
