@@ -129,20 +129,15 @@ func TestArchSteadyStateDoesNotAllocate(t *testing.T) {
 			cl := newArchClient(loop, srv.addr, 8, time.Microsecond, distUneven)
 			cl.measuring = true
 			drive := func(requests int64) {
-				target := cl.requests + requests
-				if err := cl.runUntil(10*time.Second, func() bool { return cl.requests >= target }); err != nil || cl.requests < target {
-					t.Fatalf("%d of %d requests: %v", cl.requests, target, err)
+				target := cl.messages + requests
+				if err := cl.runUntil(10*time.Second, func() bool { return cl.messages >= target }); err != nil || cl.messages < target {
+					t.Fatalf("%d of %d requests: %v", cl.messages, target, err)
 				}
 			}
-			if err := cl.connectAll(); err != nil {
+			if err := cl.connect(10 * time.Second); err != nil {
 				t.Fatal(err)
 			}
-			if err := cl.runUntil(10*time.Second, func() bool { return cl.connected == len(cl.conns) }); err != nil {
-				t.Fatal(err)
-			}
-			for i := range cl.conns {
-				cl.conns[i].start()
-			}
+			cl.startAll()
 			drive(1000)
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)

@@ -12,178 +12,40 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// echoClient is a closed-loop ping-pong load generator: every connection
-// sends size bytes, waits until all of them have come back, and repeats.
-// Send and Recv of one message are submitted together (two Completions per
-// connection), so a round trip costs one loop pass, not two.
+// echoClient is the load generator of `bench echo`: a loadClient whose
+// every connection sends size bytes and waits until all of them have come
+// back.
 type echoClient struct {
-	loop  *ioloop.Loop
-	addr  netip.AddrPort
-	size  int
-	conns []clientConn
-	epoch time.Time
-
-	connected int
-	measuring bool // count messages and latencies (after the warm-up)
-	stopping  bool // finish the current message, start no new one
-	messages  int64
-	latency   histogram
-	err       error // first failure; stops the run
-}
-
-type clientConn struct {
-	cl      *echoClient
-	fd      int
-	send    ioloop.Completion
-	recv    ioloop.Completion
-	sendBuf []byte
-	recvBuf []byte
-	got     int           // bytes of the current reply received so far
-	sent    bool          // the current message's Send has completed
-	started time.Duration // when the current message was sent, since epoch
+	loadClient
+	size int
 }
 
 func newEchoClient(loop *ioloop.Loop, addr netip.AddrPort, conns, size int) *echoClient {
-	cl := &echoClient{loop: loop, addr: addr, size: size, conns: make([]clientConn, conns), epoch: time.Now()}
-	// One allocation for all buffers. Each connection sends a pattern of its
-	// own, so a reply delivered to the wrong connection is caught.
-	bufs := make([]byte, 2*conns*size)
+	cl := &echoClient{size: size}
+	initLoadClient(&cl.loadClient, loop, addr, conns, size, size, cl)
+	// Each connection sends a pattern of its own, so a reply delivered to
+	// the wrong connection is caught.
 	for i := range cl.conns {
-		conn := &cl.conns[i]
-		conn.cl = cl
-		conn.fd = -1
-		conn.sendBuf = bufs[2*i*size : (2*i+1)*size : (2*i+1)*size]
-		conn.recvBuf = bufs[(2*i+1)*size : (2*i+2)*size : (2*i+2)*size]
-		for j := range conn.sendBuf {
-			conn.sendBuf[j] = byte(i*31 + j)
+		buf := cl.conns[i].sendBuf
+		for j := range buf {
+			buf[j] = byte(i*31 + j)
 		}
 	}
 	return cl
 }
 
-func (cl *echoClient) setErr(err error) {
-	if cl.err == nil {
-		cl.err = err
-	}
-}
+// prepare leaves the request as it is: every message of a connection
+// carries the same pattern.
+func (cl *echoClient) prepare(*loadConn) {}
 
-// connectAll opens every socket and submits every Connect at once.
-func (cl *echoClient) connectAll() error {
-	for i := range cl.conns {
-		conn := &cl.conns[i]
-		fd, err := ioloop.TCPSocket(cl.addr)
-		if err != nil {
-			return fmt.Errorf("socket for connection %d: %w", i, err)
-		}
-		conn.fd = fd
-		ioloop.Connect(cl.loop, &conn.send, fd, cl.addr, conn, (*clientConn).onConnect)
+func (cl *echoClient) check(conn *loadConn) error {
+	if !bytes.Equal(conn.recvBuf, conn.sendBuf) {
+		return errors.New("the server echoed different bytes than were sent")
 	}
 	return nil
 }
 
-func (conn *clientConn) onConnect(_ *ioloop.Completion, err error) {
-	if err != nil {
-		conn.cl.setErr(fmt.Errorf("connect to %s: %w", conn.cl.addr, err))
-		return
-	}
-	conn.cl.connected++
-}
-
-func (cl *echoClient) startAll() {
-	for i := range cl.conns {
-		cl.conns[i].startMessage()
-	}
-}
-
-func (conn *clientConn) startMessage() {
-	cl := conn.cl
-	conn.got, conn.sent = 0, false
-	conn.started = time.Since(cl.epoch)
-	ioloop.Send(cl.loop, &conn.send, conn.fd, conn.sendBuf, conn, (*clientConn).onSend)
-	ioloop.Recv(cl.loop, &conn.recv, conn.fd, conn.recvBuf, conn, (*clientConn).onRecv)
-}
-
-func (conn *clientConn) onSend(_ *ioloop.Completion, _ int, err error) {
-	if err != nil {
-		conn.fault("send", err)
-		return
-	}
-	conn.sent = true
-	if conn.got == len(conn.recvBuf) {
-		conn.finishMessage()
-	}
-}
-
-func (conn *clientConn) onRecv(c *ioloop.Completion, n int, err error) {
-	if err != nil {
-		conn.fault("recv", err)
-		return
-	}
-	conn.got += n
-	if conn.got < len(conn.recvBuf) {
-		ioloop.Recv(conn.cl.loop, c, conn.fd, conn.recvBuf[conn.got:], conn, (*clientConn).onRecv)
-		return
-	}
-	if conn.sent {
-		conn.finishMessage()
-	}
-}
-
-func (conn *clientConn) finishMessage() {
-	cl := conn.cl
-	if !bytes.Equal(conn.recvBuf, conn.sendBuf) {
-		cl.setErr(errors.New("the server echoed different bytes than were sent"))
-		return
-	}
-	if cl.measuring {
-		cl.latency.record(time.Since(cl.epoch) - conn.started)
-		cl.messages++
-	}
-	if !cl.stopping && cl.err == nil {
-		conn.startMessage()
-	}
-}
-
-// fault records a failed operation, unless it is the cancellation that
-// Loop.Close delivers at the end of the run.
-func (conn *clientConn) fault(op string, err error) {
-	if conn.cl.stopping && errors.Is(err, ioloop.ErrCanceled) {
-		return
-	}
-	if errors.Is(err, io.EOF) {
-		err = errors.New("the server closed the connection")
-	}
-	conn.cl.setErr(fmt.Errorf("%s: %w", op, err))
-}
-
-// clientCheckInterval is how often the client looks up from the loop to
-// check its stop conditions: RunFor cannot be told to return early.
-const clientCheckInterval = 100 * time.Millisecond
-
-// runUntil runs the loop for up to d, returning early on failure or when
-// done reports true.
-func (cl *echoClient) runUntil(d time.Duration, done func() bool) error {
-	deadline := time.Now().Add(d)
-	for cl.err == nil && !done() {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return nil
-		}
-		if err := cl.loop.RunFor(min(left, clientCheckInterval)); err != nil {
-			return err
-		}
-	}
-	return cl.err
-}
-
-func (cl *echoClient) closeAll() {
-	for i := range cl.conns {
-		if cl.conns[i].fd >= 0 {
-			_ = unix.Close(cl.conns[i].fd)
-			cl.conns[i].fd = -1
-		}
-	}
-}
+func (cl *echoClient) record(*loadConn, time.Duration) {}
 
 // Value of `bench echo -server` for a server this command does not start.
 const serverExternal = "external"
@@ -365,11 +227,6 @@ func warnIfClientBound(stderr io.Writer, clientUtil, serverUtil float64) {
 	}
 }
 
-// probe measures something outside this process over a measured window,
-// alongside the client's own meter: begin runs right before the window,
-// end right after it.
-type probe struct{ begin, end func() error }
-
 // echoResult is what the load generator measured: messages (round trips)
 // of size bytes on conns connections completed over iv, and their latency;
 // and the messages of the extra window, if there was one.
@@ -401,19 +258,12 @@ func (res echoResult) addRate(r *report) {
 // appears.
 func (cl *echoClient) run(connectTimeout, warmup, duration time.Duration, main, extra *probe, stderr io.Writer) (echoResult, error) {
 	began := time.Now()
-	if err := cl.connectAll(); err != nil {
+	if err := cl.connect(connectTimeout); err != nil {
 		return echoResult{}, err
-	}
-	allConnected := func() bool { return cl.connected == len(cl.conns) }
-	if err := cl.runUntil(connectTimeout, allConnected); err != nil {
-		return echoResult{}, err
-	}
-	if !allConnected() {
-		return echoResult{}, fmt.Errorf("only %d of %d connections were established within %v", cl.connected, len(cl.conns), connectTimeout)
 	}
 	fmt.Fprintf(stderr, "# connected %d connections in %v; warming up for %v\n", len(cl.conns), time.Since(began).Round(time.Millisecond), warmup)
 	cl.startAll()
-	if err := cl.runUntil(warmup, never); err != nil {
+	if err := cl.runUntil(warmup, nil); err != nil {
 		return echoResult{}, err
 	}
 
@@ -437,38 +287,6 @@ func (cl *echoClient) run(connectTimeout, warmup, duration time.Duration, main, 
 	}
 	cl.stopping = true
 	return res, nil
-}
-
-func never() bool { return false }
-
-// measure runs the load for d, with p (if not nil) around it, and returns
-// the messages completed over the interval it measured.
-func (cl *echoClient) measure(d time.Duration, p *probe) (int64, interval, error) {
-	if p != nil {
-		if err := p.begin(); err != nil {
-			return 0, interval{}, err
-		}
-	}
-	m, err := startMeter()
-	if err != nil {
-		return 0, interval{}, err
-	}
-	before := cl.messages
-	cl.measuring = true
-	if err := cl.runUntil(d, never); err != nil {
-		return 0, interval{}, err
-	}
-	cl.measuring = false
-	iv, err := m.stop()
-	if err != nil {
-		return 0, interval{}, err
-	}
-	if p != nil {
-		if err := p.end(); err != nil {
-			return 0, interval{}, err
-		}
-	}
-	return cl.messages - before, iv, nil
 }
 
 // raiseNoFile makes sure RLIMIT_NOFILE allows at least want descriptors:

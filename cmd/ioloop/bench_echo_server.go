@@ -1,39 +1,23 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
-// serverStartTimeout bounds how long the server child may take to listen,
-// and serverStopTimeout how long it may take to exit after SIGTERM.
-const (
-	serverStartTimeout = 10 * time.Second
-	serverStopTimeout  = 10 * time.Second
-)
-
 // serverProcess is the echo server of `bench echo -server`: `ioloop echo`
-// started from this very binary in a child process, so that its CPU time
-// and system calls are its own and can be read from outside over the
-// client's measured windows, and pinned to a CPU of its own, so that
-// server and load generator do not take turns on one.
+// started from this very binary in a child process (see childServer), and
+// pinned to a CPU of its own, so that server and load generator do not
+// take turns on one.
 type serverProcess struct {
-	cmd     *exec.Cmd
+	*childServer
 	server  string // ioloop or gonet
 	addr    netip.AddrPort
 	backend string // the backend the server reported it runs on
-	stdout  lockedBuffer
-	stderr  lockedBuffer
-	exited  chan struct{} // closed when cmd.Wait has returned
-	waitErr error         // cmd.Wait's result, once exited is closed
 	stopped bool
 	log     io.Writer // where notes go: the client's stderr
 	loops   int       // the ioloop server's event loops
@@ -68,10 +52,6 @@ type serverChild struct {
 // startServerChild starts the server described by c and waits until it
 // listens. countSyscalls enables syscallProbe.
 func startServerChild(c serverChild, countSyscalls bool, log io.Writer) (*serverProcess, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("finding this program to start the server: %w", err)
-	}
 	server := c.server
 	args := []string{"echo", "-server", server, "-addr", c.listen.String()}
 	if server == serverIOLoop {
@@ -83,31 +63,22 @@ func startServerChild(c serverChild, countSyscalls bool, log io.Writer) (*server
 			args = append(args, "-pin")
 		}
 	}
+	child, err := newChildServer("echo server", args...)
+	if err != nil {
+		return nil, err
+	}
 	p := &serverProcess{
-		cmd: exec.Command(exe, args...), server: server, exited: make(chan struct{}), log: log,
+		childServer: child, server: server, log: log,
 		countSyscalls: countSyscalls, calls: -1, loops: max(c.loops, 1),
 	}
-	cpu := c.cpu
-	p.stdout.lineDone = make(chan struct{})
-	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	if err := startPinned(p.cmd, cpu); err != nil {
+	if err := p.launch(c.cpu); err != nil {
 		return nil, fmt.Errorf("starting the %s echo server: %w", server, err)
 	}
-	go func() {
-		p.waitErr = p.cmd.Wait()
-		close(p.exited)
-	}()
-
-	select {
-	case <-p.stdout.lineDone:
-	case <-p.exited:
-		return nil, p.failure("exited before listening")
-	case <-time.After(serverStartTimeout):
-		p.kill()
-		return nil, p.failure(fmt.Sprintf("did not listen within %v", serverStartTimeout))
+	line, err := p.listening()
+	if err != nil {
+		return nil, err
 	}
-	line, _, _ := strings.Cut(p.stdout.String(), "\n")
-	if p.addr, p.backend, err = parseListening(line, server); err != nil {
+	if p.addr, p.backend, err = parseListening(line, "server", server); err != nil {
 		p.kill()
 		return nil, p.failure(err.Error())
 	}
@@ -121,44 +92,6 @@ func startServerChild(c serverChild, countSyscalls bool, log io.Writer) (*server
 		return nil, fmt.Errorf("cannot measure the echo server: %w", err)
 	}
 	return p, nil
-}
-
-// parseListening reads `ioloop echo`'s first line,
-// "listening on ADDR server=S backend=B".
-func parseListening(line, server string) (addr netip.AddrPort, backend string, err error) {
-	fields := strings.Fields(line)
-	if len(fields) < 3 || fields[0] != "listening" || fields[1] != "on" {
-		return addr, "", fmt.Errorf("printed %q, want \"listening on ADDR ...\"", line)
-	}
-	if addr, err = netip.ParseAddrPort(fields[2]); err != nil {
-		return addr, "", fmt.Errorf("printed an address that does not parse: %w", err)
-	}
-	values := map[string]string{}
-	for _, kv := range fields[3:] {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			values[k] = v
-		}
-	}
-	if values["server"] != server || values["backend"] == "" {
-		return addr, "", fmt.Errorf("printed %q, want server=%s and a backend", line, server)
-	}
-	return addr, values["backend"], nil
-}
-
-// failure describes a server that failed, with what it printed.
-func (p *serverProcess) failure(what string) error {
-	msg := fmt.Sprintf("the echo server (%s) %s", strings.Join(p.cmd.Args[1:], " "), what)
-	select {
-	case <-p.exited:
-		if p.waitErr != nil {
-			msg += fmt.Sprintf(" (%v)", p.waitErr)
-		}
-	default:
-	}
-	if out := strings.TrimSpace(p.stdout.String() + p.stderr.String()); out != "" {
-		msg += "; it printed:\n" + out
-	}
-	return errors.New(msg)
 }
 
 // cpuProbe reads the server's CPU time at both ends of the measured
@@ -240,23 +173,14 @@ func (p *serverProcess) abandonSyscalls() {
 	p.syscalls = nil
 }
 
-// stop asks the server to shut down with SIGTERM, as an operator would,
-// and checks that it exited cleanly after printing its summary. Notes the
-// server printed on stderr (such as a backend fallback) are passed on.
+// stop asks the server to shut down with SIGTERM and checks that it
+// exited cleanly after printing its summary. Notes the server printed on
+// stderr (such as a backend fallback) are passed on.
 func (p *serverProcess) stop() error {
 	p.stopped = true
 	p.abandonSyscalls()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("stopping the echo server: %w", err)
-	}
-	select {
-	case <-p.exited:
-	case <-time.After(serverStopTimeout):
-		p.kill()
-		return p.failure(fmt.Sprintf("did not exit within %v of SIGTERM", serverStopTimeout))
-	}
-	if p.waitErr != nil {
-		return p.failure("failed")
+	if err := p.terminate(); err != nil {
+		return err
 	}
 	if !strings.Contains(p.stdout.String(), "\nsummary ") {
 		return p.failure("exited without its summary")
@@ -270,12 +194,7 @@ func (p *serverProcess) stop() error {
 // kill ends a server that stop did not: for the error paths.
 func (p *serverProcess) kill() {
 	p.abandonSyscalls()
-	select {
-	case <-p.exited:
-	default:
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
+	p.childServer.kill()
 }
 
 // cleanup kills the server unless stop ran: deferred right after start.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -15,33 +14,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// acceptDepth is how many Accepts the server keeps in flight. One would do,
-// but a load generator opening a thousand connections at once then drains
-// the backlog at one connection per loop pass; a few in flight drain it in
-// a fraction of the passes.
-const acceptDepth = 4
-
-// acceptBackoff is how long the server waits before accepting again after
-// running out of file descriptors or memory: retrying at once would spin.
-const acceptBackoff = 10 * time.Millisecond
-
 // signalCheckInterval bounds how long a signal waits to be noticed: the
 // loop runs in slices of it and checks the signal channel in between.
 const signalCheckInterval = 100 * time.Millisecond
 
-// echoServer echoes every byte it receives on every connection. Each
-// connection has exactly one operation in flight at a time (Recv, then
-// Send of what was received, then Recv again, or finally Close), so one
-// Completion per connection suffices and shutdown needs no list of live
-// connections: Loop.Close cancels that one operation, and the cancellation
-// leads every connection through its close path.
+// echoServer echoes every byte it receives on every connection: Recv,
+// then Send of what was received, then Recv again (see serverConn).
 type echoServer struct {
-	loop     *ioloop.Loop
-	listenFD int
-	bufSize  int
-
-	accepts [acceptDepth]ioloop.Completion
-	free    *echoConn // pool of closed connections, reused with their buffers
+	acceptor
+	bufSize int
+	pool    connPool[echoConn]
 
 	connections int64 // accepted in total
 	active      int64 // open now
@@ -55,71 +37,43 @@ type echoServer struct {
 }
 
 type echoConn struct {
-	srv  *echoServer
-	fd   int
-	c    ioloop.Completion
-	buf  []byte
-	next *echoConn // free list link
+	serverConn
+	srv *echoServer
+	buf []byte
 }
 
 func newEchoServer(loop *ioloop.Loop, listenFD, bufSize int) *echoServer {
-	return &echoServer{loop: loop, listenFD: listenFD, bufSize: bufSize}
+	s := &echoServer{bufSize: bufSize}
+	s.acceptor = acceptor{loop: loop, listenFD: listenFD, handler: s}
+	return s
 }
 
-func (s *echoServer) start() {
-	for i := range s.accepts {
-		s.accept(&s.accepts[i])
-	}
-}
-
-func (s *echoServer) accept(c *ioloop.Completion) {
-	ioloop.Accept(s.loop, c, s.listenFD, s, (*echoServer).onAccept)
-}
-
-func (s *echoServer) onAccept(c *ioloop.Completion, fd int, err error) {
-	if err != nil {
-		switch classifyAcceptError(err) {
-		case acceptStopped: // the loop is closing
-		case acceptRetryLater:
-			ioloop.Timeout(s.loop, c, acceptBackoff, s, (*echoServer).onAcceptBackoff)
-		case acceptRetryNow:
-			s.accept(c)
-		default:
-			if s.fatal == nil {
-				s.fatal = fmt.Errorf("accept: %w", err)
-				if s.onFatal != nil {
-					s.onFatal()
-				}
-			}
-		}
-		return
-	}
+func (s *echoServer) accepted(fd int) {
 	s.connections++
 	s.active++
-	conn := s.free
-	if conn != nil {
-		s.free = conn.next
-		conn.next = nil
-	} else {
+	conn := s.pool.get()
+	if conn == nil {
 		conn = &echoConn{srv: s, buf: make([]byte, s.bufSize)}
+		conn.serverConn = serverConn{loop: s.loop, owner: conn}
 	}
 	conn.fd = fd
 	conn.recv()
-	s.accept(c)
 }
 
-func (s *echoServer) onAcceptBackoff(c *ioloop.Completion, err error) {
-	if err != nil { // canceled: the loop is closing
-		return
+func (s *echoServer) acceptFailed(err error) {
+	if s.fatal == nil {
+		s.fatal = err
+		if s.onFatal != nil {
+			s.onFatal()
+		}
 	}
-	s.accept(c)
 }
 
 func (conn *echoConn) recv() {
-	ioloop.Recv(conn.srv.loop, &conn.c, conn.fd, conn.buf, conn, (*echoConn).onRecv)
+	ioloop.Recv(conn.loop, &conn.c, conn.fd, conn.buf, conn, (*echoConn).onRecv)
 }
 
-func (conn *echoConn) onRecv(c *ioloop.Completion, n int, err error) {
+func (conn *echoConn) onRecv(_ *ioloop.Completion, n int, err error) {
 	if err != nil { // io.EOF, a reset, or cancellation by Loop.Close
 		conn.close()
 		return
@@ -127,33 +81,12 @@ func (conn *echoConn) onRecv(c *ioloop.Completion, n int, err error) {
 	s := conn.srv
 	s.messages++
 	s.bytes += int64(n)
-	ioloop.Send(s.loop, c, conn.fd, conn.buf[:n], conn, (*echoConn).onSend)
+	conn.send(conn.buf[:n])
 }
 
-func (conn *echoConn) onSend(_ *ioloop.Completion, _ int, err error) {
-	if err != nil {
-		conn.close()
-		return
-	}
-	conn.recv()
-}
-
-func (conn *echoConn) close() {
-	ioloop.Close(conn.srv.loop, &conn.c, conn.fd, conn, (*echoConn).onClosed)
-}
-
-func (conn *echoConn) onClosed(_ *ioloop.Completion, err error) {
-	// A Close submitted while the loop is closing never reaches the kernel
-	// (ErrClosed), and one canceled in the kernel did not run: either way
-	// the descriptor is still open, and nothing else will close it.
-	if errors.Is(err, ioloop.ErrClosed) || errors.Is(err, ioloop.ErrCanceled) {
-		_ = unix.Close(conn.fd)
-	}
-	s := conn.srv
-	s.active--
-	conn.fd = -1
-	conn.next = s.free
-	s.free = conn
+func (conn *echoConn) closed() {
+	conn.srv.active--
+	conn.srv.pool.put(conn)
 }
 
 func (s *echoServer) stats() echoStats {
@@ -215,35 +148,6 @@ func handleSignal(sig os.Signal, srv echoService, stdout io.Writer) (stop bool, 
 		return true, nil
 	}
 	return false, srv.stats().write(stdout, "stats")
-}
-
-// acceptVerdict is what an echo server does after a failed accept.
-type acceptVerdict int
-
-const (
-	acceptFatal      acceptVerdict = iota // stop the server with the error
-	acceptStopped                         // the server is shutting down: stop quietly
-	acceptRetryLater                      // out of descriptors or memory: retry after acceptBackoff
-	acceptRetryNow                        // only that connection failed: accept the next
-)
-
-// classifyAcceptError sorts accept errors the same way for both servers.
-func classifyAcceptError(err error) acceptVerdict {
-	switch {
-	case errors.Is(err, ioloop.ErrCanceled), errors.Is(err, ioloop.ErrClosed), errors.Is(err, net.ErrClosed):
-		return acceptStopped
-	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE),
-		errors.Is(err, syscall.ENOBUFS), errors.Is(err, syscall.ENOMEM):
-		// Retrying at once would spin until a descriptor is closed.
-		return acceptRetryLater
-	case errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPROTO),
-		errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EINTR),
-		errors.Is(err, syscall.EAGAIN):
-		// The connection died in the backlog, or a firewall refused it:
-		// the listener itself is fine.
-		return acceptRetryNow
-	}
-	return acceptFatal
 }
 
 // Values of `ioloop echo -server`, and of `ioloop bench echo -server`,

@@ -122,11 +122,7 @@ func TestEchoSteadyStateDoesNotAllocate(t *testing.T) {
 	}
 	p.cl.closeAll()
 	p.driveServerUntil(t, func() bool { return p.srv.active == 0 })
-	pooled := 0
-	for c := p.srv.free; c != nil; c = c.next {
-		pooled++
-	}
-	if pooled != 8 {
+	if pooled := len(p.srv.pool.free); pooled != 8 {
 		t.Errorf("%d connection structs in the pool, want 8", pooled)
 	}
 	if err := p.srv.loop.Close(); err != nil {
@@ -201,49 +197,15 @@ func TestGoNetEchoServer(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = srv.shutdown() })
 	const conns, rounds, size = 3, 5, 64
-	clients := make([]net.Conn, conns)
-	for i := range clients {
-		c, err := net.DialTimeout("tcp", srv.addr.String(), 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
-			t.Fatal(err)
-		}
-		clients[i] = c
-	}
-	for round := range rounds {
-		for i, c := range clients {
-			msg := bytes.Repeat([]byte{byte(i*rounds + round)}, size)
-			if _, err := c.Write(msg); err != nil {
-				t.Fatal(err)
-			}
-			got := make([]byte, size)
-			if _, err := io.ReadFull(c, got); err != nil {
-				t.Fatalf("connection %d, round %d: %v", i, round, err)
-			}
-			if !bytes.Equal(got, msg) {
-				t.Fatalf("connection %d, round %d: echoed %x, sent %x", i, round, got, msg)
-			}
-		}
-	}
+	clients := dialEchoClients(t, srv.addr, conns, 5*time.Second)
+	echoRounds(t, clients, rounds, size)
 	st := srv.stats()
 	// A 64-byte message may arrive in pieces, each echoed on its own.
 	if st.connections != conns || st.active != conns || st.bytes != conns*rounds*size || st.messages < conns*rounds {
 		t.Errorf("stats %+v, want %d connections, all active, %d bytes in at least %d messages", st, conns, conns*rounds*size, conns*rounds)
 	}
 
-	signals := make(chan os.Signal, 2)
-	signals <- syscall.SIGUSR1
-	signals <- syscall.SIGTERM
-	var out strings.Builder
-	if err := srv.serve(signals, &out); err != nil {
-		t.Fatal(err)
-	}
-	if want := fmt.Sprintf("stats connections=%d active=%d messages=%d bytes=%d\n", conns, conns, st.messages, st.bytes); out.String() != want {
-		t.Errorf("SIGUSR1 printed %q, want %q", out.String(), want)
-	}
+	serveStatsThenStop(t, srv, conns, st)
 	if st := srv.stats(); st.active != 0 {
 		t.Errorf("%d connections active after shutdown", st.active)
 	}
@@ -356,7 +318,7 @@ func TestParsePinning(t *testing.T) {
 }
 
 func TestParseListening(t *testing.T) {
-	addr, backend, err := parseListening("listening on 127.0.0.1:9000 server=ioloop backend=epoll", serverIOLoop)
+	addr, backend, err := parseListening("listening on 127.0.0.1:9000 server=ioloop backend=epoll", "server", serverIOLoop)
 	if err != nil || addr != netip.MustParseAddrPort("127.0.0.1:9000") || backend != "epoll" {
 		t.Errorf("got %v, %q, %v", addr, backend, err)
 	}
@@ -366,7 +328,7 @@ func TestParseListening(t *testing.T) {
 		"listening on localhost:9000 server=ioloop backend=epoll",  // not an address
 		"ioloop echo: listen: address in use",
 	} {
-		if _, _, err := parseListening(line, serverIOLoop); err == nil {
+		if _, _, err := parseListening(line, "server", serverIOLoop); err == nil {
 			t.Errorf("parseListening(%q) accepted it", line)
 		}
 	}
@@ -414,33 +376,8 @@ func TestGroupEchoServer(t *testing.T) {
 	// addresses: with 32 connections, all landing on one loop has a
 	// probability of 2^-31.
 	const conns, rounds, size = 32, 3, 64
-	clients := make([]net.Conn, conns)
-	for i := range clients {
-		c, err := net.DialTimeout("tcp", bound.String(), 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-			t.Fatal(err)
-		}
-		clients[i] = c
-	}
-	for round := range rounds {
-		for i, c := range clients {
-			msg := bytes.Repeat([]byte{byte(i*rounds + round)}, size)
-			if _, err := c.Write(msg); err != nil {
-				t.Fatal(err)
-			}
-			got := make([]byte, size)
-			if _, err := io.ReadFull(c, got); err != nil {
-				t.Fatalf("connection %d, round %d: %v", i, round, err)
-			}
-			if !bytes.Equal(got, msg) {
-				t.Fatalf("connection %d, round %d: echoed %x, sent %x", i, round, got, msg)
-			}
-		}
-	}
+	clients := dialEchoClients(t, bound, conns, 10*time.Second)
+	echoRounds(t, clients, rounds, size)
 	perLoop := gs.loopStats()
 	for i, st := range perLoop {
 		if st.connections == 0 || st.messages == 0 {
@@ -453,16 +390,7 @@ func TestGroupEchoServer(t *testing.T) {
 			st, perLoop, conns, conns*rounds*size, conns*rounds)
 	}
 
-	signals := make(chan os.Signal, 2)
-	signals <- syscall.SIGUSR1
-	signals <- syscall.SIGTERM
-	var out strings.Builder
-	if err := gs.serve(signals, &out); err != nil {
-		t.Fatal(err)
-	}
-	if want := fmt.Sprintf("stats connections=%d active=%d messages=%d bytes=%d\n", conns, conns, st.messages, st.bytes); out.String() != want {
-		t.Errorf("SIGUSR1 printed %q, want %q", out.String(), want)
-	}
+	serveStatsThenStop(t, gs, conns, st)
 	if st := gs.stats(); st.active != 0 || st.connections != conns {
 		t.Errorf("after shutdown: %+v, want %d connections, none active", st, conns)
 	}
@@ -562,5 +490,63 @@ func TestBenchEchoServerLoops(t *testing.T) {
 	}
 	if v, err := strconv.ParseFloat(r["cpu_us_per_msg"], 64); err != nil || v <= 0 {
 		t.Errorf("cpu_us_per_msg=%q (report %q)", r["cpu_us_per_msg"], stdout)
+	}
+}
+
+// dialEchoClients opens conns blocking connections to addr, each with a
+// deadline of timeout from now, closed when the test ends.
+func dialEchoClients(t *testing.T, addr netip.AddrPort, conns int, timeout time.Duration) []net.Conn {
+	t.Helper()
+	clients := make([]net.Conn, conns)
+	for i := range clients {
+		c, err := net.DialTimeout("tcp", addr.String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = c
+	}
+	return clients
+}
+
+// echoRounds sends size bytes on every client, rounds times, and checks
+// that each comes back unchanged; every message of every round differs,
+// so a reply to the wrong connection or round is caught.
+func echoRounds(t *testing.T, clients []net.Conn, rounds, size int) {
+	t.Helper()
+	for round := range rounds {
+		for i, c := range clients {
+			msg := bytes.Repeat([]byte{byte(i*rounds + round)}, size)
+			if _, err := c.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, size)
+			if _, err := io.ReadFull(c, got); err != nil {
+				t.Fatalf("connection %d, round %d: %v", i, round, err)
+			}
+			if !bytes.Equal(got, msg) {
+				t.Fatalf("connection %d, round %d: echoed %x, sent %x", i, round, got, msg)
+			}
+		}
+	}
+}
+
+// serveStatsThenStop serves srv with a SIGUSR1 and a SIGTERM queued: the
+// first must print the counters st (taken just before, with all conns
+// connections open), the second must stop it cleanly.
+func serveStatsThenStop(t *testing.T, srv echoService, conns int, st echoStats) {
+	t.Helper()
+	signals := make(chan os.Signal, 2)
+	signals <- syscall.SIGUSR1
+	signals <- syscall.SIGTERM
+	var out strings.Builder
+	if err := srv.serve(signals, &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("stats connections=%d active=%d messages=%d bytes=%d\n", conns, conns, st.messages, st.bytes); out.String() != want {
+		t.Errorf("SIGUSR1 printed %q, want %q", out.String(), want)
 	}
 }

@@ -83,3 +83,26 @@ func (c *choiceFlag) Set(text string) error {
 	c.value = text
 	return nil
 }
+
+// listFlag is a flag.Value for a comma-separated list of words from a
+// fixed set.
+type listFlag struct {
+	values  []string
+	choices []string
+}
+
+func (f *listFlag) String() string { return strings.Join(f.values, ",") }
+
+func (f *listFlag) Set(text string) error {
+	var values []string
+	for v := range strings.SplitSeq(text, ",") {
+		if !slices.Contains(f.choices, v) {
+			return fmt.Errorf("%q is not one of %s", v, strings.Join(f.choices, ", "))
+		}
+		if !slices.Contains(values, v) {
+			values = append(values, v)
+		}
+	}
+	f.values = values
+	return nil
+}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -131,4 +132,30 @@ func processCPUOf(pid int) (time.Duration, error) {
 		ticks += n
 	}
 	return time.Duration(ticks) * (time.Second / userHZ), nil
+}
+
+// machineBusy returns the CPU time all CPUs of the machine have spent
+// busy (user, nice, system, irq, softirq, steal) from /proc/stat, or -1
+// where there is no /proc/stat. Less this process's and the server's, it
+// is what everything else on the machine took over a window: on a shared
+// machine the one number that says whether a run was disturbed.
+func machineBusy() time.Duration {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return -1
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	fields := strings.Fields(line) // "cpu user nice system idle iowait irq softirq steal ..."
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return -1
+	}
+	var ticks uint64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		n, err := strconv.ParseUint(fields[i], 10, 64)
+		if err != nil {
+			return -1
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * (time.Second / userHZ)
 }

@@ -29,3 +29,6 @@ func pinProcess(int) error { return fmt.Errorf("pinning to a CPU is %w", errNeed
 func processCPUOf(int) (time.Duration, error) {
 	return 0, fmt.Errorf("measuring another process's CPU time is %w", errNeedsLinux)
 }
+
+// machineBusy would read /proc/stat, which exists on Linux only: unknown.
+func machineBusy() time.Duration { return -1 }
