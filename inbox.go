@@ -172,6 +172,9 @@ func (q *inbox) pushTriggered(e *Event) {
 // takeTriggered empties the triggered stack and returns its Events in the
 // order they were triggered. Loop only.
 func (q *inbox) takeTriggered() *Event {
+	if q.triggered.Load() == nil {
+		return nil // the common case, every pass: a load, not a swap, which would write the line
+	}
 	var ordered *Event
 	for e := q.triggered.Swap(nil); e != nil; {
 		next := e.nextTriggered

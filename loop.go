@@ -97,10 +97,12 @@ type Options struct {
 	// it for its whole life: the creating goroutine has called
 	// runtime.LockOSThread and is the only one that ever calls RunFor,
 	// Tick, Run, Close or submits operations. On io_uring the ring is then
-	// set up with IORING_SETUP_SINGLE_ISSUER (see docs/ARCHITECTURE.md for
-	// what it buys, measured); breaking the promise makes the kernel refuse
-	// submissions from the other thread (RunFor returns EEXIST). Group sets
-	// it for its loops. Other backends ignore it.
+	// set up with IORING_SETUP_SINGLE_ISSUER and DEFER_TASKRUN (see
+	// docs/ARCHITECTURE.md for what they buy, measured); breaking the
+	// promise makes the kernel refuse the other thread's submissions, and
+	// the loop panics with a message naming the mistake. On epoll and
+	// kqueue the loop then always waits in the kernel rather than parking
+	// its goroutine. Group sets it for its loops.
 	LockedThread bool
 }
 
