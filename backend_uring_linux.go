@@ -28,7 +28,7 @@ type uringBackend struct {
 	// because the CQ was full (IORING_SQ_CQ_OVERFLOW); tests read it.
 	cqOverflows int
 
-	// The wakeup (uring_wake_linux.go): an eventfd, the read that waits on
+	// The wakeup (backend_uring_wake_linux.go): an eventfd, the read that waits on
 	// it while the loop blocks, and the read's buffer.
 	wakeFD    int
 	wakeArmed bool

@@ -82,7 +82,7 @@ type Completion struct {
 	sockaddr    unix.RawSockaddrAny
 	sockaddrLen uint32
 
-	// Readiness backends only (readiness.go): where an in-flight operation
+	// Readiness backends only (backend_readiness.go): where an in-flight operation
 	// waits, its index in the timer heap (for a pending WaitEvent, on every
 	// backend: its index in Loop.eventWaiters), and whether a Connect has
 	// been issued (then readiness means "look at SO_ERROR", not "try

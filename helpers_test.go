@@ -16,7 +16,7 @@ import (
 )
 
 // Shared helpers of the per-operation conformance tests (ops_*_test.go,
-// allocs_test.go). Those that take the test's Loop work on every backend:
+// conformance_allocs_test.go). Those that take the test's Loop work on every backend:
 // on the simulator they act on the loop's simulated node (its sockets and
 // file system) instead of the kernel.
 

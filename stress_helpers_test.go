@@ -14,7 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Shared helpers for the loop-level tests (loop_*_test.go, gc_safety_test.go).
+// Shared helpers for the loop-level tests (conformance_*_test.go, whitebox_gc_safety_test.go).
 
 // forEachBackendNoLoop runs fn as a subtest per backend without creating a
 // loop, for tests that must observe the process before the loop exists

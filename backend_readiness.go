@@ -3,6 +3,7 @@
 package ioloop
 
 import (
+	"github.com/ioloop/ioloop/internal/poller"
 	"runtime"
 	"syscall"
 	"time"
@@ -11,7 +12,7 @@ import (
 // readinessBackend runs operations where the kernel offers readiness
 // notification instead of completion: epoll on Linux, kqueue on BSD and
 // macOS. Everything here is shared; the per-OS part is the poller
-// (poller.go) and the thin system call wrappers (sys_*.go).
+// (internal/poller) and the thin system call wrappers (backend_readiness_sys_*.go).
 //
 // Path of an operation: submit queues it (as io_uring queues an SQE), and
 // the next poll (or an early flush) starts it:
@@ -25,14 +26,14 @@ import (
 //   - Timeouts wait in a deadline heap whose earliest entry bounds the
 //     poller's wait.
 //   - File operations, which readiness cannot make non-blocking, run on
-//     the bounded worker pool (workers.go), which wakes the poller when it
+//     the bounded worker pool (backend_readiness_workers.go), which wakes the poller when it
 //     has results.
 //
 // Results go through Loop.complete like io_uring's CQEs, so both kinds of
 // backend share every convention (io.EOF, ErrCanceled, fd -1 on failure).
 type readinessBackend struct {
 	loop   *Loop
-	poller poller
+	poller poller.Poller
 
 	// queued holds submitted operations not started yet, in order. They
 	// are in flight for the loop (see submit).
@@ -67,7 +68,7 @@ type readinessBackend struct {
 type fdState struct {
 	readers fifo // Accept, Recv
 	writers fifo // Send, Connect
-	poll    pollState
+	poll    poller.State
 	// recvWaitFirst: the last Recv returned less than its buffer (the
 	// peer had said all it had), so the next Recv waits for readiness
 	// before trying, which in request/response traffic saves a system call
@@ -86,11 +87,11 @@ func newReadinessBackend(l *Loop, opts Options) (*readinessBackend, error) {
 		workers = DefaultFileWorkers
 	}
 	b := &readinessBackend{loop: l, lockedThread: opts.LockedThread}
-	if err := b.poller.open(entries); err != nil {
+	if err := b.poller.Open(entries); err != nil {
 		return nil, &SetupError{Backend: readinessBackendKind, Err: err,
 			Reason: "cannot create the " + readinessBackendKind.String() + " instance"}
 	}
-	l.wake.kernel = b.poller.wake
+	l.wake.kernel = b.poller.Wake
 	b.files.init(workers, l.wake.wake)
 	b.sleepTimer = time.NewTimer(time.Hour)
 	b.sleepTimer.Stop()
@@ -131,13 +132,13 @@ func (b *readinessBackend) poll(timeoutNs int64) error {
 		if waitNs != 0 && !b.loop.announceSleep(loopInKernel, &b.files.doneCount) {
 			waitNs = 0
 		}
-		count, err := b.poller.wait(waitNs)
+		count, err := b.poller.Wait(waitNs)
 		b.loop.awake()
 		if err != nil {
 			return err
 		}
 		for i := 0; i < count; i++ {
-			if fd, readable, writable := b.poller.event(i); fd >= 0 {
+			if fd, readable, writable := b.poller.Event(i); fd >= 0 {
 				b.onReady(fd, readable, writable)
 			}
 		}
@@ -292,7 +293,7 @@ func (b *readinessBackend) startConnect(c *Completion) {
 // anything else (a file, whose close may flush) goes to a worker.
 func (b *readinessBackend) startClose(c *Completion) {
 	st := b.fdRecord(c.fd)
-	if st == nil || !st.poll.registered {
+	if st == nil || !st.poll.Registered {
 		if st != nil {
 			b.orphanWaiters(st)
 		}
@@ -300,7 +301,7 @@ func (b *readinessBackend) startClose(c *Completion) {
 		return
 	}
 	b.orphanWaiters(st)
-	b.poller.forget(int(c.fd), &st.poll)
+	b.poller.Forget(int(c.fd), &st.poll)
 	b.loop.complete(c, -int32(sysClose(int(c.fd))))
 }
 
@@ -358,7 +359,7 @@ func (b *readinessBackend) arm(fd int, st *fdState) {
 	if !read && !write {
 		return
 	}
-	errno := b.poller.arm(fd, &st.poll, read, write)
+	errno := b.poller.Arm(fd, &st.poll, read, write)
 	if errno == 0 {
 		return
 	}
@@ -385,7 +386,7 @@ func (b *readinessBackend) onReady(fd int, readable, writable bool) {
 	// One event ends every one-shot interest in fd (epoll disarms the
 	// whole registration); kqueue may still hold the other direction,
 	// which at worst produces one spurious event.
-	st.poll.armedRead, st.poll.armedWrite = false, false
+	st.poll.ArmedRead, st.poll.ArmedWrite = false, false
 	if readable {
 		b.runWaiters(&st.readers, st)
 	}
@@ -658,7 +659,7 @@ func (b *readinessBackend) cancelAll() {
 
 func (b *readinessBackend) close() error {
 	b.files.stop()
-	return b.poller.close()
+	return b.poller.Close()
 }
 
 // maxIOLen caps the length of one kernel read or write at Linux's

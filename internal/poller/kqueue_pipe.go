@@ -1,6 +1,6 @@
 //go:build netbsd || openbsd
 
-package ioloop
+package poller
 
 import (
 	"syscall"

@@ -1,6 +1,6 @@
 //go:build darwin || freebsd || netbsd || openbsd
 
-package ioloop
+package poller
 
 import (
 	"slices"
@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// poller is the kqueue side of the readiness contract (poller.go).
+// Poller is the kqueue side of the readiness contract (poller.go).
 //
 // Each direction is a filter of its own (EVFILT_READ, EVFILT_WRITE) added
 // with EV_ADD|EV_ONESHOT: the kernel reports it once, then deletes it, and
@@ -32,7 +32,7 @@ import (
 // list needs room for all of them: the change list never holds more
 // entries than the event list, and a full one is applied early
 // (flushChanges).
-type poller struct {
+type Poller struct {
 	kq      int
 	changes []unix.Kevent_t // at most len(events) entries
 	events  []unix.Kevent_t
@@ -64,7 +64,8 @@ type refusal struct {
 // seconds, and so do we. A wait that ends early just reports no events.
 const maxKqueueWaitNs = 1e6 * 1e9
 
-func (p *poller) open(eventsCapacity int) error {
+// Open implements the Poller contract (see the package documentation).
+func (p *Poller) Open(eventsCapacity int) error {
 	eventsCapacity = max(eventsCapacity, 1)
 	kq, err := unix.Kqueue()
 	if err != nil {
@@ -83,19 +84,19 @@ func (p *poller) open(eventsCapacity int) error {
 	return nil
 }
 
-// arm queues a one-shot filter for each direction wanted, every time:
+// Arm queues a one-shot filter for each direction wanted, every time:
 // the kernel may hold one still (the loop re-arms after any event, and
 // kqueue keeps the other direction's filter), and then the add only
 // updates it; or the program may have closed fd behind the loop's back,
 // which deleted the filters that s still records. s keeps what was last
 // asked for, as bookkeeping only.
-func (p *poller) arm(fd int, s *pollState, read, write bool) syscall.Errno {
+func (p *Poller) Arm(fd int, s *State, read, write bool) syscall.Errno {
 	if fd < 0 {
 		return syscall.EBADF
 	}
 	if len(p.refused) > 0 {
 		if errno := p.takeRefusal(fd); errno != 0 {
-			s.armedRead, s.armedWrite = false, false
+			s.ArmedRead, s.ArmedWrite = false, false
 			return errno
 		}
 	}
@@ -105,13 +106,13 @@ func (p *poller) arm(fd int, s *pollState, read, write bool) syscall.Errno {
 	if write {
 		p.addChange(fd, unix.EVFILT_WRITE)
 	}
-	s.registered, s.armedRead, s.armedWrite = true, read, write
+	s.Registered, s.ArmedRead, s.ArmedWrite = true, read, write
 	return 0
 }
 
 // takeRefusal returns (once) why the kernel refused a change for fd in
 // the last wait, or 0.
-func (p *poller) takeRefusal(fd int) syscall.Errno {
+func (p *Poller) takeRefusal(fd int) syscall.Errno {
 	for i, r := range p.refused {
 		if r.fd == fd {
 			p.refused = slices.Delete(p.refused, i, i+1)
@@ -121,7 +122,7 @@ func (p *poller) takeRefusal(fd int) syscall.Errno {
 	return 0
 }
 
-func (p *poller) addChange(fd, filter int) {
+func (p *Poller) addChange(fd, filter int) {
 	if len(p.changes) == cap(p.changes) {
 		p.flushChanges()
 	}
@@ -135,7 +136,7 @@ func (p *poller) addChange(fd, filter int) {
 // and return its error, so after a failure the changes are applied one at
 // a time (adding again one that was applied is harmless) and the
 // descriptors whose change fails wait in failed for the next wait.
-func (p *poller) flushChanges() {
+func (p *Poller) flushChanges() {
 	if len(p.changes) == 0 {
 		return
 	}
@@ -149,7 +150,7 @@ func (p *poller) flushChanges() {
 	p.changes = p.changes[:0]
 }
 
-func (p *poller) applyChange(i int) error {
+func (p *Poller) applyChange(i int) error {
 	for {
 		_, err := unix.Kevent(p.kq, p.changes[i:i+1], nil, &p.zero)
 		if err != syscall.EINTR {
@@ -158,17 +159,18 @@ func (p *poller) applyChange(i int) error {
 	}
 }
 
-// forget drops what still names fd in userland. Closing fd deletes its
+// Forget drops what still names fd in userland. Closing fd deletes its
 // filters in the kernel; a change not handed over yet, or a failure not
 // reported yet, would otherwise apply to the next file given the number.
-func (p *poller) forget(fd int, s *pollState) {
+func (p *Poller) Forget(fd int, s *State) {
 	p.changes = slices.DeleteFunc(p.changes, func(k unix.Kevent_t) bool { return int(k.Ident) == fd })
 	p.failed = slices.DeleteFunc(p.failed, func(r refusal) bool { return r.fd == fd })
 	p.refused = slices.DeleteFunc(p.refused, func(r refusal) bool { return r.fd == fd })
-	*s = pollState{}
+	*s = State{}
 }
 
-func (p *poller) wait(timeoutNs int64) (int, error) {
+// Wait implements the Poller contract (see the package documentation).
+func (p *Poller) Wait(timeoutNs int64) (int, error) {
 	// Early-flush failures go at the end of the event list; the kernel gets
 	// the rest, which must have room for an error event per change.
 	failed := min(len(p.failed), len(p.events))
@@ -217,7 +219,7 @@ func (p *poller) wait(timeoutNs int64) (int, error) {
 // channel is drained before wakePending is cleared: the other order could
 // drain the trigger of a wake that came in between, which would then have
 // no effect while suppressing every later one.
-func (p *poller) noteEvents(n int) {
+func (p *Poller) noteEvents(n int) {
 	p.refused = p.refused[:0]
 	for i := range n {
 		event := &p.events[i]
@@ -231,7 +233,8 @@ func (p *poller) noteEvents(n int) {
 	}
 }
 
-func (p *poller) event(i int) (fd int, readable, writable bool) {
+// Event implements the Poller contract (see the package documentation).
+func (p *Poller) Event(i int) (fd int, readable, writable bool) {
 	event := &p.events[i]
 	if p.wakeup.is(event) {
 		return -1, false, false
@@ -243,20 +246,30 @@ func (p *poller) event(i int) (fd int, readable, writable bool) {
 	return fd, event.Filter == unix.EVFILT_READ, event.Filter == unix.EVFILT_WRITE
 }
 
-func (p *poller) wake() {
+// Wake implements the Poller contract (see the package documentation).
+func (p *Poller) Wake() {
 	if p.wakePending.CompareAndSwap(false, true) {
 		p.wakeup.trigger(p.kq)
 	}
 }
 
-// close releases the kqueue and the wakeup channel. The other callers of
+// Close releases the kqueue and the wakeup channel. The other callers of
 // wake are gone by then: Close stops the file workers first, and its inbox
 // gate has already waited out every Post, Trigger and Stop in progress.
-func (p *poller) close() error {
+func (p *Poller) Close() error {
 	p.wakePending.Store(true)
 	err := p.wakeup.close()
 	if err2 := unix.Close(p.kq); err == nil {
 		err = err2
 	}
 	return err
+}
+
+// errnoOf unwraps the syscall.Errno that x/sys returns as an error; an
+// error of another kind (none is expected) becomes EIO.
+func errnoOf(err error) syscall.Errno {
+	if errno, ok := err.(syscall.Errno); ok {
+		return errno
+	}
+	return syscall.EIO
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // Thin Linux system calls for the readiness backend (contract in
-// poller.go). They call the kernel directly with pointers the caller keeps
+// backend_readiness_sys.go). They call the kernel directly with pointers the caller keeps
 // alive, which x/sys's wrappers cannot always do without allocating (a
 // sockaddr result, a string path, an iovec array).
 //

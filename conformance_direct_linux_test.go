@@ -13,7 +13,7 @@ import (
 
 // Tests of OpenDirect that depend on Linux: O_DIRECT as F_GETFL reports
 // it, and the filesystems (/dev/shm, /run, procfs) that refuse it
-// (moved from ops_file_test.go).
+// (moved from conformance_files_test.go).
 
 // directSupport reports whether the filesystem holding path serves an
 // aligned O_DIRECT read, asked with plain syscalls.

@@ -11,7 +11,7 @@ import (
 )
 
 // Conformance tests of Statx, which exists on Linux only (moved from
-// ops_file_test.go and ops_misc_test.go).
+// conformance_files_test.go and conformance_misc_test.go).
 
 func TestStatx(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {

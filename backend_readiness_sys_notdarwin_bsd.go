@@ -9,7 +9,7 @@ import (
 )
 
 // The system calls in which FreeBSD, NetBSD and OpenBSD differ from macOS
-// (sys_bsd.go has the common ones).
+// (backend_readiness_sys_bsd.go has the common ones).
 
 // sysSend passes MSG_NOSIGNAL, so a peer that went away yields EPIPE and
 // never SIGPIPE. sendmsg(2) is the x/sys wrapper that reports the count

@@ -8,8 +8,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Thin system calls for the kqueue backend (contract in poller.go), the
-// part common to macOS and the BSDs; sys_darwin.go and sys_bsds.go hold
+// Thin system calls for the kqueue backend (contract in backend_readiness_sys.go), the
+// part common to macOS and the BSDs; backend_readiness_sys_darwin.go and backend_readiness_sys_notdarwin_bsd.go hold
 // what differs. They go through x/sys's wrappers: macOS and OpenBSD allow
 // system calls only through libc, which x/sys reaches and a raw
 // unix.Syscall does not portably. Where a wrapper takes a unix.Sockaddr,

@@ -6,7 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The system calls in which macOS differs from the BSDs (sys_bsd.go has
+// The system calls in which macOS differs from the BSDs (backend_readiness_sys_bsd.go has
 // the common ones).
 
 // sysSend writes with write(2): macOS's send(2) has no MSG_NOSIGNAL to

@@ -1,6 +1,6 @@
 //go:build darwin || freebsd || netbsd || openbsd
 
-package ioloop
+package poller
 
 import (
 	"syscall"
@@ -13,14 +13,14 @@ import (
 // Unit tests of the kqueue poller against the contract in poller.go. The
 // loop-level behaviour is covered by the conformance suite.
 
-func newTestPoller(t *testing.T, capacity int) *poller {
+func newTestPoller(t *testing.T, capacity int) *Poller {
 	t.Helper()
-	p := new(poller)
-	if err := p.open(capacity); err != nil {
+	p := new(Poller)
+	if err := p.Open(capacity); err != nil {
 		t.Fatalf("open: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := p.close(); err != nil {
+		if err := p.Close(); err != nil {
 			t.Errorf("close: %v", err)
 		}
 	})
@@ -34,15 +34,15 @@ type pollerEvent struct {
 }
 
 // waitEvents waits up to timeout and returns the events.
-func waitEvents(t *testing.T, p *poller, timeout time.Duration) []pollerEvent {
+func waitEvents(t *testing.T, p *Poller, timeout time.Duration) []pollerEvent {
 	t.Helper()
-	n, err := p.wait(int64(timeout))
+	n, err := p.Wait(int64(timeout))
 	if err != nil {
 		t.Fatalf("wait: %v", err)
 	}
 	events := make([]pollerEvent, n)
 	for i := range events {
-		fd, r, w := p.event(i)
+		fd, r, w := p.Event(i)
 		events[i] = pollerEvent{fd, r, w}
 	}
 	return events
@@ -50,9 +50,14 @@ func waitEvents(t *testing.T, p *poller, timeout time.Duration) []pollerEvent {
 
 func testSocketPair(t *testing.T) (a, b int) {
 	t.Helper()
-	fds, err := nonblockingSocketpair()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		if err := unix.SetNonblock(fd, true); err != nil {
+			t.Fatal(err)
+		}
 	}
 	closeOnCleanup(t, fds[0])
 	closeOnCleanup(t, fds[1])
@@ -65,8 +70,8 @@ func TestKqueuePollerWake(t *testing.T) {
 		t.Fatalf("idle poller reported %v", events)
 	}
 	// Wakes before a wait coalesce into one wakeup, which the wait consumes.
-	p.wake()
-	p.wake()
+	p.Wake()
+	p.Wake()
 	events := waitEvents(t, p, time.Second)
 	if len(events) != 1 || events[0].fd != -1 {
 		t.Fatalf("after two wakes: %v, want one wakeup (fd -1)", events)
@@ -77,7 +82,7 @@ func TestKqueuePollerWake(t *testing.T) {
 	// A wake from another goroutine ends a wait without limit.
 	go func() {
 		time.Sleep(10 * time.Millisecond)
-		p.wake()
+		p.Wake()
 	}()
 	if events := waitEvents(t, p, -1); len(events) != 1 || events[0].fd != -1 {
 		t.Fatalf("wait(-1) woken by another goroutine: %v", events)
@@ -98,11 +103,11 @@ func TestKqueuePollerTimeout(t *testing.T) {
 func TestKqueuePollerOneShotReadWrite(t *testing.T) {
 	p := newTestPoller(t, 4)
 	a, b := testSocketPair(t)
-	var s pollState
-	if errno := p.arm(a, &s, true, false); errno != 0 {
+	var s State
+	if errno := p.Arm(a, &s, true, false); errno != 0 {
 		t.Fatalf("arm: %v", errno)
 	}
-	if !s.registered || !s.armedRead || s.armedWrite {
+	if !s.Registered || !s.ArmedRead || s.ArmedWrite {
 		t.Fatalf("after arm(read): %+v", s)
 	}
 	if events := waitEvents(t, p, 0); len(events) != 0 {
@@ -120,8 +125,8 @@ func TestKqueuePollerOneShotReadWrite(t *testing.T) {
 	if events := waitEvents(t, p, 0); len(events) != 0 {
 		t.Fatalf("a one-shot filter reported twice: %v", events)
 	}
-	s.armedRead, s.armedWrite = false, false // what the loop does on an event
-	if errno := p.arm(a, &s, true, true); errno != 0 {
+	s.ArmedRead, s.ArmedWrite = false, false // what the loop does on an event
+	if errno := p.Arm(a, &s, true, true); errno != 0 {
 		t.Fatalf("arm: %v", errno)
 	}
 	got := map[pollerEvent]bool{}
@@ -136,8 +141,8 @@ func TestKqueuePollerOneShotReadWrite(t *testing.T) {
 func TestKqueuePollerEOF(t *testing.T) {
 	p := newTestPoller(t, 4)
 	a, b := testSocketPair(t)
-	var s pollState
-	p.arm(a, &s, true, false)
+	var s State
+	p.Arm(a, &s, true, false)
 	if err := unix.Shutdown(b, unix.SHUT_WR); err != nil {
 		t.Fatal(err)
 	}
@@ -152,22 +157,22 @@ func TestKqueuePollerEOF(t *testing.T) {
 func TestKqueuePollerRefusedChange(t *testing.T) {
 	p := newTestPoller(t, 4)
 	var pipe [2]int
-	if err := testPipe2(pipe[:], unix.O_CLOEXEC); err != nil {
+	if err := unix.Pipe(pipe[:]); err != nil {
 		t.Fatal(err)
 	}
 	unix.Close(pipe[1])
 	closed := pipe[0]
 	unix.Close(closed) // behind the poller's back
-	var s pollState
-	if errno := p.arm(closed, &s, true, false); errno != 0 {
+	var s State
+	if errno := p.Arm(closed, &s, true, false); errno != 0 {
 		t.Fatalf("arm is deferred and cannot fail yet: %v", errno)
 	}
 	events := waitEvents(t, p, 0)
 	if len(events) != 1 || events[0] != (pollerEvent{closed, true, true}) {
 		t.Fatalf("refused change: %v, want %d readable and writable", events, closed)
 	}
-	s.armedRead, s.armedWrite = false, false
-	if errno := p.arm(closed, &s, true, false); errno != syscall.EBADF {
+	s.ArmedRead, s.ArmedWrite = false, false
+	if errno := p.Arm(closed, &s, true, false); errno != syscall.EBADF {
 		t.Fatalf("arm after a refusal = %v, want EBADF", errno)
 	}
 }
@@ -176,7 +181,7 @@ func TestKqueuePollerRefusedChange(t *testing.T) {
 // among them is reported by the next wait.
 func TestKqueuePollerEarlyFlush(t *testing.T) {
 	p := newTestPoller(t, 2)
-	var states [4]pollState
+	var states [4]State
 	var fds [4]int
 	for i := range fds {
 		a, b := testSocketPair(t)
@@ -186,15 +191,15 @@ func TestKqueuePollerEarlyFlush(t *testing.T) {
 		}
 	}
 	var pipe [2]int
-	if err := testPipe2(pipe[:], unix.O_CLOEXEC); err != nil {
+	if err := unix.Pipe(pipe[:]); err != nil {
 		t.Fatal(err)
 	}
 	unix.Close(pipe[1])
 	unix.Close(pipe[0])
-	var closedState pollState
-	p.arm(pipe[0], &closedState, true, false)
+	var closedState State
+	p.Arm(pipe[0], &closedState, true, false)
 	for i, fd := range fds {
-		if errno := p.arm(fd, &states[i], true, false); errno != 0 {
+		if errno := p.Arm(fd, &states[i], true, false); errno != 0 {
 			t.Fatalf("arm: %v", errno)
 		}
 	}
@@ -224,13 +229,18 @@ func TestKqueuePollerForget(t *testing.T) {
 	if _, err := unix.Write(b, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	var s pollState
-	p.arm(a, &s, true, true)
-	p.forget(a, &s)
-	if s != (pollState{}) {
+	var s State
+	p.Arm(a, &s, true, true)
+	p.Forget(a, &s)
+	if s != (State{}) {
 		t.Fatalf("forget left %+v", s)
 	}
 	if events := waitEvents(t, p, 0); len(events) != 0 {
 		t.Fatalf("a forgotten fd reported %v", events)
 	}
+}
+
+func closeOnCleanup(t *testing.T, fd int) {
+	t.Helper()
+	t.Cleanup(func() { unix.Close(fd) })
 }

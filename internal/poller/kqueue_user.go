@@ -1,6 +1,6 @@
 //go:build darwin || freebsd
 
-package ioloop
+package poller
 
 import (
 	"syscall"

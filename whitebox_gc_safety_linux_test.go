@@ -7,7 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The Statx part of the GC safety tests (gc_safety_test.go): Statx exists
+// The Statx part of the GC safety tests (whitebox_gc_safety_test.go): Statx exists
 // on Linux only.
 
 //go:noinline

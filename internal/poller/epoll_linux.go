@@ -1,4 +1,4 @@
-package ioloop
+package poller
 
 import (
 	"syscall"
@@ -7,7 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// poller is the epoll side of the readiness contract (poller.go).
+// Poller is the epoll side of the readiness contract (poller.go).
 //
 // Interest is one-shot (EPOLLONESHOT) and level-triggered: after an event
 // the registration is disabled until the loop re-arms it with
@@ -18,7 +18,7 @@ import (
 // forgotten the old registration and the new file is simply added.
 // Go's runtime registers edge-triggered once per fd instead, which it can
 // because every close goes through it; a library cannot assume that.
-type poller struct {
+type Poller struct {
 	epfd   int
 	wakeFD int // eventfd; its events are wakeups
 	events []unix.EpollEvent
@@ -27,7 +27,8 @@ type poller struct {
 	noPwait2 bool
 }
 
-func (p *poller) open(eventsCapacity int) error {
+// Open implements the Poller contract (see the package documentation).
+func (p *Poller) Open(eventsCapacity int) error {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return err
@@ -50,7 +51,8 @@ func (p *poller) open(eventsCapacity int) error {
 	return nil
 }
 
-func (p *poller) arm(fd int, s *pollState, read, write bool) syscall.Errno {
+// Arm implements the Poller contract (see the package documentation).
+func (p *Poller) Arm(fd int, s *State, read, write bool) syscall.Errno {
 	event := unix.EpollEvent{Events: unix.EPOLLONESHOT, Fd: int32(fd)}
 	if read {
 		event.Events |= unix.EPOLLIN
@@ -59,7 +61,7 @@ func (p *poller) arm(fd int, s *pollState, read, write bool) syscall.Errno {
 		event.Events |= unix.EPOLLOUT
 	}
 	op := unix.EPOLL_CTL_ADD
-	if s.registered {
+	if s.Registered {
 		op = unix.EPOLL_CTL_MOD
 	}
 	errno := epollCtl(p.epfd, op, fd, &event)
@@ -72,7 +74,7 @@ func (p *poller) arm(fd int, s *pollState, read, write bool) syscall.Errno {
 	if errno != 0 {
 		return errno
 	}
-	s.registered, s.armedRead, s.armedWrite = true, read, write
+	s.Registered, s.ArmedRead, s.ArmedWrite = true, read, write
 	return 0
 }
 
@@ -82,12 +84,13 @@ func epollCtl(epfd, op, fd int, event *unix.EpollEvent) syscall.Errno {
 	return errno
 }
 
-// forget: closing the descriptor removes it from the epoll set (unless
+// Forget: closing the descriptor removes it from the epoll set (unless
 // another descriptor shares the file; then a stale one-shot event can
 // still arrive once, which the loop treats as a spurious wakeup).
-func (p *poller) forget(fd int, s *pollState) { *s = pollState{} }
+func (p *Poller) Forget(fd int, s *State) { *s = State{} }
 
-func (p *poller) wait(timeoutNs int64) (int, error) {
+// Wait implements the Poller contract (see the package documentation).
+func (p *Poller) Wait(timeoutNs int64) (int, error) {
 	var count uintptr
 	var errno syscall.Errno
 	events := uintptr(unsafe.Pointer(unsafe.SliceData(p.events)))
@@ -127,7 +130,8 @@ func (p *poller) wait(timeoutNs int64) (int, error) {
 	return int(count), nil
 }
 
-func (p *poller) event(i int) (fd int, readable, writable bool) {
+// Event implements the Poller contract (see the package documentation).
+func (p *Poller) Event(i int) (fd int, readable, writable bool) {
 	e := &p.events[i]
 	fd = int(e.Fd)
 	if fd == p.wakeFD {
@@ -137,12 +141,14 @@ func (p *poller) event(i int) (fd int, readable, writable bool) {
 	return fd, e.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|failed) != 0, e.Events&(unix.EPOLLOUT|failed) != 0
 }
 
-func (p *poller) wake() {
+// Wake implements the Poller contract (see the package documentation).
+func (p *Poller) Wake() {
 	one := uint64(1) // eventfd adds a native-endian 64-bit value to its counter
 	_, _ = unix.Write(p.wakeFD, (*[8]byte)(unsafe.Pointer(&one))[:])
 }
 
-func (p *poller) close() error {
+// Close implements the Poller contract (see the package documentation).
+func (p *Poller) Close() error {
 	err := unix.Close(p.epfd)
 	if err2 := unix.Close(p.wakeFD); err == nil {
 		err = err2

@@ -2,7 +2,7 @@ package ioloop
 
 // Views of io_uring internals for tests that check the rings were really
 // exercised. They are methods so that those tests compile on systems whose
-// uringBackend is only a stub (uring_internals_other_test.go).
+// uringBackend is only a stub (whitebox_uring_other_test.go).
 
 func (b *uringBackend) overflowLen() int     { return b.overflow.size }
 func (b *uringBackend) sqEntries() uint32    { return b.ring.SQEntries() }

@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Linux-only part of loop_stress_test.go: signals aimed at the loop's
+// Linux-only part of conformance_stress_test.go: signals aimed at the loop's
 // thread (tgkill) and its wakeups counted in /proc.
 
 // ---------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 // The loop's promise of no allocation per operation holds on Linux; the
 // kqueue backend goes through x/sys wrappers that allocate for some calls
-// (sys_bsd.go), so these tests run on Linux only.
+// (backend_readiness_sys_bsd.go), so these tests run on Linux only.
 
 package ioloop
 
