@@ -32,6 +32,9 @@ import (
 // Results go through Loop.complete like io_uring's CQEs, so both kinds of
 // backend share every convention (io.EOF, ErrCanceled, fd -1 on failure).
 type readinessBackend struct {
+	kernelClock
+	kernelSockets
+	noDoorbells
 	loop   *Loop
 	poller poller.Poller
 
@@ -86,13 +89,13 @@ func newReadinessBackend(l *Loop, opts Options) (*readinessBackend, error) {
 	if workers == 0 {
 		workers = DefaultFileWorkers
 	}
-	b := &readinessBackend{loop: l, lockedThread: opts.LockedThread}
+	b := &readinessBackend{kernelClock: newKernelClock(), loop: l, lockedThread: opts.LockedThread}
 	if err := b.poller.Open(entries); err != nil {
 		return nil, &SetupError{Backend: readinessBackendKind, Err: err,
 			Reason: "cannot create the " + readinessBackendKind.String() + " instance"}
 	}
-	l.wake.kernel = b.poller.Wake
-	b.files.init(workers, l.wake.wake)
+	l.setKernelWake(b.poller.Wake)
+	b.files.init(workers, l.wakeLoop)
 	b.sleepTimer = time.NewTimer(time.Hour)
 	b.sleepTimer.Stop()
 	return b, nil
@@ -123,7 +126,7 @@ func (b *readinessBackend) poll(timeoutNs int64) error {
 	b.startQueued()
 	b.collectFiles()
 	waitNs := int64(0)
-	if timeoutNs != 0 && b.loop.completed.empty() {
+	if timeoutNs != 0 && !b.loop.callbacksReady() {
 		waitNs = b.boundByTimers(timeoutNs)
 	}
 	if waitNs != 0 && b.fdWaiters == 0 && !b.lockedThread {
@@ -166,11 +169,11 @@ func (b *readinessBackend) sleepWithoutPoller(waitNs int64) {
 		return
 	}
 	if waitNs < 0 {
-		<-b.loop.wake.parked
+		<-b.loop.parkedWakeups()
 	} else {
 		b.sleepTimer.Reset(time.Duration(waitNs))
 		select {
-		case <-b.loop.wake.parked:
+		case <-b.loop.parkedWakeups():
 		case <-b.sleepTimer.C:
 		}
 		b.sleepTimer.Stop()
@@ -185,7 +188,7 @@ func (b *readinessBackend) boundByTimers(timeoutNs int64) int64 {
 	if !ok {
 		return timeoutNs
 	}
-	untilNs := max(deadlineNs-b.loop.nowNs(), 0)
+	untilNs := max(deadlineNs-b.nowNs(), 0)
 	if timeoutNs < 0 || untilNs < timeoutNs {
 		return untilNs
 	}
@@ -206,10 +209,10 @@ func (b *readinessBackend) start(c *Completion) {
 	l := b.loop
 	switch c.op {
 	case opNop:
-		l.settle(c, 0, codeNone)
+		l.completeWith(c, 0, codeNone)
 	case opTimeout:
 		c.parked = parkedTimer
-		b.timers.push(c, l.nowNs()+c.timeoutNs)
+		b.timers.push(c, b.nowNs()+c.timeoutNs)
 	case opAccept, opRecv, opSend:
 		b.startPollable(c)
 	case opConnect:
@@ -249,13 +252,13 @@ func (b *readinessBackend) startPollable(c *Completion) {
 	st := b.fdRecord(c.fd)
 	if st == nil { // a negative fd: the system call reports EBADF
 		res, _ := b.attempt(c, nil)
-		b.conclude(c, res)
+		b.completeAttempt(c, res)
 		return
 	}
 	tryNow := st.waitersFor(c.op).empty() && (c.op != opRecv || !st.recvWaitFirst)
 	if tryNow {
 		if res, done := b.attempt(c, st); done {
-			b.conclude(c, res)
+			b.completeAttempt(c, res)
 			return
 		}
 	}
@@ -371,7 +374,7 @@ func (b *readinessBackend) arm(fd int, st *fdState) {
 				res = -int32(errno)
 			}
 			b.unpark(waiters)
-			b.conclude(c, res)
+			b.completeAttempt(c, res)
 		}
 	}
 }
@@ -406,7 +409,7 @@ func (b *readinessBackend) runWaiters(waiters *fifo, st *fdState) {
 			return
 		}
 		b.unpark(waiters)
-		b.conclude(c, res)
+		b.completeAttempt(c, res)
 	}
 }
 
@@ -513,19 +516,19 @@ func (b *readinessBackend) attemptSend(c *Completion) (res int32, done bool) {
 	}
 }
 
-// conclude reports a finished attempt to the loop.
-func (b *readinessBackend) conclude(c *Completion, res int32) {
+// completeAttempt reports a finished attempt to the loop.
+func (b *readinessBackend) completeAttempt(c *Completion, res int32) {
 	if c.op != opSend {
 		b.loop.complete(c, res)
 		return
 	}
 	switch {
 	case res < 0:
-		b.loop.settle(c, c.transferred, errnoCode(syscall.Errno(-res)))
+		b.loop.completeWith(c, c.transferred, errnoCode(syscall.Errno(-res)))
 	case c.transferred < len(c.buf):
-		b.loop.settle(c, c.transferred, codeShortWrite)
+		b.loop.completeWith(c, c.transferred, codeShortWrite)
 	default:
-		b.loop.settle(c, c.transferred, codeNone)
+		b.loop.completeWith(c, c.transferred, codeNone)
 	}
 }
 
@@ -547,10 +550,10 @@ func (b *readinessBackend) fireTimers() {
 	if b.timers.len() == 0 {
 		return
 	}
-	nowNs := b.loop.nowNs()
+	nowNs := b.nowNs()
 	for c := b.timers.popExpired(nowNs); c != nil; c = b.timers.popExpired(nowNs) {
 		c.parked = parkedNone
-		b.loop.settle(c, 0, codeNone)
+		b.loop.completeWith(c, 0, codeNone)
 	}
 }
 
@@ -574,8 +577,8 @@ func (b *readinessBackend) collectFiles() {
 			// io_uring waits for it, so wait for readiness too (without
 			// trying again: the worker just did). During Close nothing
 			// would ever cancel it: it is canceled now.
-			if b.loop.closing {
-				b.loop.settle(c, c.progress(), codeCanceled)
+			if b.loop.isClosing() {
+				b.loop.completeWith(c, c.progress(), codeCanceled)
 				continue
 			}
 			b.park(c, b.fdRecord(c.fd))
@@ -596,7 +599,7 @@ func (b *readinessBackend) cancel(c *Completion) {
 	l := b.loop
 	t := c.target
 	if t.state != stateInFlight || t.loop != l {
-		l.settle(c, 0, codeNotFound)
+		l.completeWith(c, 0, codeNotFound)
 		return
 	}
 	switch t.parked {
@@ -611,17 +614,17 @@ func (b *readinessBackend) cancel(c *Completion) {
 		b.orphans.remove(t)
 	case parkedFile:
 		if !b.files.cancel(t) {
-			l.settle(c, 0, errorCode(syscall.EALREADY))
+			l.completeWith(c, 0, errorCode(syscall.EALREADY))
 			return
 		}
 		b.filesInPool--
 	default:
-		l.settle(c, 0, codeNotFound)
+		l.completeWith(c, 0, codeNotFound)
 		return
 	}
 	t.parked = parkedNone
-	l.settle(t, t.progress(), codeCanceled)
-	l.settle(c, 0, codeNone)
+	l.completeWith(t, t.progress(), codeCanceled)
+	l.completeWith(c, 0, codeNone)
 }
 
 // cancelAll cancels everything that has not started running on a worker;
@@ -630,7 +633,7 @@ func (b *readinessBackend) cancelAll() {
 	l := b.loop
 	cancel := func(c *Completion) {
 		c.parked = parkedNone
-		l.settle(c, c.progress(), codeCanceled)
+		l.completeWith(c, c.progress(), codeCanceled)
 	}
 	for c := b.queued.pop(); c != nil; c = b.queued.pop() {
 		cancel(c)

@@ -64,15 +64,6 @@ func (l *Loop) selectBackend(opts Options) error {
 	return &SetupError{Backend: kind, Err: syscall.EINVAL, Reason: "unknown Options.Backend"}
 }
 
-func (l *Loop) useURing(opts Options) error {
-	b, err := newURingBackend(l, opts)
-	if err != nil {
-		return err
-	}
-	l.backend, l.backendKind, l.uring = b, BackendIOUring, b
-	return nil
-}
-
 func (l *Loop) useReadiness(opts Options, kind Backend) error {
 	if kind != readinessBackendKind {
 		return &SetupError{Backend: kind, Err: errors.ErrUnsupported,

@@ -3,6 +3,7 @@ package ioloop
 import (
 	"net/netip"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/ioloop/ioloop/internal/simcore"
@@ -16,6 +17,7 @@ import (
 // results matches theirs; unlike them it never blocks: waiting means
 // advancing the world's virtual clock to its next event.
 type simBackend struct {
+	noDoorbells
 	loop  *Loop
 	world *simcore.World
 	node  *simcore.Node
@@ -35,7 +37,7 @@ func init() {
 func newSimLoop(w *simcore.World, n *simcore.Node) *Loop {
 	l := newLoop(Options{})
 	b := &simBackend{loop: l, world: w, node: n, incarnation: n.Incarnation(), epochNs: w.NowNs()}
-	l.backend, l.backendKind, l.sim = b, BackendSimulator, b
+	l.backend, l.backendKind = b, BackendSimulator
 	n.Attach(b)
 	return l
 }
@@ -65,7 +67,7 @@ func (b *simBackend) flush() { b.start() }
 func (b *simBackend) poll(timeoutNs int64) error {
 	b.alive()
 	b.start()
-	if !b.loop.completed.empty() || b.loop.inbox.hasWork() {
+	if b.loop.callbacksReady() || b.loop.inboxHasWork() {
 		timeoutNs = 0
 	}
 	return b.world.Poll(b.node, timeoutNs)
@@ -74,7 +76,7 @@ func (b *simBackend) poll(timeoutNs int64) error {
 func (b *simBackend) cancelAll() {
 	l := b.loop
 	for c := b.queued.pop(); c != nil; c = b.queued.pop() {
-		l.settle(c, c.progress(), codeCanceled)
+		l.completeWith(c, c.progress(), codeCanceled)
 	}
 	b.node.CancelAll()
 }
@@ -103,7 +105,7 @@ func (b *simBackend) startOne(c *Completion) {
 		return
 	}
 	if c.token == 0 {
-		c.token = l.inflight.add(c)
+		l.issueToken(c)
 	}
 	req := &b.req
 	*req = simcore.Request{Token: c.token, FD: int(c.fd), Offset: c.offset}
@@ -214,7 +216,7 @@ func decodeInetSockaddr(raw *unix.RawSockaddrAny) (netip.AddrPort, bool) {
 
 // Complete implements simcore.Host.
 func (b *simBackend) Complete(token uint64, res int32) {
-	c := b.loop.inflight.lookup(token)
+	c := b.loop.lookupToken(token)
 	if c == nil {
 		panic("ioloop: internal error: the simulator completed an unknown token")
 	}
@@ -223,24 +225,58 @@ func (b *simBackend) Complete(token uint64, res int32) {
 
 // FillStat implements simcore.Host.
 func (b *simBackend) FillStat(token uint64, st *simcore.Stat) {
-	if c := b.loop.inflight.lookup(token); c != nil && c.statx != nil {
+	if c := b.loop.lookupToken(token); c != nil && c.statx != nil {
 		fillSimStat(c.statx, st)
 	}
 }
 
 // Ready implements simcore.Host.
 func (b *simBackend) Ready() bool {
-	return !b.loop.completed.empty() || !b.queued.empty() || b.loop.inbox.hasDeliveries()
+	return b.loop.callbacksReady() || !b.queued.empty() || b.loop.inboxHasDeliveries()
 }
 
 // RunReady implements simcore.Host: another node's loop is waiting, and
 // this loop's callbacks run meanwhile (the world is one goroutine).
-func (b *simBackend) RunReady() {
-	l := b.loop
-	l.enter("the simulated world")
-	defer l.exit()
-	b.start()
-	l.runInbox()
-	l.runCompleted()
-	b.start()
+func (b *simBackend) RunReady() { b.loop.runNested("the simulated world") }
+
+// nowNs implements backend: the world's virtual clock, from the loop's
+// creation.
+func (b *simBackend) nowNs() int64 { return b.world.NowNs() - b.epochNs }
+
+// now implements backend: the virtual clock as a wall clock, from
+// simcore.Epoch (2000-01-01 00:00:00 UTC).
+func (b *simBackend) now() time.Time { return simcore.Epoch.Add(time.Duration(b.world.NowNs())) }
+
+func (b *simBackend) listenTCP(addr netip.AddrPort, opts ListenOptions) (int, netip.AddrPort, error) {
+	if !addr.IsValid() {
+		return -1, netip.AddrPort{}, syscall.EINVAL
+	}
+	fd, bound, errno := b.node.Listen(addr, opts.Backlog)
+	if errno != 0 {
+		return -1, netip.AddrPort{}, errno
+	}
+	return fd, bound, nil
+}
+
+func (b *simBackend) tcpSocket(addr netip.AddrPort) (int, error) {
+	if !addr.IsValid() {
+		return -1, syscall.EINVAL
+	}
+	return b.node.Socket(), nil
+}
+
+func (b *simBackend) localAddr(fd int) (netip.AddrPort, error) {
+	return errnoResult(b.node.LocalAddr(fd))
+}
+
+func (b *simBackend) remoteAddr(fd int) (netip.AddrPort, error) {
+	return errnoResult(b.node.RemoteAddr(fd))
+}
+
+// errnoResult turns the simulator's errno into an error value.
+func errnoResult(addr netip.AddrPort, errno syscall.Errno) (netip.AddrPort, error) {
+	if errno != 0 {
+		return addr, errno
+	}
+	return addr, nil
 }

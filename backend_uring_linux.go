@@ -17,9 +17,11 @@ import (
 // overflow FIFO, which poll drains into the SQ first, in order. poll then
 // publishes the SQ tail and makes one io_uring_enter that both submits and,
 // when the loop has nothing else to do, waits with a timeout (EXT_ARG).
-// Reaped CQEs go to Loop.complete, which queues callbacks; poll never runs
-// callbacks itself.
+// Reaped CQEs go to Loop.completeFast or Loop.complete (results.go), which
+// queue callbacks; poll never runs callbacks itself.
 type uringBackend struct {
+	kernelClock
+	kernelSockets
 	loop     *Loop
 	ring     *uring.Ring
 	overflow fifo
@@ -111,7 +113,7 @@ func newURingBackend(l *Loop, opts Options) (*uringBackend, error) {
 		return nil, &SetupError{Backend: BackendIOUring, Err: errors.ErrUnsupported,
 			Reason: "kernel lacks io_uring operations " + joinNames(missing)}
 	}
-	b := &uringBackend{loop: l, ring: ring,
+	b := &uringBackend{kernelClock: newKernelClock(), loop: l, ring: ring,
 		singleIssuer: params.Flags&uring.SetupSingleIssuer != 0,
 		deferTaskrun: params.Flags&uring.SetupDeferTaskrun != 0}
 	if err := b.openWake(); err != nil {
@@ -229,7 +231,7 @@ func (b *uringBackend) unqueue(c *Completion) bool {
 // buffers, until the CQE; all of it stays referenced by c until then.
 func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 	if c.token == 0 {
-		c.token = b.loop.inflight.add(c)
+		b.loop.issueToken(c)
 	}
 	c.state = stateInFlight
 	sqe.UserData = c.token
@@ -321,7 +323,7 @@ func (b *uringBackend) poll(timeoutNs int64) error {
 	if err := b.drainOverflow(); err != nil {
 		return err
 	}
-	wait := timeoutNs != 0 && b.loop.completed.empty() && b.ring.CQReady() == 0 &&
+	wait := timeoutNs != 0 && !b.loop.callbacksReady() && b.ring.CQReady() == 0 &&
 		b.armWake() && b.loop.announceSleep(loopInKernel, nil)
 	toSubmit := b.ring.Publish()
 	// With DEFER_TASKRUN, asking for events along with a submission costs
@@ -414,14 +416,16 @@ func (b *uringBackend) reap() error {
 				b.internalCompletion(token, res)
 				continue
 			}
-			c := b.loop.inflight.lookup(token)
+			c := b.loop.lookupToken(token)
 			if c == nil {
 				panic("ioloop: internal error: completion for an unknown token")
 			}
-			if b.loop.completeSimple(c, res) {
-				b.loop.inflight.remove(token)
-				c.token = 0
+			if b.loop.completeFast(c, res) {
+				b.loop.retireToken(c)
 				continue
+			}
+			if res == -int32(syscall.ETIME) && c.op == opTimeout {
+				res = 0 // the timer expired: that is what a Timeout is for
 			}
 			b.loop.complete(c, res)
 		}
@@ -440,9 +444,9 @@ func (b *uringBackend) reap() error {
 // cancel everything in flight; the kernel's answers arrive through poll.
 func (b *uringBackend) cancelAll() {
 	for c := b.overflow.pop(); c != nil; c = b.overflow.pop() {
-		b.loop.settle(c, c.progress(), codeCanceled)
+		b.loop.completeWith(c, c.progress(), codeCanceled)
 	}
-	b.loop.inflight.forEach(func(token uint64, _ *Completion) {
+	b.loop.forEachInFlight(func(token uint64) {
 		sqe := b.ring.GetSQE()
 		for attempt := 0; sqe == nil && attempt < 1000; attempt++ {
 			b.flush() // the SQ is full of cancellations: submit them to make room

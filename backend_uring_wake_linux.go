@@ -36,7 +36,7 @@ func (b *uringBackend) openWake() error {
 		return err
 	}
 	b.wakeFD = fd
-	b.loop.wake.kernel = b.wakeKernel
+	b.loop.setKernelWake(b.wakeKernel)
 	return nil
 }
 
@@ -103,10 +103,15 @@ func (b *uringBackend) closeWake() error {
 	return unix.Close(b.wakeFD)
 }
 
-// canRing reports whether the kernel has IORING_OP_MSG_RING.
-func (b *uringBackend) canRing() bool { return b.doorbells != nil }
+// canRingDoorbell implements backend: the kernel has IORING_OP_MSG_RING
+// and to is an io_uring loop too.
+func (b *uringBackend) canRingDoorbell(to *Loop) bool {
+	_, targetIsURing := to.backend.(*uringBackend)
+	return b.doorbells != nil && targetIsURing
+}
 
-// ringDoorbell queues a MSG_RING doorbell for to; false if it cannot.
+// ringDoorbell implements backend: it queues a MSG_RING doorbell for to,
+// false if it cannot.
 func (b *uringBackend) ringDoorbell(to *Loop) bool { return b.doorbells.ring(to) }
 
 // doorbells rings other io_uring loops with IORING_OP_MSG_RING: a CQE
@@ -165,7 +170,7 @@ func (d *doorbells) peerIndex(to *Loop) int {
 	if len(d.peers) == maxDoorbellPeers {
 		return -1
 	}
-	fd, err := unix.FcntlInt(uintptr(to.uring.ring.Fd()), unix.F_DUPFD_CLOEXEC, 0)
+	fd, err := unix.FcntlInt(uintptr(to.backend.(*uringBackend).ring.Fd()), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return -1
 	}
@@ -180,11 +185,7 @@ func (d *doorbells) failed(token uint64) {
 	if index >= len(d.peers) {
 		return
 	}
-	to := d.peers[index].loop
-	if to.inbox.enter() {
-		to.wake.kernel()
-		to.inbox.leave()
-	}
+	d.peers[index].loop.wakeInKernel()
 }
 
 func (d *doorbells) close() {

@@ -151,8 +151,8 @@ func TestCloseWithOperationsInFlight(t *testing.T) {
 		// The peer's descriptor outlives the loop; on the simulator another
 		// loop of the node reads it.
 		reader := l
-		if l.sim != nil {
-			reader = newSimLoop(l.sim.world, l.sim.node)
+		if simOf(l) != nil {
+			reader = newSimLoop(simOf(l).world, simOf(l).node)
 			t.Cleanup(func() { reader.Close() })
 			fds.l = reader
 		}

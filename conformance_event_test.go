@@ -112,7 +112,7 @@ func TestEventMisuse(t *testing.T) {
 		mustPanicWith(t, func() {
 			WaitEvent(l, &second, e, w, (*eventWaiter).onEvent)
 		}, "already has a WaitEvent pending")
-		if l.sim != nil {
+		if simOf(l) != nil {
 			return // another loop would need another world
 		}
 		other := newTestLoop(t, Options{Backend: l.Backend()})
@@ -239,7 +239,7 @@ func TestStopEndsRunFor(t *testing.T) {
 		if s.ticks != 3 || l.Now().Sub(start) > time.Minute {
 			t.Fatalf("RunFor returned after %d ticks and %v", s.ticks, l.Now().Sub(start))
 		}
-		if l.sim != nil {
+		if simOf(l) != nil {
 			return
 		}
 		// From another goroutine, into a blocked Run waiting on an Event.

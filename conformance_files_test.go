@@ -118,7 +118,7 @@ func TestReadWriteErrors(t *testing.T) {
 			{"Write to a bad fd", true, badFD, syscall.EBADF},
 			{"Read from a bad fd", false, badFD, syscall.EBADF},
 		}
-		if l.sim == nil { // the simulated file system has no directories to open
+		if simOf(l) == nil { // the simulated file system has no directories to open
 			dirFD, err := unix.Open(t.TempDir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -310,9 +310,9 @@ func TestClose(t *testing.T) {
 				switch {
 				case kind == "socket":
 					fd, err = l.TCPSocket(loopback4)
-				case l.sim != nil:
+				case simOf(l) != nil:
 					var errno syscall.Errno
-					if fd, errno = l.sim.node.Open("/tmp/file", simOpenFlags(unix.O_CREAT|unix.O_RDWR)); errno != 0 {
+					if fd, errno = simOf(l).node.Open("/tmp/file", simOpenFlags(unix.O_CREAT|unix.O_RDWR)); errno != 0 {
 						err = errno
 					}
 				default:
@@ -367,7 +367,7 @@ func TestOpenAt(t *testing.T) {
 		}
 		fd := r.n
 		ownFD(t, l, fd)
-		if l.sim == nil { // simulated descriptors have no flags; the mode: TestStatx
+		if simOf(l) == nil { // simulated descriptors have no flags; the mode: TestStatx
 			flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
 			if err != nil || flags&unix.FD_CLOEXEC == 0 {
 				t.Fatalf("OpenAt fd: F_GETFD = %#x, %v; want FD_CLOEXEC", flags, err)
@@ -394,7 +394,7 @@ func TestOpenAt(t *testing.T) {
 		await(t, l, &r)
 		wantN(t, "Read through the fd from OpenAt", &r, 10)
 
-		if l.sim == nil { // the simulated file system has no directories to open
+		if simOf(l) == nil { // the simulated file system has no directories to open
 			// Relative to a directory descriptor.
 			dirFD, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 			if err != nil {
@@ -427,7 +427,7 @@ func TestOpenAt(t *testing.T) {
 			{"O_DIRECTORY on a file", unix.AT_FDCWD, path, unix.O_RDONLY | unix.O_DIRECTORY, syscall.ENOTDIR},
 			{"path with NUL", unix.AT_FDCWD, path + "\x00suffix", unix.O_RDONLY, syscall.EINVAL},
 		}
-		if l.sim == nil { // the simulated file system is flat: every directory exists
+		if simOf(l) == nil { // the simulated file system is flat: every directory exists
 			cases = append(cases, errCase{"missing directory", unix.AT_FDCWD, filepath.Join(dir, "no", "file"), unix.O_CREAT | unix.O_RDWR, syscall.ENOENT})
 		}
 		for _, tc := range cases {
@@ -445,7 +445,7 @@ func TestOpenAt(t *testing.T) {
 				t.Fatalf("failed OpenAt %s reported fd %d, want -1", tc.name, r.n)
 			}
 		}
-		if l.sim == nil {
+		if simOf(l) == nil {
 			if _, err := os.Stat(filepath.Join(dir, "no")); !errors.Is(err, os.ErrNotExist) {
 				t.Fatalf("failed OpenAt created something: %v", err)
 			}

@@ -70,8 +70,8 @@ func newTestLoop(t testing.TB, opts Options) *Loop {
 		if p := l.Pending(); p != 0 {
 			t.Errorf("Pending() = %d after Close", p)
 		}
-		if l.sim != nil {
-			if n := l.sim.node.InFlight(); n != 0 {
+		if simOf(l) != nil {
+			if n := simOf(l).node.InFlight(); n != 0 {
 				t.Errorf("%d operations still in flight in the simulator after Close", n)
 			}
 		}
@@ -85,7 +85,7 @@ func newTestLoop(t testing.TB, opts Options) *Loop {
 // outside the loop, ...). why says what the test needs.
 func needsKernel(t testing.TB, l *Loop, why string) {
 	t.Helper()
-	if l.sim != nil {
+	if simOf(l) != nil {
 		t.Skip("needs the kernel: " + why)
 	}
 }

@@ -121,7 +121,7 @@ func TestAcceptErrors(t *testing.T) {
 // listener that was closed.
 func closedTCPPort(t *testing.T, l *Loop) netip.AddrPort {
 	t.Helper()
-	if l.sim != nil {
+	if simOf(l) != nil {
 		lfd, bound, err := l.ListenTCP(loopback4, ListenOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -268,7 +268,7 @@ func TestConnectIPv4Mapped(t *testing.T) {
 			t.Fatalf("%v is not IPv4-mapped", mapped)
 		}
 		fd := tcpSocket(t, l, mapped)
-		if l.sim == nil {
+		if simOf(l) == nil {
 			if domain, _ := socketDomain(fd); domain != unix.AF_INET6 {
 				t.Fatalf("TCPSocket(%v) domain %d, want AF_INET6", mapped, domain)
 			}
@@ -310,7 +310,7 @@ func TestConnectUnixErrors(t *testing.T) {
 		// A path that does not fit a sockaddr_un fails before any socket
 		// is involved: on the simulator too, with one of its sockets.
 		var fd int
-		if l.sim != nil {
+		if simOf(l) != nil {
 			fd = tcpSocket(t, l, loopback4)
 		} else {
 			var err error
@@ -611,7 +611,7 @@ func TestSendLargerThanSocketBuffer(t *testing.T) {
 		sender := acceptConnected(t, l, lfd, "Connect", func(c *Completion, r *opResult) { Connect(l, c, receiver, bound, r, (*opResult).onErr) })
 		fds.setSndBuf(sender, small)
 		sndbuf, rcvbuf := simSocketBufBytes(l), 0
-		if l.sim == nil {
+		if simOf(l) == nil {
 			sndbuf, _ = unix.GetsockoptInt(sender, unix.SOL_SOCKET, unix.SO_SNDBUF)
 			rcvbuf, _ = unix.GetsockoptInt(receiver, unix.SOL_SOCKET, unix.SO_RCVBUF)
 		}

@@ -454,7 +454,7 @@ func TestCancelRacingRecv(t *testing.T) {
 				stressWrite(t, l, a, payload)
 				Cancel(l, &r.cancel, &r.target, &r, (*cancelRace).onCancel)
 			case 3: // another goroutine writes while the loop submits the Cancel
-				if l.sim != nil { // nothing writes beside the simulator's single goroutine
+				if simOf(l) != nil { // nothing writes beside the simulator's single goroutine
 					continue
 				}
 				what = "concurrent writer"
@@ -618,7 +618,7 @@ func TestCancelRacingPartialSend(t *testing.T) {
 	const rounds = 40
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
 		size := 256 << 10
-		if l.sim != nil { // larger than the simulator's fixed socket buffers
+		if simOf(l) != nil { // larger than the simulator's fixed socket buffers
 			size = 4 * simSocketBufBytes(l)
 		}
 		rng := rand.New(rand.NewPCG(13, 14))
@@ -641,7 +641,7 @@ func TestCancelRacingPartialSend(t *testing.T) {
 			stop := make(chan struct{})
 			received := make(chan []byte, 1)
 			var drainer *loopDrainer
-			if l.sim != nil {
+			if simOf(l) != nil {
 				drainer = &loopDrainer{l: l, fd: b, buf: make([]byte, 16<<10)}
 				drainer.start()
 			} else {
@@ -882,7 +882,7 @@ func (p *fileSubmitProbe) submitReads(_ *Completion, err error) {
 }
 
 func (p *fileSubmitProbe) observe(_ *Completion, err error) {
-	p.unconsumed = p.loop.uring.publishSQ()
+	p.unconsumed = uringOf(p.loop).publishSQ()
 }
 
 func (p *fileSubmitProbe) onRead(_ *Completion, n int, err error) { p.readsDone++ }
@@ -897,7 +897,7 @@ func TestFileSubmitBatch(t *testing.T) {
 		wantUnconsumed uint32
 	}{{batch: 4, wantUnconsumed: 0}, {batch: 0, wantUnconsumed: 0}, {batch: -1, wantUnconsumed: 8}} {
 		l := newTestLoop(t, Options{FileSubmitBatch: tc.batch})
-		if l.uring == nil {
+		if uringOf(l) == nil {
 			t.Skip("io_uring only")
 		}
 		p := &fileSubmitProbe{loop: l, fd: fd}

@@ -91,7 +91,7 @@ func (l *Loop) startWaitEvent(c *Completion) {
 	e := c.event
 	if e.popped {
 		e.popped = false
-		l.finish(c, int(e.count.Swap(0)), codeNone)
+		l.record(c, int(e.count.Swap(0)), codeNone)
 		return
 	}
 	c.state = stateInFlight
@@ -109,7 +109,7 @@ func (l *Loop) eventTriggered(e *Event) {
 		return
 	}
 	l.unwait(c)
-	l.settle(c, int(e.count.Swap(0)), codeNone)
+	l.completeWith(c, int(e.count.Swap(0)), codeNone)
 }
 
 // unwait removes c, a pending WaitEvent, from its Event and the loop's list.
@@ -129,6 +129,6 @@ func (l *Loop) cancelEventWaits() {
 	for len(l.eventWaiters) > 0 {
 		c := l.eventWaiters[len(l.eventWaiters)-1]
 		l.unwait(c)
-		l.settle(c, 0, codeCanceled)
+		l.completeWith(c, 0, codeCanceled)
 	}
 }

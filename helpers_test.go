@@ -125,7 +125,7 @@ func ownFD(t testing.TB, l *Loop, fd int) {
 	if fd < 0 {
 		t.Fatalf("ownFD: invalid fd %d", fd)
 	}
-	if l == nil || l.sim == nil {
+	if l == nil || simOf(l) == nil {
 		closeOnCleanup(t, fd)
 	}
 }
@@ -145,7 +145,7 @@ func trackFD(t testing.TB, l *Loop, fd int) *trackedFD {
 	}
 	f := &trackedFD{l: l, fd: fd}
 	t.Cleanup(func() {
-		if !f.closed && (l == nil || l.sim == nil) {
+		if !f.closed && (l == nil || simOf(l) == nil) {
 			unix.Close(f.fd)
 		}
 	})
@@ -171,7 +171,7 @@ func (f *trackedFD) close(t testing.TB) {
 // carry the FIN or RST to the peer, as loopback does at once.
 func closeFD(t testing.TB, l *Loop, fd int) error {
 	t.Helper()
-	if l == nil || l.sim == nil {
+	if l == nil || simOf(l) == nil {
 		return unix.Close(fd)
 	}
 	var r opResult
@@ -191,7 +191,7 @@ const simSettleTime = time.Millisecond
 // backends.
 func simSettle(t testing.TB, l *Loop) {
 	t.Helper()
-	if l == nil || l.sim == nil {
+	if l == nil || simOf(l) == nil {
 		return
 	}
 	if err := l.RunFor(simSettleTime); err != nil {
@@ -203,7 +203,7 @@ func simSettle(t testing.TB, l *Loop) {
 // the simulator, whether the node knows the number).
 func fdIsOpen(t testing.TB, l *Loop, fd int) bool {
 	t.Helper()
-	if l != nil && l.sim != nil {
+	if l != nil && simOf(l) != nil {
 		_, err := l.LocalAddr(fd) // ENOTSOCK for an open file
 		return !errors.Is(err, syscall.EBADF)
 	}
@@ -223,7 +223,7 @@ func fdIsOpen(t testing.TB, l *Loop, fd int) bool {
 // check.
 func wantNonblockCloexec(t testing.TB, l *Loop, fd int) {
 	t.Helper()
-	if l != nil && l.sim != nil {
+	if l != nil && simOf(l) != nil {
 		return
 	}
 	fdFlags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
@@ -252,7 +252,7 @@ var (
 func loopbacks(t testing.TB, l *Loop) []netip.AddrPort {
 	t.Helper()
 	addrs := []netip.AddrPort{loopback4}
-	if l != nil && l.sim != nil {
+	if l != nil && simOf(l) != nil {
 		return append(addrs, loopback6)
 	}
 	if fd, _, err := ListenTCP(loopback6, ListenOptions{}); err == nil {
@@ -343,7 +343,7 @@ func shortTempDir(t testing.TB) string {
 // test.
 func tempDir(t testing.TB, l *Loop) string {
 	t.Helper()
-	if l != nil && l.sim != nil {
+	if l != nil && simOf(l) != nil {
 		simTempDirs++
 		return fmt.Sprintf("/tmp/iol%d", simTempDirs)
 	}
@@ -359,8 +359,8 @@ var simTempDirs int
 func tempFile(t testing.TB, l *Loop, content []byte) (string, int) {
 	t.Helper()
 	path := filepath.Join(tempDir(t, l), "data")
-	if l != nil && l.sim != nil {
-		l.sim.node.WriteFile(path, content)
+	if l != nil && simOf(l) != nil {
+		simOf(l).node.WriteFile(path, content)
 		return path, openFile(t, l, path, unix.O_RDWR)
 	}
 	if err := os.WriteFile(path, content, 0o600); err != nil {
@@ -373,8 +373,8 @@ func tempFile(t testing.TB, l *Loop, content []byte) (string, int) {
 // node) with flags O_RDONLY, O_WRONLY or O_RDWR, closed at cleanup.
 func openFile(t testing.TB, l *Loop, path string, flags int) int {
 	t.Helper()
-	if l != nil && l.sim != nil {
-		fd, errno := l.sim.node.Open(path, simOpenFlags(uint32(flags)))
+	if l != nil && simOf(l) != nil {
+		fd, errno := simOf(l).node.Open(path, simOpenFlags(uint32(flags)))
 		if errno != 0 {
 			t.Fatalf("open %s: %v", path, errno)
 		}
@@ -392,9 +392,9 @@ func openFile(t testing.TB, l *Loop, path string, flags int) int {
 func wantFile(t testing.TB, l *Loop, path string, want []byte) {
 	t.Helper()
 	var got []byte
-	if l != nil && l.sim != nil {
+	if l != nil && simOf(l) != nil {
 		var ok bool
-		if got, ok = l.sim.node.ReadFile(path); !ok {
+		if got, ok = simOf(l).node.ReadFile(path); !ok {
 			t.Fatalf("%s does not exist", path)
 		}
 	} else {
@@ -411,8 +411,8 @@ func wantFile(t testing.TB, l *Loop, path string, want []byte) {
 // seekFile is lseek(2) on a file of l.
 func seekFile(t testing.TB, l *Loop, fd int, offset int64, whence int) int64 {
 	t.Helper()
-	if l != nil && l.sim != nil {
-		off, errno := l.sim.node.Seek(fd, offset, whence)
+	if l != nil && simOf(l) != nil {
+		off, errno := simOf(l).node.Seek(fd, offset, whence)
 		if errno != 0 {
 			t.Fatalf("lseek: %v", errno)
 		}
@@ -451,7 +451,7 @@ func readAllNonblocking(t testing.TB, l *Loop, fd int, n int) []byte {
 	t.Helper()
 	out := make([]byte, 0, n)
 	buf := make([]byte, 64<<10)
-	if l != nil && l.sim != nil {
+	if l != nil && simOf(l) != nil {
 		for len(out) < n {
 			var r opResult
 			var c Completion
@@ -489,7 +489,7 @@ func readAllNonblocking(t testing.TB, l *Loop, fd int, n int) []byte {
 // on loopback, written bytes are readable at once).
 func writeAll(t testing.TB, l *Loop, fd int, b []byte) {
 	t.Helper()
-	if l != nil && l.sim != nil {
+	if l != nil && simOf(l) != nil {
 		var r opResult
 		var c Completion
 		Send(l, &c, fd, b, &r, (*opResult).onCount)

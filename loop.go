@@ -7,7 +7,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/ioloop/ioloop/internal/simcore"
 )
 
 // Backend names the kernel interface a Loop runs on.
@@ -118,33 +117,6 @@ const DefaultFileWorkers = 64
 // MaxEntries is the largest Options.Entries.
 const MaxEntries = 32768
 
-// backend is the contract between the portable loop and one kernel
-// interface. Backends own the path of an operation from submission to its
-// raw result, which they report through Loop.complete; the loop owns
-// everything around it (state checks, results, callbacks, Close).
-type backend interface {
-	// submit hands over c, in stateQueued. The backend moves it to
-	// stateInFlight once the kernel (or its readiness machinery) has it.
-	submit(c *Completion)
-	// resubmit continues an in-flight operation that made partial progress
-	// (a short Send); c keeps its token.
-	resubmit(c *Completion)
-	// unqueue takes c back if it has not reached the kernel yet.
-	unqueue(c *Completion) bool
-	// flush hands queued submissions to the kernel now, without waiting
-	// or reaping; errors surface at the next poll.
-	flush()
-	// poll pushes queued submissions to the kernel and waits up to
-	// timeoutNs (0: not at all, negative: without limit) for at least one
-	// completion, reporting every completion it reaps through
-	// Loop.complete. It never runs callbacks.
-	poll(timeoutNs int64) error
-	// cancelAll starts canceling everything submitted (Close).
-	cancelAll()
-	// close releases the kernel resources; nothing may be in flight.
-	close() error
-}
-
 // A Loop is a single-threaded, completion-based I/O event loop.
 //
 // Operations (Recv, Send, Read, Timeout, …) are submitted with a
@@ -160,13 +132,6 @@ type Loop struct {
 	backendKind Backend
 	// fallbackReason is why BackendAuto did not get io_uring, or nil.
 	fallbackReason error
-	// uring is the backend again when it is io_uring: submitting through
-	// the concrete type spares an indirect call per operation on the
-	// hottest path.
-	uring *uringBackend
-	// sim is the backend again when it is the simulator, whose clock and
-	// sockets replace the kernel's (see Now and ListenTCP).
-	sim *simBackend
 
 	// completed holds completions whose result is known, in completion
 	// order; draining holds the batch whose callbacks are running.
@@ -205,8 +170,6 @@ type Loop struct {
 	// eventWaiters are the pending WaitEvents; each records its index here
 	// in Completion.timerIndex, so that removing one is O(1).
 	eventWaiters []*Completion
-
-	epoch time.Time
 }
 
 // New creates a Loop on the backend Options.Backend selects (see Options).
@@ -240,7 +203,7 @@ func New(opts Options) (*Loop, error) {
 
 // newLoop builds the backend-independent part of a Loop.
 func newLoop(opts Options) *Loop {
-	l := &Loop{epoch: time.Now(), fileSubmitBatch: opts.FileSubmitBatch}
+	l := &Loop{fileSubmitBatch: opts.FileSubmitBatch}
 	l.inflight.init(64)
 	entries := opts.InboxEntries
 	if entries == 0 {
@@ -266,23 +229,13 @@ func (l *Loop) Pending() int { return l.pending + l.completed.size + l.draining.
 
 // nowNs reads the monotonic clock relative to the loop's creation: the
 // world's virtual clock on the simulator.
-func (l *Loop) nowNs() int64 {
-	if l.sim != nil {
-		return l.sim.world.NowNs() - l.sim.epochNs
-	}
-	return int64(time.Since(l.epoch))
-}
+func (l *Loop) nowNs() int64 { return l.backend.nowNs() }
 
 // Now returns the loop's notion of the current time: the wall clock on the
 // kernel backends, and the simulated world's virtual clock (starting at
 // 2000-01-01 00:00:00 UTC) on the simulator. Programs that want to run
 // under simulation read time through Now instead of time.Now.
-func (l *Loop) Now() time.Time {
-	if l.sim != nil {
-		return simcore.Epoch.Add(time.Duration(l.sim.world.NowNs()))
-	}
-	return time.Now()
-}
+func (l *Loop) Now() time.Time { return l.backend.now() }
 
 // RunFor runs the loop for d: it submits queued operations, waits for
 // completions (in the kernel, with a timeout, never while callbacks are
@@ -421,7 +374,7 @@ func (l *Loop) exit() {
 	if l.doorbellQueued {
 		l.doorbellQueued = false
 		if !l.closed {
-			l.uring.flush()
+			l.backend.flush()
 		}
 	}
 	l.running.Store(0)
@@ -486,39 +439,12 @@ func (l *Loop) misuse(c *Completion, op opcode, callbackIsNil bool) {
 func (l *Loop) submit(c *Completion, ctx unsafe.Pointer, cb invoker) {
 	c.ctx, c.cb = ctx, cb
 	c.loop = l
-	if (l.closing || runByLoop[c.op]) && l.settleWithoutKernel(c) {
+	if (l.closing || runByLoop[c.op]) && l.completeWithoutBackend(c) {
 		return
 	}
 	c.state = stateQueued
 	l.pending++
-	if l.uring != nil {
-		l.uring.submit(c)
-		return
-	}
 	l.backend.submit(c)
-}
-
-// runByLoop marks the operations the loop itself runs, never a backend.
-// It has 256 entries so that indexing by an opcode needs no bounds check.
-var runByLoop = [256]bool{opNextTick: true, opCancel: true, opWaitEvent: true}
-
-// settleWithoutKernel completes the submissions that need no kernel work
-// and reports whether it did.
-func (l *Loop) settleWithoutKernel(c *Completion) bool {
-	switch {
-	case l.closing:
-		l.finish(c, 0, codeClosed)
-		return true
-	case c.op == opNextTick:
-		l.finish(c, 0, codeNone)
-		return true
-	case c.op == opCancel:
-		return l.cancelWithoutKernel(c)
-	case c.op == opWaitEvent:
-		l.startWaitEvent(c)
-		return true
-	}
-	return false
 }
 
 // submitUnless submits c, or, when validating its arguments gave errno
@@ -531,166 +457,6 @@ func (l *Loop) submitUnless(errno syscall.Errno, c *Completion, ctx unsafe.Point
 	}
 	c.ctx, c.cb = ctx, cb
 	c.loop = l
-	l.finish(c, 0, errorCode(errno))
+	l.record(c, 0, errorCode(errno))
 }
 
-// settle completes an operation that was counted in pending.
-func (l *Loop) settle(c *Completion, n int, code errorCode) {
-	l.pending--
-	l.finish(c, n, code)
-}
-
-// finish records a result and queues the callback.
-func (l *Loop) finish(c *Completion, n int, code errorCode) {
-	if c.token != 0 {
-		l.inflight.remove(c.token)
-		c.token = 0
-	}
-	if code != codeNone && (c.op == opAccept || c.op == opOpenAt) {
-		n = -1 // never hand out 0 (stdin) as the descriptor of a failure
-	}
-	c.n, c.errCode = int32(n), code
-	c.state = stateCompleted
-	l.completed.push(c)
-}
-
-// cancelWithoutKernel settles a Cancel whose target is not in the kernel.
-// It returns false when the kernel must be asked.
-func (l *Loop) cancelWithoutKernel(c *Completion) bool {
-	target := c.target
-	switch target.state {
-	case stateIdle, stateCompleted:
-		l.finish(c, 0, codeNotFound)
-		return true
-	case stateQueued:
-		if l.backend.unqueue(target) {
-			l.settle(target, target.progress(), codeCanceled)
-			l.finish(c, 0, codeNone)
-			return true
-		}
-	case stateInFlight:
-		if target.op == opWaitEvent {
-			l.unwait(target)
-			l.settle(target, 0, codeCanceled)
-			l.finish(c, 0, codeNone)
-			return true
-		}
-	}
-	c.targetToken = target.token
-	if target.op == opSend && target.cancelsInFlight < 255 {
-		target.cancelsInFlight++
-	}
-	return false
-}
-
-// zeroNeedsCare marks the operations for which a zero result is not just
-// "0": end of stream for reads, no progress for Send, a canceled target
-// for Cancel.
-// It has 256 entries so that indexing by an opcode needs no bounds check.
-var zeroNeedsCare = [256]bool{opRecv: true, opRead: true, opReadv: true, opSend: true, opCancel: true}
-
-// completeSimple is the inlinable fast path of complete for the results
-// that need no interpretation (most of them); it reports whether it
-// handled res. Unlike finish it leaves the token to the caller, which
-// retires it inline (keeping this function within the inlining budget).
-func (l *Loop) completeSimple(c *Completion, res int32) bool {
-	if res < 0 || c.op == opSend || (res == 0 && zeroNeedsCare[c.op]) {
-		return false
-	}
-	l.pending--
-	c.n, c.errCode = res, codeNone
-	c.state = stateCompleted
-	l.completed.push(c)
-	return true
-}
-
-// complete turns a raw kernel result (a value, or a negated errno) for an
-// in-flight Completion into its n and err, applying the conventions every
-// backend shares: io.EOF for a zero-byte read, ErrCanceled, a Timeout that
-// expires is a success, Send continues until the whole buffer is sent.
-func (l *Loop) complete(c *Completion, res int32) {
-	if res >= 0 {
-		n := int(res)
-		switch c.op {
-		case opSend:
-			c.transferred += n
-			if n > 0 && c.transferred < len(c.buf) {
-				l.continueSend(c)
-				return
-			}
-			if c.transferred < len(c.buf) {
-				l.settle(c, c.transferred, codeShortWrite)
-				return
-			}
-			n = c.transferred
-		case opRecv, opRead:
-			if n == 0 && len(c.buf) > 0 {
-				l.settle(c, 0, codeEOF)
-				return
-			}
-		case opCancel:
-			l.cancelVerdict(c, true)
-		case opReadv:
-			if n == 0 && totalLen(c.bufs) > 0 {
-				l.settle(c, 0, codeEOF)
-				return
-			}
-		}
-		l.settle(c, n, codeNone)
-		return
-	}
-	errno := syscall.Errno(-res)
-	if c.op == opCancel {
-		l.cancelVerdict(c, false)
-	}
-	var code errorCode
-	switch {
-	case c.op == opTimeout && errno == errnoTimerExpired:
-		code = codeNone // the timer expired: that is what a Timeout is for
-	case c.op == opCancel && errno == syscall.ENOENT:
-		code = codeNotFound
-	default:
-		code = errnoCode(errno)
-	}
-	l.settle(c, c.progress(), code)
-}
-
-func totalLen(bufs [][]byte) int {
-	total := 0
-	for _, b := range bufs {
-		total += len(b)
-	}
-	return total
-}
-
-// continueSend decides what happens to a Send after a short, positive
-// result: continue with the rest, end it (canceled, or the loop is
-// closing), or park it until an outstanding Cancel says which.
-func (l *Loop) continueSend(c *Completion) {
-	switch {
-	case c.sendCanceled || l.closing:
-		l.settle(c, c.transferred, codeCanceled)
-	case c.cancelsInFlight > 0:
-		c.sendParked = true // stays in flight, token kept, until cancelVerdict
-	default:
-		l.backend.resubmit(c)
-	}
-}
-
-// cancelVerdict applies the kernel's answer to a Cancel aimed at a Send
-// that may have made partial progress (see Completion.cancelsInFlight).
-func (l *Loop) cancelVerdict(c *Completion, canceled bool) {
-	t := c.target
-	if t == nil || t.op != opSend || t.token != c.targetToken || t.cancelsInFlight == 0 {
-		return // the target finished or is another operation by now
-	}
-	t.cancelsInFlight--
-	if canceled {
-		t.sendCanceled = true
-	}
-	if !t.sendParked || (!canceled && t.cancelsInFlight > 0) {
-		return
-	}
-	t.sendParked = false
-	l.continueSend(t)
-}

@@ -1,9 +1,6 @@
 package ioloop
 
-import (
-	"net/netip"
-	"syscall"
-)
+import "net/netip"
 
 // The Loop methods below create and inspect sockets. On the kernel
 // backends they are the package functions of the same names; on the
@@ -16,53 +13,17 @@ import (
 // loopback address or the unspecified address, and only opts.Backlog
 // applies.
 func (l *Loop) ListenTCP(addr netip.AddrPort, opts ListenOptions) (fd int, bound netip.AddrPort, err error) {
-	if l.sim == nil {
-		return ListenTCP(addr, opts)
-	}
-	if !addr.IsValid() {
-		return -1, netip.AddrPort{}, syscall.EINVAL
-	}
-	fd, bound, errno := l.sim.node.Listen(addr, opts.Backlog)
-	if errno != 0 {
-		return -1, netip.AddrPort{}, errno
-	}
-	return fd, bound, nil
+	return l.backend.listenTCP(addr, opts)
 }
 
 // TCPSocket opens a TCP socket ready for Connect, like the package
 // function TCPSocket.
-func (l *Loop) TCPSocket(addr netip.AddrPort) (fd int, err error) {
-	if l.sim == nil {
-		return TCPSocket(addr)
-	}
-	if !addr.IsValid() {
-		return -1, syscall.EINVAL
-	}
-	return l.sim.node.Socket(), nil
-}
+func (l *Loop) TCPSocket(addr netip.AddrPort) (fd int, err error) { return l.backend.tcpSocket(addr) }
 
 // LocalAddr returns the address a socket is bound to, like the package
 // function LocalAddr.
-func (l *Loop) LocalAddr(fd int) (netip.AddrPort, error) {
-	if l.sim == nil {
-		return LocalAddr(fd)
-	}
-	addr, errno := l.sim.node.LocalAddr(fd)
-	if errno != 0 {
-		return addr, errno
-	}
-	return addr, nil
-}
+func (l *Loop) LocalAddr(fd int) (netip.AddrPort, error) { return l.backend.localAddr(fd) }
 
 // RemoteAddr returns the address of a connected socket's peer, like the
 // package function RemoteAddr.
-func (l *Loop) RemoteAddr(fd int) (netip.AddrPort, error) {
-	if l.sim == nil {
-		return RemoteAddr(fd)
-	}
-	addr, errno := l.sim.node.RemoteAddr(fd)
-	if errno != 0 {
-		return addr, errno
-	}
-	return addr, nil
-}
+func (l *Loop) RemoteAddr(fd int) (netip.AddrPort, error) { return l.backend.remoteAddr(fd) }

@@ -117,7 +117,7 @@ func (m *msgTarget) check(t testing.TB, wantTID int) {
 
 func requireDoorbells(t testing.TB, l *Loop) {
 	t.Helper()
-	if b := uringOf(l); b == nil || !b.canRing() {
+	if b := uringOf(l); b == nil || !b.canRingAny() {
 		t.Skip("the kernel lacks IORING_OP_MSG_RING")
 	}
 }
@@ -345,7 +345,7 @@ func TestMessageToLockedThreadLoop(t *testing.T) {
 	if !singleIssuer || !deferTaskrun {
 		t.Logf("the Group loop's ring lacks SINGLE_ISSUER (%v) or DEFER_TASKRUN (%v) on this kernel", singleIssuer, deferTaskrun)
 	}
-	canRing := uringOf(from).canRing()
+	canRing := uringOf(from).canRingAny()
 
 	for round, where := range []string{"outside a callback", "from a callback"} {
 		waitAsleep(t, groupLoop)

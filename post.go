@@ -99,21 +99,21 @@ func (l *Loop) Stop() {
 // and the kernel can (see doorbells), otherwise directly. The caller holds
 // to's inbox gate.
 func (l *Loop) ring(to *Loop) {
-	if l.uring == nil || to.uring == nil || l == to || !l.uring.canRing() {
+	if l == to || !l.backend.canRingDoorbell(to) {
 		to.wake.wake()
 		return
 	}
 	if to.wake.state.Load() == loopAwake || to.wake.state.Swap(loopAwake) != loopInKernel {
 		return // awake: it looks at its inbox before it sleeps again
 	}
-	if !l.uring.ringDoorbell(to) {
+	if !l.backend.ringDoorbell(to) {
 		to.wake.kernel() // no room in l's submission queue: ring directly
 		return
 	}
 	if !l.inCallback || l.closing {
 		// Outside callbacks nothing guarantees that l submits soon, and
 		// Close may submit nothing more.
-		l.uring.flush()
+		l.backend.flush()
 		return
 	}
 	l.doorbellQueued = true // Run and Tick may return without submitting: exit flushes

@@ -49,7 +49,7 @@ func newTestFDs(t testing.TB, l *Loop) *testFDs {
 	return fds
 }
 
-func (f *testFDs) simulated() bool { return f.l != nil && f.l.sim != nil }
+func (f *testFDs) simulated() bool { return f.l != nil && simOf(f.l) != nil }
 
 func (f *testFDs) add(fd int) int {
 	f.open[fd] = true
@@ -99,10 +99,10 @@ func (f *testFDs) setSndBuf(fd, size int) {
 // simSocketBufBytes is how many bytes one direction of a simulated
 // connection holds (0 on the kernel backends).
 func simSocketBufBytes(l *Loop) int {
-	if l == nil || l.sim == nil {
+	if l == nil || simOf(l) == nil {
 		return 0
 	}
-	return l.sim.world.Config().SocketBufBytes
+	return simOf(l).world.Config().SocketBufBytes
 }
 
 // setRcvBuf is setSndBuf for SO_RCVBUF.
@@ -173,8 +173,8 @@ func stressSetsockopt(t testing.TB, fd, opt, value int) {
 // (SO_LINGER with a zero timeout).
 func resetOnClose(t testing.TB, l *Loop, fd int) {
 	t.Helper()
-	if l != nil && l.sim != nil {
-		if errno := l.sim.node.SetLingerZero(fd); errno != 0 {
+	if l != nil && simOf(l) != nil {
+		if errno := simOf(l).node.SetLingerZero(fd); errno != 0 {
 			t.Fatalf("SO_LINGER: %v", errno)
 		}
 		return
@@ -188,7 +188,7 @@ func resetOnClose(t testing.TB, l *Loop, fd int) {
 // through the loop, until the peer could know).
 func shutdownFD(t testing.TB, l *Loop, fd, how int) {
 	t.Helper()
-	if l != nil && l.sim != nil {
+	if l != nil && simOf(l) != nil {
 		var r opResult
 		var c Completion
 		Shutdown(l, &c, fd, how, &r, (*opResult).onErr)
@@ -209,7 +209,7 @@ func shutdownFD(t testing.TB, l *Loop, fd, how int) {
 // arrived).
 func stressWrite(t testing.TB, l *Loop, fd int, data []byte) {
 	t.Helper()
-	if l != nil && l.sim != nil {
+	if l != nil && simOf(l) != nil {
 		writeAll(t, l, fd, data)
 		return
 	}
@@ -225,7 +225,7 @@ func stressWrite(t testing.TB, l *Loop, fd int, data []byte) {
 func stressDrain(t testing.TB, l *Loop, fd int, into []byte) []byte {
 	t.Helper()
 	var buf [64 << 10]byte
-	if l != nil && l.sim != nil {
+	if l != nil && simOf(l) != nil {
 		simSettle(t, l)
 		for {
 			var r, cr opResult
@@ -349,10 +349,10 @@ func isOneOf(err error, errnos ...syscall.Errno) bool {
 	return false
 }
 
-// uringOf returns the loop's io_uring backend, or nil on other backends;
-// tests that inspect ring internals skip those checks when it is nil.
-func uringOf(l *Loop) *uringBackend {
-	b, _ := l.backend.(*uringBackend)
+// simOf returns the loop's simulator backend, or nil on other backends;
+// tests use it to reach the simulated node behind a loop.
+func simOf(l *Loop) *simBackend {
+	b, _ := l.backend.(*simBackend)
 	return b
 }
 

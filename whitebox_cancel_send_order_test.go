@@ -4,19 +4,21 @@ import (
 	"errors"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // scriptedBackend accepts submissions and lets a test deliver kernel
 // results in an order of its choosing, so that orderings the real kernel
 // does not let a test pick can be checked deterministically.
 type scriptedBackend struct {
+	kernelClock
+	kernelSockets
+	noDoorbells
 	loop        *Loop
 	resubmitted int
 }
 
 func (b *scriptedBackend) submit(c *Completion) {
-	c.token = b.loop.inflight.add(c)
+	b.loop.issueToken(c)
 	c.state = stateInFlight
 }
 func (b *scriptedBackend) resubmit(c *Completion)   { b.resubmitted++; c.state = stateInFlight }
@@ -65,9 +67,9 @@ func TestCancelPartialSendEitherOrder(t *testing.T) {
 			wantResubmits: 1, wantCancelErr: ErrNotFound, finalSendBytes: sizeBytes - sentBytes},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := &Loop{epoch: time.Now()}
+			l := &Loop{}
 			l.inflight.init(4)
-			b := &scriptedBackend{loop: l}
+			b := &scriptedBackend{kernelClock: newKernelClock(), loop: l}
 			l.backend = b
 
 			var send, cancel Completion

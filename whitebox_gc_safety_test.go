@@ -271,9 +271,9 @@ func newGCFixture(t *testing.T, l *Loop) *gcFixture {
 	f := &gcFixture{fds: newTestFDs(t, l)}
 	data := make([]byte, 1<<20)
 	fillStressPattern(data, gcFileSeed, 0)
-	if l.sim != nil {
+	if simOf(l) != nil {
 		f.path = "/tmp/gc/pattern"
-		l.sim.node.WriteFile(f.path, data)
+		simOf(l).node.WriteFile(f.path, data)
 		f.fileFD = f.fds.add(openFile(t, l, f.path, unix.O_RDONLY))
 		f.fileSize, f.fileIno = int64(len(data)), simFileIno(t, l, f.path)
 	} else {
