@@ -6,7 +6,6 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
-
 )
 
 // Backend names the kernel interface a Loop runs on.
@@ -459,4 +458,3 @@ func (l *Loop) submitUnless(errno syscall.Errno, c *Completion, ctx unsafe.Point
 	c.loop = l
 	l.record(c, 0, errorCode(errno))
 }
-
