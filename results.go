@@ -140,10 +140,11 @@ var zeroNeedsCare = [256]bool{opRecv: true, opRead: true, opReadv: true, opSend:
 // completeFast is the inlinable fast path of complete for the results that
 // need no interpretation (most of them); it reports whether it handled
 // res. Unlike complete it leaves the token to the caller (retireToken),
-// which keeps it within the inlining budget. A Completion that is not in
-// flight takes the slow path, whose invariant checks report it.
+// which keeps it within the inlining budget (so it checks no invariant:
+// a second result for a Completion still queued for its callback is
+// caught by the completed FIFO, fifo.push).
 func (l *Loop) completeFast(c *Completion, res int32) bool {
-	if res < 0 || c.op == opSend || (res == 0 && zeroNeedsCare[c.op]) || c.state != stateInFlight {
+	if res < 0 || c.op == opSend || (res == 0 && zeroNeedsCare[c.op]) {
 		return false
 	}
 	l.pending--
