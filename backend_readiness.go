@@ -211,8 +211,8 @@ func (b *readinessBackend) start(c *Completion) {
 	case opNop:
 		l.completeWith(c, 0, codeNone)
 	case opTimeout:
-		c.parked = parkedTimer
-		b.timers.push(c, b.nowNs()+c.timeoutNs)
+		c.wait.parked = parkedTimer
+		b.timers.push(c, b.nowNs()+c.timer.durationNs)
 	case opAccept, opRecv, opSend:
 		b.startPollable(c)
 	case opConnect:
@@ -268,7 +268,7 @@ func (b *readinessBackend) startPollable(c *Completion) {
 // startConnect issues connect(2); unless it finishes at once, the
 // Completion waits for writability, which signals the outcome.
 func (b *readinessBackend) startConnect(c *Completion) {
-	errno := sysConnect(int(c.fd), &c.sockaddr, c.sockaddrLen)
+	errno := sysConnect(int(c.fd), &c.connect.sockaddr, c.connect.sockaddrLen)
 	switch errno {
 	case 0:
 		b.loop.complete(c, 0)
@@ -276,11 +276,11 @@ func (b *readinessBackend) startConnect(c *Completion) {
 	case syscall.EINPROGRESS, syscall.EINTR, syscall.EALREADY:
 		// The connection proceeds in the background (after EINTR too,
 		// per POSIX); writability reports its end, SO_ERROR its outcome.
-		c.connectIssued = true
+		c.wait.connectIssued = true
 	case syscall.EAGAIN:
 		// A unix socket whose listener's backlog is full: connect again
 		// once writable.
-		c.connectIssued = false
+		c.wait.connectIssued = false
 	default: // including EBADF for a negative fd
 		b.loop.complete(c, -int32(errno))
 		return
@@ -314,7 +314,7 @@ func (b *readinessBackend) orphanWaiters(st *fdState) {
 	for _, waiters := range st.waiterLists() {
 		for c := waiters.pop(); c != nil; c = waiters.pop() {
 			b.fdWaiters--
-			c.parked = parkedOrphan
+			c.wait.parked = parkedOrphan
 			b.orphans.push(c)
 		}
 	}
@@ -324,9 +324,9 @@ func (b *readinessBackend) orphanWaiters(st *fdState) {
 // park makes c wait for its fd and arms the poller for what the fd's
 // waiters need.
 func (b *readinessBackend) park(c *Completion, st *fdState) {
-	c.parked = parkedRead
+	c.wait.parked = parkedRead
 	if waitsForWrite(c.op) {
-		c.parked = parkedWrite
+		c.wait.parked = parkedWrite
 	}
 	st.waitersFor(c.op).push(c)
 	b.fdWaiters++
@@ -349,7 +349,7 @@ func (st *fdState) waiterLists() [2]*fifo { return [2]*fifo{&st.readers, &st.wri
 
 // unpark removes the head waiter after its attempt finished it.
 func (b *readinessBackend) unpark(waiters *fifo) {
-	waiters.pop().parked = parkedNone
+	waiters.pop().wait.parked = parkedNone
 	b.fdWaiters--
 }
 
@@ -424,7 +424,7 @@ func (b *readinessBackend) attempt(c *Completion, st *fdState) (res int32, done 
 		var errno syscall.Errno
 		switch c.op {
 		case opRecv:
-			buf := c.buf[:min(len(c.buf), maxIOLen)]
+			buf := c.io.buf[:min(len(c.io.buf), maxIOLen)]
 			n, errno = sysRecv(fd, buf)
 			if st != nil && errno == 0 {
 				st.recvWaitFirst = n < len(buf)
@@ -470,21 +470,21 @@ func (b *readinessBackend) attempt(c *Completion, st *fdState) (res int32, done 
 // again.
 func (b *readinessBackend) attemptConnect(c *Completion) (res int32, done bool) {
 	fd := int(c.fd)
-	if c.connectIssued {
+	if c.wait.connectIssued {
 		if errno := sysSocketError(fd); errno != 0 {
 			return -int32(errno), true
 		}
 	}
-	switch errno := sysConnect(fd, &c.sockaddr, c.sockaddrLen); errno {
+	switch errno := sysConnect(fd, &c.connect.sockaddr, c.connect.sockaddrLen); errno {
 	case 0:
 		return 0, true
 	case syscall.EISCONN:
-		if c.connectIssued {
+		if c.wait.connectIssued {
 			return 0, true
 		}
 		return -int32(errno), true
 	case syscall.EINPROGRESS, syscall.EALREADY, syscall.EINTR:
-		c.connectIssued = true
+		c.wait.connectIssued = true
 		return 0, false // a spurious wakeup: still connecting
 	case syscall.EAGAIN:
 		return 0, false
@@ -498,7 +498,7 @@ func (b *readinessBackend) attemptConnect(c *Completion) (res int32, done bool) 
 func (b *readinessBackend) attemptSend(c *Completion) (res int32, done bool) {
 	interrupted := 0
 	for {
-		rest := c.buf[c.transferred:]
+		rest := c.io.buf[c.send.transferred:]
 		n, errno := sysSend(int(c.fd), rest[:min(len(rest), maxIOLen)])
 		switch {
 		case errno == syscall.EAGAIN:
@@ -509,8 +509,8 @@ func (b *readinessBackend) attemptSend(c *Completion) (res int32, done bool) {
 		case errno != 0:
 			return -int32(errno), true
 		}
-		c.transferred += n
-		if c.transferred >= len(c.buf) || n == 0 {
+		c.send.transferred += n
+		if c.send.transferred >= len(c.io.buf) || n == 0 {
 			return 0, true
 		}
 	}
@@ -524,11 +524,11 @@ func (b *readinessBackend) completeAttempt(c *Completion, res int32) {
 	}
 	switch {
 	case res < 0:
-		b.loop.completeWith(c, c.transferred, errnoCode(syscall.Errno(-res)))
-	case c.transferred < len(c.buf):
-		b.loop.completeWith(c, c.transferred, codeShortWrite)
+		b.loop.completeWith(c, c.send.transferred, errnoCode(syscall.Errno(-res)))
+	case c.send.transferred < len(c.io.buf):
+		b.loop.completeWith(c, c.send.transferred, codeShortWrite)
 	default:
-		b.loop.completeWith(c, c.transferred, codeNone)
+		b.loop.completeWith(c, c.send.transferred, codeNone)
 	}
 }
 
@@ -552,14 +552,14 @@ func (b *readinessBackend) fireTimers() {
 	}
 	nowNs := b.nowNs()
 	for c := b.timers.popExpired(nowNs); c != nil; c = b.timers.popExpired(nowNs) {
-		c.parked = parkedNone
+		c.wait.parked = parkedNone
 		b.loop.completeWith(c, 0, codeNone)
 	}
 }
 
 // toWorkers hands a file operation to the worker pool.
 func (b *readinessBackend) toWorkers(c *Completion) {
-	c.parked = parkedFile
+	c.wait.parked = parkedFile
 	b.filesInPool++
 	b.files.submit(c)
 }
@@ -568,7 +568,7 @@ func (b *readinessBackend) toWorkers(c *Completion) {
 func (b *readinessBackend) collectFiles() {
 	finished := b.files.takeDone()
 	for c := finished.pop(); c != nil; c = finished.pop() {
-		c.parked = parkedNone
+		c.wait.parked = parkedNone
 		b.filesInPool--
 		res := c.n
 		switch {
@@ -597,12 +597,12 @@ func (b *readinessBackend) collectFiles() {
 // will complete on its own), or has completed since (ErrNotFound).
 func (b *readinessBackend) cancel(c *Completion) {
 	l := b.loop
-	t := c.target
+	t := c.cancel.target
 	if t.state != stateInFlight || t.loop != l {
 		l.completeWith(c, 0, codeNotFound)
 		return
 	}
-	switch t.parked {
+	switch t.wait.parked {
 	case parkedRead, parkedWrite:
 		if !b.fds[t.fd].waitersFor(t.op).remove(t) {
 			panic("ioloop: internal error: parked operation not in its fd's FIFO")
@@ -622,7 +622,7 @@ func (b *readinessBackend) cancel(c *Completion) {
 		l.completeWith(c, 0, codeNotFound)
 		return
 	}
-	t.parked = parkedNone
+	t.wait.parked = parkedNone
 	l.completeWith(t, t.progress(), codeCanceled)
 	l.completeWith(c, 0, codeNone)
 }
@@ -632,7 +632,7 @@ func (b *readinessBackend) cancel(c *Completion) {
 func (b *readinessBackend) cancelAll() {
 	l := b.loop
 	cancel := func(c *Completion) {
-		c.parked = parkedNone
+		c.wait.parked = parkedNone
 		l.completeWith(c, c.progress(), codeCanceled)
 	}
 	for c := b.queued.pop(); c != nil; c = b.queued.pop() {

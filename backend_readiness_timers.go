@@ -25,7 +25,7 @@ func (h *timerHeap) push(c *Completion, deadlineNs int64) {
 	h.nextSeq++
 	h.entries = append(h.entries, timerEntry{deadlineNs: deadlineNs, seq: h.nextSeq, c: c})
 	index := len(h.entries) - 1
-	c.timerIndex = int32(index)
+	c.wait.index = int32(index)
 	h.up(index)
 }
 
@@ -47,7 +47,7 @@ func (h *timerHeap) popExpired(nowNs int64) *Completion {
 
 // remove takes c out of the heap; c must be in it.
 func (h *timerHeap) remove(c *Completion) {
-	index := int(c.timerIndex)
+	index := int(c.wait.index)
 	if index < 0 || index >= len(h.entries) || h.entries[index].c != c {
 		panic("ioloop: internal error: timer not in the heap")
 	}
@@ -66,7 +66,7 @@ func (h *timerHeap) removeAt(index int) *Completion {
 		h.down(index)
 		h.up(index)
 	}
-	c.timerIndex = -1
+	c.wait.index = -1
 	return c
 }
 
@@ -80,8 +80,8 @@ func (h *timerHeap) less(i, j int) bool {
 
 func (h *timerHeap) swap(i, j int) {
 	h.entries[i], h.entries[j] = h.entries[j], h.entries[i]
-	h.entries[i].c.timerIndex = int32(i)
-	h.entries[j].c.timerIndex = int32(j)
+	h.entries[i].c.wait.index = int32(i)
+	h.entries[j].c.wait.index = int32(j)
 }
 
 func (h *timerHeap) up(index int) {

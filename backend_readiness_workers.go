@@ -133,29 +133,29 @@ func runFileOp(c *Completion) int32 {
 	for attempt := 0; attempt < maxEINTRRetries; attempt++ {
 		switch c.op {
 		case opRead:
-			buf := c.buf[:min(len(c.buf), maxIOLen)]
-			if c.offset < 0 {
+			buf := c.io.buf[:min(len(c.io.buf), maxIOLen)]
+			if c.io.offset < 0 {
 				n, errno = sysRead(fd, buf)
 			} else {
-				n, errno = sysPread(fd, buf, c.offset)
+				n, errno = sysPread(fd, buf, c.io.offset)
 			}
 		case opWrite:
-			buf := c.buf[:min(len(c.buf), maxIOLen)]
-			if c.offset < 0 {
+			buf := c.io.buf[:min(len(c.io.buf), maxIOLen)]
+			if c.io.offset < 0 {
 				n, errno = sysWrite(fd, buf)
 			} else {
-				n, errno = sysPwrite(fd, buf, c.offset)
+				n, errno = sysPwrite(fd, buf, c.io.offset)
 			}
 		case opReadv:
-			n, errno = sysReadv(fd, c.iovecs, c.bufs, c.offset)
+			n, errno = sysReadv(fd, c.io.iovecs, c.io.bufs, c.io.offset)
 		case opWritev:
-			n, errno = sysWritev(fd, c.iovecs, c.bufs, c.offset)
+			n, errno = sysWritev(fd, c.io.iovecs, c.io.bufs, c.io.offset)
 		case opFsync:
 			errno = sysFsync(fd, c.flags&fsyncDatasync != 0)
 		case opOpenAt:
-			n, errno = sysOpenat(fd, c.path, int(c.flags), c.mode)
+			n, errno = sysOpenat(fd, c.path.nul, int(c.flags), c.mode)
 		case opStatx:
-			errno = sysStatx(fd, c.path, int(c.flags), int(c.mode), c.statx)
+			errno = sysStatx(fd, c.path.nul, int(c.flags), int(c.mode), c.path.statx)
 		case opClose:
 			// Never retried: after EINTR the descriptor is already
 			// released on Linux, and retrying could close a reused one.

@@ -98,7 +98,7 @@ func (b *simBackend) startOne(c *Completion) {
 	if c.op == opCancel {
 		// The target was submitted before the Cancel, so it has started.
 		res := -int32(syscall.ENOENT)
-		if t := c.target; t.state == stateInFlight && t.loop == l && t.token != 0 {
+		if t := c.cancel.target; t.state == stateInFlight && t.loop == l && t.token != 0 {
 			res = b.node.Cancel(t.token)
 		}
 		l.complete(c, res)
@@ -108,33 +108,33 @@ func (b *simBackend) startOne(c *Completion) {
 		l.issueToken(c)
 	}
 	req := &b.req
-	*req = simcore.Request{Token: c.token, FD: int(c.fd), Offset: c.offset}
+	*req = simcore.Request{Token: c.token, FD: int(c.fd), Offset: c.io.offset}
 	switch c.op {
 	case opNop:
 		req.Kind = simcore.KindNop
 	case opTimeout:
-		req.Kind, req.TimeoutNs = simcore.KindTimeout, c.timeoutNs
+		req.Kind, req.TimeoutNs = simcore.KindTimeout, c.timer.durationNs
 	case opAccept:
 		req.Kind = simcore.KindAccept
 	case opConnect:
-		addr, ok := decodeInetSockaddr(&c.sockaddr)
+		addr, ok := decodeInetSockaddr(&c.connect.sockaddr)
 		if !ok {
 			l.complete(c, -int32(syscall.EAFNOSUPPORT)) // unix sockets are not simulated
 			return
 		}
 		req.Kind, req.Addr = simcore.KindConnect, addr
 	case opRecv:
-		req.Kind, req.Buf = simcore.KindRecv, c.buf
+		req.Kind, req.Buf = simcore.KindRecv, c.io.buf
 	case opSend:
-		req.Kind, req.Buf = simcore.KindSend, c.buf[c.transferred:]
+		req.Kind, req.Buf = simcore.KindSend, c.io.buf[c.send.transferred:]
 	case opRead:
-		req.Kind, req.Buf = simcore.KindRead, c.buf
+		req.Kind, req.Buf = simcore.KindRead, c.io.buf
 	case opWrite:
-		req.Kind, req.Buf = simcore.KindWrite, c.buf
+		req.Kind, req.Buf = simcore.KindWrite, c.io.buf
 	case opReadv:
-		req.Kind, req.Bufs = simcore.KindReadv, c.bufs
+		req.Kind, req.Bufs = simcore.KindReadv, c.io.bufs
 	case opWritev:
-		req.Kind, req.Bufs = simcore.KindWritev, c.bufs
+		req.Kind, req.Bufs = simcore.KindWritev, c.io.bufs
 	case opFsync:
 		req.Kind = simcore.KindFsync
 		if c.flags&fsyncDatasync != 0 {
@@ -143,10 +143,10 @@ func (b *simBackend) startOne(c *Completion) {
 	case opClose:
 		req.Kind = simcore.KindClose
 	case opOpenAt:
-		req.Kind, req.Path, req.Flags = simcore.KindOpenAt, c.path[:len(c.path)-1], simOpenFlags(c.flags)
+		req.Kind, req.Path, req.Flags = simcore.KindOpenAt, c.path.nul[:len(c.path.nul)-1], simOpenFlags(c.flags)
 		req.FD, req.Mode = simDirFD(c.fd), c.mode
 	case opStatx:
-		req.Kind, req.Path, req.Flags = simcore.KindStatx, c.path[:len(c.path)-1], simStatFlags(c.flags)
+		req.Kind, req.Path, req.Flags = simcore.KindStatx, c.path.nul[:len(c.path.nul)-1], simStatFlags(c.flags)
 		req.FD = simDirFD(c.fd)
 	case opShutdown:
 		req.Kind = simcore.KindShutdown
@@ -225,8 +225,8 @@ func (b *simBackend) Complete(token uint64, res int32) {
 
 // FillStat implements simcore.Host.
 func (b *simBackend) FillStat(token uint64, st *simcore.Stat) {
-	if c := b.loop.lookupToken(token); c != nil && c.statx != nil {
-		fillSimStat(c.statx, st)
+	if c := b.loop.lookupToken(token); c != nil && c.path.statx != nil {
+		fillSimStat(c.path.statx, st)
 	}
 }
 

@@ -243,38 +243,38 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 	case opTimeout:
 		sqe.Opcode = uring.OpTimeout
 		sqe.Fd = -1
-		c.timespec = kernelTimespec{sec: c.timeoutNs / 1e9, nsec: c.timeoutNs % 1e9}
-		sqe.Addr = uint64(uintptr(unsafe.Pointer(&c.timespec)))
+		c.timer.timespec = kernelTimespec{sec: c.timer.durationNs / 1e9, nsec: c.timer.durationNs % 1e9}
+		sqe.Addr = uint64(uintptr(unsafe.Pointer(&c.timer.timespec)))
 		sqe.Len = 1
 	case opAccept:
 		sqe.Opcode = uring.OpAccept
 		sqe.OpFlags = unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
 	case opConnect:
 		sqe.Opcode = uring.OpConnect
-		sqe.Addr = uint64(uintptr(unsafe.Pointer(&c.sockaddr)))
-		sqe.Off = uint64(c.sockaddrLen)
+		sqe.Addr = uint64(uintptr(unsafe.Pointer(&c.connect.sockaddr)))
+		sqe.Off = uint64(c.connect.sockaddrLen)
 	case opRecv:
 		sqe.Opcode = uring.OpRecv
-		setBuffer(sqe, c.buf)
+		setBuffer(sqe, c.io.buf)
 	case opSend:
 		sqe.Opcode = uring.OpSend
-		setBuffer(sqe, c.buf[c.transferred:])
+		setBuffer(sqe, c.io.buf[c.send.transferred:])
 		sqe.OpFlags = unix.MSG_NOSIGNAL | unix.MSG_WAITALL
 	case opRead, opWrite:
 		sqe.Opcode = uring.OpRead
 		if c.op == opWrite {
 			sqe.Opcode = uring.OpWrite
 		}
-		setBuffer(sqe, c.buf)
-		sqe.Off = uint64(c.offset) // -1 becomes the "current position" marker
+		setBuffer(sqe, c.io.buf)
+		sqe.Off = uint64(c.io.offset) // -1 becomes the "current position" marker
 	case opReadv, opWritev:
 		sqe.Opcode = uring.OpReadv
 		if c.op == opWritev {
 			sqe.Opcode = uring.OpWritev
 		}
-		sqe.Addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(c.iovecs))))
-		sqe.Len = uint32(len(c.iovecs))
-		sqe.Off = uint64(c.offset)
+		sqe.Addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(c.io.iovecs))))
+		sqe.Len = uint32(len(c.io.iovecs))
+		sqe.Off = uint64(c.io.offset)
 	case opFsync:
 		sqe.Opcode = uring.OpFsync
 		sqe.OpFlags = c.flags
@@ -282,22 +282,22 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 		sqe.Opcode = uring.OpClose
 	case opOpenAt:
 		sqe.Opcode = uring.OpOpenat
-		sqe.Addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(c.path))))
+		sqe.Addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(c.path.nul))))
 		sqe.Len = c.mode
 		sqe.OpFlags = c.flags
 	case opStatx:
 		sqe.Opcode = uring.OpStatx
-		sqe.Addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(c.path))))
+		sqe.Addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(c.path.nul))))
 		sqe.Len = c.mode
 		sqe.OpFlags = c.flags
-		sqe.Off = uint64(uintptr(unsafe.Pointer(c.statx)))
+		sqe.Off = uint64(uintptr(unsafe.Pointer(c.path.statx)))
 	case opShutdown:
 		sqe.Opcode = uring.OpShutdown
 		sqe.Len = c.flags
 	case opCancel:
 		sqe.Opcode = uring.OpAsyncCancel
 		sqe.Fd = -1
-		sqe.Addr = c.targetToken
+		sqe.Addr = c.cancel.targetToken
 	default:
 		panic("ioloop: internal error: io_uring backend cannot prepare " + c.op.String())
 	}

@@ -45,51 +45,89 @@ type Completion struct {
 
 	// Arguments. Only the fields the operation uses are set; buffers and
 	// pointers stay referenced here so that the garbage collector keeps
-	// everything the kernel may touch alive until the callback runs.
-	fd     int32
-	state  completionState
-	op     opcode
-	buf    []byte
-	flags  uint32 // open flags, statx flags, fsync flags, shutdown how
-	mode   uint32 // open mode, statx mask
-	offset int64
+	// everything the kernel may touch alive until the callback runs
+	// (releaseArguments drops them then). Each group below belongs to the
+	// operations its type names; fd, flags and mode are shared.
+	fd    int32
+	state completionState
+	op    opcode
+	flags uint32 // OpenAt and Statx flags, Fsync flags, Shutdown how
+	mode  uint32 // OpenAt mode, Statx mask
 
-	// transferred counts bytes already sent by a Send that the loop is
-	// completing in several kernel requests.
-	transferred int
+	io      ioArgs      // Recv, Send, Read, Write, Readv, Writev
+	send    sendState   // Send, while the loop continues it
+	path    pathArgs    // OpenAt, Statx
+	cancel  cancelArgs  // Cancel
+	timer   timerArgs   // Timeout
+	connect connectArgs // Connect
+	event   *Event      // WaitEvent: the Event waited for
 
-	// A Send the kernel cancels after partial progress reports a short,
-	// positive count, indistinguishable from an ordinary short send, and
-	// the Cancel's own CQE may arrive before or after it. So a Send counts
-	// the Cancels in flight aimed at it (cancelsInFlight); a short result
-	// that arrives while one is outstanding is parked (sendParked) until a
-	// verdict: a Cancel that succeeded (sendCanceled) ends the Send with
-	// ErrCanceled, a Cancel that found nothing lets it continue.
+	// wait is where an in-flight operation waits on the readiness
+	// backends, and a pending WaitEvent's place on every backend.
+	wait readinessWait
+}
+
+// ioArgs are the arguments of the data operations.
+type ioArgs struct {
+	buf    []byte       // Recv, Send, Read, Write
+	bufs   [][]byte     // Readv, Writev
+	iovecs []unix.Iovec // Readv, Writev: the kernel-visible array, reused across operations
+	offset int64        // Read, Write, Readv, Writev; -1: the current position
+}
+
+// sendState is the progress of a Send that the loop completes in several
+// kernel requests (a Send reports success only once its whole buffer is
+// sent).
+//
+// A Send the kernel cancels after partial progress reports a short,
+// positive count, indistinguishable from an ordinary short send, and the
+// Cancel's own CQE may arrive before or after it. So a Send counts the
+// Cancels in flight aimed at it (cancelsInFlight); a short result that
+// arrives while one is outstanding is parked (parked) until a verdict: a
+// Cancel that succeeded (canceled) ends the Send with ErrCanceled, a Cancel
+// that found nothing lets it continue.
+type sendState struct {
+	transferred     int // bytes sent so far
 	cancelsInFlight uint8
-	sendParked      bool
-	sendCanceled    bool
+	parked          bool
+	canceled        bool
+}
 
-	// Cold arguments, used by few operations.
-	bufs        [][]byte
-	iovecs      []unix.Iovec // kernel-visible iovec array, reused across operations
-	path        []byte       // NUL-terminated copy of a path, reused across operations
-	statx       *statxBuffer
-	target      *Completion // Cancel: the operation to cancel
-	event       *Event      // WaitEvent: the Event waited for
-	targetToken uint64      // Cancel: the target's token when Cancel was called
-	timeoutNs   int64
-	timespec    kernelTimespec // io_uring reads the Timeout duration from here
+// pathArgs are the path operations' arguments.
+type pathArgs struct {
+	nul   []byte // NUL-terminated copy of the path, reused across operations
+	statx *statxBuffer
+}
+
+// cancelArgs are a Cancel's arguments.
+type cancelArgs struct {
+	target      *Completion // the operation to cancel
+	targetToken uint64      // the target's token when Cancel was called
+}
+
+// timerArgs are a Timeout's arguments.
+type timerArgs struct {
+	durationNs int64
+	timespec   kernelTimespec // io_uring reads the duration from here
+}
+
+// connectArgs are a Connect's arguments: the peer's address, encoded.
+type connectArgs struct {
 	sockaddr    unix.RawSockaddrAny
 	sockaddrLen uint32
+}
 
-	// Readiness backends only (backend_readiness.go): where an in-flight operation
-	// waits, its index in the timer heap (for a pending WaitEvent, on every
-	// backend: its index in Loop.eventWaiters), and whether a Connect has
-	// been issued (then readiness means "look at SO_ERROR", not "try
-	// again").
-	parked        parking
+// readinessWait says where an operation waits on the readiness backends
+// (backend_readiness.go).
+type readinessWait struct {
+	// parked: which queue holds the operation, so that Cancel finds it.
+	parked parking
+	// connectIssued: a Connect has been issued, so readiness means "look
+	// at SO_ERROR", not "try again".
 	connectIssued bool
-	timerIndex    int32
+	// index: the operation's index in the timer heap; for a pending
+	// WaitEvent, on every backend, its index in Loop.eventWaiters.
+	index int32
 }
 
 // parking says where an in-flight operation of a readiness backend waits,
@@ -185,7 +223,7 @@ func (c *Completion) Result() (n int, err error) { return c.count(), c.errCode.e
 // and the loop continues a Send until its buffer is sent).
 func (c *Completion) count() int {
 	if c.op == opSend {
-		return c.transferred
+		return c.send.transferred
 	}
 	return int(c.n)
 }
@@ -194,20 +232,23 @@ func (c *Completion) count() int {
 // not started yet. A pending Completion must not be submitted again.
 func (c *Completion) Pending() bool { return c.state != stateIdle }
 
-// releaseArguments drops references to user memory once the kernel can no
-// longer touch it, so that a finished Completion does not keep buffers
-// alive. It touches the cold fields only for the operations that use them.
+// releaseArguments resets the argument groups once the kernel can no
+// longer touch them, so that a finished Completion does not keep user
+// memory alive. It touches only the group of the operation that ran. Two
+// things stay: storage the Completion owns and reuses (io.iovecs, path.nul),
+// and a Send's progress, which Result reports after the callback (Send
+// resets it at submission).
 func (c *Completion) releaseArguments() {
 	switch c.op {
 	case opRecv, opSend, opRead, opWrite:
-		c.buf = nil
+		c.io.buf = nil
 	case opReadv, opWritev:
-		c.bufs = nil
-		clear(c.iovecs)
+		c.io.bufs = nil
+		clear(c.io.iovecs)
 	case opStatx:
-		c.statx = nil
+		c.path.statx = nil
 	case opCancel:
-		c.target = nil
+		c.cancel = cancelArgs{}
 	case opWaitEvent:
 		c.event = nil
 	}
@@ -217,7 +258,7 @@ func (c *Completion) releaseArguments() {
 // was canceled: only Send makes progress across several kernel requests.
 func (c *Completion) progress() int {
 	if c.op == opSend {
-		return c.transferred
+		return c.send.transferred
 	}
 	return 0
 }

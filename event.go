@@ -97,7 +97,7 @@ func (l *Loop) startWaitEvent(c *Completion) {
 	c.state = stateInFlight
 	l.pending++
 	e.waiter = c
-	c.timerIndex = int32(len(l.eventWaiters))
+	c.wait.index = int32(len(l.eventWaiters))
 	l.eventWaiters = append(l.eventWaiters, c)
 }
 
@@ -117,8 +117,8 @@ func (l *Loop) unwait(c *Completion) {
 	c.event.waiter = nil
 	last := len(l.eventWaiters) - 1
 	moved := l.eventWaiters[last]
-	moved.timerIndex = c.timerIndex
-	l.eventWaiters[c.timerIndex] = moved
+	moved.wait.index = c.wait.index
+	l.eventWaiters[c.wait.index] = moved
 	l.eventWaiters[last] = nil
 	l.eventWaiters = l.eventWaiters[:last]
 }

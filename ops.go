@@ -53,7 +53,7 @@ func Timeout[T any](l *Loop, c *Completion, d time.Duration, ctx *T, callback fu
 	if d < 0 {
 		d = 0
 	}
-	c.timeoutNs = int64(d)
+	c.timer.durationNs = int64(d)
 	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
@@ -71,8 +71,8 @@ func Accept[T any](l *Loop, c *Completion, listenFD int, ctx *T, callback func(c
 func Connect[T any](l *Loop, c *Completion, fd int, addr netip.AddrPort, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opConnect, callback == nil)
 	c.fd = int32(fd)
-	size, errno := encodeInetSockaddr(addr, &c.sockaddr)
-	c.sockaddrLen = size
+	size, errno := encodeInetSockaddr(addr, &c.connect.sockaddr)
+	c.connect.sockaddrLen = size
 	l.submitUnless(errno, c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
@@ -83,8 +83,8 @@ func Connect[T any](l *Loop, c *Completion, fd int, addr netip.AddrPort, ctx *T,
 func ConnectUnix[T any](l *Loop, c *Completion, fd int, path string, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opConnect, callback == nil)
 	c.fd = int32(fd)
-	size, errno := encodeUnixSockaddr(path, &c.sockaddr)
-	c.sockaddrLen = size
+	size, errno := encodeUnixSockaddr(path, &c.connect.sockaddr)
+	c.connect.sockaddrLen = size
 	l.submitUnless(errno, c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
@@ -94,7 +94,7 @@ func ConnectUnix[T any](l *Loop, c *Completion, fd int, path string, ctx *T, cal
 func Recv[T any](l *Loop, c *Completion, fd int, buf []byte, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
 	l.prepare(c, opRecv, callback == nil)
 	c.fd = int32(fd)
-	c.buf = buf
+	c.io.buf = buf
 	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
@@ -108,9 +108,9 @@ func Recv[T any](l *Loop, c *Completion, fd int, buf []byte, ctx *T, callback fu
 func Send[T any](l *Loop, c *Completion, fd int, buf []byte, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
 	l.prepare(c, opSend, callback == nil)
 	c.fd = int32(fd)
-	c.buf = buf
-	c.transferred = 0
-	c.cancelsInFlight, c.sendParked, c.sendCanceled = 0, false, false
+	c.io.buf = buf
+	c.send.transferred = 0
+	c.send.cancelsInFlight, c.send.parked, c.send.canceled = 0, false, false
 	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
@@ -205,7 +205,7 @@ func Cancel[T any](l *Loop, c *Completion, target *Completion, ctx *T, callback 
 	if target.state != stateIdle && target.loop != l {
 		panic("ioloop: Cancel target belongs to another Loop")
 	}
-	c.target = target
+	c.cancel.target = target
 	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
@@ -213,8 +213,8 @@ func Cancel[T any](l *Loop, c *Completion, target *Completion, ctx *T, callback 
 func submitPositioned[T any](l *Loop, c *Completion, op opcode, fd int, buf []byte, offset int64, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
 	l.prepare(c, op, callback == nil)
 	c.fd = int32(fd)
-	c.buf = buf
-	c.offset = offset
+	c.io.buf = buf
+	c.io.offset = offset
 	l.fileOpsUnflushed++
 	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
@@ -224,7 +224,7 @@ func submitVectored[T any](l *Loop, c *Completion, op opcode, fd int, bufs [][]b
 	l.prepare(c, op, callback == nil)
 	c.fd = int32(fd)
 	c.setIovecs(bufs)
-	c.offset = offset
+	c.io.offset = offset
 	l.fileOpsUnflushed++
 	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
@@ -242,14 +242,14 @@ func submitSync[T any](l *Loop, c *Completion, fd int, flags uint32, ctx *T, cal
 // Completion owns and reuses, so that steady-state vectored I/O does not
 // allocate.
 func (c *Completion) setIovecs(bufs [][]byte) {
-	c.bufs = bufs
-	if cap(c.iovecs) < len(bufs) {
-		c.iovecs = make([]unix.Iovec, len(bufs))
+	c.io.bufs = bufs
+	if cap(c.io.iovecs) < len(bufs) {
+		c.io.iovecs = make([]unix.Iovec, len(bufs))
 	}
-	c.iovecs = c.iovecs[:len(bufs)]
+	c.io.iovecs = c.io.iovecs[:len(bufs)]
 	for i, b := range bufs {
-		c.iovecs[i].Base = unsafe.SliceData(b)
-		c.iovecs[i].SetLen(len(b))
+		c.io.iovecs[i].Base = unsafe.SliceData(b)
+		c.io.iovecs[i].SetLen(len(b))
 	}
 }
 
@@ -258,8 +258,8 @@ func (c *Completion) setPath(path string) syscall.Errno {
 	if strings.IndexByte(path, 0) >= 0 {
 		return syscall.EINVAL
 	}
-	c.path = append(c.path[:0], path...)
-	c.path = append(c.path, 0)
+	c.path.nul = append(c.path.nul[:0], path...)
+	c.path.nul = append(c.path.nul, 0)
 	return 0
 }
 

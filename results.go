@@ -105,7 +105,7 @@ func (l *Loop) record(c *Completion, n int, code errorCode) {
 // cancelWithoutBackend answers a Cancel whose target is not in a backend.
 // It returns false when the backend must be asked.
 func (l *Loop) cancelWithoutBackend(c *Completion) bool {
-	target := c.target
+	target := c.cancel.target
 	switch target.state {
 	case stateIdle, stateCompleted:
 		l.record(c, 0, codeNotFound)
@@ -124,9 +124,9 @@ func (l *Loop) cancelWithoutBackend(c *Completion) bool {
 			return true
 		}
 	}
-	c.targetToken = target.token
-	if target.op == opSend && target.cancelsInFlight < 255 {
-		target.cancelsInFlight++
+	c.cancel.targetToken = target.token
+	if target.op == opSend && target.send.cancelsInFlight < 255 {
+		target.send.cancelsInFlight++
 	}
 	return false
 }
@@ -163,25 +163,25 @@ func (l *Loop) complete(c *Completion, res int32) {
 		n := int(res)
 		switch c.op {
 		case opSend:
-			c.transferred += n
-			if n > 0 && c.transferred < len(c.buf) {
+			c.send.transferred += n
+			if n > 0 && c.send.transferred < len(c.io.buf) {
 				l.continueSend(c)
 				return
 			}
-			if c.transferred < len(c.buf) {
-				l.completeWith(c, c.transferred, codeShortWrite)
+			if c.send.transferred < len(c.io.buf) {
+				l.completeWith(c, c.send.transferred, codeShortWrite)
 				return
 			}
-			n = c.transferred
+			n = c.send.transferred
 		case opRecv, opRead:
-			if n == 0 && len(c.buf) > 0 {
+			if n == 0 && len(c.io.buf) > 0 {
 				l.completeWith(c, 0, codeEOF)
 				return
 			}
 		case opCancel:
 			l.cancelVerdict(c, true)
 		case opReadv:
-			if n == 0 && totalLen(c.bufs) > 0 {
+			if n == 0 && totalLen(c.io.bufs) > 0 {
 				l.completeWith(c, 0, codeEOF)
 				return
 			}
@@ -216,10 +216,10 @@ func totalLen(bufs [][]byte) int {
 // closing), or park it until an outstanding Cancel says which.
 func (l *Loop) continueSend(c *Completion) {
 	switch {
-	case c.sendCanceled || l.closing:
-		l.completeWith(c, c.transferred, codeCanceled)
-	case c.cancelsInFlight > 0:
-		c.sendParked = true // stays in flight, token kept, until cancelVerdict
+	case c.send.canceled || l.closing:
+		l.completeWith(c, c.send.transferred, codeCanceled)
+	case c.send.cancelsInFlight > 0:
+		c.send.parked = true // stays in flight, token kept, until cancelVerdict
 	default:
 		l.backend.resubmit(c)
 	}
@@ -228,17 +228,17 @@ func (l *Loop) continueSend(c *Completion) {
 // cancelVerdict applies the kernel's answer to a Cancel aimed at a Send
 // that may have made partial progress (see Completion.cancelsInFlight).
 func (l *Loop) cancelVerdict(c *Completion, canceled bool) {
-	t := c.target
-	if t == nil || t.op != opSend || t.token != c.targetToken || t.cancelsInFlight == 0 {
+	t := c.cancel.target
+	if t == nil || t.op != opSend || t.token != c.cancel.targetToken || t.send.cancelsInFlight == 0 {
 		return // the target finished or is another operation by now
 	}
-	t.cancelsInFlight--
+	t.send.cancelsInFlight--
 	if canceled {
-		t.sendCanceled = true
+		t.send.canceled = true
 	}
-	if !t.sendParked || (!canceled && t.cancelsInFlight > 0) {
+	if !t.send.parked || (!canceled && t.send.cancelsInFlight > 0) {
 		return
 	}
-	t.sendParked = false
+	t.send.parked = false
 	l.continueSend(t)
 }

@@ -76,14 +76,14 @@ func TestCancelPartialSendEitherOrder(t *testing.T) {
 			r := &sendCancelResults{}
 			Send(l, &send, 3, make([]byte, sizeBytes), r, (*sendCancelResults).onSend)
 			Cancel(l, &cancel, &send, r, (*sendCancelResults).onCancel)
-			if send.cancelsInFlight != 1 {
-				t.Fatalf("cancelsInFlight = %d, want 1", send.cancelsInFlight)
+			if send.send.cancelsInFlight != 1 {
+				t.Fatalf("cancelsInFlight = %d, want 1", send.send.cancelsInFlight)
 			}
 			if tc.sendFirst {
 				l.complete(&send, sentBytes)
-				if !send.sendParked || send.state != stateInFlight {
+				if !send.send.parked || send.state != stateInFlight {
 					t.Fatalf("short Send with a Cancel outstanding: parked=%v state=%v, want parked and in flight",
-						send.sendParked, send.state)
+						send.send.parked, send.state)
 				}
 				l.complete(&cancel, tc.cancelRes)
 			} else {
