@@ -266,3 +266,70 @@ func TestCloseKeepsResultsThatWon(t *testing.T) {
 		}
 	})
 }
+
+// closeRule submits a Close of fd from a callback and records its result.
+type closeRule struct {
+	l        *Loop
+	fd       int
+	timer    Completion
+	close    Completion
+	closeErr error
+	closed   int // Close callbacks
+}
+
+func (r *closeRule) onTimer(_ *Completion, _ error) {
+	Close(r.l, &r.close, r.fd, r, (*closeRule).onClose)
+}
+
+func (r *closeRule) onClose(_ *Completion, err error) {
+	r.closeErr = err
+	r.closed++
+}
+
+// TestCloseOpReleasesUnlessItNeverRan checks the rule the Close operation
+// documents: after ErrClosed or ErrCanceled the descriptor was not closed
+// (the operation never ran) and is still open; after any other result it
+// is released. Two ways to reach those results: a Close submitted while the
+// Loop closes (always ErrClosed), and a Close submitted and canceled at
+// once by Loop.Close (ErrCanceled where the backend still held it, success
+// where io_uring ran it with the cancellations).
+func TestCloseOpReleasesUnlessItNeverRan(t *testing.T) {
+	forEachBackendNoLoop(t, func(t *testing.T, backend Backend) {
+		t.Run("submitted during Close", func(t *testing.T) {
+			l := newTestLoop(t, Options{Backend: backend})
+			fds := newTestFDs(t, l)
+			a, _ := fds.socketPair()
+			r := &closeRule{l: l, fd: a}
+			Timeout(l, &r.timer, time.Hour, r, (*closeRule).onTimer)
+			if err := l.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			if r.closed != 1 || !errors.Is(r.closeErr, ErrClosed) {
+				t.Fatalf("Close during Loop.Close: %d callbacks, err %v; want 1, ErrClosed", r.closed, r.closeErr)
+			}
+			if simOf(l) == nil && !fdIsOpen(t, nil, a) {
+				t.Fatalf("a Close that got ErrClosed closed the descriptor")
+			}
+		})
+		t.Run("canceled by Close", func(t *testing.T) {
+			l := newTestLoop(t, Options{Backend: backend})
+			_, fd := tempFile(t, l, []byte("x"))
+			r := &closeRule{l: l, fd: fd}
+			Close(l, &r.close, fd, r, (*closeRule).onClose)
+			if err := l.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			if r.closed != 1 {
+				t.Fatalf("%d Close callbacks, want 1", r.closed)
+			}
+			if simOf(l) != nil {
+				return // the node's descriptors are gone with its loop
+			}
+			neverRan := errors.Is(r.closeErr, ErrCanceled) || errors.Is(r.closeErr, ErrClosed)
+			if open := fdIsOpen(t, nil, fd); open != neverRan {
+				t.Fatalf("Close ended with %v and the descriptor is open=%v; the rule says open only after ErrCanceled or ErrClosed",
+					r.closeErr, open)
+			}
+		})
+	})
+}

@@ -152,8 +152,12 @@ func Fdatasync[T any](l *Loop, c *Completion, fd int, ctx *T, callback func(ctx 
 	submitSync(l, c, fd, fsyncDatasync, ctx, callback)
 }
 
-// Close closes fd. As with close(2), fd is released even when an error is
-// reported; do not close it again.
+// Close closes fd. As with close(2), fd is released whatever error the
+// kernel reports (EIO, EINTR, …); do not close it again. The two
+// exceptions are results of the loop, not of close(2): ErrClosed (Close
+// was submitted while the Loop was closing) and ErrCanceled (Loop.Close
+// canceled it before it ran). Then the operation never ran and fd is still
+// open: close it some other way, such as unix.Close, if nothing else will.
 func Close[T any](l *Loop, c *Completion, fd int, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opClose, callback == nil)
 	c.fd = int32(fd)
