@@ -121,8 +121,15 @@ func (s *shard) onAccept(_ *ioloop.Completion, fd int, err error) {
 	if err != nil {
 		return // ErrCanceled at shutdown
 	}
-	ioloop.Close(s.loop, &s.close, fd, s, func(*shard, *ioloop.Completion, error) {})
-	ioloop.Accept(s.loop, &s.accept, s.listenFD, s, (*shard).onAccept)
+	// This shard only counts connections: close each, and accept the next
+	// once the close Completion is free again.
+	ioloop.Close(s.loop, &s.close, fd, s, (*shard).onClosed)
+}
+
+func (s *shard) onClosed(_ *ioloop.Completion, err error) {
+	if err == nil {
+		ioloop.Accept(s.loop, &s.accept, s.listenFD, s, (*shard).onAccept)
+	}
 }
 
 // ExampleStartGroup runs one loop per CPU, each accepting on its own
