@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd
+
 package ioloop
 
 // timerHeap orders the pending Timeouts of a readiness backend by deadline

@@ -1,3 +1,5 @@
+//go:build !windows
+
 package ioloop
 
 // fifo is an intrusive singly linked FIFO of completions, threaded through

@@ -1,3 +1,5 @@
+//go:build !windows
+
 package ioloop
 
 // inflightTable maps the 64-bit token the kernel hands back (io_uring's
