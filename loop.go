@@ -73,8 +73,11 @@ type Options struct {
 	// Writev, Fsync, Fdatasync) callbacks may submit before the loop hands
 	// them to the kernel, rather than at the end of the pass. A device
 	// starts on a request only once the kernel has it, so early hand-off
-	// keeps queues full: random 4 KiB O_DIRECT reads at queue depth 64 ran
-	// about 10% faster with 4 than with once per pass (docs/BENCHMARKS.md).
+	// can keep its queue fuller. How much it buys depends on the device: an
+	// earlier run measured random 4 KiB O_DIRECT reads at queue depth 64
+	// about 10% faster with 4 than with once per pass, and a later
+	// side-by-side run on the same virtual disk did not reproduce it
+	// (72.7k and 67.5k IOPS against 71.5k and 68.4k; docs/BENCHMARKS.md).
 	// Each hand-off is a system call; other operations (network, timers)
 	// gain more from batching and never trigger one. Default 0 means 4;
 	// negative means once per pass.
