@@ -39,7 +39,8 @@ func (l *Loop) selectBackend(opts Options) error {
 			forced, err := ParseBackend(env)
 			if err != nil {
 				return &SetupError{Backend: BackendAuto, Err: syscall.EINVAL,
-					Reason: "environment variable " + BackendEnv + ": " + err.Error()}
+					Reason: "environment variable " + BackendEnv + "=" + env +
+						" names no backend (want auto, io_uring, epoll or kqueue)"}
 			}
 			kind = forced
 		}

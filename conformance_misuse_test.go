@@ -1,7 +1,9 @@
 package ioloop
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -257,6 +259,56 @@ func TestMisuseResubmitForeverDuringClose(t *testing.T) {
 		}
 		if err := l.Close(); err != ErrClosed {
 			t.Fatalf("second Close: %v", err)
+		}
+	})
+}
+
+// A nil *Loop is named as the mistake, not a nil dereference.
+func TestMisuseNilLoop(t *testing.T) {
+	var c Completion
+	op := &misuseOp{}
+	mustPanicWith(t, func() { Nop(nil, &c, op, (*misuseOp).onErr) }, "Nop", "nil *Loop")
+	mustPanicWith(t, func() { Timeout(nil, &c, time.Second, op, (*misuseOp).onErr) }, "Timeout", "nil *Loop")
+	mustPanicWith(t, func() { _ = Post(nil, op, func(*misuseOp) {}) }, "Post", "nil *Loop")
+	if c.Pending() {
+		t.Fatal("a submission to a nil Loop left the Completion pending")
+	}
+}
+
+// A second goroutine that drives the loop while its owner is inside a
+// callback is told "another goroutine", not "inside a callback": the
+// mistake is the second goroutine.
+func TestMisuseDriveLoopFromSecondGoroutine(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		for _, d := range []struct {
+			name  string
+			drive func(l *Loop)
+		}{
+			{"RunFor", func(l *Loop) { _ = l.RunFor(time.Millisecond) }},
+			{"Tick", func(l *Loop) { _ = l.Tick() }},
+			{"Run", func(l *Loop) { _ = l.Run() }},
+			{"Close", func(l *Loop) { _ = l.Close() }},
+		} {
+			messages := make(chan string, 1)
+			op := &misuseOp{name: d.name, log: &misuseLog{l: l}}
+			op.during = func() {
+				// The owner is inside this callback; another goroutine drives.
+				go func() {
+					defer func() { messages <- fmt.Sprint(recover()) }()
+					d.drive(l)
+				}()
+				// Block the callback until the other goroutine has panicked.
+				msg := <-messages
+				messages <- msg
+			}
+			Nop(l, &op.c, op, (*misuseOp).onErr)
+			if err := l.Run(); err != nil {
+				t.Fatal(err)
+			}
+			msg := <-messages
+			if !strings.Contains(msg, d.name) || !strings.Contains(msg, "another goroutine") {
+				t.Errorf("%s from a second goroutine during a callback panicked with %q, want it to name another goroutine", d.name, msg)
+			}
 		}
 	})
 }

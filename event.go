@@ -75,6 +75,7 @@ func (e *Event) Trigger() {
 // WaitEvent pending at a time; e must belong to l.
 func WaitEvent[T any](l *Loop, c *Completion, e *Event, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
 	l.prepare(c, opWaitEvent, callback == nil)
+	c.op = opWaitEvent
 	switch {
 	case e == nil:
 		panic("ioloop: WaitEvent with a nil *Event")

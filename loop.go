@@ -4,6 +4,7 @@ package ioloop
 
 import (
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -358,14 +359,53 @@ func (l *Loop) Close() error {
 }
 
 func (l *Loop) enter(method string) {
-	if l.inCallback {
-		panic("ioloop: " + method + " called from inside a callback; callbacks must return to the loop instead of driving it")
-	}
 	if l.closed {
 		panic("ioloop: " + method + " called on a closed Loop")
 	}
 	if !l.running.CompareAndSwap(0, 1) {
-		panic("ioloop: " + method + " called while the Loop is already running on another goroutine; a Loop must be driven by one goroutine at a time")
+		l.enteredWhileRunning(method)
+	}
+}
+
+// enteredWhileRunning panics for a RunFor, Tick, Run or Close that found
+// the loop running. Two mistakes look alike here: driving the loop from
+// inside one of its callbacks, and driving it from a second goroutine
+// (while the first may itself be inside a callback, so inCallback cannot
+// tell them apart). Go has no goroutine identity, so this slow path asks
+// the caller's own stack: the loop's callback runners are on it only in
+// the first case.
+//
+//go:noinline
+func (l *Loop) enteredWhileRunning(method string) {
+	if l.inCallback && callerIsInsideCallback() {
+		panic("ioloop: " + method + " called from inside a callback; callbacks must return to the loop instead of driving it")
+	}
+	panic("ioloop: " + method + " called while the Loop is already running on another goroutine; a Loop must be driven by one goroutine at a time")
+}
+
+// callbackRunners are the functions that run callbacks and posted
+// functions; a goroutine whose stack holds one of them is inside a
+// callback.
+var callbackRunners = [...]string{
+	"github.com/ioloop/ioloop.(*Loop).runCompleted",
+	"github.com/ioloop/ioloop.(*Loop).runPosted",
+}
+
+// callerIsInsideCallback reports whether the calling goroutine is running
+// a callback or posted function of some Loop.
+func callerIsInsideCallback() bool {
+	var pcs [128]uintptr
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs[:])])
+	for {
+		frame, more := frames.Next()
+		for _, runner := range callbackRunners {
+			if frame.Function == runner {
+				return true
+			}
+		}
+		if !more {
+			return false
+		}
 	}
 }
 
@@ -411,12 +451,16 @@ func (l *Loop) runCompleted() {
 
 // prepare validates a submission before any field of c changes: a
 // Completion still in flight belongs to the kernel and must not be touched.
-// It is small enough to inline; the messages live in misuse.
+// It is small enough to inline (the caller then sets c.op: one assignment
+// more here would exceed the inlining budget); the messages live in
+// misuse. A closed loop
+// is caught later, where submissions to a closing loop already branch off
+// (completeWithoutBackend, submitUnless), which keeps prepare within the
+// inlining budget.
 func (l *Loop) prepare(c *Completion, op opcode, callbackIsNil bool) {
-	if c == nil || callbackIsNil || c.state != stateIdle || l.closed {
+	if c == nil || callbackIsNil || c.state != stateIdle || l == nil {
 		l.misuse(c, op, callbackIsNil)
 	}
-	c.op = op
 }
 
 // misuse panics with a message that names the programming error.
@@ -458,6 +502,9 @@ func (l *Loop) submitUnless(errno syscall.Errno, c *Completion, ctx unsafe.Point
 	if errno == 0 {
 		l.submit(c, ctx, cb)
 		return
+	}
+	if l.closed {
+		l.misuse(c, c.op, false)
 	}
 	c.ctx, c.cb = ctx, cb
 	c.loop = l

@@ -36,6 +36,7 @@ import (
 // runs on a later pass; it measures the loop's own overhead.
 func Nop[T any](l *Loop, c *Completion, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opNop, callback == nil)
+	c.op = opNop
 	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
@@ -44,6 +45,7 @@ func Nop[T any](l *Loop, c *Completion, ctx *T, callback func(ctx *T, c *Complet
 // long computation.
 func NextTick[T any](l *Loop, c *Completion, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opNextTick, callback == nil)
+	c.op = opNextTick
 	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
@@ -52,6 +54,7 @@ func NextTick[T any](l *Loop, c *Completion, ctx *T, callback func(ctx *T, c *Co
 // on the next pass that reaches the kernel.
 func Timeout[T any](l *Loop, c *Completion, d time.Duration, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opTimeout, callback == nil)
+	c.op = opTimeout
 	if d < 0 {
 		d = 0
 	}
@@ -64,6 +67,7 @@ func Timeout[T any](l *Loop, c *Completion, d time.Duration, ctx *T, callback fu
 // close-on-exec. On error the descriptor is -1.
 func Accept[T any](l *Loop, c *Completion, listenFD int, ctx *T, callback func(ctx *T, c *Completion, fd int, err error)) {
 	l.prepare(c, opAccept, callback == nil)
+	c.op = opAccept
 	c.fd = int32(listenFD)
 	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
@@ -72,6 +76,7 @@ func Accept[T any](l *Loop, c *Completion, listenFD int, ctx *T, callback func(c
 // address fails with EINVAL through the callback.
 func Connect[T any](l *Loop, c *Completion, fd int, addr netip.AddrPort, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opConnect, callback == nil)
+	c.op = opConnect
 	c.fd = int32(fd)
 	size, errno := encodeInetSockaddr(addr, &c.connect.sockaddr)
 	c.connect.sockaddrLen = size
@@ -84,6 +89,7 @@ func Connect[T any](l *Loop, c *Completion, fd int, addr netip.AddrPort, ctx *T,
 // path too long for sockaddr_un fails with EINVAL through the callback.
 func ConnectUnix[T any](l *Loop, c *Completion, fd int, path string, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opConnect, callback == nil)
+	c.op = opConnect
 	c.fd = int32(fd)
 	size, errno := encodeUnixSockaddr(path, &c.connect.sockaddr)
 	c.connect.sockaddrLen = size
@@ -95,6 +101,7 @@ func ConnectUnix[T any](l *Loop, c *Completion, fd int, path string, ctx *T, cal
 // back with 0 and io.EOF.
 func Recv[T any](l *Loop, c *Completion, fd int, buf []byte, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
 	l.prepare(c, opRecv, callback == nil)
+	c.op = opRecv
 	c.fd = int32(fd)
 	c.io.buf = buf
 	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
@@ -109,6 +116,7 @@ func Recv[T any](l *Loop, c *Completion, fd int, buf []byte, ctx *T, callback fu
 // package creates (ListenTCP, TCPSocket, ...) and accepts carry.
 func Send[T any](l *Loop, c *Completion, fd int, buf []byte, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
 	l.prepare(c, opSend, callback == nil)
+	c.op = opSend
 	c.fd = int32(fd)
 	c.io.buf = buf
 	c.send.transferred = 0
@@ -162,6 +170,7 @@ func Fdatasync[T any](l *Loop, c *Completion, fd int, ctx *T, callback func(ctx 
 // open: close it some other way, such as unix.Close, if nothing else will.
 func Close[T any](l *Loop, c *Completion, fd int, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opClose, callback == nil)
+	c.op = opClose
 	c.fd = int32(fd)
 	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
@@ -172,6 +181,7 @@ func Close[T any](l *Loop, c *Completion, fd int, ctx *T, callback func(ctx *T, 
 // byte fails with EINVAL through the callback.
 func OpenAt[T any](l *Loop, c *Completion, dirfd int, path string, flags int, mode uint32, ctx *T, callback func(ctx *T, c *Completion, fd int, err error)) {
 	l.prepare(c, opOpenAt, callback == nil)
+	c.op = opOpenAt
 	c.fd = int32(dirfd)
 	c.flags = uint32(flags | unix.O_CLOEXEC)
 	c.mode = mode
@@ -182,6 +192,7 @@ func OpenAt[T any](l *Loop, c *Completion, dirfd int, path string, flags int, mo
 // how is unix.SHUT_RD, unix.SHUT_WR or unix.SHUT_RDWR.
 func Shutdown[T any](l *Loop, c *Completion, fd int, how int, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opShutdown, callback == nil)
+	c.op = opShutdown
 	c.fd = int32(fd)
 	c.flags = uint32(how)
 	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
@@ -202,6 +213,7 @@ func Shutdown[T any](l *Loop, c *Completion, fd int, how int, ctx *T, callback f
 // follows the same rules.
 func Cancel[T any](l *Loop, c *Completion, target *Completion, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opCancel, callback == nil)
+	c.op = opCancel
 	if target == nil {
 		panic("ioloop: Cancel with a nil target")
 	}
@@ -218,6 +230,7 @@ func Cancel[T any](l *Loop, c *Completion, target *Completion, ctx *T, callback 
 // submitPositioned submits Read or Write.
 func submitPositioned[T any](l *Loop, c *Completion, op opcode, fd int, buf []byte, offset int64, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
 	l.prepare(c, op, callback == nil)
+	c.op = op
 	c.fd = int32(fd)
 	c.io.buf = buf
 	c.io.offset = offset
@@ -228,6 +241,7 @@ func submitPositioned[T any](l *Loop, c *Completion, op opcode, fd int, buf []by
 // submitVectored submits Readv or Writev.
 func submitVectored[T any](l *Loop, c *Completion, op opcode, fd int, bufs [][]byte, offset int64, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
 	l.prepare(c, op, callback == nil)
+	c.op = op
 	c.fd = int32(fd)
 	c.setIovecs(bufs)
 	c.io.offset = offset
@@ -238,6 +252,7 @@ func submitVectored[T any](l *Loop, c *Completion, op opcode, fd int, bufs [][]b
 // submitSync submits Fsync (flags 0) or Fdatasync (fsyncDatasync).
 func submitSync[T any](l *Loop, c *Completion, fd int, flags uint32, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opFsync, callback == nil)
+	c.op = opFsync
 	c.fd = int32(fd)
 	c.flags = flags
 	l.fileOpsUnflushed++

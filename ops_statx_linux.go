@@ -15,6 +15,7 @@ import (
 // other systems have no equivalent worth hiding them behind.
 func Statx[T any](l *Loop, c *Completion, dirfd int, path string, flags int, mask int, stat *unix.Statx_t, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opStatx, callback == nil)
+	c.op = opStatx
 	if stat == nil {
 		panic("ioloop: Statx with a nil *unix.Statx_t")
 	}

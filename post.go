@@ -37,8 +37,11 @@ func (f postFunc[T]) run(ctx unsafe.Pointer) { f((*T)(ctx)) }
 // It returns ErrQueueFull when the inbox is full and ErrClosed once Close
 // has begun; fn then never runs.
 func Post[T any](l *Loop, ctx *T, fn func(ctx *T)) error {
-	if fn == nil {
+	switch {
+	case fn == nil:
 		panic("ioloop: Post with a nil function")
+	case l == nil:
+		panic("ioloop: Post to a nil *Loop")
 	}
 	return l.post(postFunc[T](fn), unsafe.Pointer(ctx), nil)
 }

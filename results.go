@@ -53,6 +53,9 @@ var runByLoop = [256]bool{opNextTick: true, opCancel: true, opWaitEvent: true}
 func (l *Loop) completeWithoutBackend(c *Completion) bool {
 	switch {
 	case l.closing:
+		if l.closed {
+			l.misuse(c, c.op, false) // submitted after Close returned
+		}
 		l.record(c, 0, codeClosed)
 		return true
 	case c.op == opNextTick:
