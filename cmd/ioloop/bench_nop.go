@@ -61,18 +61,14 @@ func runBenchNop(args []string, stdout, stderr io.Writer) int {
 	bench := &nopBench{loop: loop, remaining: *count - int64(inFlight)}
 	completions := make([]ioloop.Completion, inFlight)
 
-	m, err := proc.StartMeter()
-	if err != nil {
-		_ = loop.Close()
-		return fail(stderr, fs.Name(), err)
-	}
+	m := proc.StartMeter()
 	for i := range completions {
 		ioloop.Nop(loop, &completions[i], bench, (*nopBench).onNop)
 	}
 	runErr := loop.Run()
-	iv, meterErr := m.Stop()
+	iv := m.Stop()
 	closeErr := loop.Close()
-	for _, err := range []error{runErr, bench.err, meterErr, closeErr} {
+	for _, err := range []error{runErr, bench.err, closeErr} {
 		if err != nil {
 			return fail(stderr, fs.Name(), err)
 		}

@@ -98,10 +98,7 @@ func readLoop(loop *ioloop.Loop, t *readTarget, qd int, seed uint64, duration ti
 	for i := range readers {
 		readers[i] = reader{bench: bench, buf: ioloop.AlignedBuffer(t.bs, t.memAlign)}
 	}
-	m, err := proc.StartMeter()
-	if err != nil {
-		return readResult{}, err
-	}
+	m := proc.StartMeter()
 	for i := range readers {
 		readers[i].submit()
 	}
@@ -109,12 +106,12 @@ func readLoop(loop *ioloop.Loop, t *readTarget, qd int, seed uint64, duration ti
 	// Snapshot before draining: the reads still in flight finish below
 	// without resubmitting and are not counted.
 	ops := bench.ops
-	iv, meterErr := m.Stop()
+	iv := m.Stop()
 	bench.stopping = true
 	if runErr == nil {
 		runErr = loop.Run()
 	}
-	return readResult{ops, iv}, errors.Join(runErr, bench.err, meterErr)
+	return readResult{ops, iv}, errors.Join(runErr, bench.err)
 }
 
 // readAtWorker is one goroutine of the readat engine. Its counter sits on
@@ -140,10 +137,7 @@ func readAt(f *os.File, t *readTarget, qd int, seed uint64, duration time.Durati
 		readErr error
 		failed  = make(chan struct{}) // closed with the first error
 	)
-	m, err := proc.StartMeter()
-	if err != nil {
-		return readResult{}, err
-	}
+	m := proc.StartMeter()
 	for i := range workers {
 		wg.Add(1)
 		go func(w *readAtWorker, rng *rand.Rand, buf []byte) {
@@ -171,10 +165,10 @@ func readAt(f *os.File, t *readTarget, qd int, seed uint64, duration time.Durati
 	for i := range workers {
 		ops += workers[i].ops.Load()
 	}
-	iv, meterErr := m.Stop()
+	iv := m.Stop()
 	stop.Store(true)
 	wg.Wait()
-	return readResult{ops, iv}, errors.Join(readErr, meterErr)
+	return readResult{ops, iv}, readErr
 }
 
 func runBenchRead(args []string, stdout, stderr io.Writer) int {

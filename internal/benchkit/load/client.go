@@ -289,16 +289,13 @@ func (cl *Client) Measure(d time.Duration, p *Probe) (int64, proc.Interval, erro
 			return 0, proc.Interval{}, err
 		}
 	}
-	m, err := proc.StartMeter()
-	if err != nil {
-		return 0, proc.Interval{}, err
-	}
+	m := proc.StartMeter()
 	before := cl.messages
 	cl.measuring = true
-	runErr := cl.RunUntil(d, nil)
+	err := cl.RunUntil(d, nil)
 	cl.measuring = false
-	iv, err := m.Stop()
-	if err := errors.Join(runErr, err); err != nil {
+	iv := m.Stop()
+	if err != nil {
 		return 0, proc.Interval{}, err
 	}
 	if p != nil {

@@ -36,13 +36,15 @@ func (c CPU) Sub(earlier CPU) CPU { return CPU{c.User - earlier.User, c.System -
 
 // SelfCPU returns the CPU time this process has used, all threads, from
 // getrusage(RUSAGE_SELF) (microsecond resolution): the same measure the C
-// baselines use, so CPU per operation compares across tools.
-func SelfCPU() (CPU, error) {
+// baselines use, so CPU per operation compares across tools. getrusage
+// fails only for a bad pointer or an unknown who, neither of which can
+// happen here, so a failure panics.
+func SelfCPU() CPU {
 	var ru unix.Rusage
 	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		return CPU{}, fmt.Errorf("getrusage: %w", err)
+		panic("proc: getrusage(RUSAGE_SELF): " + err.Error())
 	}
-	return CPU{time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())}, nil
+	return CPU{time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())}
 }
 
 // Meter measures wall time and this process's CPU time over a window.
@@ -58,22 +60,14 @@ type Interval struct {
 }
 
 // StartMeter starts measuring.
-func StartMeter() (Meter, error) {
-	cpu, err := SelfCPU()
-	if err != nil {
-		return Meter{}, err
-	}
-	return Meter{start: time.Now(), cpuStart: cpu}, nil
-}
+func StartMeter() Meter { return Meter{start: time.Now(), cpuStart: SelfCPU()} }
+
+// Started is when the Meter started.
+func (m Meter) Started() time.Time { return m.start }
 
 // Stop returns what was measured since StartMeter.
-func (m Meter) Stop() (Interval, error) {
-	wall := time.Since(m.start)
-	cpu, err := SelfCPU()
-	if err != nil {
-		return Interval{}, err
-	}
-	return Interval{Wall: wall, CPU: cpu.Sub(m.cpuStart)}, nil
+func (m Meter) Stop() Interval {
+	return Interval{Wall: time.Since(m.start), CPU: SelfCPU().Sub(m.cpuStart)}
 }
 
 // PerSecond returns count per second of wall time.
