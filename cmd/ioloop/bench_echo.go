@@ -19,7 +19,10 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ioloop bench echo",
 		"ioloop bench echo [-addr 127.0.0.1:9000] [-conns 1000] [-size 64] [-duration 5s] [-warmup 1s] [-backend B] [-entries N] [-json]\n"+
 			"       ioloop bench echo -server ioloop|gonet [-server-backend B] [-server-loops N] [-pin auto|none|S,C] [-syscalls=false] [flags above]", stderr)
-	addrText := fs.String("addr", "127.0.0.1:9000", "echo server address, IP:port; with -server, the address it listens on (default then 127.0.0.1:0: any free port)")
+	// The default depends on -server, so the flag's own is empty and the
+	// usage text states both.
+	addrText := fs.String("addr", "", "echo server address, IP:port (default 127.0.0.1:9000); with -server, the address the server listens on "+
+		"(default 127.0.0.1:0: any free port)")
 	conns := fs.Int("conns", 1000, "connections, each with one message in flight")
 	size := fs.Int("size", 64, "message size in bytes")
 	duration := fs.Duration("duration", 5*time.Second, "how long to measure")
@@ -58,7 +61,11 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 	if *serverLoops < 1 || *serverLoops > maxEchoLoops {
 		return usageError(fs, "-server-loops must be in 1..%d, got %d", maxEchoLoops, *serverLoops)
 	}
-	if server.value != serverExternal && !flagsSet(fs)["addr"] {
+	switch {
+	case *addrText != "":
+	case server.value == serverExternal:
+		*addrText = "127.0.0.1:9000"
+	default:
 		*addrText = "127.0.0.1:0"
 	}
 	addr, err := netip.ParseAddrPort(*addrText)

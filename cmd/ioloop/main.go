@@ -41,6 +41,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // Exit codes. 2 for usage errors follows the flag package and most Unix
@@ -151,6 +152,17 @@ func usageError(fs *flag.FlagSet, format string, args ...any) int {
 
 // fail reports an error of the work itself and returns exitFail.
 func fail(stderr io.Writer, name string, err error) int {
-	fmt.Fprintf(stderr, "%s: %v\n", name, err)
+	fmt.Fprintf(stderr, "%s: %s\n", name, withoutLibraryPrefix(err))
 	return exitFail
+}
+
+// libraryPrefix starts the library's error messages. Every message of the
+// CLI starts with the command's name ("ioloop bench nop: "), which already
+// says where it comes from, so the library's own prefix is dropped from
+// the front of a message rather than doubled.
+const libraryPrefix = "ioloop: "
+
+// withoutLibraryPrefix is err's message without libraryPrefix in front.
+func withoutLibraryPrefix(err error) string {
+	return strings.TrimPrefix(err.Error(), libraryPrefix)
 }
