@@ -1,9 +1,10 @@
 // Command ioloop reports which backend the event loop selects on a machine
 // and why, inspects its io_uring support, runs a TCP echo server on the
-// loop (or on Go's net package, as a baseline), and measures the loop
-// against the C liburing, fio, Go standard library and echo-client
-// baselines (see bench/run_core_targets.sh and
-// bench/run_readiness_targets.sh).
+// loop (or on Go's net package, as a baseline), and measures the loop, in
+// ways comparable with the C liburing, fio and Go standard library
+// baselines (docs/BENCHMARKS.md). The benchmarks share their load
+// generator, servers and measurements with the bench/ suite
+// (internal/benchkit).
 //
 // Usage:
 //
