@@ -3,9 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // benchCommands are the `ioloop bench` subcommands.
@@ -47,59 +44,4 @@ func benchUsage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Each prints one `name=... key=value ...` line, or one JSON object with -json.")
-}
-
-// meter measures wall time and the process's CPU time (user + system, all
-// threads, from getrusage(RUSAGE_SELF)) over an interval, the same way the
-// C baseline does, so cpu_us_per_op is comparable across tools.
-type meter struct {
-	start    time.Time
-	cpuStart time.Duration
-}
-
-// interval is what a meter measured.
-type interval struct {
-	wall time.Duration
-	cpu  time.Duration
-}
-
-func startMeter() (meter, error) {
-	cpu, err := processCPU()
-	if err != nil {
-		return meter{}, err
-	}
-	return meter{start: time.Now(), cpuStart: cpu}, nil
-}
-
-func (m meter) stop() (interval, error) {
-	wall := time.Since(m.start)
-	cpu, err := processCPU()
-	if err != nil {
-		return interval{}, err
-	}
-	return interval{wall: wall, cpu: cpu - m.cpuStart}, nil
-}
-
-// perSecond returns count per second of wall time.
-func (iv interval) perSecond(count int64) float64 {
-	return float64(count) / iv.wall.Seconds()
-}
-
-// cpuMicrosPer returns the process's CPU microseconds per unit of work.
-func (iv interval) cpuMicrosPer(count int64) float64 {
-	return iv.cpuMicrosPerOf(iv.cpu, count)
-}
-
-// cpuMicrosPerOf returns CPU microseconds per unit of work for CPU time
-// measured some other way over the interval (another process's).
-func (iv interval) cpuMicrosPerOf(cpu time.Duration, count int64) float64 {
-	return float64(cpu.Nanoseconds()) / 1e3 / float64(count)
-}
-
-func processCPU() (time.Duration, error) {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		return 0, fmt.Errorf("getrusage: %w", err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }

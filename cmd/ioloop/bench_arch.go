@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ioloop/ioloop"
+	"github.com/ioloop/ioloop/internal/benchkit/proc"
+	"github.com/ioloop/ioloop/internal/cpuset"
 )
 
 // `ioloop bench arch` compares the two ways beyond one thread that
@@ -109,7 +111,7 @@ func runBenchArch(args []string, stdout, stderr io.Writer) int {
 	reps := fs.Int("reps", 3, "repetitions of the whole matrix, interleaved; the summary lines give medians")
 	conns := fs.Int("conns", 64, "client connections, each with one request in flight")
 	defaultCPUs := runtime.NumCPU()
-	if cpus, err := allowedCPUs(); err == nil {
+	if cpus, err := cpuset.Allowed(); err == nil {
 		defaultCPUs = len(cpus)
 	}
 	loops := fs.Int("loops", defaultCPUs, "percore: loops in the group; the default is one per CPU this process may use")
@@ -171,7 +173,7 @@ func runBenchArch(args []string, stdout, stderr io.Writer) int {
 	if code, ok := rejectFlags(fs, "the benchmark (only -serve)", "addr"); !ok {
 		return code
 	}
-	if err := raiseNoFile(uint64(*conns) + 64); err != nil {
+	if err := proc.RaiseNoFile(uint64(*conns) + 64); err != nil {
 		return fail(stderr, fs.Name(), err)
 	}
 	fmt.Fprintf(stderr, "# busy loop: %.3f rounds/ns; server and client share this machine's %d CPUs, unpinned\n", *spinPerNs, runtime.NumCPU())
@@ -244,19 +246,19 @@ func runArchCell(cell *archCell, cfg archServerConfig, lf *loopFlags, conns int,
 		return archRun{}, fmt.Errorf("the server dropped %d replies and rejected %d connections", st.postDropped, st.rejected)
 	}
 	run := archRun{
-		reqsPerSec: res.iv.perSecond(res.requests),
+		reqsPerSec: res.iv.PerSecond(res.requests),
 		p50:        float64(res.p50) / 1e3, p99: float64(res.p99) / 1e3, light: float64(res.light) / 1e3,
-		clientCPU: res.iv.cpuMicrosPer(res.requests), serverCPU: -1, serverUtil: -1,
-		clientUtil:  res.iv.cpu.Seconds() / res.iv.wall.Seconds(),
+		clientCPU: res.iv.CPUMicrosPer(res.requests), serverCPU: -1, serverUtil: -1,
+		clientUtil:  res.iv.Utilization(res.iv.CPU.Total()),
 		otherUtil:   -1,
 		postRetries: st.postRetries,
 	}
 	if serverCPU >= 0 {
-		run.serverCPU = res.iv.cpuMicrosPerOf(serverCPU, res.requests)
-		run.serverUtil = serverCPU.Seconds() / res.iv.wall.Seconds()
+		run.serverCPU = proc.MicrosPer(serverCPU, res.requests)
+		run.serverUtil = res.iv.Utilization(serverCPU)
 		if res.machineCPU >= 0 {
 			// /proc's 10 ms ticks can make this slightly negative.
-			run.otherUtil = max(0, (res.machineCPU-serverCPU-res.iv.cpu).Seconds()/res.iv.wall.Seconds())
+			run.otherUtil = max(0, res.iv.Utilization(res.machineCPU-serverCPU-res.iv.CPU.Total()))
 		}
 	}
 	return run, nil

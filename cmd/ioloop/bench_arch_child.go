@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ioloop/ioloop/internal/benchkit/load"
+	"github.com/ioloop/ioloop/internal/benchkit/proc"
 )
 
 // archServerProcess is the server of one run: `bench arch -serve ARCH`
@@ -52,21 +55,22 @@ func startArchServerProcess(cfg archServerConfig, backend backendFlag) (*archSer
 
 // cpuProbe reads the server's CPU time at both ends of the window into
 // *cpu; where that is impossible (outside Linux) it leaves *cpu at -1.
-func (p *archServerProcess) cpuProbe(cpu *time.Duration) *probe {
+func (p *archServerProcess) cpuProbe(cpu *time.Duration) *load.Probe {
 	var begin time.Duration
 	*cpu = -1
-	return &probe{
-		begin: func() error {
-			var err error
-			if begin, err = processCPUOf(p.cmd.Process.Pid); err != nil {
+	return &load.Probe{
+		Begin: func() error {
+			now, err := proc.ProcessCPU(p.cmd.Process.Pid)
+			begin = now.Total()
+			if err != nil {
 				begin = -1
 			}
 			return nil
 		},
-		end: func() error {
-			end, err := processCPUOf(p.cmd.Process.Pid)
+		End: func() error {
+			end, err := proc.ProcessCPU(p.cmd.Process.Pid)
 			if err == nil && begin >= 0 {
-				*cpu = end - begin
+				*cpu = end.Total() - begin
 			}
 			return nil
 		},

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ioloop/ioloop"
+	"github.com/ioloop/ioloop/internal/benchkit/serve"
 	"golang.org/x/sys/unix"
 )
 
@@ -108,9 +109,9 @@ type archServer struct {
 // archShard is one loop's share of the server. Only its loop's goroutine
 // touches it while the server runs.
 type archShard struct {
-	acceptor
+	serve.Acceptor
 	srv      *archServer
-	pool     connPool[archConn]
+	pool     serve.Pool[archConn]
 	limit    int // connections at once; 0: no limit
 	active   int
 	requests int64 // requests received
@@ -121,7 +122,7 @@ type archShard struct {
 // archConn is one server connection. It has one operation in flight at a
 // time (Recv, then Send, or Close), or none while a pool worker holds it.
 type archConn struct {
-	serverConn
+	serve.Conn
 	shard *archShard
 	got   int // bytes of the current request received
 	req   [archRequestSize]byte
@@ -156,7 +157,7 @@ func startArchServer(cfg archServerConfig, addr netip.AddrPort) (*archServer, er
 	s := &archServer{cfg: cfg, fds: fds, addr: bound, shards: make([]*archShard, cfg.loops)}
 	for i := range s.shards {
 		sh := &archShard{srv: s}
-		sh.acceptor = acceptor{listenFD: fds[i], handler: sh}
+		sh.Acceptor = serve.Acceptor{ListenFD: fds[i], Handler: sh}
 		s.shards[i] = sh
 	}
 	if cfg.arch == archPool {
@@ -165,8 +166,8 @@ func startArchServer(cfg archServerConfig, addr netip.AddrPort) (*archServer, er
 	}
 	s.group, err = ioloop.StartGroup(ioloop.GroupOptions{Loops: cfg.loops, Loop: cfg.loop}, func(l *ioloop.Loop, i int) error {
 		sh := s.shards[i]
-		sh.loop = l
-		sh.start()
+		sh.Loop = l
+		sh.Start()
 		return nil
 	})
 	if err != nil {
@@ -224,28 +225,30 @@ func (sh *archShard) fail(err error) {
 	}
 }
 
-func (sh *archShard) acceptFailed(err error) { sh.fail(err) }
+// AcceptFailed stops the shard with err.
+func (sh *archShard) AcceptFailed(err error) { sh.fail(err) }
 
-// accepted serves fd, or closes it at once when the shard is at its
+// Accepted serves fd, or closes it at once when the shard is at its
 // connection limit.
-func (sh *archShard) accepted(fd int) {
+func (sh *archShard) Accepted(fd int) {
 	if sh.limit > 0 && sh.active >= sh.limit {
 		sh.rejected++
 		_ = unix.Close(fd)
 		return
 	}
 	sh.active++
-	conn := sh.pool.get()
+	conn := sh.pool.Get()
 	if conn == nil {
 		conn = &archConn{shard: sh}
-		conn.serverConn = serverConn{loop: sh.loop, owner: conn}
+		conn.Conn = serve.Conn{Loop: sh.Loop, Owner: conn}
 	}
-	conn.fd, conn.got = fd, 0
-	conn.recv()
+	conn.FD, conn.got = fd, 0
+	conn.Recv()
 }
 
-func (conn *archConn) recv() {
-	ioloop.Recv(conn.loop, &conn.c, conn.fd, conn.req[conn.got:], conn, (*archConn).onRecv)
+// Recv receives the rest of the current request.
+func (conn *archConn) Recv() {
+	ioloop.Recv(conn.Loop, &conn.Op, conn.FD, conn.req[conn.got:], conn, (*archConn).onRecv)
 }
 
 // onRecv collects one request (the client sends the next only after the
@@ -253,19 +256,19 @@ func (conn *archConn) recv() {
 // does the work inline or hands it to the pool.
 func (conn *archConn) onRecv(_ *ioloop.Completion, n int, err error) {
 	if err != nil { // EOF, a reset, or cancellation by Close
-		conn.close()
+		conn.Close()
 		return
 	}
 	conn.got += n
 	if conn.got < archRequestSize {
-		conn.recv()
+		conn.Recv()
 		return
 	}
 	conn.got = 0
 	sh := conn.shard
 	if time.Duration(binary.LittleEndian.Uint32(conn.req[8:12])) > maxWork {
 		sh.fail(fmt.Errorf("a request asked for more than %v of work", maxWork))
-		conn.close()
+		conn.Close()
 		return
 	}
 	sh.requests++
@@ -278,7 +281,7 @@ func (conn *archConn) onRecv(_ *ioloop.Completion, n int, err error) {
 	case sh.srv.jobs <- conn:
 	default: // impossible while the connection limit holds (see archServer.jobs)
 		sh.fail(errors.New("the worker pool's queue was full"))
-		conn.close()
+		conn.Close()
 	}
 }
 
@@ -294,11 +297,12 @@ func (conn *archConn) work(spinPerNs float64) {
 
 // sendReply runs on the loop: directly after inline work, or as the
 // function a pool worker posted.
-func (conn *archConn) sendReply() { conn.send(conn.reply[:]) }
+func (conn *archConn) sendReply() { conn.Send(conn.reply[:]) }
 
-func (conn *archConn) closed() {
+// Closed returns the connection to the shard's pool.
+func (conn *archConn) Closed() {
 	conn.shard.active--
-	conn.shard.pool.put(conn)
+	conn.shard.pool.Put(conn)
 }
 
 // worker is one goroutine of the pool: it takes a request, does the work
@@ -323,12 +327,12 @@ func (s *archServer) worker() {
 func (s *archServer) postReply(conn *archConn) {
 	var deadline time.Time
 	for attempt := 0; ; attempt++ {
-		err := ioloop.Post(conn.shard.loop, conn, (*archConn).sendReply)
+		err := ioloop.Post(conn.shard.Loop, conn, (*archConn).sendReply)
 		if err == nil {
 			return
 		}
 		if !errors.Is(err, ioloop.ErrQueueFull) {
-			_ = unix.Close(conn.fd)
+			_ = unix.Close(conn.FD)
 			return
 		}
 		s.postRetries.Add(1)
@@ -340,7 +344,7 @@ func (s *archServer) postReply(conn *archConn) {
 			time.Sleep(postBackoff)
 		case time.Now().After(deadline):
 			s.postDropped.Add(1)
-			_ = unix.Close(conn.fd)
+			_ = unix.Close(conn.FD)
 			return
 		default:
 			time.Sleep(postBackoff)

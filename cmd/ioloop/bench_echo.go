@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,43 +8,9 @@ import (
 	"time"
 
 	"github.com/ioloop/ioloop"
-	"golang.org/x/sys/unix"
+	"github.com/ioloop/ioloop/internal/benchkit/load"
+	"github.com/ioloop/ioloop/internal/benchkit/proc"
 )
-
-// echoClient is the load generator of `bench echo`: a loadClient whose
-// every connection sends size bytes and waits until all of them have come
-// back.
-type echoClient struct {
-	loadClient
-	size int
-}
-
-func newEchoClient(loop *ioloop.Loop, addr netip.AddrPort, conns, size int) *echoClient {
-	cl := &echoClient{size: size}
-	initLoadClient(&cl.loadClient, loop, addr, conns, size, size, cl)
-	// Each connection sends a pattern of its own, so a reply delivered to
-	// the wrong connection is caught.
-	for i := range cl.conns {
-		buf := cl.conns[i].sendBuf
-		for j := range buf {
-			buf[j] = byte(i*31 + j)
-		}
-	}
-	return cl
-}
-
-// prepare leaves the request as it is: every message of a connection
-// carries the same pattern.
-func (cl *echoClient) prepare(*loadConn) {}
-
-func (cl *echoClient) check(conn *loadConn) error {
-	if !bytes.Equal(conn.recvBuf, conn.sendBuf) {
-		return errors.New("the server echoed different bytes than were sent")
-	}
-	return nil
-}
-
-func (cl *echoClient) record(*loadConn, time.Duration) {}
 
 // Value of `bench echo -server` for a server this command does not start.
 const serverExternal = "external"
@@ -54,7 +19,10 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ioloop bench echo",
 		"ioloop bench echo [-addr 127.0.0.1:9000] [-conns 1000] [-size 64] [-duration 5s] [-warmup 1s] [-backend B] [-entries N] [-json]\n"+
 			"       ioloop bench echo -server ioloop|gonet [-server-backend B] [-server-loops N] [-pin auto|none|S,C] [-syscalls=false] [flags above]", stderr)
-	addrText := fs.String("addr", "127.0.0.1:9000", "echo server address, IP:port; with -server, the address it listens on (default then 127.0.0.1:0: any free port)")
+	// The default depends on -server, so the flag's own is empty and the
+	// usage text states both.
+	addrText := fs.String("addr", "", "echo server address, IP:port (default 127.0.0.1:9000); with -server, the address the server listens on "+
+		"(default 127.0.0.1:0: any free port)")
 	conns := fs.Int("conns", 1000, "connections, each with one message in flight")
 	size := fs.Int("size", 64, "message size in bytes")
 	duration := fs.Duration("duration", 5*time.Second, "how long to measure")
@@ -93,7 +61,11 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 	if *serverLoops < 1 || *serverLoops > maxEchoLoops {
 		return usageError(fs, "-server-loops must be in 1..%d, got %d", maxEchoLoops, *serverLoops)
 	}
-	if server.value != serverExternal && !flagsSet(fs)["addr"] {
+	switch {
+	case *addrText != "":
+	case server.value == serverExternal:
+		*addrText = "127.0.0.1:9000"
+	default:
 		*addrText = "127.0.0.1:0"
 	}
 	addr, err := netip.ParseAddrPort(*addrText)
@@ -119,7 +91,7 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 		return usageError(fs, "-pin SERVER,CLIENT names one server CPU; with -server-loops %d use auto or none", *serverLoops)
 	}
 	// One descriptor per connection, plus the ring and the usual few.
-	if err := raiseNoFile(uint64(*conns) + 64); err != nil {
+	if err := proc.RaiseNoFile(uint64(*conns) + 64); err != nil {
 		return fail(stderr, fs.Name(), err)
 	}
 
@@ -144,7 +116,7 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 		defer srv.cleanup()
 		addr = srv.addr
 		if pin.client >= 0 {
-			if err := pinProcess(pin.client); err != nil {
+			if err := proc.PinProcess(pin.client); err != nil {
 				return fail(stderr, fs.Name(), fmt.Errorf("pinning the load generator: %w", err))
 			}
 		}
@@ -159,29 +131,32 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// runEchoClient runs the load generator against addr, with srv's window
-// measured alongside when there is a server process, and stops srv.
+// runEchoClient runs the load generator against addr, with srv measured
+// alongside when there is a server process, and stops srv.
 func runEchoClient(opts ioloop.Options, addr netip.AddrPort, conns, size int, connectTimeout, warmup, duration time.Duration,
 	srv *serverProcess, stderr io.Writer) (echoResult, error) {
 	loop, err := newLoop(opts, stderr)
 	if err != nil {
 		return echoResult{}, err
 	}
-	cl := newEchoClient(loop, addr, conns, size)
-	var main, extra *probe
+	cfg := load.EchoConfig{ConnectTimeout: connectTimeout, Warmup: warmup, Duration: duration, Progress: stderr}
 	if srv != nil {
-		main, extra = srv.cpuProbe(), srv.syscallProbe()
+		cfg.Server = srv.meter
+		if srv.countSyscalls {
+			cfg.SyscallWindow = duration
+		}
 	}
-	res, runErr := cl.run(connectTimeout, warmup, duration, main, extra, stderr)
-	res.backend = loop.Backend().String()
-	// Close cancels the Recvs still waiting; only then may the sockets go.
-	closeErr := loop.Close()
-	cl.closeAll()
+	cl := load.NewEchoClient(loop, addr, conns, size)
+	res, runErr := load.RunEcho(cl, size, cfg)
+	closeErr := cl.Close()
+	if srv != nil && srv.meter.SyscallsErr != nil {
+		fmt.Fprintf(stderr, "# not counting the server's system calls: %v\n", srv.meter.SyscallsErr)
+	}
 	var stopErr error
 	if srv != nil {
 		stopErr = srv.stop()
 	}
-	return res, errors.Join(runErr, closeErr, stopErr)
+	return echoResult{EchoResult: res, backend: loop.Backend().String()}, errors.Join(runErr, closeErr, stopErr)
 }
 
 // report formats the result: the load generator's alone (echo_client), or
@@ -189,22 +164,23 @@ func runEchoClient(opts ioloop.Options, addr netip.AddrPort, conns, size int, co
 // With more than one server loop, loopCPUs are the loops' CPUs (nil: not
 // pinned) and server_cpus replaces server_cpu.
 func (res echoResult) report(srv *serverProcess, pin pinning, loopCPUs []int, stderr io.Writer) *report {
-	clientUtil := res.iv.cpu.Seconds() / res.iv.wall.Seconds()
+	clientUtil := res.Interval.Utilization(res.Interval.CPU.Total())
 	var r *report
 	if srv == nil {
 		r = newReport("echo_client").str("backend", res.backend)
 		res.addRate(r)
 	} else {
-		serverUtil := srv.cpu.Seconds() / res.iv.wall.Seconds()
+		serverCPU := srv.meter.CPU.Total()
+		serverUtil := res.Interval.Utilization(serverCPU)
 		r = newReport("echo_server").str("server", srv.server).str("server_backend", srv.backend).str("client_backend", res.backend)
 		res.addRate(r)
-		r.float("cpu_us_per_msg", res.iv.cpuMicrosPerOf(srv.cpu, res.messages), 3).float("server_cpu_util", serverUtil, 2)
-		if srv.calls >= 0 && res.extraMessages > 0 {
-			r.float("syscalls_per_msg", float64(srv.calls)/float64(res.extraMessages), 4)
+		r.float("cpu_us_per_msg", proc.MicrosPer(serverCPU, res.Messages), 3).float("server_cpu_util", serverUtil, 2)
+		if srv.meter.Syscalls >= 0 && res.SyscallWindowMessages > 0 {
+			r.float("syscalls_per_msg", float64(srv.meter.Syscalls)/float64(res.SyscallWindowMessages), 4)
 		}
 		warnIfClientBound(stderr, clientUtil, serverUtil)
 	}
-	r.float("client_cpu_us_per_msg", res.iv.cpuMicrosPer(res.messages), 3).float("client_cpu_util", clientUtil, 2)
+	r.float("client_cpu_us_per_msg", res.Interval.CPUMicrosPer(res.Messages), 3).float("client_cpu_util", clientUtil, 2)
 	if srv != nil {
 		if srv.loops > 1 {
 			r.int("server_loops", int64(srv.loops)).str("server_cpus", cpuList(loopCPUs))
@@ -227,91 +203,17 @@ func warnIfClientBound(stderr io.Writer, clientUtil, serverUtil float64) {
 	}
 }
 
-// echoResult is what the load generator measured: messages (round trips)
-// of size bytes on conns connections completed over iv, and their latency;
-// and the messages of the extra window, if there was one.
+// echoResult is what the load generator measured, and on which backend.
 type echoResult struct {
-	backend       string // the load generator's
-	conns, size   int
-	messages      int64
-	iv            interval
-	p50, p99      time.Duration
-	extraMessages int64
+	load.EchoResult
+	backend string // the load generator's
 }
 
 // addRate adds the fields every echo report shares.
 func (res echoResult) addRate(r *report) {
-	r.int("conns", int64(res.conns)).
-		int("size", int64(res.size)).
-		float("msgs_per_sec", res.iv.perSecond(res.messages), 0).
-		float("p50_us", float64(res.p50)/1e3, 1).
-		float("p99_us", float64(res.p99)/1e3, 1)
+	r.int("conns", int64(res.Conns)).
+		int("size", int64(res.Size)).
+		float("msgs_per_sec", res.Interval.PerSecond(res.Messages), 0).
+		float("p50_us", float64(res.P50)/1e3, 1).
+		float("p99_us", float64(res.P99)/1e3, 1)
 }
-
-// run connects, warms up, measures for duration, and stops every
-// connection after its current message. main, when not nil, brackets the
-// measured window. extra, when not nil, brackets a second window of the
-// same length after it, whose messages are counted in extraMessages: for
-// measurements that would disturb the first (perf's tracepoint makes every
-// system call of the server slower). Progress lines start with '#', on
-// stderr, so that a script can start a profiler once "# measuring"
-// appears.
-func (cl *echoClient) run(connectTimeout, warmup, duration time.Duration, main, extra *probe, stderr io.Writer) (echoResult, error) {
-	began := time.Now()
-	if err := cl.connect(connectTimeout); err != nil {
-		return echoResult{}, err
-	}
-	fmt.Fprintf(stderr, "# connected %d connections in %v; warming up for %v\n", len(cl.conns), time.Since(began).Round(time.Millisecond), warmup)
-	cl.startAll()
-	if err := cl.runUntil(warmup, nil); err != nil {
-		return echoResult{}, err
-	}
-
-	fmt.Fprintf(stderr, "# measuring for %v\n", duration)
-	messages, iv, err := cl.measure(duration, main)
-	if err != nil {
-		return echoResult{}, err
-	}
-	if messages == 0 {
-		return echoResult{}, errors.New("no message completed a round trip while measuring")
-	}
-	res := echoResult{
-		conns: len(cl.conns), size: cl.size, messages: messages, iv: iv,
-		p50: cl.latency.quantile(0.50), p99: cl.latency.quantile(0.99),
-	}
-	if extra != nil {
-		fmt.Fprintf(stderr, "# measuring for %v more (second window)\n", duration)
-		if res.extraMessages, _, err = cl.measure(duration, extra); err != nil {
-			return echoResult{}, err
-		}
-	}
-	cl.stopping = true
-	return res, nil
-}
-
-// raiseNoFile makes sure RLIMIT_NOFILE allows at least want descriptors:
-// within the hard limit it raises the soft one; beyond it, it tries to
-// raise the hard limit too, which needs CAP_SYS_RESOURCE.
-func raiseNoFile(want uint64) error {
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("getrlimit(RLIMIT_NOFILE): %w", err)
-	}
-	soft, hard := uint64(lim.Cur), uint64(lim.Max) // RLIM_INFINITY is the largest uint64
-	if soft >= want {
-		return nil
-	}
-	raised := lim
-	setRlimit(&raised.Cur, want)
-	setRlimit(&raised.Max, max(hard, want))
-	err := unix.Setrlimit(unix.RLIMIT_NOFILE, &raised)
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("need %d file descriptors but RLIMIT_NOFILE is %d (hard limit %d) and raising it failed: %w",
-		want, soft, hard, err)
-}
-
-// setRlimit stores v in a field of unix.Rlimit, which is a uint64 on most
-// systems and an int64 on FreeBSD.
-func setRlimit[T int64 | uint64](field *T, v uint64) { *field = T(v) }

@@ -6,7 +6,9 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/ioloop/ioloop/internal/benchkit/load"
+	"github.com/ioloop/ioloop/internal/cpuset"
 )
 
 // serverProcess is the echo server of `bench echo -server`: `ioloop echo`
@@ -22,15 +24,15 @@ type serverProcess struct {
 	log     io.Writer // where notes go: the client's stderr
 	loops   int       // the ioloop server's event loops
 
+	// countSyscalls asks for the second window, in which perf counts the
+	// server's system calls.
 	countSyscalls bool
-	syscalls      *syscallCounter // perf, while it runs
-	cpu           time.Duration   // CPU time used over the measured window (cpuProbe)
-	calls         int64           // system calls over the second window (syscallProbe); -1: not counted
+	meter         *load.ServerMeter // the server's CPU time and system calls
 }
 
 // startServerProcess starts `ioloop echo -server server` listening on
 // listen, pinned to cpu (none if negative), and waits until it listens.
-// countSyscalls enables syscallProbe.
+// countSyscalls asks for the system calls to be counted.
 func startServerProcess(server string, backend backendFlag, listen netip.AddrPort, cpu int, countSyscalls bool, log io.Writer) (*serverProcess, error) {
 	return startServerChild(serverChild{server: server, backend: backend, listen: listen, loops: 1, cpu: cpu}, countSyscalls, log)
 }
@@ -50,7 +52,7 @@ type serverChild struct {
 }
 
 // startServerChild starts the server described by c and waits until it
-// listens. countSyscalls enables syscallProbe.
+// listens. countSyscalls asks for the system calls to be counted.
 func startServerChild(c serverChild, countSyscalls bool, log io.Writer) (*serverProcess, error) {
 	server := c.server
 	args := []string{"echo", "-server", server, "-addr", c.listen.String()}
@@ -69,7 +71,7 @@ func startServerChild(c serverChild, countSyscalls bool, log io.Writer) (*server
 	}
 	p := &serverProcess{
 		childServer: child, server: server, log: log,
-		countSyscalls: countSyscalls, calls: -1, loops: max(c.loops, 1),
+		countSyscalls: countSyscalls, loops: max(c.loops, 1),
 	}
 	if err := p.launch(c.cpu); err != nil {
 		return nil, fmt.Errorf("starting the %s echo server: %w", server, err)
@@ -86,91 +88,11 @@ func startServerChild(c serverChild, countSyscalls bool, log io.Writer) (*server
 		p.kill()
 		return nil, p.failure(fmt.Sprintf("printed %q, want loops=%d", line, p.loops))
 	}
-	// Fail now, not after the warm-up, where the CPU time is unreadable.
-	if _, err := processCPUOf(p.cmd.Process.Pid); err != nil {
+	if p.meter, err = load.NewServerMeter(p.cmd.Process.Pid); err != nil {
 		p.kill()
-		return nil, fmt.Errorf("cannot measure the echo server: %w", err)
+		return nil, err
 	}
 	return p, nil
-}
-
-// cpuProbe reads the server's CPU time at both ends of the measured
-// window.
-func (p *serverProcess) cpuProbe() *probe {
-	read := func(into *time.Duration) error {
-		cpu, err := processCPUOf(p.cmd.Process.Pid)
-		if err != nil {
-			return fmt.Errorf("reading the server's CPU time: %w", err)
-		}
-		*into = cpu
-		return nil
-	}
-	var begin time.Duration
-	return &probe{
-		begin: func() error { return read(&begin) },
-		end: func() error {
-			err := read(&p.cpu)
-			p.cpu -= begin
-			return err
-		},
-	}
-}
-
-// syscallProbe attaches perf to the server and counts its system calls
-// over the window, or returns nil when not counting. perf attaches only
-// now, after the CPU time has been measured: its tracepoint slows every
-// system call, which would inflate the server's CPU time (measured: about
-// 6% more CPU per message for a server making three system calls per
-// message). If perf is missing or fails, a note says so and calls stays -1.
-func (p *serverProcess) syscallProbe() *probe {
-	if !p.countSyscalls {
-		return nil
-	}
-	return &probe{
-		begin: func() error {
-			counter, err := startSyscallCounter(p.cmd.Process.Pid)
-			if err != nil {
-				fmt.Fprintf(p.log, "# not counting the server's system calls: %v\n", err)
-				return nil
-			}
-			p.syscalls = counter
-			if err := counter.enable(); err != nil {
-				p.dropSyscalls(err)
-			}
-			return nil
-		},
-		end: func() error {
-			if p.syscalls == nil {
-				return nil
-			}
-			if err := p.syscalls.disable(); err != nil {
-				p.dropSyscalls(err)
-				return nil
-			}
-			calls, err := p.syscalls.finish()
-			if err != nil {
-				p.dropSyscalls(err)
-				return nil
-			}
-			p.calls, p.syscalls = calls, nil
-			return nil
-		},
-	}
-}
-
-// dropSyscalls gives up counting system calls: a missing count leaves a
-// field out of the report, while the CPU time is still worth having.
-func (p *serverProcess) dropSyscalls(err error) {
-	fmt.Fprintf(p.log, "# not counting the server's system calls: %v\n", err)
-	p.abandonSyscalls()
-}
-
-// abandonSyscalls stops perf if it still runs, discarding its count.
-func (p *serverProcess) abandonSyscalls() {
-	if p.syscalls != nil && !p.syscalls.finished {
-		_, _ = p.syscalls.finish()
-	}
-	p.syscalls = nil
 }
 
 // stop asks the server to shut down with SIGTERM and checks that it
@@ -178,7 +100,7 @@ func (p *serverProcess) abandonSyscalls() {
 // stderr (such as a backend fallback) are passed on.
 func (p *serverProcess) stop() error {
 	p.stopped = true
-	p.abandonSyscalls()
+	p.meter.Abandon()
 	if err := p.terminate(); err != nil {
 		return err
 	}
@@ -193,7 +115,9 @@ func (p *serverProcess) stop() error {
 
 // kill ends a server that stop did not: for the error paths.
 func (p *serverProcess) kill() {
-	p.abandonSyscalls()
+	if p.meter != nil {
+		p.meter.Abandon()
+	}
 	p.childServer.kill()
 }
 
@@ -232,11 +156,11 @@ func parsePinning(text string) (pin pinning, auto bool, err error) {
 }
 
 // autoPinning puts the server on the first CPU this process may use and
-// the client on the second, as bench/run_core_targets.sh did with taskset.
+// the client on the second, as taskset would.
 // Without two CPUs, or without CPU affinity (outside Linux), it says why on
 // log and does not pin.
 func autoPinning(log io.Writer) pinning {
-	cpus, err := allowedCPUs()
+	cpus, err := cpuset.Allowed()
 	switch {
 	case err != nil:
 		fmt.Fprintf(log, "# not pinning server and client to CPUs: %v\n", err)
@@ -261,7 +185,7 @@ func autoPinning(log io.Writer) pinning {
 // the figure that compares across loop counts. It returns the loops' CPUs
 // (nil: not pinned) and the load generator's CPU (-1: not pinned).
 func loopPinning(n int, log io.Writer) (loopCPUs []int, client int) {
-	cpus, err := allowedCPUs()
+	cpus, err := cpuset.Allowed()
 	if err != nil {
 		fmt.Fprintf(log, "# not pinning the server's loops and the load generator to CPUs: %v\n", err)
 		return nil, -1

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/ioloop/ioloop"
+	"github.com/ioloop/ioloop/internal/benchkit/proc"
 )
 
 // nopBench keeps `batch` NOPs in flight; every callback resubmits its own
@@ -60,23 +61,19 @@ func runBenchNop(args []string, stdout, stderr io.Writer) int {
 	bench := &nopBench{loop: loop, remaining: *count - int64(inFlight)}
 	completions := make([]ioloop.Completion, inFlight)
 
-	m, err := startMeter()
-	if err != nil {
-		_ = loop.Close()
-		return fail(stderr, fs.Name(), err)
-	}
+	m := proc.StartMeter()
 	for i := range completions {
 		ioloop.Nop(loop, &completions[i], bench, (*nopBench).onNop)
 	}
 	runErr := loop.Run()
-	iv, meterErr := m.stop()
+	iv := m.Stop()
 	closeErr := loop.Close()
-	for _, err := range []error{runErr, bench.err, meterErr, closeErr} {
+	for _, err := range []error{runErr, bench.err, closeErr} {
 		if err != nil {
 			return fail(stderr, fs.Name(), err)
 		}
 	}
-	if iv.wall <= 0 {
+	if iv.Wall <= 0 {
 		return fail(stderr, fs.Name(), fmt.Errorf("run too short to time; raise -count"))
 	}
 
@@ -84,8 +81,8 @@ func runBenchNop(args []string, stdout, stderr io.Writer) int {
 		str("backend", backend.String()).
 		int("batch", int64(*batch)).
 		int("ops", *count).
-		float("ops_per_sec", iv.perSecond(*count), 0).
-		float("cpu_us_per_op", iv.cpuMicrosPer(*count), 3)
+		float("ops_per_sec", iv.PerSecond(*count), 0).
+		float("cpu_us_per_op", iv.CPUMicrosPer(*count), 3)
 	if err := r.write(stdout, *asJSON); err != nil {
 		return fail(stderr, fs.Name(), err)
 	}

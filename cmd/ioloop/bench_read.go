@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ioloop/ioloop"
+	"github.com/ioloop/ioloop/internal/benchkit/proc"
 	"golang.org/x/sys/cpu"
 	"golang.org/x/sys/unix"
 )
@@ -42,7 +43,7 @@ func newRNG(seed, stream uint64) *rand.Rand {
 // readResult is what an engine measured: reads completed over iv.
 type readResult struct {
 	ops int64
-	iv  interval
+	iv  proc.Interval
 }
 
 // readBench keeps qd random reads in flight against one file. Each reader
@@ -97,10 +98,7 @@ func readLoop(loop *ioloop.Loop, t *readTarget, qd int, seed uint64, duration ti
 	for i := range readers {
 		readers[i] = reader{bench: bench, buf: ioloop.AlignedBuffer(t.bs, t.memAlign)}
 	}
-	m, err := startMeter()
-	if err != nil {
-		return readResult{}, err
-	}
+	m := proc.StartMeter()
 	for i := range readers {
 		readers[i].submit()
 	}
@@ -108,12 +106,12 @@ func readLoop(loop *ioloop.Loop, t *readTarget, qd int, seed uint64, duration ti
 	// Snapshot before draining: the reads still in flight finish below
 	// without resubmitting and are not counted.
 	ops := bench.ops
-	iv, meterErr := m.stop()
+	iv := m.Stop()
 	bench.stopping = true
 	if runErr == nil {
 		runErr = loop.Run()
 	}
-	return readResult{ops, iv}, errors.Join(runErr, bench.err, meterErr)
+	return readResult{ops, iv}, errors.Join(runErr, bench.err)
 }
 
 // readAtWorker is one goroutine of the readat engine. Its counter sits on
@@ -139,10 +137,7 @@ func readAt(f *os.File, t *readTarget, qd int, seed uint64, duration time.Durati
 		readErr error
 		failed  = make(chan struct{}) // closed with the first error
 	)
-	m, err := startMeter()
-	if err != nil {
-		return readResult{}, err
-	}
+	m := proc.StartMeter()
 	for i := range workers {
 		wg.Add(1)
 		go func(w *readAtWorker, rng *rand.Rand, buf []byte) {
@@ -170,10 +165,10 @@ func readAt(f *os.File, t *readTarget, qd int, seed uint64, duration time.Durati
 	for i := range workers {
 		ops += workers[i].ops.Load()
 	}
-	iv, meterErr := m.stop()
+	iv := m.Stop()
 	stop.Store(true)
 	wg.Wait()
-	return readResult{ops, iv}, errors.Join(readErr, meterErr)
+	return readResult{ops, iv}, readErr
 }
 
 func runBenchRead(args []string, stdout, stderr io.Writer) int {
@@ -270,8 +265,8 @@ func runBenchRead(args []string, stdout, stderr io.Writer) int {
 	r.int("qd", int64(*qd)).
 		int("bs", int64(*bs)).
 		bool("direct", *direct).
-		float("ops_per_sec", res.iv.perSecond(res.ops), 0).
-		float("cpu_us_per_op", res.iv.cpuMicrosPer(res.ops), 3)
+		float("ops_per_sec", res.iv.PerSecond(res.ops), 0).
+		float("cpu_us_per_op", res.iv.CPUMicrosPer(res.ops), 3)
 	if err := r.write(stdout, *asJSON); err != nil {
 		return fail(stderr, fs.Name(), err)
 	}

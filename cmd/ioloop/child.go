@@ -1,67 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ioloop/ioloop/internal/benchkit/proc"
 )
 
-// Helpers for the child processes of `bench echo -server` and `bench
-// arch`: the servers under load, and perf.
-
-// waitTimeout waits for cmd to exit, killing it after timeout.
-func waitTimeout(cmd *exec.Cmd, timeout time.Duration) error {
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(timeout):
-		_ = cmd.Process.Kill()
-		<-done
-		return fmt.Errorf("%s did not exit within %v and was killed", cmd.Path, timeout)
-	}
-}
-
-func closeAll(files ...*os.File) {
-	for _, f := range files {
-		_ = f.Close()
-	}
-}
-
-// lockedBuffer collects a child's output, written by os/exec's copying
-// goroutine and read by ours.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	// lineDone, if not nil, is closed once the first line is complete.
-	lineDone   chan struct{}
-	lineClosed bool
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n, err := b.buf.Write(p)
-	if b.lineDone != nil && !b.lineClosed && bytes.IndexByte(p, '\n') >= 0 {
-		close(b.lineDone)
-		b.lineClosed = true
-	}
-	return n, err
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// The child processes of `bench echo -server` and `bench arch`: the
+// servers under load.
 
 // serverStartTimeout bounds how long a server child may take to listen,
 // and serverStopTimeout how long it may take to exit after SIGTERM.
@@ -77,12 +30,13 @@ const (
 // both print a "listening on ADDR ..." line first and a summary line when
 // SIGTERM stops them.
 type childServer struct {
-	cmd     *exec.Cmd
-	name    string // how errors name the server, such as "echo server"
-	stdout  lockedBuffer
-	stderr  lockedBuffer
-	exited  chan struct{} // closed when cmd.Wait has returned
-	waitErr error         // cmd.Wait's result, once exited is closed
+	cmd      *exec.Cmd
+	name     string // how errors name the server, such as "echo server"
+	stdout   proc.LockedBuffer
+	stderr   proc.LockedBuffer
+	listened <-chan struct{} // closed when the child has printed its first line
+	exited   chan struct{}   // closed when cmd.Wait has returned
+	waitErr  error           // cmd.Wait's result, once exited is closed
 }
 
 // newChildServer prepares this program with args; launch starts it.
@@ -92,7 +46,7 @@ func newChildServer(name string, args ...string) (*childServer, error) {
 		return nil, fmt.Errorf("finding this program to start the server: %w", err)
 	}
 	p := &childServer{cmd: exec.Command(exe, args...), name: name, exited: make(chan struct{})}
-	p.stdout.lineDone = make(chan struct{})
+	p.listened = p.stdout.NotifyLine()
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	return p, nil
 }
@@ -100,7 +54,11 @@ func newChildServer(name string, args ...string) (*childServer, error) {
 // launch starts the child, pinned to cpu (none if negative), and reaps it
 // in the background, so that every later wait can be bounded by a select.
 func (p *childServer) launch(cpu int) error {
-	if err := startPinned(p.cmd, cpu); err != nil {
+	var cpus []int
+	if cpu >= 0 {
+		cpus = []int{cpu}
+	}
+	if err := proc.StartPinned(p.cmd, cpus); err != nil {
 		return err
 	}
 	go func() {
@@ -115,7 +73,7 @@ func (p *childServer) launch(cpu int) error {
 // fails (and is killed).
 func (p *childServer) listening() (string, error) {
 	select {
-	case <-p.stdout.lineDone:
+	case <-p.listened:
 	case <-p.exited:
 		return "", p.failure("exited before listening")
 	case <-time.After(serverStartTimeout):

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ioloop/ioloop"
+	"github.com/ioloop/ioloop/internal/benchkit/serve"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,100 +19,31 @@ import (
 // loop runs in slices of it and checks the signal channel in between.
 const signalCheckInterval = 100 * time.Millisecond
 
-// echoServer echoes every byte it receives on every connection: Recv,
-// then Send of what was received, then Recv again (see serverConn).
-type echoServer struct {
-	acceptor
-	bufSize int
-	pool    connPool[echoConn]
+// loopEcho is `ioloop echo` on one loop: the echo server of package
+// serve, driven from this goroutine between signals.
+type loopEcho struct{ *serve.Echo }
 
-	connections int64 // accepted in total
-	active      int64 // open now
-	messages    int64 // Recv completions echoed
-	bytes       int64 // bytes echoed
-	fatal       error // an accept error that stops the server
-	// onFatal, if set, is called on the loop's goroutine when fatal is
-	// set: a group's loops run on goroutines of their own, and this is how
-	// the goroutine that serves signals learns that one loop gave up.
-	onFatal func()
-}
+func (s loopEcho) stats() serve.EchoStats { return s.Stats() }
 
-type echoConn struct {
-	serverConn
-	srv *echoServer
-	buf []byte
-}
-
-func newEchoServer(loop *ioloop.Loop, listenFD, bufSize int) *echoServer {
-	s := &echoServer{bufSize: bufSize}
-	s.acceptor = acceptor{loop: loop, listenFD: listenFD, handler: s}
-	return s
-}
-
-func (s *echoServer) accepted(fd int) {
-	s.connections++
-	s.active++
-	conn := s.pool.get()
-	if conn == nil {
-		conn = &echoConn{srv: s, buf: make([]byte, s.bufSize)}
-		conn.serverConn = serverConn{loop: s.loop, owner: conn}
-	}
-	conn.fd = fd
-	conn.recv()
-}
-
-func (s *echoServer) acceptFailed(err error) {
-	if s.fatal == nil {
-		s.fatal = err
-		if s.onFatal != nil {
-			s.onFatal()
-		}
-	}
-}
-
-func (conn *echoConn) recv() {
-	ioloop.Recv(conn.loop, &conn.c, conn.fd, conn.buf, conn, (*echoConn).onRecv)
-}
-
-func (conn *echoConn) onRecv(_ *ioloop.Completion, n int, err error) {
-	if err != nil { // io.EOF, a reset, or cancellation by Loop.Close
-		conn.close()
-		return
-	}
-	s := conn.srv
-	s.messages++
-	s.bytes += int64(n)
-	conn.send(conn.buf[:n])
-}
-
-func (conn *echoConn) closed() {
-	conn.srv.active--
-	conn.srv.pool.put(conn)
-}
-
-func (s *echoServer) stats() echoStats {
-	return echoStats{connections: s.connections, active: s.active, messages: s.messages, bytes: s.bytes}
-}
-
-func (s *echoServer) shutdown() error { return s.loop.Close() }
+func (s loopEcho) shutdown() error { return s.Loop.Close() }
 
 // serve runs the loop until SIGINT or SIGTERM arrives on signals (or an
 // accept error stops the server), then closes the loop.
-func (s *echoServer) serve(signals <-chan os.Signal, stdout io.Writer) error {
-	for s.fatal == nil {
-		if err := s.loop.RunFor(signalCheckInterval); err != nil {
-			_ = s.loop.Close()
+func (s loopEcho) serve(signals <-chan os.Signal, stdout io.Writer) error {
+	for s.Fatal() == nil {
+		if err := s.Loop.RunFor(signalCheckInterval); err != nil {
+			_ = s.Loop.Close()
 			return err
 		}
 		select {
 		case sig := <-signals:
 			if stop, err := handleSignal(sig, s, stdout); stop || err != nil {
-				return errors.Join(err, s.loop.Close())
+				return errors.Join(err, s.Loop.Close())
 			}
 		default:
 		}
 	}
-	return errors.Join(s.fatal, s.loop.Close())
+	return errors.Join(s.Fatal(), s.Loop.Close())
 }
 
 // echoService is either echo server, as runEcho drives it.
@@ -121,22 +53,15 @@ type echoService interface {
 	serve(signals <-chan os.Signal, stdout io.Writer) error
 	// shutdown stops a server whose serve was never called.
 	shutdown() error
-	stats() echoStats
+	stats() serve.EchoStats
 }
 
-// echoStats are an echo server's counters. Both servers count the same
-// way (a message is one receive that was echoed), so a script can compare
-// them.
-type echoStats struct {
-	connections int64 // accepted in total
-	active      int64 // open now
-	messages    int64 // receives echoed
-	bytes       int64 // bytes echoed
-}
-
-func (st echoStats) write(w io.Writer, label string) error {
+// writeStats prints an echo server's counters as a `label key=value ...`
+// line. Both servers count the same way (a message is one receive that
+// was echoed), so a script can compare them.
+func writeStats(w io.Writer, label string, st serve.EchoStats) error {
 	_, err := fmt.Fprintf(w, "%s connections=%d active=%d messages=%d bytes=%d\n",
-		label, st.connections, st.active, st.messages, st.bytes)
+		label, st.Connections, st.Active, st.Messages, st.Bytes)
 	return err
 }
 
@@ -147,7 +72,7 @@ func handleSignal(sig os.Signal, srv echoService, stdout io.Writer) (stop bool, 
 	if sig != syscall.SIGUSR1 {
 		return true, nil
 	}
-	return false, srv.stats().write(stdout, "stats")
+	return false, writeStats(stdout, "stats", srv.stats())
 }
 
 // Values of `ioloop echo -server`, and of `ioloop bench echo -server`,
@@ -217,11 +142,11 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		srv, bound, backend = gs, gs.addr, "netpoll"
 	case *loops > 1 || *pin:
 		// -loops 1 -pin also goes through the group: pinning is the group's.
-		gs, groupAddr, err := startGroupEcho(addr, *loops, lf.options(), *pin, *bufSize, stderr)
+		gs, groupAddr, err := serve.StartEchoGroup(addr, *loops, lf.options(), *pin, *bufSize, stderr)
 		if err != nil {
 			return fail(stderr, fs.Name(), err)
 		}
-		srv, bound, backend = gs, groupAddr, gs.backend()
+		srv, bound, backend = groupEcho{gs}, groupAddr, gs.Backend()
 	default:
 		listenFD, listenAddr, err := ioloop.ListenTCP(addr, ioloop.ListenOptions{NoDelay: true})
 		if err != nil {
@@ -232,9 +157,9 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(stderr, fs.Name(), err)
 		}
-		ls := newEchoServer(loop, listenFD, *bufSize)
-		ls.start()
-		srv, bound, backend = ls, listenAddr, loop.Backend().String()
+		ls := serve.NewEcho(loop, listenFD, *bufSize)
+		ls.Start()
+		srv, bound, backend = loopEcho{ls}, listenAddr, loop.Backend().String()
 	}
 	// `ioloop bench echo -server` reads this line to learn the address and
 	// the backend (and checks the loops); scripts wait for its "listening
@@ -247,7 +172,7 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, fs.Name(), errors.Join(err, srv.shutdown()))
 	}
 	serveErr := srv.serve(signals, stdout)
-	if err := srv.stats().write(stdout, "summary"); err != nil && serveErr == nil {
+	if err := writeStats(stdout, "summary", srv.stats()); err != nil && serveErr == nil {
 		serveErr = err
 	}
 	if serveErr != nil {

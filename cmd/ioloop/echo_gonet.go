@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ioloop/ioloop/internal/benchkit/serve"
 )
 
 // goNetServer is the baseline of `ioloop echo -server gonet`: the echo
@@ -61,12 +63,12 @@ func (s *goNetServer) acceptLoop() {
 	for {
 		conn, err := s.ln.Accept()
 		if err != nil {
-			switch classifyAcceptError(err) {
-			case acceptStopped:
+			switch serve.ClassifyAcceptError(err) {
+			case serve.AcceptStopped:
 				return
-			case acceptRetryLater:
-				time.Sleep(acceptBackoff)
-			case acceptRetryNow:
+			case serve.AcceptRetryLater:
+				time.Sleep(serve.AcceptBackoff)
+			case serve.AcceptRetryNow:
 			default:
 				s.fatal <- fmt.Errorf("accept: %w", err)
 				return
@@ -120,10 +122,10 @@ func (s *goNetServer) echo(conn net.Conn) {
 	s.active.Add(-1)
 }
 
-func (s *goNetServer) stats() echoStats {
-	return echoStats{
-		connections: s.connections.Load(), active: s.active.Load(),
-		messages: s.messages.Load(), bytes: s.bytes.Load(),
+func (s *goNetServer) stats() serve.EchoStats {
+	return serve.EchoStats{
+		Connections: s.connections.Load(), Active: s.active.Load(),
+		Messages: s.messages.Load(), Bytes: s.bytes.Load(),
 	}
 }
 

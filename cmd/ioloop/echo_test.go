@@ -14,176 +14,48 @@ import (
 	"time"
 
 	"github.com/ioloop/ioloop"
+	"github.com/ioloop/ioloop/internal/benchkit/proc"
+	"github.com/ioloop/ioloop/internal/benchkit/serve"
+	"github.com/ioloop/ioloop/internal/cpuset"
 	"golang.org/x/sys/unix"
 )
-
-// echoPair is the echo server and the load generator, each on its own loop,
-// both driven from the test goroutine with non-blocking Ticks.
-type echoPair struct {
-	srv      *echoServer
-	cl       *echoClient
-	listenFD int
-}
-
-func newEchoPair(t *testing.T, conns int) *echoPair {
-	t.Helper()
-	requireIOURing(t)
-	listenFD, bound, err := ioloop.ListenTCP(netip.MustParseAddrPort("127.0.0.1:0"), ioloop.ListenOptions{NoDelay: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvLoop, err := ioloop.New(ioloop.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cliLoop, err := ioloop.New(ioloop.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &echoPair{srv: newEchoServer(srvLoop, listenFD, 4096), cl: newEchoClient(cliLoop, bound, conns, 64), listenFD: listenFD}
-	// Whatever a failing test left open; Close of a closed loop is a no-op
-	// returning ErrClosed.
-	t.Cleanup(func() {
-		_ = p.cl.loop.Close()
-		p.cl.closeAll()
-		_ = p.srv.loop.Close()
-		p.closeListener(t)
-	})
-	p.srv.start()
-	if err := p.cl.connectAll(); err != nil {
-		t.Fatal(err)
-	}
-	p.driveUntil(t, func() bool { return p.cl.connected == conns && p.srv.active == int64(conns) })
-	return p
-}
-
-func (p *echoPair) tick(t *testing.T) {
-	if err := p.srv.loop.Tick(); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cl.loop.Tick(); err != nil {
-		t.Fatal(err)
-	}
-	if p.cl.err != nil {
-		t.Fatal(p.cl.err)
-	}
-	if p.srv.fatal != nil {
-		t.Fatal(p.srv.fatal)
-	}
-}
-
-func (p *echoPair) driveUntil(t *testing.T, done func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !done() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out: client connected=%d messages=%d, server active=%d messages=%d",
-				p.cl.connected, p.cl.messages, p.srv.active, p.srv.messages)
-		}
-		p.tick(t)
-	}
-}
-
-func openFDs(t *testing.T) int {
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd")
-	}
-	return len(entries)
-}
-
-// TestEchoSteadyStateDoesNotAllocate is the zero-allocation promise of the
-// echo server and of the load generator: once connections exist (and the
-// server's pool holds their structs), a message costs no allocation on
-// either side.
-func TestEchoSteadyStateDoesNotAllocate(t *testing.T) {
-	fdsBefore := openFDs(t)
-	p := newEchoPair(t, 8)
-	p.cl.measuring = true
-	p.cl.startAll()
-	p.driveUntil(t, func() bool { return p.cl.messages >= 1000 })
-
-	allocs := testing.AllocsPerRun(20, func() {
-		target := p.cl.messages + 200
-		p.driveUntil(t, func() bool { return p.cl.messages >= target })
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocations per 200 echoed messages, want 0", allocs)
-	}
-	if p.srv.bytes < p.cl.messages*64 {
-		t.Errorf("server echoed %d bytes, fewer than the client's %d messages of 64", p.srv.bytes, p.cl.messages)
-	}
-
-	// The client leaves first: the server sees EOF and closes with the
-	// Close operation, returning connection structs to its pool.
-	p.cl.stopping = true
-	if err := p.cl.loop.Close(); err != nil {
-		t.Fatal(err)
-	}
-	p.cl.closeAll()
-	p.driveServerUntil(t, func() bool { return p.srv.active == 0 })
-	if pooled := len(p.srv.pool.free); pooled != 8 {
-		t.Errorf("%d connection structs in the pool, want 8", pooled)
-	}
-	if err := p.srv.loop.Close(); err != nil {
-		t.Fatal(err)
-	}
-	p.closeListener(t)
-	if fdsAfter := openFDs(t); fdsAfter != fdsBefore {
-		t.Errorf("%d descriptors open after the test, %d before", fdsAfter, fdsBefore)
-	}
-}
-
-func (p *echoPair) closeListener(t *testing.T) {
-	if p.listenFD < 0 {
-		return
-	}
-	if err := unix.Close(p.listenFD); err != nil {
-		t.Error(err)
-	}
-	p.listenFD = -1
-}
-
-func (p *echoPair) driveServerUntil(t *testing.T, done func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !done() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out: server active=%d", p.srv.active)
-		}
-		if err := p.srv.loop.Tick(); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // TestEchoServeClosesLiveConnections stops the server while connections
 // are open: Loop.Close cancels their Recvs, and each connection's close
 // path must still close its descriptor, which the client sees as EOF.
 func TestEchoServeClosesLiveConnections(t *testing.T) {
-	p := newEchoPair(t, 4)
-	signals := make(chan os.Signal, 2)
-	signals <- syscall.SIGUSR1
-	signals <- syscall.SIGTERM
-	var out strings.Builder
-	if err := p.srv.serve(signals, &out); err != nil {
+	requireIOURing(t)
+	listenFD, bound, err := ioloop.ListenTCP(netip.MustParseAddrPort("127.0.0.1:0"), ioloop.ListenOptions{NoDelay: true})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(out.String(), "stats connections=4 active=4 ") {
-		t.Errorf("SIGUSR1 printed %q", out.String())
+	t.Cleanup(func() { _ = unix.Close(listenFD) })
+	loop, err := ioloop.New(ioloop.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if p.srv.active != 0 {
-		t.Errorf("%d connections still active after serve returned", p.srv.active)
-	}
-	p.cl.startAll()
-	deadline := time.Now().Add(10 * time.Second)
-	for p.cl.err == nil && time.Now().Before(deadline) {
-		if err := p.cl.loop.Tick(); err != nil {
+	srv := loopEcho{serve.NewEcho(loop, listenFD, 4096)}
+	srv.Start()
+	const conns = 4
+	clients := dialEchoClients(t, bound, conns, 10*time.Second)
+	// Accepting takes loop passes: serve would print the counters before
+	// the server has seen every connection.
+	for deadline := time.Now().Add(10 * time.Second); srv.Stats().Active < conns; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server accepted %+v", srv.Stats())
+		}
+		if err := loop.Tick(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := p.cl.err; err == nil || !(strings.Contains(err.Error(), "closed") || strings.Contains(err.Error(), "reset")) {
-		t.Errorf("client error after server shutdown = %v, want the connection closed", p.cl.err)
+	serveStatsThenStop(t, srv, conns, srv.Stats())
+	if st := srv.Stats(); st.Active != 0 {
+		t.Errorf("%d connections still active after serve returned", st.Active)
+	}
+	for i, c := range clients {
+		if n, err := c.Read(make([]byte, 1)); err == nil {
+			t.Errorf("connection %d: read %d bytes after shutdown, want EOF or reset", i, n)
+		}
 	}
 }
 
@@ -201,13 +73,13 @@ func TestGoNetEchoServer(t *testing.T) {
 	echoRounds(t, clients, rounds, size)
 	st := srv.stats()
 	// A 64-byte message may arrive in pieces, each echoed on its own.
-	if st.connections != conns || st.active != conns || st.bytes != conns*rounds*size || st.messages < conns*rounds {
+	if st.Connections != conns || st.Active != conns || st.Bytes != conns*rounds*size || st.Messages < conns*rounds {
 		t.Errorf("stats %+v, want %d connections, all active, %d bytes in at least %d messages", st, conns, conns*rounds*size, conns*rounds)
 	}
 
 	serveStatsThenStop(t, srv, conns, st)
-	if st := srv.stats(); st.active != 0 {
-		t.Errorf("%d connections active after shutdown", st.active)
+	if st := srv.stats(); st.Active != 0 {
+		t.Errorf("%d connections active after shutdown", st.Active)
 	}
 	for i, c := range clients {
 		if n, err := c.Read(make([]byte, 1)); err == nil {
@@ -271,7 +143,7 @@ func TestBenchEchoServerGoNet(t *testing.T)  { testBenchEchoServer(t, serverGoNe
 func TestBenchEchoServerIOLoop(t *testing.T) { testBenchEchoServer(t, serverIOLoop, false) }
 
 func testBenchEchoServer(t *testing.T, server string, countSyscalls bool) {
-	if _, err := processCPUOf(os.Getpid()); err != nil {
+	if _, err := proc.ProcessCPU(os.Getpid()); err != nil {
 		t.Skipf("cannot measure a server's CPU time here: %v", err)
 	}
 	t.Setenv(cliEnv, "1")
@@ -290,7 +162,7 @@ func testBenchEchoServer(t *testing.T, server string, countSyscalls bool) {
 		}
 	}
 	// Pinned, when there are two CPUs to pin to, and then apart.
-	if cpus, err := allowedCPUs(); err == nil && len(cpus) >= 2 && (r["server_cpu"] != strconv.Itoa(cpus[0]) || r["client_cpu"] != strconv.Itoa(cpus[1])) {
+	if cpus, err := cpuset.Allowed(); err == nil && len(cpus) >= 2 && (r["server_cpu"] != strconv.Itoa(cpus[0]) || r["client_cpu"] != strconv.Itoa(cpus[1])) {
 		t.Errorf("server_cpu=%s client_cpu=%s, want %d and %d", r["server_cpu"], r["client_cpu"], cpus[0], cpus[1])
 	}
 	// perf may be missing or refused; then the field must be, too.
@@ -334,23 +206,6 @@ func TestParseListening(t *testing.T) {
 	}
 }
 
-func TestParsePerfCount(t *testing.T) {
-	output := "Events disabled\nEvents enabled\nEvents disabled\n5897,,raw_syscalls:sys_enter,504034767,100.00,,\n"
-	if n, err := parsePerfCount(output); err != nil || n != 5897 {
-		t.Errorf("got %d, %v; want 5897", n, err)
-	}
-	for _, bad := range []string{
-		"<not counted>,,raw_syscalls:sys_enter,0,100.00,,\n",
-		"<not supported>,,raw_syscalls:sys_enter,0,100.00,,\n",
-		"Error:\nNo permission to enable raw_syscalls:sys_enter event.\n",
-		"",
-	} {
-		if n, err := parsePerfCount(bad); err == nil {
-			t.Errorf("parsePerfCount(%q) = %d, want an error", bad, n)
-		}
-	}
-}
-
 // TestGroupEchoServer runs `echo -loops 2` in process: the kernel spreads
 // the connections over both loops' SO_REUSEPORT listeners, every loop
 // echoes its own, the counters of both add up (read while the loops run,
@@ -364,13 +219,14 @@ func TestGroupEchoServer(t *testing.T) {
 		_ = ln.Close()
 	}
 	fdsBefore := openFDs(t)
-	gs, bound, err := startGroupEcho(netip.MustParseAddrPort("127.0.0.1:0"), 2, ioloop.Options{}, false, 4096, io.Discard)
+	group, bound, err := serve.StartEchoGroup(netip.MustParseAddrPort("127.0.0.1:0"), 2, ioloop.Options{}, false, 4096, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = gs.shutdown() })
-	if gs.group.Len() != 2 {
-		t.Fatalf("%d loops, want 2", gs.group.Len())
+	gs := groupEcho{group}
+	t.Cleanup(func() { _ = gs.Shutdown() })
+	if gs.Group().Len() != 2 {
+		t.Fatalf("%d loops, want 2", gs.Group().Len())
 	}
 	// SO_REUSEPORT picks a listener by a hash of the connection's
 	// addresses: with 32 connections, all landing on one loop has a
@@ -378,20 +234,20 @@ func TestGroupEchoServer(t *testing.T) {
 	const conns, rounds, size = 32, 3, 64
 	clients := dialEchoClients(t, bound, conns, 10*time.Second)
 	echoRounds(t, clients, rounds, size)
-	perLoop := gs.loopStats()
+	perLoop := gs.LoopStats()
 	for i, st := range perLoop {
-		if st.connections == 0 || st.messages == 0 {
+		if st.Connections == 0 || st.Messages == 0 {
 			t.Errorf("loop %d served %+v: the connections were not spread over the loops", i, st)
 		}
 	}
 	st := gs.stats()
-	if st.connections != conns || st.active != conns || st.bytes != conns*rounds*size || st.messages < conns*rounds {
+	if st.Connections != conns || st.Active != conns || st.Bytes != conns*rounds*size || st.Messages < conns*rounds {
 		t.Errorf("stats %+v (per loop %+v), want %d connections, all active, %d bytes in at least %d messages",
 			st, perLoop, conns, conns*rounds*size, conns*rounds)
 	}
 
 	serveStatsThenStop(t, gs, conns, st)
-	if st := gs.stats(); st.active != 0 || st.connections != conns {
+	if st := gs.stats(); st.Active != 0 || st.Connections != conns {
 		t.Errorf("after shutdown: %+v, want %d connections, none active", st, conns)
 	}
 	for i, c := range clients {
@@ -413,13 +269,14 @@ func TestGroupEchoServer(t *testing.T) {
 // (here: shut down behind serve's back, as a failing loop does), serve
 // returns instead of waiting for a signal that may never come.
 func TestGroupEchoServerStopsOnLoopFailure(t *testing.T) {
-	gs, _, err := startGroupEcho(netip.MustParseAddrPort("127.0.0.1:0"), 2, ioloop.Options{}, false, 4096, io.Discard)
+	group, _, err := serve.StartEchoGroup(netip.MustParseAddrPort("127.0.0.1:0"), 2, ioloop.Options{}, false, 4096, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = gs.shutdown() })
-	gs.group.Loop(1).Stop() // only ends one RunFor: the group runs on
-	if err := gs.group.Shutdown(); err != nil {
+	gs := groupEcho{group}
+	t.Cleanup(func() { _ = gs.Shutdown() })
+	gs.Group().Loop(1).Stop() // only ends one RunFor: the group runs on
+	if err := gs.Group().Shutdown(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -472,7 +329,7 @@ func TestEchoCommandLoops(t *testing.T) {
 // TestBenchEchoServerLoops runs `bench echo -server ioloop -server-loops
 // 2` end to end: the report names the loops and where they ran.
 func TestBenchEchoServerLoops(t *testing.T) {
-	if _, err := processCPUOf(os.Getpid()); err != nil {
+	if _, err := proc.ProcessCPU(os.Getpid()); err != nil {
 		t.Skipf("cannot measure a server's CPU time here: %v", err)
 	}
 	t.Setenv(cliEnv, "1")
@@ -491,6 +348,14 @@ func TestBenchEchoServerLoops(t *testing.T) {
 	if v, err := strconv.ParseFloat(r["cpu_us_per_msg"], 64); err != nil || v <= 0 {
 		t.Errorf("cpu_us_per_msg=%q (report %q)", r["cpu_us_per_msg"], stdout)
 	}
+}
+
+func openFDs(t *testing.T) int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(entries)
 }
 
 // dialEchoClients opens conns blocking connections to addr, each with a
@@ -537,7 +402,7 @@ func echoRounds(t *testing.T, clients []net.Conn, rounds, size int) {
 // serveStatsThenStop serves srv with a SIGUSR1 and a SIGTERM queued: the
 // first must print the counters st (taken just before, with all conns
 // connections open), the second must stop it cleanly.
-func serveStatsThenStop(t *testing.T, srv echoService, conns int, st echoStats) {
+func serveStatsThenStop(t *testing.T, srv echoService, conns int, st serve.EchoStats) {
 	t.Helper()
 	signals := make(chan os.Signal, 2)
 	signals <- syscall.SIGUSR1
@@ -546,7 +411,7 @@ func serveStatsThenStop(t *testing.T, srv echoService, conns int, st echoStats) 
 	if err := srv.serve(signals, &out); err != nil {
 		t.Fatal(err)
 	}
-	if want := fmt.Sprintf("stats connections=%d active=%d messages=%d bytes=%d\n", conns, conns, st.messages, st.bytes); out.String() != want {
+	if want := fmt.Sprintf("stats connections=%d active=%d messages=%d bytes=%d\n", conns, conns, st.Messages, st.Bytes); out.String() != want {
 		t.Errorf("SIGUSR1 printed %q, want %q", out.String(), want)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -56,7 +57,8 @@ func (b *backendFlag) String() string { return b.Backend.String() }
 func (b *backendFlag) Set(text string) error {
 	backend, err := ioloop.ParseBackend(text)
 	if err != nil {
-		return err
+		// The flag package names the flag and the value in front.
+		return errors.New(withoutLibraryPrefix(err))
 	}
 	b.Backend = backend
 	return nil

@@ -80,6 +80,9 @@ func runInfo(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	if err := checkBackendEnv(backend.Backend); err != nil {
+		return envError(fs, err)
+	}
 	info, err := gatherInfo(backend.Backend)
 	if err != nil {
 		return fail(stderr, fs.Name(), err)

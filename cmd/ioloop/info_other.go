@@ -2,7 +2,9 @@
 
 package main
 
-import "runtime"
+import (
+	"runtime"
+)
 
 // probeIOURing reports that there is no io_uring to probe: it is Linux's.
 func probeIOURing() (*sysctlInfo, *ringInfo, string) {

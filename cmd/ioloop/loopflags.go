@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/ioloop/ioloop"
 )
@@ -41,6 +42,9 @@ func (lf *loopFlags) addWorkersFlag(fs *flag.FlagSet) {
 // check validates the values after parsing; like parseFlags it returns
 // ok=false with the exit code when they are wrong.
 func (lf *loopFlags) check(fs *flag.FlagSet) (code int, ok bool) {
+	if err := checkBackendEnv(lf.backend.Backend); err != nil {
+		return envError(fs, err), false
+	}
 	switch {
 	case lf.entries > ioloop.MaxEntries:
 		return usageError(fs, "-entries must be at most %d, got %d", ioloop.MaxEntries, lf.entries), false
@@ -48,6 +52,29 @@ func (lf *loopFlags) check(fs *flag.FlagSet) (code int, ok bool) {
 		return usageError(fs, "-workers must not be negative, got %d", lf.workers), false
 	}
 	return exitOK, true
+}
+
+// checkBackendEnv returns an error naming the bad value and the accepted
+// ones when IOLOOP_BACKEND is set to a name the library does not know and
+// backend is auto, the one choice the variable overrides. ioloop.New would
+// fail too, but deep inside a subcommand and with a message that says
+// "ioloop:" twice; `ioloop info` would report it and succeed.
+func checkBackendEnv(backend ioloop.Backend) error {
+	env := os.Getenv(ioloop.BackendEnv)
+	if backend != ioloop.BackendAuto || env == "" {
+		return nil
+	}
+	if _, err := ioloop.ParseBackend(env); err != nil {
+		return fmt.Errorf("environment variable %s=%s: %s", ioloop.BackendEnv, env, withoutLibraryPrefix(err))
+	}
+	return nil
+}
+
+// envError reports a bad environment variable, which is a usage error like
+// a bad flag value, without the flags' usage: no flag was wrong.
+func envError(fs *flag.FlagSet, err error) int {
+	fmt.Fprintf(fs.Output(), "%s: %v\n", fs.Name(), err)
+	return exitUsage
 }
 
 func (lf *loopFlags) options() ioloop.Options {

@@ -1,9 +1,10 @@
 // Command ioloop reports which backend the event loop selects on a machine
 // and why, inspects its io_uring support, runs a TCP echo server on the
-// loop (or on Go's net package, as a baseline), and measures the loop
-// against the C liburing, fio, Go standard library and echo-client
-// baselines (see bench/run_core_targets.sh and
-// bench/run_readiness_targets.sh).
+// loop (or on Go's net package, as a baseline), and measures the loop, in
+// ways comparable with the C liburing, fio and Go standard library
+// baselines (docs/BENCHMARKS.md). The benchmarks share their load
+// generator, servers and measurements with the bench/ suite
+// (internal/benchkit).
 //
 // Usage:
 //
@@ -41,6 +42,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // Exit codes. 2 for usage errors follows the flag package and most Unix
@@ -151,6 +153,17 @@ func usageError(fs *flag.FlagSet, format string, args ...any) int {
 
 // fail reports an error of the work itself and returns exitFail.
 func fail(stderr io.Writer, name string, err error) int {
-	fmt.Fprintf(stderr, "%s: %v\n", name, err)
+	fmt.Fprintf(stderr, "%s: %s\n", name, withoutLibraryPrefix(err))
 	return exitFail
+}
+
+// libraryPrefix starts the library's error messages. Every message of the
+// CLI starts with the command's name ("ioloop bench nop: "), which already
+// says where it comes from, so the library's own prefix is dropped from
+// the front of a message rather than doubled.
+const libraryPrefix = "ioloop: "
+
+// withoutLibraryPrefix is err's message without libraryPrefix in front.
+func withoutLibraryPrefix(err error) string {
+	return strings.TrimPrefix(err.Error(), libraryPrefix)
 }

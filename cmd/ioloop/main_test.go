@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -226,7 +227,7 @@ func TestBackendFlagRejectsGarbage(t *testing.T) {
 	} {
 		args = append(args, "-backend", "garbage")
 		code, _, stderr := runCLI(args...)
-		want := `invalid value "garbage" for flag -backend: ioloop: unknown backend "garbage" (want auto, io_uring, epoll or kqueue)`
+		want := `invalid value "garbage" for flag -backend: unknown backend "garbage" (want auto, io_uring, epoll or kqueue)`
 		if code != exitUsage || !strings.Contains(stderr, want) {
 			t.Errorf("ioloop %s: exit %d, stderr %q; want exit 2 and %q", strings.Join(args, " "), code, stderr, want)
 		}
@@ -297,9 +298,44 @@ func TestInfoBackendSelection(t *testing.T) {
 		t.Errorf("-backend io_uring with IOLOOP_BACKEND=epoll: text does not say the variable was ignored:\n%s", text)
 	}
 
-	got, _ = info("bogus")
-	if got.Loop.OK || !strings.Contains(got.Loop.Error, "IOLOOP_BACKEND") {
-		t.Errorf("IOLOOP_BACKEND=bogus: %+v, want a failure naming the variable", got.Loop)
+	// A value the library does not know is an error, not a report of it:
+	// every subcommand that would create a loop on auto rejects it, naming
+	// the value and the names it accepts. An explicit -backend makes the
+	// variable irrelevant, as it does for the library.
+	t.Setenv(ioloop.BackendEnv, "bogus")
+	for _, args := range [][]string{{"info"}, {"info", "-json"}, {"bench", "nop", "-count", "1"}, {"echo"}} {
+		code, stdout, stderr := runCLI(args...)
+		want := `: environment variable IOLOOP_BACKEND=bogus: unknown backend "bogus" (want auto, io_uring, epoll or kqueue)`
+		if code != exitUsage || stdout != "" || !strings.Contains(stderr, want) || strings.Contains(stderr, libraryPrefix) {
+			t.Errorf("IOLOOP_BACKEND=bogus ioloop %s: exit %d, stdout %q, stderr %q; want exit 2 and %q", strings.Join(args, " "), code, stdout, stderr, want)
+		}
+	}
+	if got, _ := info("bogus", "-backend", "io_uring"); !got.Loop.OK || got.Loop.EnvApplies {
+		t.Errorf("-backend io_uring with IOLOOP_BACKEND=bogus: %+v", got.Loop)
+	}
+}
+
+// TestErrorsHaveOnePrefix: the command's name leads an error message, and
+// the library's "ioloop: " does not follow it.
+func TestErrorsHaveOnePrefix(t *testing.T) {
+	unavailable := "kqueue"
+	if runtime.GOOS != "linux" {
+		unavailable = "epoll"
+	}
+	code, _, stderr := runCLI("bench", "nop", "-count", "1", "-backend", unavailable)
+	if want := "ioloop bench nop: cannot use " + unavailable + ": "; code != exitFail || !strings.HasPrefix(stderr, want) {
+		t.Errorf("exit %d, stderr %q; want exit 1 and a message starting %q", code, stderr, want)
+	}
+}
+
+// TestBenchEchoHelpOneAddrDefault: -addr's default depends on -server, and
+// the help states each once, without the flag package's own.
+func TestBenchEchoHelpOneAddrDefault(t *testing.T) {
+	_, _, stderr := runCLI("bench", "echo", "-h")
+	_, help, _ := strings.Cut(stderr, "  -addr string\n")
+	help, _, _ = strings.Cut(help, "\n")
+	if strings.Count(help, "default") != 2 || strings.Contains(help, `(default "`) {
+		t.Errorf("-addr help %q, want the two defaults (without and with -server) stated once each", help)
 	}
 }
 

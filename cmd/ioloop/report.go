@@ -9,8 +9,8 @@ import (
 )
 
 // report is one benchmark result: ordered key/value pairs printed either as
-// the `name=... key=value ...` line that bench/baseline.sh and the C
-// baseline print (so one grep/awk parses every tool), or as one JSON object
+// the `name=... key=value ...` line that the C baselines in bench/c print
+// too (so one grep/awk parses every tool), or as one JSON object
 // with the same keys in the same order.
 type report struct {
 	fields []field

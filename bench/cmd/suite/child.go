@@ -10,8 +10,8 @@ import (
 	"github.com/ioloop/ioloop/bench/internal/dispatch"
 	"github.com/ioloop/ioloop/bench/internal/echo"
 	"github.com/ioloop/ioloop/bench/internal/files"
-	"github.com/ioloop/ioloop/bench/internal/sysx"
 	"github.com/ioloop/ioloop/bench/internal/timers"
+	"github.com/ioloop/ioloop/internal/benchkit/proc"
 )
 
 // runChild is a child process: one server, or one measured run that
@@ -53,7 +53,7 @@ func runChild(args []string) error {
 		return err
 	}
 	if *nofile > 0 {
-		if err := sysx.RaiseNoFile(*nofile); err != nil {
+		if err := proc.RaiseNoFile(*nofile); err != nil {
 			return err
 		}
 	}
@@ -66,7 +66,7 @@ func runChild(args []string) error {
 		return echo.Serve(*impl, *loops, *pin)
 	case "client":
 		cfg := echo.ClientConfig{Conns: *conns, Size: *size, ServerPID: *serverPID,
-			Warmup: *warmup, Window: *window, PerfWindow: *perfWindow, Idle: *idle}
+			Warmup: *warmup, Window: *window, PerfWindow: *perfWindow}
 		if cfg.Addr, err = netip.ParseAddrPort(*addr); err != nil {
 			return err
 		}

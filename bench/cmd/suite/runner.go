@@ -20,8 +20,10 @@ import (
 	"github.com/ioloop/ioloop/bench/internal/echo"
 	"github.com/ioloop/ioloop/bench/internal/files"
 	"github.com/ioloop/ioloop/bench/internal/results"
-	"github.com/ioloop/ioloop/bench/internal/sysx"
 	"github.com/ioloop/ioloop/bench/internal/timers"
+	"github.com/ioloop/ioloop/internal/benchkit/perf"
+	"github.com/ioloop/ioloop/internal/benchkit/proc"
+	"github.com/ioloop/ioloop/internal/cpuset"
 )
 
 // runner runs the steps of the suite, each in child processes, and
@@ -57,7 +59,7 @@ func newRunner(cfg config, quick bool, reps int, workloads []string) (*runner, e
 	r.doc.Meta.Quick, r.doc.Meta.Reps, r.doc.Meta.Workloads = quick, reps, workloads
 	r.doc.Meta.Command = "cd bench && go run ./cmd/suite " + strings.Join(os.Args[1:], " ")
 	r.doc.Meta.ServerCPU, r.doc.Meta.ClientCPU = -1, -1
-	cpus, err := sysx.AllowedCPUs()
+	cpus, err := cpuset.Allowed()
 	r.cpus = cpus
 	if err != nil || len(cpus) < 2 {
 		r.note("fewer than 2 CPUs: servers and load generator are not pinned apart, echo numbers mean little")
@@ -65,8 +67,8 @@ func newRunner(cfg config, quick bool, reps int, workloads []string) (*runner, e
 		r.serverCPU, r.clientCPU = cpus[:1], cpus[1:2]
 		r.doc.Meta.ServerCPU, r.doc.Meta.ClientCPU = cpus[0], cpus[1]
 	}
-	if r.perfOK, r.perfWhy = sysx.PerfCheck(); r.perfOK {
-		r.doc.Meta.Perf = "perf stat -e " + sysx.SyscallEvent
+	if r.perfOK, r.perfWhy = perf.Check(); r.perfOK {
+		r.doc.Meta.Perf = "perf stat -e " + perf.SyscallEvent
 	} else {
 		r.doc.Meta.Perf = "n/a (" + r.perfWhy + ")"
 	}
@@ -313,10 +315,10 @@ func (r *runner) child(cpus []int, limit time.Duration, out any, args ...string)
 	cmd := exec.Command(r.exe, append([]string{"child"}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := sysx.Start(cmd, cpus); err != nil {
+	if err := proc.StartPinned(cmd, cpus); err != nil {
 		return err
 	}
-	if err := sysx.Reap(cmd, limit); err != nil {
+	if err := proc.WaitTimeout(cmd, limit); err != nil {
 		return fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
@@ -336,7 +338,7 @@ func (r *runner) withServer(impl string, conns int, cpus []int, extra []string, 
 	if err != nil {
 		return err
 	}
-	if err := sysx.Start(cmd, cpus); err != nil {
+	if err := proc.StartPinned(cmd, cpus); err != nil {
 		return err
 	}
 	exited := make(chan error, 1)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/godzie44/go-uring/uring"
 	"github.com/ioloop/ioloop"
-	"github.com/ioloop/ioloop/bench/internal/sysx"
+	"github.com/ioloop/ioloop/internal/benchkit/proc"
 )
 
 // Contenders of the dispatch workload.
@@ -40,22 +40,21 @@ func Run(impl string, batch int, d time.Duration) (Result, error) {
 		return Result{}, fmt.Errorf("unknown dispatch contender %q (want one of %v)", impl, Contenders)
 	}
 	var res Result
-	var cpu0 sysx.CPU
-	var began time.Time
+	var meter proc.Meter
 	// measure is called once when the warm-up ends (ops = the count so
 	// far) and once at the end.
 	calls := 0
 	measure := func(ops int64) {
 		calls++
 		if calls == 1 {
-			cpu0, began, res.Ops = sysx.SelfCPU(), time.Now(), -ops
+			meter, res.Ops = proc.StartMeter(), -ops
 			return
 		}
-		wall := time.Since(began)
+		iv := meter.Stop()
 		res.Ops += ops
-		res.Seconds = wall.Seconds()
-		res.OpsPerSec = float64(res.Ops) / wall.Seconds()
-		res.CPUnsPerOp = float64(sysx.SelfCPU().Sub(cpu0).Total()) / float64(res.Ops)
+		res.Seconds = iv.Wall.Seconds()
+		res.OpsPerSec = iv.PerSecond(res.Ops)
+		res.CPUnsPerOp = float64(iv.CPU.Total()) / float64(res.Ops)
 	}
 	if err := run(batch, d, measure); err != nil {
 		return res, err

@@ -1,20 +1,17 @@
 package echo
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"time"
 
 	"github.com/ioloop/ioloop"
-	"github.com/ioloop/ioloop/bench/internal/samples"
-	"github.com/ioloop/ioloop/bench/internal/sysx"
-	"golang.org/x/sys/unix"
+	"github.com/ioloop/ioloop/internal/benchkit/load"
+	"github.com/ioloop/ioloop/internal/benchkit/proc"
 )
 
-// The load generator is the same for every server: ioloop on io_uring
+// The load generator is the same for every server: package load's echo
+// client (the one `ioloop bench echo` runs) on ioloop over io_uring
 // (epoll where io_uring is refused), one goroutine, pinned by the parent
 // to its own CPU. Each connection keeps one message in flight: it submits
 // the Send and the Recv of a message together (one loop pass per round
@@ -29,191 +26,19 @@ type ClientConfig struct {
 	Warmup     time.Duration // load before measuring
 	Window     time.Duration // the measured window: rate, latency, CPU, RSS
 	PerfWindow time.Duration // a second window with perf counting the server's system calls; 0: none
-	// Idle makes the run the memory workload: every connection makes one
-	// round trip and then stays idle.
-	Idle bool
 }
 
-// connectDepth bounds the connects in flight: the listen backlog
-// (SOMAXCONN, 4096) overflows with 10,000 at once, and a dropped SYN is
-// retried only after a second.
-const connectDepth = 256
+// connectTimeout bounds connecting every connection: 10,000 of them take
+// seconds on a loaded machine.
+const connectTimeout = time.Minute
 
-type loadgen struct {
-	cfg   ClientConfig
-	loop  *ioloop.Loop
-	conns []lgConn
-	epoch time.Time
-
-	nextConnect int
-	connected   int
-	finished    int // round trips completed in idle mode
-	measuring   bool
-	stopping    bool
-	messages    int64
-	latency     *samples.Recorder
-	err         error
-}
-
-type lgConn struct {
-	g          *loadgen
-	fd         int
-	out, in    []byte
-	got        int
-	sendDone   bool
-	sentAt     time.Duration // since epoch
-	send, recv ioloop.Completion
-}
-
-func newLoadgen(cfg ClientConfig) (*loadgen, error) {
+// newClient returns the echo client of cfg on a loop of its own.
+func newClient(cfg ClientConfig) (*load.Client, error) {
 	loop, err := ioloop.New(ioloop.Options{Entries: 4096})
 	if err != nil {
 		return nil, err
 	}
-	g := &loadgen{cfg: cfg, loop: loop, conns: make([]lgConn, cfg.Conns), epoch: time.Now(), latency: samples.New(1 << 22)}
-	buf := make([]byte, 2*cfg.Conns*cfg.Size)
-	for i := range g.conns {
-		c := &g.conns[i]
-		c.g, c.fd = g, -1
-		c.out, buf = buf[:cfg.Size:cfg.Size], buf[cfg.Size:]
-		c.in, buf = buf[:cfg.Size:cfg.Size], buf[cfg.Size:]
-		for j := range c.out {
-			c.out[j] = byte(i + 7*j) // a pattern per connection: crossed replies are caught
-		}
-	}
-	return g, nil
-}
-
-func (g *loadgen) fail(err error) {
-	if g.err == nil && !(g.stopping && errors.Is(err, ioloop.ErrCanceled)) {
-		g.err = err
-	}
-}
-
-func (g *loadgen) connectNext() {
-	if g.nextConnect == len(g.conns) {
-		return
-	}
-	c := &g.conns[g.nextConnect]
-	g.nextConnect++
-	fd, err := ioloop.TCPSocket(g.cfg.Addr)
-	if err != nil {
-		g.fail(fmt.Errorf("socket: %w", err))
-		return
-	}
-	c.fd = fd
-	ioloop.Connect(g.loop, &c.send, fd, g.cfg.Addr, c, (*lgConn).onConnect)
-}
-
-func (c *lgConn) onConnect(_ *ioloop.Completion, err error) {
-	if err != nil {
-		c.g.fail(fmt.Errorf("connect: %w", err))
-		return
-	}
-	c.g.connected++
-	c.g.connectNext()
-}
-
-func (c *lgConn) start() {
-	c.got, c.sendDone = 0, false
-	c.sentAt = time.Since(c.g.epoch)
-	ioloop.Send(c.g.loop, &c.send, c.fd, c.out, c, (*lgConn).onSend)
-	ioloop.Recv(c.g.loop, &c.recv, c.fd, c.in, c, (*lgConn).onRecv)
-}
-
-func (c *lgConn) onSend(_ *ioloop.Completion, _ int, err error) {
-	if err != nil {
-		c.g.fail(fmt.Errorf("send: %w", err))
-		return
-	}
-	c.sendDone = true
-	if c.got == len(c.in) {
-		c.roundTrip()
-	}
-}
-
-func (c *lgConn) onRecv(op *ioloop.Completion, n int, err error) {
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			err = errors.New("the server closed the connection")
-		}
-		c.g.fail(fmt.Errorf("recv: %w", err))
-		return
-	}
-	c.got += n
-	if c.got < len(c.in) {
-		ioloop.Recv(c.g.loop, op, c.fd, c.in[c.got:], c, (*lgConn).onRecv)
-	} else if c.sendDone {
-		c.roundTrip()
-	}
-}
-
-func (c *lgConn) roundTrip() {
-	g := c.g
-	if !bytes.Equal(c.in, c.out) {
-		g.fail(errors.New("the server echoed other bytes than it was sent"))
-		return
-	}
-	if g.measuring {
-		g.latency.Record(time.Since(g.epoch) - c.sentAt)
-	}
-	g.messages++
-	switch {
-	case g.cfg.Idle:
-		g.finished++
-	case !g.stopping:
-		c.start()
-	}
-}
-
-// runUntil runs the loop until done or the limit, in short slices.
-func (g *loadgen) runUntil(limit time.Duration, what string, done func() bool) error {
-	deadline := time.Now().Add(limit)
-	for g.err == nil && !done() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: not done after %v", what, limit)
-		}
-		if err := g.loop.RunFor(5 * time.Millisecond); err != nil {
-			return err
-		}
-	}
-	return g.err
-}
-
-// runFor runs the load for d.
-func (g *loadgen) runFor(d time.Duration) error {
-	if err := g.loop.RunFor(d); err != nil {
-		return err
-	}
-	return g.err
-}
-
-// connectAll opens every connection, connectDepth at a time, and then
-// starts the first message on each. It returns how long connecting took.
-func (g *loadgen) connectAll() (time.Duration, error) {
-	began := time.Now()
-	for range min(connectDepth, len(g.conns)) {
-		g.connectNext()
-	}
-	err := g.runUntil(time.Minute, "connecting", func() bool { return g.connected == len(g.conns) })
-	took := time.Since(began)
-	if err != nil {
-		return took, err
-	}
-	for i := range g.conns {
-		g.conns[i].start()
-	}
-	return took, nil
-}
-
-func (g *loadgen) close() {
-	g.stopping = true
-	_ = g.loop.Close() // cancels what is in flight before the sockets go
-	for i := range g.conns {
-		if g.conns[i].fd >= 0 {
-			_ = unix.Close(g.conns[i].fd)
-		}
-	}
+	return load.NewEchoClient(loop, cfg.Addr, cfg.Conns, cfg.Size), nil
 }
 
 // LoadResult is what one measured run of the load generator reports.
@@ -237,94 +62,52 @@ type LoadResult struct {
 }
 
 // RunLoad connects, warms up, and measures: rate, latency and the
-// server's CPU time and RSS over Window; then, if PerfWindow is set, the
-// server's system calls over a second window (perf's tracepoint slows
-// every system call, so it is not attached while CPU time is measured).
+// server's CPU time over Window, and its RSS after it; then, if
+// PerfWindow is set, the server's system calls over a second window
+// (perf's tracepoint slows every system call, so it is not attached while
+// CPU time is measured).
 func RunLoad(cfg ClientConfig) (LoadResult, error) {
-	g, err := newLoadgen(cfg)
+	meter, err := load.NewServerMeter(cfg.ServerPID)
 	if err != nil {
 		return LoadResult{}, err
 	}
-	defer g.close()
-	res := LoadResult{ClientBackend: g.loop.Backend().String()}
-	connectTime, err := g.connectAll()
-	res.ConnectSeconds = connectTime.Seconds()
+	cl, err := newClient(cfg)
+	if err != nil {
+		return LoadResult{}, err
+	}
+	defer cl.Close()
+	res := LoadResult{ClientBackend: cl.Loop().Backend().String()}
+	run, err := load.RunEcho(cl, cfg.Size, load.EchoConfig{ConnectTimeout: connectTimeout, Warmup: cfg.Warmup,
+		Duration: cfg.Window, Server: meter, SyscallWindow: cfg.PerfWindow})
+	res.ConnectSeconds = run.ConnectTime.Seconds()
 	if err != nil {
 		return res, err
 	}
-	if err := g.runFor(cfg.Warmup); err != nil {
+	iv, messages, serverCPU := run.Interval, run.Messages, meter.CPU
+	res.Messages, res.WindowSeconds = messages, iv.Wall.Seconds()
+	res.MsgsPerSec = iv.PerSecond(messages)
+	res.P50us, res.P99us = micros(run.P50), micros(run.P99)
+	res.ServerCPUusPerMsg = proc.MicrosPer(serverCPU.Total(), messages)
+	res.ServerUserPerMsg = proc.MicrosPer(serverCPU.User, messages)
+	res.ServerCPUUtil = iv.Utilization(serverCPU.Total())
+	res.ClientCPUusPerMsg = iv.CPUMicrosPer(messages)
+	res.ClientUserPerMsg = proc.MicrosPer(iv.CPU.User, messages)
+	res.ClientCPUUtil = iv.Utilization(iv.CPU.Total())
+	if res.ServerRSSBytes, err = proc.Memory(cfg.ServerPID, "VmRSS"); err != nil {
 		return res, err
 	}
-
-	serverCPU0, err := sysx.CPUOf(cfg.ServerPID)
-	if err != nil {
-		return res, err
-	}
-	selfCPU0, began, before := sysx.SelfCPU(), time.Now(), g.messages
-	g.latency.Reset()
-	g.measuring = true
-	if err := g.runFor(cfg.Window); err != nil {
-		return res, err
-	}
-	g.measuring = false
-	wall, selfCPU, messages := time.Since(began), sysx.SelfCPU().Sub(selfCPU0), g.messages-before
-	serverCPU1, err := sysx.CPUOf(cfg.ServerPID)
-	if err != nil {
-		return res, err
-	}
-	if messages == 0 {
-		return res, errors.New("no round trip completed in the measured window")
-	}
-	serverCPU := serverCPU1.Sub(serverCPU0)
-	pct := g.latency.Percentiles(0.50, 0.99)
-	res.Messages, res.WindowSeconds = messages, wall.Seconds()
-	res.MsgsPerSec = float64(messages) / wall.Seconds()
-	res.P50us, res.P99us = micros(pct[0]), micros(pct[1])
-	res.ServerCPUusPerMsg = micros(serverCPU.Total()) / float64(messages)
-	res.ServerUserPerMsg = micros(serverCPU.User) / float64(messages)
-	res.ServerCPUUtil = serverCPU.Total().Seconds() / wall.Seconds()
-	res.ClientCPUusPerMsg = micros(selfCPU.Total()) / float64(messages)
-	res.ClientUserPerMsg = micros(selfCPU.User) / float64(messages)
-	res.ClientCPUUtil = selfCPU.Total().Seconds() / wall.Seconds()
-	if res.ServerRSSBytes, err = sysx.MemoryOf(cfg.ServerPID, "VmRSS"); err != nil {
-		return res, err
-	}
-
 	if cfg.PerfWindow > 0 {
-		calls, msgs, err := g.countServerSyscalls()
-		if err != nil {
-			res.SyscallsNote = "n/a (" + err.Error() + ")"
-		} else {
-			perMsg := float64(calls) / float64(msgs)
+		switch {
+		case meter.Syscalls < 0:
+			res.SyscallsNote = "n/a (" + meter.SyscallsErr.Error() + ")"
+		case run.SyscallWindowMessages == 0:
+			res.SyscallsNote = "n/a (no round trip completed while perf counted)"
+		default:
+			perMsg := float64(meter.Syscalls) / float64(run.SyscallWindowMessages)
 			res.SyscallsPerMsg = &perMsg
 		}
 	}
-	return res, g.err
-}
-
-// countServerSyscalls runs the load for PerfWindow with perf counting the
-// server's system calls, and returns the count and the round trips.
-func (g *loadgen) countServerSyscalls() (calls, messages int64, err error) {
-	counter, err := sysx.CountSyscalls(g.cfg.ServerPID)
-	if err != nil {
-		return 0, 0, err
-	}
-	if err := counter.Enable(); err != nil {
-		_, _ = counter.Finish()
-		return 0, 0, err
-	}
-	before := g.messages
-	runErr := g.runFor(g.cfg.PerfWindow)
-	messages = g.messages - before
-	disableErr := counter.Disable()
-	calls, finishErr := counter.Finish()
-	if err := errors.Join(runErr, disableErr, finishErr); err != nil {
-		return 0, 0, err
-	}
-	if messages == 0 {
-		return 0, 0, errors.New("no round trip completed while perf counted")
-	}
-	return calls, messages, nil
+	return res, nil
 }
 
 // IdleResult is what the memory workload reports.
@@ -341,24 +124,30 @@ type IdleResult struct {
 func RunIdle(cfg ClientConfig, settle time.Duration) (IdleResult, error) {
 	res := IdleResult{Conns: cfg.Conns}
 	var err error
-	if res.BaselineBytes, err = sysx.MemoryOf(cfg.ServerPID, "VmRSS"); err != nil {
+	if res.BaselineBytes, err = proc.Memory(cfg.ServerPID, "VmRSS"); err != nil {
 		return res, err
 	}
-	g, err := newLoadgen(cfg)
+	cl, err := newClient(cfg)
 	if err != nil {
 		return res, err
 	}
-	defer g.close()
-	connectTime, err := g.connectAll()
-	res.ConnectSeconds = connectTime.Seconds()
+	defer cl.Close()
+	began := time.Now()
+	err = cl.Connect(connectTimeout)
+	res.ConnectSeconds = time.Since(began).Seconds()
 	if err != nil {
 		return res, err
 	}
-	if err := g.runUntil(time.Minute, "one round trip per connection", func() bool { return g.finished == len(g.conns) }); err != nil {
+	cl.StartOneEach()
+	allDone := func() bool { return cl.Finished() == cl.Len() }
+	if err := cl.RunUntil(time.Minute, allDone); err != nil {
 		return res, err
+	}
+	if !allDone() {
+		return res, fmt.Errorf("only %d of %d connections made a round trip within a minute", cl.Finished(), cl.Len())
 	}
 	time.Sleep(settle)
-	if res.LoadedBytes, err = sysx.MemoryOf(cfg.ServerPID, "VmRSS"); err != nil {
+	if res.LoadedBytes, err = proc.Memory(cfg.ServerPID, "VmRSS"); err != nil {
 		return res, err
 	}
 	res.BytesPerConn = float64(res.LoadedBytes-res.BaselineBytes) / float64(cfg.Conns)

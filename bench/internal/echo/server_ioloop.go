@@ -3,37 +3,29 @@ package echo
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/ioloop/ioloop"
-	"golang.org/x/sys/unix"
+	"github.com/ioloop/ioloop/internal/benchkit/serve"
 )
 
-// loopServer is the echo server on ioloop: one Completion per connection,
-// which carries Recv, then Send of what arrived, then Recv again.
-type loopServer struct {
-	loop    *ioloop.Loop
-	lfd     int
-	accepts [4]ioloop.Completion // a few in flight drain a burst of connects faster
-	err     error
-	// failed, in a group, receives the accept error that stops the server
-	// (the loop runs on a goroutine of its own; err is the single loop's).
-	failed chan<- error
-}
+// The ioloop contenders run the echo server of `ioloop echo` (package
+// serve): one Completion per connection, which carries Recv, then Send of
+// what arrived, then Recv again.
 
-type loopConn struct {
-	srv *loopServer
-	fd  int
-	op  ioloop.Completion
-	buf []byte
-}
-
-func serveIOLoop(uring bool) error {
-	backend := ioloop.BackendEpoll
+// backendOf is the backend of contender ioloop-io_uring or ioloop-epoll.
+func backendOf(uring bool) ioloop.Backend {
 	if uring {
-		backend = ioloop.BackendIOUring
+		return ioloop.BackendIOUring
 	}
-	loop, err := ioloop.New(ioloop.Options{Backend: backend})
+	return ioloop.BackendEpoll
+}
+
+// serveIOLoop is the server on one loop, on this goroutine. It serves
+// until killed, or until accepting fails.
+func serveIOLoop(uring bool) error {
+	loop, err := ioloop.New(ioloop.Options{Backend: backendOf(uring)})
 	if err != nil {
 		return err
 	}
@@ -41,21 +33,15 @@ func serveIOLoop(uring bool) error {
 	if err != nil {
 		return err
 	}
-	s := &loopServer{loop: loop, lfd: lfd}
-	s.start()
+	s := serve.NewEcho(loop, lfd, BufSize)
+	s.Start()
 	announce(addr)
-	for s.err == nil {
+	for s.Fatal() == nil {
 		if err := loop.RunFor(time.Second); err != nil {
 			return err
 		}
 	}
-	return s.err
-}
-
-func (s *loopServer) start() {
-	for i := range s.accepts {
-		ioloop.Accept(s.loop, &s.accepts[i], s.lfd, s, (*loopServer).onAccept)
-	}
+	return s.Fatal()
 }
 
 // serveIOLoopGroup is the same server on n loops, the "one loop per core"
@@ -66,69 +52,15 @@ func (s *loopServer) start() {
 // share nothing while serving. It serves until killed, or until a loop
 // fails.
 func serveIOLoopGroup(uring bool, n int, pin bool) error {
-	backend := ioloop.BackendEpoll
-	if uring {
-		backend = ioloop.BackendIOUring
-	}
-	fds, addr, err := ioloop.ListenTCPShards(loopback, n, ioloop.ListenOptions{NoDelay: true})
-	if err != nil {
-		return err
-	}
-	// An accept error stops the whole server: the parent sees it exit.
-	failed := make(chan error, 1)
-	g, err := ioloop.StartGroup(ioloop.GroupOptions{Loops: n, Loop: ioloop.Options{Backend: backend}, PinCPUs: pin},
-		func(l *ioloop.Loop, i int) error {
-			s := &loopServer{loop: l, lfd: fds[i], failed: failed}
-			s.start()
-			return nil
-		})
+	g, addr, err := serve.StartEchoGroup(loopback, n, ioloop.Options{Backend: backendOf(uring)}, pin, BufSize, os.Stderr)
 	if err != nil {
 		return err
 	}
 	announce(addr)
-	exited := make(chan error, 1)
-	go func() { exited <- g.Wait() }()
 	select {
-	case err = <-failed:
-		return errors.Join(err, g.Shutdown())
-	case err = <-exited:
-		return fmt.Errorf("the loops stopped: %w", err)
+	case <-g.Failed(): // an accept error stops the whole server: the parent sees it exit
+		return errors.Join(errors.New("a loop stopped accepting"), g.Shutdown())
+	case <-g.Exited():
+		return fmt.Errorf("the loops stopped: %w", g.Shutdown())
 	}
-}
-
-func (s *loopServer) onAccept(c *ioloop.Completion, fd int, err error) {
-	if err != nil {
-		if s.failed != nil {
-			select {
-			case s.failed <- err:
-			default: // an earlier error is already on its way: one stops the server
-			}
-			return
-		}
-		s.err = err
-		return
-	}
-	conn := &loopConn{srv: s, fd: fd, buf: make([]byte, BufSize)}
-	conn.receive()
-	ioloop.Accept(s.loop, c, s.lfd, s, (*loopServer).onAccept)
-}
-
-func (k *loopConn) receive() {
-	ioloop.Recv(k.srv.loop, &k.op, k.fd, k.buf, k, (*loopConn).onRecv)
-}
-
-func (k *loopConn) onRecv(c *ioloop.Completion, n int, err error) {
-	if err != nil { // io.EOF or a reset: the load generator is done
-		unix.Close(k.fd)
-		return
-	}
-	ioloop.Send(k.srv.loop, c, k.fd, k.buf[:n], k, (*loopConn).onSent)
-}
-
-func (k *loopConn) onSent(_ *ioloop.Completion, _ int, err error) {
-	if err != nil {
-		unix.Close(k.fd)
-		return
-	}
-	k.receive()
 }

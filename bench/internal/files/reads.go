@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ioloop/ioloop"
-	"github.com/ioloop/ioloop/bench/internal/sysx"
+	"github.com/ioloop/ioloop/internal/benchkit/proc"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,20 +32,19 @@ type ReadResult struct {
 // window measures wall and CPU time (this process, all threads) of the
 // reads counted between its start and its end.
 type window struct {
-	began time.Time
-	cpu   sysx.CPU
+	meter proc.Meter
 	ops   int64
 }
 
 func startWindow(ops int64) window {
-	return window{began: time.Now(), cpu: sysx.SelfCPU(), ops: ops}
+	return window{meter: proc.StartMeter(), ops: ops}
 }
 
 func (w window) result(ops int64) ReadResult {
-	wall := time.Since(w.began)
-	r := ReadResult{Ops: ops - w.ops, Seconds: wall.Seconds()}
-	r.IOPS = float64(r.Ops) / wall.Seconds()
-	r.CPUusPerIO = float64(sysx.SelfCPU().Sub(w.cpu).Total()) / 1e3 / float64(max(r.Ops, 1))
+	iv := w.meter.Stop()
+	r := ReadResult{Ops: ops - w.ops, Seconds: iv.Wall.Seconds()}
+	r.IOPS = iv.PerSecond(r.Ops)
+	r.CPUusPerIO = iv.CPUMicrosPer(max(r.Ops, 1))
 	return r
 }
 

@@ -15,7 +15,6 @@ import (
 // (written out, not sparse, so reads reach the device), reusing it when it
 // already has that size. It writes a temporary file and renames it, so an
 // interrupted run never leaves a short file that a later run would trust.
-// bench/lib.sh does the same for the shell scripts, at the same path.
 func EnsureFile(path string, size int64, log io.Writer) error {
 	if st, err := os.Stat(path); err == nil && st.Size() == size {
 		return nil

@@ -72,7 +72,7 @@ func record() []byte {
 func walOSFile(f *os.File, every int, d time.Duration) (window, int64, error) {
 	rec := record()
 	w := startWindow(0)
-	deadline := w.began.Add(d)
+	deadline := w.meter.Started().Add(d)
 	var groups, off int64
 	for time.Now().Before(deadline) {
 		if off+int64(every*BlockSize) > walLimit {
@@ -158,7 +158,7 @@ func walLoop(backend ioloop.Backend, fd, every int, d time.Duration) (window, in
 	}
 	l := &walLog{loop: loop, fd: fd, every: every, writes: make([]ioloop.Completion, every), rec: record()}
 	w := startWindow(0)
-	l.deadline = w.began.Add(d)
+	l.deadline = w.meter.Started().Add(d)
 	l.startGroup()
 	for !l.done && err == nil {
 		err = loop.RunFor(10 * time.Millisecond)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/ioloop/ioloop"
 	"github.com/ioloop/ioloop/bench/internal/samples"
-	"github.com/ioloop/ioloop/bench/internal/sysx"
+	"github.com/ioloop/ioloop/internal/benchkit/proc"
 )
 
 // Contenders of the timers workload.
@@ -41,7 +41,7 @@ func Run(impl string, n int, span time.Duration) (Result, error) {
 		delays[i] = time.Duration(rng.Int64N(int64(span)))
 	}
 	late := make([]time.Duration, n) // how late each timer fired
-	cpu0, began := sysx.SelfCPU(), time.Now()
+	meter := proc.StartMeter()
 	var scheduled time.Duration
 	var err error
 	switch impl {
@@ -57,13 +57,14 @@ func Run(impl string, n int, span time.Duration) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	total, cpu := time.Since(began), sysx.SelfCPU().Sub(cpu0).Total()
+	iv := meter.Stop()
+	total, cpu := iv.Wall, iv.CPU.Total()
 	res := Result{Timers: n, SpanMs: ms(span), ScheduleMs: ms(scheduled), TotalMs: ms(total),
 		CPUnsPerTimer: float64(cpu) / float64(n)}
 	slices.Sort(late)
 	q := samples.Quantiles(late, 0.50, 0.99, 1)
 	res.LateP50us, res.LateP99us, res.LateMaxus = us(q[0]), us(q[1]), us(q[2])
-	res.PeakRSSBytes, err = sysx.MemoryOf(sysx.Self, "VmHWM")
+	res.PeakRSSBytes, err = proc.Memory(proc.Self, "VmHWM")
 	return res, err
 }
 

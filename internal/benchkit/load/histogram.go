@@ -1,17 +1,17 @@
-package main
+package load
 
 import (
 	"math/bits"
 	"time"
 )
 
-// histogram records durations in fixed log-linear buckets, like
+// Histogram records durations in fixed log-linear buckets, like
 // HdrHistogram: every power-of-two range [2^k, 2^(k+1)) of nanoseconds is
 // split into histSub equal buckets, so a bucket's width is at most 1/histSub
 // of its values (about 3%) and the midpoint is within about 1.6% of any
 // value in it. Recording is an index computation and an increment: no
 // allocation, no sorting, whatever the number of samples.
-type histogram struct {
+type Histogram struct {
 	counts [histBuckets]uint64
 	total  uint64
 }
@@ -24,13 +24,18 @@ const (
 	histBuckets = (64 - histSubBits + 1) * histSub
 )
 
-func (h *histogram) record(d time.Duration) {
+// Record adds one sample; a negative one (a clock step) counts as 0.
+func (h *Histogram) Record(d time.Duration) {
 	v := uint64(max(d, 0))
 	h.counts[histIndex(v)]++
 	h.total++
 }
 
-func (h *histogram) reset() { *h = histogram{} }
+// Reset forgets every sample.
+func (h *Histogram) Reset() { *h = Histogram{} }
+
+// Count returns how many samples were recorded.
+func (h *Histogram) Count() int64 { return int64(h.total) }
 
 // histIndex maps a value to its bucket. Row 0 holds 0..histSub-1 exactly;
 // row r >= 1 holds [histSub<<(r-1), histSub<<r), histSub buckets wide
@@ -57,9 +62,9 @@ func histBounds(index int) (lo, hi uint64) {
 	return lo, hi
 }
 
-// quantile returns the value at quantile q (0 < q <= 1): the midpoint of
+// Quantile returns the value at quantile q (0 < q <= 1): the midpoint of
 // the bucket holding the ceil(q*total)-th smallest sample, or 0 when empty.
-func (h *histogram) quantile(q float64) time.Duration {
+func (h *Histogram) Quantile(q float64) time.Duration {
 	if h.total == 0 {
 		return 0
 	}

@@ -1,4 +1,4 @@
-package main
+package load
 
 import (
 	"math"
@@ -29,18 +29,18 @@ func TestHistogramBucketsTileTheRange(t *testing.T) {
 
 func TestHistogramQuantilesWithinBucketError(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	var h histogram
+	var h Histogram
 	samples := make([]time.Duration, 100_000)
 	for i := range samples {
 		// Log-uniform from 1µs to 100ms, like real latencies.
 		d := time.Duration(float64(time.Microsecond) * math.Pow(10, rng.Float64()*5))
 		samples[i] = d
-		h.record(d)
+		h.Record(d)
 	}
 	slices.Sort(samples)
 	for _, q := range []float64{0.5, 0.9, 0.99, 0.999} {
 		exact := samples[int(q*float64(len(samples)))-1]
-		got := h.quantile(q)
+		got := h.Quantile(q)
 		if diff := float64(got-exact) / float64(exact); diff > 0.017 || diff < -0.017 {
 			t.Errorf("quantile(%v) = %v, exact %v (%.2f%% off, want within 1.7%%)", q, got, exact, 100*diff)
 		}
@@ -48,24 +48,24 @@ func TestHistogramQuantilesWithinBucketError(t *testing.T) {
 }
 
 func TestHistogramEdgeCases(t *testing.T) {
-	var h histogram
-	if got := h.quantile(0.5); got != 0 {
-		t.Errorf("empty histogram quantile = %v, want 0", got)
+	var h Histogram
+	if got := h.Quantile(0.5); got != 0 {
+		t.Errorf("empty Histogram quantile = %v, want 0", got)
 	}
-	h.record(-5) // a clock step must not index out of range
-	h.record(7)
-	if got := h.quantile(1); got != 7 {
+	h.Record(-5) // a clock step must not index out of range
+	h.Record(7)
+	if got := h.Quantile(1); got != 7 {
 		t.Errorf("quantile(1) = %v, want 7ns (small values are exact)", got)
 	}
-	h.reset()
+	h.Reset()
 	if h.total != 0 {
 		t.Errorf("reset left total = %d", h.total)
 	}
 }
 
 func TestHistogramRecordDoesNotAllocate(t *testing.T) {
-	var h histogram
-	allocs := testing.AllocsPerRun(100, func() { h.record(1234 * time.Microsecond) })
+	var h Histogram
+	allocs := testing.AllocsPerRun(100, func() { h.Record(1234 * time.Microsecond) })
 	if allocs != 0 {
 		t.Errorf("record allocates %v times per call", allocs)
 	}
