@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Command ioloop reports which backend the event loop selects on a machine
 // and why, inspects its io_uring support, runs a TCP echo server on the
 // loop (or on Go's net package, as a baseline), and measures the loop, in

@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package load is the load generator of ioloop's benchmarks, the one that
 // `ioloop bench echo`, `ioloop bench arch` and the bench/ suite's echo and
 // memory workloads all drive their servers with: a closed loop on one

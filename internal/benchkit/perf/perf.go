@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package perf counts the system calls of another process with
 // `perf stat -e raw_syscalls:sys_enter -p PID`, for `ioloop bench echo
 // -server` and the bench/ suite alike. perf starts with its counters

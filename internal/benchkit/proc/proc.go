@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package proc is the process plumbing of ioloop's benchmarks, shared by
 // `ioloop bench` (cmd/ioloop) and the bench/ suite so that both measure
 // the same way: CPU time of this process (getrusage) and of another
