@@ -125,20 +125,22 @@ func TestMisuseNilArguments(t *testing.T) {
 	})
 }
 
+// loopDrivers are the ways to drive a loop, for the misuse tests.
+var loopDrivers = []struct {
+	name  string
+	drive func(l *Loop)
+}{
+	{"RunFor", func(l *Loop) { _ = l.RunFor(time.Millisecond) }},
+	{"Tick", func(l *Loop) { _ = l.Tick() }},
+	{"Run", func(l *Loop) { _ = l.Run() }},
+	{"Close", func(l *Loop) { _ = l.Close() }},
+}
+
 // Driving the loop from inside a callback panics with a message naming the
 // mistake, and the loop stays usable: the callbacks that had not run yet
 // run on the next pass, exactly once, in order.
 func TestMisuseDriveLoopFromCallback(t *testing.T) {
-	drivers := []struct {
-		name  string
-		drive func(l *Loop)
-	}{
-		{"RunFor", func(l *Loop) { _ = l.RunFor(time.Millisecond) }},
-		{"Tick", func(l *Loop) { _ = l.Tick() }},
-		{"Run", func(l *Loop) { _ = l.Run() }},
-		{"Close", func(l *Loop) { _ = l.Close() }},
-	}
-	for _, d := range drivers {
+	for _, d := range loopDrivers {
 		t.Run(d.name, func(t *testing.T) {
 			forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
 				lg := &misuseLog{l: l}
@@ -280,15 +282,7 @@ func TestMisuseNilLoop(t *testing.T) {
 // mistake is the second goroutine.
 func TestMisuseDriveLoopFromSecondGoroutine(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		for _, d := range []struct {
-			name  string
-			drive func(l *Loop)
-		}{
-			{"RunFor", func(l *Loop) { _ = l.RunFor(time.Millisecond) }},
-			{"Tick", func(l *Loop) { _ = l.Tick() }},
-			{"Run", func(l *Loop) { _ = l.Run() }},
-			{"Close", func(l *Loop) { _ = l.Close() }},
-		} {
+		for _, d := range loopDrivers {
 			messages := make(chan string, 1)
 			op := &misuseOp{name: d.name, log: &misuseLog{l: l}}
 			op.during = func() {
