@@ -270,3 +270,40 @@ func TestEventWaitAloneDeadlocksSimulatedWorld(t *testing.T) {
 		t.Fatalf("Run: %v, want simcore.ErrDeadlock", err)
 	}
 }
+
+// externalWork is work a goroutine takes from the loop and posts back.
+type externalWork struct {
+	loop   *Loop
+	done   *Event
+	wait   Completion
+	posted bool
+	waited error
+}
+
+func (w *externalWork) onPosted()                              { w.posted = true }
+func (w *externalWork) onDone(_ *Completion, _ int, err error) { w.waited = err }
+
+// TestRunWaitsForExternalWorkThroughAnEvent checks the rule Run documents
+// for work held by other goroutines: with a WaitEvent pending on an Event
+// the goroutine triggers after posting its result, Run returns only once
+// the posted function has run.
+func TestRunWaitsForExternalWorkThroughAnEvent(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		needsKernel(t, l, "another goroutine wakes a blocked loop")
+		w := &externalWork{loop: l, done: NewEvent(l)}
+		WaitEvent(l, &w.wait, w.done, w, (*externalWork).onDone)
+		go func() {
+			time.Sleep(20 * time.Millisecond) // the work, off the loop
+			if err := Post(l, w, (*externalWork).onPosted); err != nil {
+				t.Errorf("Post: %v", err)
+			}
+			w.done.Trigger()
+		}()
+		if err := l.Run(); err != nil {
+			t.Fatal(err)
+		}
+		if !w.posted || w.waited != nil {
+			t.Fatalf("Run returned with posted=%v, WaitEvent err %v; want the posted function run and the wait done", w.posted, w.waited)
+		}
+	})
+}

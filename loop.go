@@ -287,6 +287,15 @@ func (l *Loop) Tick() error {
 // operation has completed and its callback has run, and the inbox is empty
 // (a pending WaitEvent keeps Run waiting; a function that might be posted
 // later does not). Stop ends it early.
+//
+// Run cannot know about work that other goroutines still hold: a goroutine
+// that will Post its result later does not keep Run alive, and if Run
+// returns first, a deferred Close runs the late Post's function on a
+// closing loop (or the Post fails with ErrClosed). To keep Run running
+// until such work is back, hold a WaitEvent pending on an Event that the
+// goroutine Triggers after its Post (a pending WaitEvent is pending work,
+// like a libuv handle that is referenced), or drive the loop with RunFor
+// and a condition of your own.
 func (l *Loop) Run() error {
 	l.enter("Run")
 	defer l.exit()
