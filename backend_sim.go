@@ -222,6 +222,10 @@ func (b *simBackend) Complete(token uint64, res int32) {
 	if c == nil {
 		panic("ioloop: internal error: the simulator completed an unknown token")
 	}
+	if res == -int32(syscall.EBADF) && c.fd >= 0 && isKernelDescriptor(int(c.fd)) {
+		b.loop.completeWith(c, c.progress(), codeForeignFD)
+		return
+	}
 	b.loop.complete(c, res)
 }
 
@@ -281,4 +285,12 @@ func errnoResult(addr netip.AddrPort, errno syscall.Errno) (netip.AddrPort, erro
 		return addr, errno
 	}
 	return addr, nil
+}
+
+// isKernelDescriptor reports whether fd is open in this process, which
+// for a descriptor the simulator does not know means the program handed a
+// simulated loop a real socket or file. Asked only on the EBADF path.
+func isKernelDescriptor(fd int) bool {
+	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	return err == nil
 }

@@ -1002,3 +1002,22 @@ func TestListenUnixErrors(t *testing.T) {
 		t.Fatalf("ListenUnix in a missing directory = %v, want ENOENT", err)
 	}
 }
+
+// TestSimulatorNamesAForeignDescriptor: a socket from the package function
+// ListenTCP (a kernel descriptor) used on a simulated loop fails with an
+// error that names the mistake and still matches EBADF.
+func TestSimulatorNamesAForeignDescriptor(t *testing.T) {
+	l := newTestLoop(t, Options{Backend: BackendSimulator})
+	lfd, _, err := ListenTCP(netip.MustParseAddrPort("127.0.0.1:0"), ListenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeOnCleanup(t, lfd)
+	var c Completion
+	var r opResult
+	Accept(l, &c, lfd, &r, (*opResult).onCount)
+	await(t, l, &r)
+	if !errors.Is(r.err, syscall.EBADF) || !strings.Contains(r.err.Error(), "Loop.ListenTCP") {
+		t.Fatalf("Accept of a kernel listener on the simulator: %v; want EBADF naming Loop.ListenTCP", r.err)
+	}
+}

@@ -60,6 +60,7 @@ const (
 	codeNotFound   errorCode = -3
 	codeClosed     errorCode = -4
 	codeShortWrite errorCode = -5
+	codeForeignFD  errorCode = -6
 )
 
 var sentinelErrors = [...]error{
@@ -68,7 +69,16 @@ var sentinelErrors = [...]error{
 	-codeNotFound:   ErrNotFound,
 	-codeClosed:     ErrClosed,
 	-codeShortWrite: io.ErrShortWrite,
+	-codeForeignFD:  errForeignDescriptor,
 }
+
+// errForeignDescriptor is the EBADF of a simulated loop handed a kernel
+// descriptor (from the package function ListenTCP, say): it names the
+// mistake, and still matches syscall.EBADF with errors.Is.
+var errForeignDescriptor error = &sentinelError{
+	"ioloop: bad file descriptor: the simulator has no such descriptor, but the kernel does; " +
+		"a simulated loop's sockets must come from Loop.ListenTCP and Loop.TCPSocket, and its files from OpenAt",
+	syscall.EBADF}
 
 func (code errorCode) err() error {
 	switch {
