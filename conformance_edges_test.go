@@ -107,12 +107,12 @@ const (
 )
 
 // padPath lengthens dir/name to exactly size bytes with "/." components,
-// which name the same directory (and a "_" after name for an odd length).
+// and a doubled slash for an odd length, which name the same file.
 func padPath(t *testing.T, dir, name string, size int) string {
 	t.Helper()
 	tail := "/" + name
 	if (size-len(dir)-len(tail))%2 != 0 {
-		tail += "_"
+		tail = "/" + tail
 	}
 	pad := size - len(dir) - len(tail)
 	if pad < 0 {
@@ -206,6 +206,43 @@ func TestEdgeTwoConnectsOnePass(t *testing.T) {
 		Connect(l, &c1, fd, bound, &third, (*opResult).onErr)
 		await(t, l, &third)
 		wantErr(t, "Connect of a connected socket", &third, syscall.EISCONN)
+	})
+}
+
+// TestEdgeSendRecvWhileConnecting: a Send and a Recv submitted in the same
+// pass as the Connect of their socket wait for the handshake instead of
+// failing with ENOTCONN: the kernel's sk_stream_wait_connect and
+// tcp_recvmsg wait on a socket in SYN_SENT.
+func TestEdgeSendRecvWhileConnecting(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		lfd, bound := listenTCP(t, l, loopback4)
+		fd := tcpSocket(t, l, bound)
+		var accept, connect, send, recv opResult
+		var ac, cc, sc, rc Completion
+		buf := make([]byte, 8)
+		Accept(l, &ac, lfd, &accept, (*opResult).onCount)
+		Connect(l, &cc, fd, bound, &connect, (*opResult).onErr)
+		Send(l, &sc, fd, []byte("ping"), &send, (*opResult).onCount)
+		Recv(l, &rc, fd, buf, &recv, (*opResult).onCount)
+		await(t, l, &accept, &connect, &send)
+		if accept.err != nil {
+			t.Fatalf("Accept: %v", accept.err)
+		}
+		ownFD(t, l, accept.n)
+		wantOK(t, "Connect", &connect)
+		wantN(t, "Send in the Connect's pass", &send, 4)
+		if recv.calls != 0 {
+			t.Fatalf("Recv in the Connect's pass completed before any data: n=%d err=%v", recv.n, recv.err)
+		}
+		if got := readAllNonblocking(t, l, accept.n, 4); string(got) != "ping" {
+			t.Fatalf("server got %q", got)
+		}
+		writeAll(t, l, accept.n, []byte("pong"))
+		await(t, l, &recv)
+		wantN(t, "Recv in the Connect's pass", &recv, 4)
+		if string(buf[:4]) != "pong" {
+			t.Fatalf("Recv got %q", buf[:4])
+		}
 	})
 }
 

@@ -1,6 +1,7 @@
 package simcore
 
 import (
+	"bytes"
 	"math"
 	"path"
 	"slices"
@@ -245,11 +246,43 @@ func (n *Node) runDisk(index int32) {
 	n.deliver(index, res)
 }
 
+// The limits of Linux paths: PATH_MAX bytes with the terminating NUL,
+// NAME_MAX bytes per component; and of one readv(2) or writev(2), IOV_MAX
+// buffers.
+const (
+	pathMaxBytes = 4096
+	nameMaxBytes = 255
+	maxIovecs    = 1024
+)
+
+// nameErrno is ENAMETOOLONG for a path with a component longer than
+// NAME_MAX (found on a real file system while looking the path up, after
+// dirfd), or 0.
+func nameErrno(path []byte) syscall.Errno {
+	for len(path) > 0 {
+		end := bytes.IndexByte(path, '/')
+		if end < 0 {
+			end = len(path)
+		}
+		if end > nameMaxBytes {
+			return syscall.ENAMETOOLONG
+		}
+		path = path[min(end+1, len(path)):]
+	}
+	return 0
+}
+
 func (n *Node) openAt(req *Request) int32 {
-	if len(req.Path) == 0 {
+	switch {
+	case len(req.Path) == 0:
 		return -int32(syscall.ENOENT)
+	case len(req.Path) >= pathMaxBytes:
+		return -int32(syscall.ENAMETOOLONG) // getname(), before anything else
 	}
 	if errno := n.dirFD(req); errno != 0 {
+		return -int32(errno)
+	}
+	if errno := nameErrno(req.Path); errno != 0 {
 		return -int32(errno)
 	}
 	name := cleanPath(req.Path)
@@ -330,8 +363,12 @@ func (n *Node) statx(req *Request) int32 {
 		ino = e.file.ino
 	case len(req.Path) == 0:
 		return -int32(syscall.ENOENT)
+	case len(req.Path) >= pathMaxBytes:
+		return -int32(syscall.ENAMETOOLONG)
 	case n.dirFD(req) != 0:
 		return -int32(n.dirFD(req))
+	case nameErrno(req.Path) != 0:
+		return -int32(nameErrno(req.Path))
 	default:
 		name := cleanPath(req.Path)
 		if string(name) == "/" {

@@ -173,6 +173,12 @@ func (n *Node) Submit(req *Request) {
 	case KindAccept, KindConnect, KindRecv, KindSend, KindShutdown:
 		w.net.start(n, index)
 	case KindRead, KindWrite, KindReadv, KindWritev:
+		if len(req.Bufs) > maxIovecs {
+			// Refused before the descriptor is looked at, as io_uring
+			// imports the iovecs when it prepares the request.
+			n.deliver(index, -int32(syscall.EINVAL))
+			return
+		}
 		if e := n.fdEntry(req.FD); e != nil && e.sock != nil {
 			w.net.start(n, index) // read(2)/write(2)/readv(2)/writev(2) on a socket act like recv/send
 			return
@@ -229,7 +235,12 @@ func (n *Node) Cancel(token uint64) int32 {
 		return -int32(syscall.ENOENT)
 	}
 	switch n.ops[index].state {
-	case slotParked, slotTimer, slotConnect:
+	case slotConnect:
+		s := n.ops[index].sock
+		n.deliver(index, -int32(syscall.ECANCELED))
+		n.world.net.abandonConnect(s)
+		return 0
+	case slotParked, slotTimer:
 		n.deliver(index, -int32(syscall.ECANCELED))
 		return 0
 	case slotRunning:

@@ -257,6 +257,10 @@ func (w *World) apply(ev *event) {
 		if n := ev.node; n.current(ev) {
 			w.net.arriveSyn(n, ev.slot)
 		}
+	case evConnected:
+		if n := ev.node; n.current(ev) {
+			w.net.finishConnect(n, ev.slot, ev.res)
+		}
 	case evSegment:
 		w.net.arriveSegment(ev)
 	case evPartition:
