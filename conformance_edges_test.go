@@ -367,14 +367,19 @@ func TestEdgeRunForExtremes(t *testing.T) {
 		if err := l.RunFor(time.Millisecond); err != nil {
 			t.Fatalf("RunFor: %v", err)
 		}
-		s := &stopOnFire{l: l}
-		var c Completion
-		Timeout(l, &c, 20*time.Millisecond, s, (*stopOnFire).onFire)
-		if err := l.RunFor(time.Duration(math.MaxInt64)); err != nil {
-			t.Fatalf("RunFor(math.MaxInt64): %v", err)
-		}
-		if s.calls != 1 || s.err != nil {
-			t.Fatalf("RunFor(math.MaxInt64) returned before the Timeout that stops it fired (calls=%d err=%v)", s.calls, s.err)
+		// On the simulator a broken RunFor(math.MaxInt64) spins forever
+		// without moving time; TestSimRunForEndOfTime tests it there,
+		// bounded by a count of passes.
+		if l.sim == nil {
+			s := &stopOnFire{l: l}
+			var c Completion
+			Timeout(l, &c, 20*time.Millisecond, s, (*stopOnFire).onFire)
+			if err := l.RunFor(time.Duration(math.MaxInt64)); err != nil {
+				t.Fatalf("RunFor(math.MaxInt64): %v", err)
+			}
+			if s.calls != 1 || s.err != nil {
+				t.Fatalf("RunFor(math.MaxInt64) returned before the Timeout that stops it fired (calls=%d err=%v)", s.calls, s.err)
+			}
 		}
 
 		for _, d := range []time.Duration{-time.Nanosecond, time.Duration(math.MinInt64)} {

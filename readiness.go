@@ -208,7 +208,7 @@ func (b *readinessBackend) start(c *Completion) {
 		l.settle(c, 0, codeNone)
 	case opTimeout:
 		c.parked = parkedTimer
-		b.timers.push(c, l.nowNs()+c.timeoutNs)
+		b.timers.push(c, addSaturatingNs(l.nowNs(), c.timeoutNs))
 	case opAccept, opRecv, opSend:
 		b.startPollable(c)
 	case opConnect:

@@ -1,6 +1,7 @@
 package simcore
 
 import (
+	"math"
 	"net/netip"
 	"syscall"
 )
@@ -169,7 +170,11 @@ func (n *Node) Submit(req *Request) {
 		n.deliver(index, 0)
 	case KindTimeout:
 		s.state = slotTimer
-		w.schedule(n.opEvent(evComplete, index, w.nowNs+req.TimeoutNs, 0))
+		// A deadline saturated at the end of time is never reached: no
+		// event, only a cancelable slot, as io_uring never fires it.
+		if atNs := AddSaturatingNs(w.nowNs, req.TimeoutNs); atNs != math.MaxInt64 {
+			w.schedule(n.opEvent(evComplete, index, atNs, 0))
+		}
 	case KindAccept, KindConnect, KindRecv, KindSend, KindShutdown:
 		w.net.start(n, index)
 	case KindRead, KindWrite, KindReadv, KindWritev:
