@@ -212,7 +212,7 @@ func (b *readinessBackend) start(c *Completion) {
 		l.completeWith(c, 0, codeNone)
 	case opTimeout:
 		c.wait.parked = parkedTimer
-		b.timers.push(c, b.nowNs()+c.timer.durationNs)
+		b.timers.push(c, addSaturatingNs(b.nowNs(), c.timer.durationNs))
 	case opAccept, opRecv, opSend:
 		b.startPollable(c)
 	case opConnect:

@@ -3,6 +3,7 @@
 package ioloop
 
 import (
+	"errors"
 	"net/netip"
 	"syscall"
 	"time"
@@ -72,8 +73,18 @@ func (b *simBackend) poll(timeoutNs int64) error {
 	if b.loop.callbacksReady() || b.loop.inboxHasWork() {
 		timeoutNs = 0
 	}
-	return b.world.Poll(b.node, timeoutNs)
+	err := b.world.Poll(b.node, timeoutNs)
+	if err == simcore.ErrDeadlock && timeoutNs > 0 && b.loop.pending == 0 {
+		// A RunFor past the end of virtual time, and nothing is left
+		// to happen: with nothing pending either, the run is over.
+		return errSimRunOver
+	}
+	return err
 }
+
+// errSimRunOver ends a RunFor whose deadline virtual time never reaches
+// (see simBackend.poll) with a nil error.
+var errSimRunOver = errors.New("ioloop: internal: simulated RunFor has nothing left to wait for")
 
 func (b *simBackend) cancelAll() {
 	l := b.loop

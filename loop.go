@@ -251,7 +251,8 @@ func (l *Loop) Now() time.Time { return l.backend.now() }
 func (l *Loop) RunFor(d time.Duration) error {
 	l.enter("RunFor")
 	defer l.exit()
-	deadlineNs := l.nowNs() + int64(d)
+	// Saturated, a huge d runs until Stop; a negative one is 0: one pass.
+	deadlineNs := addSaturatingNs(l.nowNs(), max(int64(d), 0))
 	for {
 		l.runInbox()
 		l.runCompleted()
@@ -260,7 +261,9 @@ func (l *Loop) RunFor(d time.Duration) error {
 		if remainingNs <= 0 || !l.completed.empty() {
 			timeoutNs = 0
 		}
-		if err := l.backend.poll(timeoutNs); err != nil {
+		if err := l.backend.poll(timeoutNs); err == errSimRunOver {
+			return nil
+		} else if err != nil {
 			return err
 		}
 		if remainingNs <= 0 || l.takeStop() {

@@ -81,7 +81,7 @@ func (w *World) RunFor(d time.Duration) error {
 // slice of virtual time (a millisecond) and giving up after limit. It
 // reports whether done became true.
 func (w *World) RunUntil(limit time.Duration, done func() bool) (bool, error) {
-	end := w.Elapsed() + limit
+	end := time.Duration(simcore.AddSaturatingNs(int64(w.Elapsed()), int64(limit)))
 	for !done() {
 		if w.Elapsed() >= end {
 			return false, nil

@@ -1,7 +1,10 @@
 package simcore
 
 import (
+	"bytes"
+	"math"
 	"path"
+	"slices"
 	"syscall"
 )
 
@@ -12,6 +15,10 @@ import (
 // independently, either the new or the old contents, so a multi-sector
 // write that no Fsync covered may survive whole, vanish, or be torn at
 // sector granularity. The size is metadata with the same choice.
+//
+// Both images are sparse (see image), so memory follows the bytes written,
+// not the offsets: a 1-byte write at 1 TiB costs one sector, as it costs
+// one block on a real file system.
 
 type fileSystem struct {
 	sectorBytes int
@@ -23,10 +30,10 @@ type fileSystem struct {
 type inode struct {
 	name    string
 	ino     uint64 // the inode number Statx reports
-	data    []byte
-	durable []byte
-	dirty   bitset // sectors written since the last Fsync
-	bad     bitset // sectors that fail every read until rewritten
+	data    image
+	durable image
+	dirty   sectorSet // sectors written since the last Fsync
+	bad     sectorSet // sectors that fail every read until rewritten
 	// durableExists is false until the first completed Fsync: a file
 	// created and never synced may vanish in a crash.
 	durableExists bool
@@ -39,20 +46,121 @@ type fileHandle struct {
 	flags uint32
 }
 
-type bitset []uint64
+// sectorSet is a set of sector numbers. A map rather than a bitset: a
+// bitset indexed by sector grows with the highest offset written.
+type sectorSet map[int64]struct{}
 
-func (b *bitset) set(i int) {
-	for i/64 >= len(*b) {
-		*b = append(*b, 0)
+func (set sectorSet) has(s int64) bool { _, ok := set[s]; return ok }
+
+// sorted returns the set's sectors in ascending order, for decisions that
+// draw random numbers and so must not follow a map's order.
+func (set sectorSet) sorted() []int64 {
+	out := make([]int64, 0, len(set))
+	for s := range set {
+		out = append(out, s)
 	}
-	(*b)[i/64] |= 1 << (i % 64)
+	slices.Sort(out)
+	return out
 }
 
-func (b bitset) get(i int) bool { return i/64 < len(b) && b[i/64]&(1<<(i%64)) != 0 }
+// image is one sparse view of a file: pages of one sector each, keyed by
+// sector number, and a size. A missing page is a hole and reads as zeros.
+// Every byte at or past sizeBytes is zero, so that growing the file
+// exposes zeros, as a write past the end does on a real file system.
+type image struct {
+	pages       map[int64][]byte
+	sizeBytes   int64
+	sectorBytes int64
+}
 
-func (b bitset) clear(i int) {
-	if i/64 < len(b) {
-		b[i/64] &^= 1 << (i % 64)
+func newImage(sectorBytes int) image {
+	return image{pages: make(map[int64][]byte), sectorBytes: int64(sectorBytes)}
+}
+
+// writablePage returns sector s's page, allocating it for a hole.
+func (img *image) writablePage(s int64) []byte {
+	p := img.pages[s]
+	if p == nil {
+		p = make([]byte, img.sectorBytes)
+		img.pages[s] = p
+	}
+	return p
+}
+
+// resize sets the size; shrinking drops the pages past it and zeroes the
+// tail of the last one, keeping the zeros-past-the-end invariant.
+func (img *image) resize(sizeBytes int64) {
+	if sizeBytes < img.sizeBytes {
+		sector := img.sectorBytes
+		for s, p := range img.pages {
+			switch {
+			case s*sector >= sizeBytes:
+				delete(img.pages, s)
+			case (s+1)*sector > sizeBytes:
+				clear(p[sizeBytes-s*sector:])
+			}
+		}
+	}
+	img.sizeBytes = sizeBytes
+}
+
+// clone returns a deep copy.
+func (img *image) clone() image {
+	out := image{pages: make(map[int64][]byte, len(img.pages)), sizeBytes: img.sizeBytes, sectorBytes: img.sectorBytes}
+	for s, p := range img.pages {
+		out.pages[s] = slices.Clone(p)
+	}
+	return out
+}
+
+// copyOut copies [pos, pos+len(b)) into b: zeros for holes.
+func (img *image) copyOut(b []byte, pos int64) {
+	sector := img.sectorBytes
+	for len(b) > 0 {
+		s, within := pos/sector, pos%sector
+		n := int(min(sector-within, int64(len(b))))
+		if p := img.pages[s]; p != nil {
+			copy(b[:n], p[within:])
+		} else {
+			clear(b[:n])
+		}
+		b, pos = b[n:], pos+int64(n)
+	}
+}
+
+// copyIn stores b at pos (the caller grows the size).
+func (img *image) copyIn(b []byte, pos int64) {
+	sector := img.sectorBytes
+	for len(b) > 0 {
+		s, within := pos/sector, pos%sector
+		n := copy(img.writablePage(s)[within:], b)
+		b, pos = b[n:], pos+int64(n)
+	}
+}
+
+// transfer moves count bytes between the image at offset and the
+// request's buffers, filled or drained in order from the first: into them
+// (a read) or out of them (a write).
+func (img *image) transfer(req *Request, offset int64, count int, read bool) {
+	one := req.Kind != KindReadv && req.Kind != KindWritev
+	for i := 0; count > 0; i++ {
+		var b []byte
+		switch {
+		case one && i == 0:
+			b = req.Buf
+		case !one && i < len(req.Bufs):
+			b = req.Bufs[i]
+		default:
+			return
+		}
+		b = b[:min(len(b), count)]
+		if read {
+			img.copyOut(b, offset)
+		} else {
+			img.copyIn(b, offset)
+		}
+		offset += int64(len(b))
+		count -= len(b)
 	}
 }
 
@@ -77,7 +185,8 @@ func (fs *fileSystem) create(name []byte, mode uint32) *inode {
 		fs.lastIno = rootIno
 	}
 	fs.lastIno++
-	ino := &inode{name: string(name), ino: fs.lastIno, mode: mode & 0o7777 &^ Umask}
+	ino := &inode{name: string(name), ino: fs.lastIno, mode: mode & 0o7777 &^ Umask,
+		data: newImage(fs.sectorBytes), durable: newImage(fs.sectorBytes), dirty: sectorSet{}, bad: sectorSet{}}
 	fs.byName[ino.name] = ino
 	fs.order = append(fs.order, ino)
 	return ino
@@ -137,11 +246,43 @@ func (n *Node) runDisk(index int32) {
 	n.deliver(index, res)
 }
 
+// The limits of Linux paths: PATH_MAX bytes with the terminating NUL,
+// NAME_MAX bytes per component; and of one readv(2) or writev(2), IOV_MAX
+// buffers.
+const (
+	pathMaxBytes = 4096
+	nameMaxBytes = 255
+	maxIovecs    = 1024
+)
+
+// nameErrno is ENAMETOOLONG for a path with a component longer than
+// NAME_MAX (found on a real file system while looking the path up, after
+// dirfd), or 0.
+func nameErrno(path []byte) syscall.Errno {
+	for len(path) > 0 {
+		end := bytes.IndexByte(path, '/')
+		if end < 0 {
+			end = len(path)
+		}
+		if end > nameMaxBytes {
+			return syscall.ENAMETOOLONG
+		}
+		path = path[min(end+1, len(path)):]
+	}
+	return 0
+}
+
 func (n *Node) openAt(req *Request) int32 {
-	if len(req.Path) == 0 {
+	switch {
+	case len(req.Path) == 0:
 		return -int32(syscall.ENOENT)
+	case len(req.Path) >= pathMaxBytes:
+		return -int32(syscall.ENAMETOOLONG) // getname(), before anything else
 	}
 	if errno := n.dirFD(req); errno != 0 {
+		return -int32(errno)
+	}
+	if errno := nameErrno(req.Path); errno != 0 {
 		return -int32(errno)
 	}
 	name := cleanPath(req.Path)
@@ -162,7 +303,16 @@ func (n *Node) openAt(req *Request) int32 {
 		ino = fs.create(name, req.Mode)
 	}
 	if flags&OpenTruncate != 0 && flags&OpenWrite != 0 {
-		ino.data = ino.data[:0]
+		// Every sector that held data now reads as zeros: dirty, so
+		// that an Fsync makes the truncation durable and a crash keeps
+		// each sector's old or new contents.
+		for s := range ino.data.pages {
+			ino.dirty[s] = struct{}{}
+		}
+		for s := range ino.durable.pages {
+			ino.dirty[s] = struct{}{}
+		}
+		ino.data.resize(0)
 	}
 	return int32(n.allocFD(fdEntry{file: n.newFileHandle(ino, flags)}))
 }
@@ -213,8 +363,12 @@ func (n *Node) statx(req *Request) int32 {
 		ino = e.file.ino
 	case len(req.Path) == 0:
 		return -int32(syscall.ENOENT)
+	case len(req.Path) >= pathMaxBytes:
+		return -int32(syscall.ENAMETOOLONG)
 	case n.dirFD(req) != 0:
 		return -int32(n.dirFD(req))
+	case nameErrno(req.Path) != 0:
+		return -int32(nameErrno(req.Path))
 	default:
 		name := cleanPath(req.Path)
 		if string(name) == "/" {
@@ -226,10 +380,10 @@ func (n *Node) statx(req *Request) int32 {
 			return -int32(syscall.ENOENT)
 		}
 	}
-	size := int64(len(ino.data))
 	sector := int64(n.fs.sectorBytes)
-	n.stat = Stat{SizeBytes: size, Mode: syscall.S_IFREG | ino.mode, Nlink: 1, BlockBytes: uint32(sector),
-		Blocks: (size + sector - 1) / sector * (sector / 512), Ino: ino.ino}
+	// Blocks counts the sectors written, not the size: holes take no space.
+	n.stat = Stat{SizeBytes: ino.data.sizeBytes, Mode: syscall.S_IFREG | ino.mode, Nlink: 1, BlockBytes: uint32(sector),
+		Blocks: int64(len(ino.data.pages)) * (sector / 512), Ino: ino.ino}
 	if n.host != nil {
 		n.host.FillStat(req.Token, &n.stat)
 	}
@@ -252,14 +406,16 @@ func (n *Node) fileIO(f *fileHandle, req *Request) int32 {
 			offset = f.pos
 		}
 		total := min(requestLen(req), maxTransfer)
-		if offset >= int64(len(ino.data)) || total == 0 {
+		size := ino.data.sizeBytes
+		if offset >= size || total == 0 {
 			return 0
 		}
-		end := min(offset+int64(total), int64(len(ino.data)))
+		end := offset + min(int64(total), size-offset)
 		if n.sectorFault(ino, offset, end, w.cfg.Faults.ReadError, "read-eio") {
 			return -int32(syscall.EIO)
 		}
-		count := scatter(req, ino.data[offset:end])
+		count := int(end - offset)
+		ino.data.transfer(req, offset, count, true)
 		if req.Offset < 0 {
 			f.pos += int64(count)
 		}
@@ -271,26 +427,30 @@ func (n *Node) fileIO(f *fileHandle, req *Request) int32 {
 		offset := req.Offset
 		switch {
 		case f.flags&OpenAppend != 0:
-			offset = int64(len(ino.data))
+			offset = ino.data.sizeBytes
 		case offset < 0:
 			offset = f.pos
 		}
 		total := min(requestLen(req), maxTransfer)
-		if total == 0 {
+		switch {
+		case total == 0:
 			return 0
+		case offset > math.MaxInt64-int64(total):
+			return -int32(syscall.EINVAL) // the end would overflow loff_t (rw_verify_area)
+		case offset >= maxFileBytes:
+			return -int32(syscall.EFBIG)
 		}
+		total = int(min(int64(total), maxFileBytes-offset)) // short at the limit, as on Linux
 		end := offset + int64(total)
 		if n.sectorFault(ino, offset, end, w.cfg.Faults.WriteError, "write-eio") {
 			return -int32(syscall.EIO)
 		}
-		for int64(len(ino.data)) < end {
-			ino.data = append(ino.data, 0)
-		}
-		gather(req, ino.data[offset:end])
+		ino.data.transfer(req, offset, total, false)
+		ino.data.sizeBytes = max(ino.data.sizeBytes, end)
 		sector := int64(n.fs.sectorBytes)
 		for s := offset / sector; s*sector < end; s++ {
-			ino.dirty.set(int(s))
-			ino.bad.clear(int(s)) // a rewrite remaps a bad sector
+			ino.dirty[s] = struct{}{}
+			delete(ino.bad, s) // a rewrite remaps a bad sector
 		}
 		if req.Offset < 0 || f.flags&OpenAppend != 0 {
 			f.pos = end
@@ -305,14 +465,14 @@ func (n *Node) sectorFault(ino *inode, offset, end int64, probability float64, w
 	w := n.world
 	sector := int64(n.fs.sectorBytes)
 	for s := offset / sector; s*sector < end; s++ {
-		if ino.bad.get(int(s)) && what == "read-eio" {
+		if what == "read-eio" && len(ino.bad) > 0 && ino.bad.has(s) {
 			w.trace.note(w.nowNs, n, "fault", "bad-sector")
 			return true
 		}
 		if w.rand.Chance(probability) {
 			w.trace.note(w.nowNs, n, "fault", what)
 			if w.rand.Chance(w.cfg.Faults.StickyErrors) {
-				ino.bad.set(int(s))
+				ino.bad[s] = struct{}{}
 			}
 			return true
 		}
@@ -330,32 +490,27 @@ func (n *Node) fsync(ino *inode) int32 {
 		clear(ino.dirty)
 		return -int32(syscall.EIO)
 	}
-	if cap(ino.durable) < len(ino.data) {
-		grown := make([]byte, len(ino.durable), len(ino.data))
-		copy(grown, ino.durable)
-		ino.durable = grown
-	}
-	old := len(ino.durable)
-	ino.durable = ino.durable[:len(ino.data)]
-	for i := old; i < len(ino.durable); i++ {
-		ino.durable[i] = 0
-	}
-	for word, bits := range ino.dirty {
-		for bit := 0; bits != 0; bit++ {
-			if bits&(1<<bit) == 0 {
-				continue
-			}
-			bits &^= 1 << bit
-			start := (word*64 + bit) * sector
-			if start < len(ino.data) {
-				copy(ino.durable[start:min(start+sector, len(ino.data))], ino.data[start:])
-			}
+	ino.durable.resize(ino.data.sizeBytes)
+	for s := range ino.dirty {
+		if s*int64(sector) >= ino.data.sizeBytes {
+			continue
+		}
+		// Both images are zero past their size, so whole pages copy exactly.
+		if src := ino.data.pages[s]; src != nil {
+			copy(ino.durable.writablePage(s), src)
+		} else {
+			delete(ino.durable.pages, s) // a hole since the truncation that dropped it
 		}
 	}
 	clear(ino.dirty)
 	ino.durableExists = true
 	return 0
 }
+
+// maxFileBytes is the largest file size, as ext4's with 4 KiB blocks
+// (s_maxbytes): a write at or past it fails with EFBIG, one that crosses
+// it is short.
+const maxFileBytes = 16<<40 - 4096
 
 // maxTransfer is the most one read or write moves, as Linux's
 // MAX_RW_COUNT: a larger request is short, and its count fits an int32.
@@ -374,7 +529,8 @@ func requestLen(req *Request) int {
 	return total
 }
 
-// scatter copies src into the request's buffers and returns the count.
+// scatter copies src into the request's buffers and returns the count
+// (the network's reads; the disk's go through image.transfer).
 func scatter(req *Request, src []byte) int {
 	if req.Kind != KindReadv {
 		return copy(req.Buf, src)
@@ -411,25 +567,33 @@ func (fs *fileSystem) crash(r *Rand, trace *Trace, nowNs int64, n *Node) {
 			trace.note(nowNs, n, "crash-lost-file", ino.name)
 			continue
 		}
-		newLen := len(ino.durable)
-		if len(ino.data) != newLen && r.Chance(0.5) {
-			newLen = len(ino.data)
+		newSize := ino.durable.sizeBytes
+		if ino.data.sizeBytes != newSize && r.Chance(0.5) {
+			newSize = ino.data.sizeBytes
 		}
-		image := make([]byte, newLen)
-		copy(image, ino.durable)
-		sector := fs.sectorBytes
-		for start := 0; start < newLen; start += sector {
-			if !ino.dirty.get(start / sector) {
-				continue
+		image := ino.durable.clone()
+		image.resize(newSize)
+		sector := int64(fs.sectorBytes)
+		for _, s := range ino.dirty.sorted() {
+			start := s * sector
+			if start >= newSize {
+				break
 			}
 			if r.Chance(0.5) {
-				if start < len(ino.data) {
-					copy(image[start:min(start+sector, newLen)], ino.data[start:])
+				// The new contents of the sector, as far as both the
+				// surviving size and the page cache's size reach.
+				if limit := min(start+sector, newSize, ino.data.sizeBytes); limit > start {
+					dst := image.writablePage(s)[:limit-start]
+					if src := ino.data.pages[s]; src != nil {
+						copy(dst, src)
+					} else {
+						clear(dst)
+					}
 				}
 			}
 		}
 		ino.data = image
-		ino.durable = append([]byte(nil), image...)
+		ino.durable = image.clone()
 		clear(ino.dirty)
 		ino.durableExists = true
 		kept = append(kept, ino)

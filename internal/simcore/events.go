@@ -8,6 +8,7 @@ const (
 	evSyn                            // a connect's handshake reaches the listener's node
 	evSegment                        // data, FIN or RST reaches the other end of a connection
 	evPartition                      // a random partition starts or heals
+	evConnected                      // a Connect's outcome reaches the client
 )
 
 // event is one entry of the world's queue, a value (no allocation per

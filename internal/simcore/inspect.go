@@ -17,8 +17,10 @@ func (n *Node) WriteFile(path string, data []byte) {
 	if ino == nil {
 		ino = fs.create(name, 0o644)
 	}
-	ino.data = append(ino.data[:0], data...)
-	ino.durable = append(ino.durable[:0], data...)
+	ino.data.resize(0)
+	ino.data.copyIn(data, 0)
+	ino.data.sizeBytes = int64(len(data))
+	ino.durable = ino.data.clone()
 	clear(ino.dirty)
 	clear(ino.bad)
 	ino.durableExists = true
@@ -31,7 +33,9 @@ func (n *Node) ReadFile(path string) ([]byte, bool) {
 	if ino == nil {
 		return nil, false
 	}
-	return append([]byte{}, ino.data...), true
+	data := make([]byte, ino.data.sizeBytes) // a sparse file's holes too: mind huge ones
+	ino.data.copyOut(data, 0)
+	return data, true
 }
 
 // Open opens path as open(2) would, with Open* flags, and returns the
@@ -61,7 +65,7 @@ func (n *Node) Seek(fd int, offset int64, whence int) (int64, syscall.Errno) {
 	case 1:
 		offset += f.pos
 	case 2:
-		offset += int64(len(f.ino.data))
+		offset += f.ino.data.sizeBytes
 	default:
 		return -1, syscall.EINVAL
 	}

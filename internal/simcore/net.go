@@ -37,6 +37,10 @@ type socket struct {
 	backlog    []*socket
 	backlogMax int
 	acceptors  opList
+	// connectors are the Connects that found the handshake under way:
+	// they get its outcome, as on io_uring, where a second connect waits
+	// for the socket to become writable.
+	connectors opList
 
 	// Connection: in carries the peer's bytes to us, out ours to the peer.
 	in, out          *pipe
@@ -193,7 +197,7 @@ func (nw *network) resolve(n *Node, addr netip.Addr) *Node {
 
 // Socket opens an unconnected stream socket.
 func (n *Node) Socket() int {
-	s := &socket{node: n, inc: n.inc, readers: newOpList(), writers: newOpList(), acceptors: newOpList()}
+	s := &socket{node: n, inc: n.inc, readers: newOpList(), writers: newOpList(), acceptors: newOpList(), connectors: newOpList()}
 	s.fd = n.allocFD(fdEntry{sock: s})
 	return s.fd
 }
@@ -315,7 +319,7 @@ func (nw *network) connect(n *Node, s *socket, index int32) {
 		n.deliver(index, -int32(syscall.EISCONN))
 		return
 	case sockConnecting:
-		n.deliver(index, -int32(syscall.EALREADY))
+		n.park(&s.connectors, index)
 		return
 	case sockListening:
 		n.deliver(index, -int32(syscall.EISCONN))
@@ -338,8 +342,7 @@ func (nw *network) connect(n *Node, s *socket, index int32) {
 	slot.startNs = w.nowNs
 	if w.rand.Chance(w.cfg.Faults.ConnectRefused) {
 		w.trace.note(w.nowNs, n, "fault", "connect-refused")
-		s.state = sockNew
-		n.deliverLater(index, -int32(syscall.ECONNREFUSED), 2*nw.latency())
+		nw.connectOutcome(n, index, -int32(syscall.ECONNREFUSED), 2*nw.latency())
 		return
 	}
 	if w.rand.Chance(w.cfg.Faults.ConnectTimeout) {
@@ -362,21 +365,18 @@ func (nw *network) arriveSyn(n *Node, index int32) {
 	if target == nil || target.crashed || nw.blocked(n, target) || (l != nil && len(l.backlog) >= l.backlogMax) {
 		// The SYN is lost: retry until the connect times out.
 		if w.nowNs-slot.startNs >= int64(w.cfg.ConnectTimeout) {
-			s.state = sockNew
-			n.deliver(index, -int32(syscall.ETIMEDOUT))
+			nw.connectOutcome(n, index, -int32(syscall.ETIMEDOUT), 0)
 			return
 		}
 		w.schedule(n.opEvent(evSyn, index, w.nowNs+int64(w.cfg.RetransmitDelay), 0))
 		return
 	}
 	if l == nil {
-		s.state = sockNew
-		n.deliverLater(index, -int32(syscall.ECONNREFUSED), nw.latency())
+		nw.connectOutcome(n, index, -int32(syscall.ECONNREFUSED), nw.latency())
 		return
 	}
 	server := &socket{node: target, inc: target.inc, fd: -1, state: sockConnected, local: netip.AddrPortFrom(s.remote.Addr(), l.local.Port()),
-		remote: s.local, readers: newOpList(), writers: newOpList(), acceptors: newOpList()}
-	s.state = sockConnected
+		remote: s.local, readers: newOpList(), writers: newOpList(), acceptors: newOpList(), connectors: newOpList()}
 	s.out = &pipe{from: s, to: server}
 	s.in = &pipe{from: server, to: s}
 	server.in, server.out = s.out, s.in
@@ -384,7 +384,62 @@ func (nw *network) arriveSyn(n *Node, index int32) {
 	if l.acceptors.count > 0 {
 		nw.tryAccept(l, l.acceptors.takeFirst(target))
 	}
-	n.deliverLater(index, 0, nw.latency())
+	// The client learns of the connection a latency later (the SYN-ACK);
+	// until then its socket is still connecting.
+	nw.connectOutcome(n, index, 0, nw.latency())
+}
+
+// connectOutcome fixes a Connect's result, which the client learns after
+// delayNs (an evConnected event).
+func (nw *network) connectOutcome(n *Node, index int32, res int32, delayNs int64) {
+	if delayNs <= 0 {
+		nw.finishConnect(n, index, res)
+		return
+	}
+	n.ops[index].state = slotScheduled
+	nw.w.schedule(n.opEvent(evConnected, index, nw.w.nowNs+delayNs, res))
+}
+
+// finishConnect ends a socket's handshake: the Connect and the Connects
+// that waited for it get its result, and the Sends and Recvs that waited
+// for it proceed (or fail, if it failed).
+func (nw *network) finishConnect(n *Node, index int32, res int32) {
+	s := n.ops[index].sock
+	s.state = sockConnected
+	if res != 0 {
+		s.state = sockNew
+	}
+	n.deliver(index, res)
+	for waiter := s.connectors.takeFirst(n); waiter >= 0; waiter = s.connectors.takeFirst(n) {
+		n.deliver(waiter, res)
+	}
+	nw.retryWaiters(s)
+}
+
+// abandonConnect is a canceled Connect whose handshake had not reached the
+// listener: the socket is unconnected again, and what waited for the
+// handshake starts over: the first waiting Connect begins a new one.
+func (nw *network) abandonConnect(s *socket) {
+	s.state = sockNew
+	n := s.node
+	for k := s.connectors.count; k > 0; k-- {
+		nw.connect(n, s, s.connectors.takeFirst(n))
+	}
+	if s.state == sockNew {
+		nw.retryWaiters(s)
+	}
+}
+
+// retryWaiters tries again, once each, the Sends and Recvs parked on s
+// while it was connecting; those that still cannot proceed park again.
+func (nw *network) retryWaiters(s *socket) {
+	n := s.node
+	for k := s.readers.count; k > 0; k-- {
+		nw.tryRecv(s, s.readers.takeFirst(n))
+	}
+	for k := s.writers.count; k > 0; k-- {
+		nw.trySend(s, s.writers.takeFirst(n))
+	}
 }
 
 // chunk picks how many of the n bytes that could move do move: all of
@@ -407,29 +462,45 @@ func (nw *network) faultReset(s *socket) bool {
 	return true
 }
 
-// connErrno is why a Send or Recv on s fails at once, or 0.
-func connErrno(s *socket) syscall.Errno {
+// connErrno is why a Send or Recv on s fails at once, or 0. Sending on a
+// socket that is not connected fails with EPIPE, as Linux's
+// sk_stream_wait_connect answers; receiving, with ENOTCONN.
+func connErrno(s *socket, sending bool) syscall.Errno {
 	switch {
-	case s.state != sockConnected:
-		return syscall.ENOTCONN
-	case s.reset:
+	case s.state == sockConnected && s.reset:
 		return syscall.ECONNRESET
+	case s.state == sockConnected:
+		return 0
+	case sending:
+		return syscall.EPIPE
 	}
-	return 0
+	return syscall.ENOTCONN
 }
 
 func (nw *network) tryRecv(s *socket, index int32) {
 	n := s.node
-	if errno := connErrno(s); errno != 0 {
+	req := &n.ops[index].req
+	size := requestLen(req)
+	switch {
+	case size == 0 && req.Kind != KindRecv:
+		// read(2) of nothing on a socket returns 0 at once (Linux's
+		// sock_read_iter); recv(2) of nothing waits for readability.
+		n.deliver(index, 0)
+		return
+	case s.state == sockConnecting:
+		n.park(&s.readers, index) // tcp_recvmsg waits in SYN_SENT
+		return
+	}
+	if errno := connErrno(s, false); errno != 0 {
 		n.deliver(index, -int32(errno))
 		return
 	}
-	req := &n.ops[index].req
-	size := requestLen(req)
 	in := s.in
 	switch {
-	case s.rdShut || size == 0:
+	case s.rdShut:
 		n.deliver(index, 0)
+	case in.arrived > 0 && size == 0:
+		n.deliver(index, 0) // readable: a zero-length Recv is done, and consumes nothing
 	case in.arrived > 0:
 		if nw.faultReset(s) {
 			n.deliver(index, -int32(syscall.ECONNRESET))
@@ -450,7 +521,11 @@ func (nw *network) tryRecv(s *socket, index int32) {
 func (nw *network) trySend(s *socket, index int32) {
 	n := s.node
 	w := nw.w
-	if errno := connErrno(s); errno != 0 {
+	if s.state == sockConnecting {
+		n.park(&s.writers, index) // sk_stream_wait_connect waits in SYN_SENT
+		return
+	}
+	if errno := connErrno(s, true); errno != 0 {
 		n.deliver(index, -int32(errno))
 		return
 	}
@@ -549,8 +624,8 @@ func (nw *network) resetLocal(s *socket) {
 
 func (nw *network) wakeReaders(s *socket) {
 	n := s.node
-	if !s.alive() {
-		return
+	if !s.alive() || s.state == sockConnecting {
+		return // a connecting socket's waiters proceed in finishConnect
 	}
 	for s.readers.count > 0 && (s.in.arrived > 0 || s.in.finIn || s.reset || s.rdShut) {
 		nw.tryRecv(s, s.readers.takeFirst(n))
@@ -559,7 +634,7 @@ func (nw *network) wakeReaders(s *socket) {
 
 func (nw *network) wakeWriters(s *socket) {
 	n := s.node
-	if !s.alive() {
+	if !s.alive() || s.state == sockConnecting {
 		return
 	}
 	for s.writers.count > 0 && (s.out.unread() < nw.w.cfg.SocketBufBytes || s.reset || s.out.finSent) {
@@ -600,9 +675,11 @@ func (nw *network) closeSocket(n *Node, fd int) {
 			nw.abort(pending)
 		}
 		s.backlog = nil
-	case sockConnected:
+	case sockConnected, sockConnecting:
+		// A connecting socket has a connection once its SYN reached the
+		// listener (s.out), though it learns so only later.
 		switch {
-		case s.reset:
+		case s.out == nil, s.reset:
 		case s.in.arrived > 0 || s.lingerZero:
 			nw.abort(s)
 		case !s.out.finSent:
@@ -630,8 +707,10 @@ func (nw *network) crashNode(n *Node) {
 			continue
 		}
 		switch s.state {
-		case sockConnected:
-			nw.abort(s)
+		case sockConnected, sockConnecting:
+			if s.out != nil {
+				nw.abort(s)
+			}
 		case sockListening:
 			for _, pending := range s.backlog {
 				nw.abort(pending)

@@ -1,6 +1,7 @@
 package simcore
 
 import (
+	"math"
 	"net/netip"
 	"syscall"
 )
@@ -169,10 +170,20 @@ func (n *Node) Submit(req *Request) {
 		n.deliver(index, 0)
 	case KindTimeout:
 		s.state = slotTimer
-		w.schedule(n.opEvent(evComplete, index, w.nowNs+req.TimeoutNs, 0))
+		// A deadline saturated at the end of time is never reached: no
+		// event, only a cancelable slot, as io_uring never fires it.
+		if atNs := AddSaturatingNs(w.nowNs, req.TimeoutNs); atNs != math.MaxInt64 {
+			w.schedule(n.opEvent(evComplete, index, atNs, 0))
+		}
 	case KindAccept, KindConnect, KindRecv, KindSend, KindShutdown:
 		w.net.start(n, index)
 	case KindRead, KindWrite, KindReadv, KindWritev:
+		if len(req.Bufs) > maxIovecs {
+			// Refused before the descriptor is looked at, as io_uring
+			// imports the iovecs when it prepares the request.
+			n.deliver(index, -int32(syscall.EINVAL))
+			return
+		}
 		if e := n.fdEntry(req.FD); e != nil && e.sock != nil {
 			w.net.start(n, index) // read(2)/write(2)/readv(2)/writev(2) on a socket act like recv/send
 			return
@@ -229,7 +240,12 @@ func (n *Node) Cancel(token uint64) int32 {
 		return -int32(syscall.ENOENT)
 	}
 	switch n.ops[index].state {
-	case slotParked, slotTimer, slotConnect:
+	case slotConnect:
+		s := n.ops[index].sock
+		n.deliver(index, -int32(syscall.ECANCELED))
+		n.world.net.abandonConnect(s)
+		return 0
+	case slotParked, slotTimer:
 		n.deliver(index, -int32(syscall.ECANCELED))
 		return 0
 	case slotRunning:

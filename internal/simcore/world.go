@@ -8,6 +8,7 @@ package simcore
 
 import (
 	"errors"
+	"math"
 	"net/netip"
 	"time"
 )
@@ -198,24 +199,31 @@ const PassCostNs = int64(time.Microsecond)
 
 // Poll advances the world on behalf of caller's loop (nil: the driver) for
 // at most timeoutNs of virtual time (0: only what is due now; negative:
-// until caller has a result). It returns as soon as caller has callbacks to
-// run. While it waits, the other nodes' callbacks run, so a single loop's
-// RunFor moves the whole world.
+// until caller has a result; so large that the deadline saturates: the
+// same, and nil for the driver once nothing is left to happen). It returns
+// as soon as caller has callbacks to run. While it waits, the other nodes'
+// callbacks run, so a single loop's RunFor moves the whole world.
 func (w *World) Poll(caller *Node, timeoutNs int64) error {
-	deadlineNs := w.nowNs + timeoutNs
+	deadlineNs := AddSaturatingNs(w.nowNs, timeoutNs)
 	if timeoutNs == 0 {
 		// A pass that must not wait (Tick, or RunFor with callbacks ready)
 		// still takes time on a real machine. Charging it keeps a busy loop
 		// from freezing the clock: its timers fire, and its RunFor returns.
-		deadlineNs += PassCostNs
+		deadlineNs = AddSaturatingNs(deadlineNs, PassCostNs)
 	}
-	forever := timeoutNs < 0
+	// A deadline saturated at the end of time is never reached: the wait
+	// has no limit, and ends in ErrDeadlock (nil for the driver) once
+	// nothing is left to happen, instead of jumping the clock there.
+	forever := timeoutNs < 0 || deadlineNs == math.MaxInt64
 	for {
 		w.runOthers(caller)
 		if timeoutNs != 0 && caller != nil && caller.host != nil && caller.host.Ready() {
 			return nil // a non-blocking pass takes its whole PassCostNs instead
 		}
 		if w.events.len() == 0 || (!forever && w.events.peek().atNs > deadlineNs) {
+			if forever && caller == nil && timeoutNs > 0 {
+				return nil // the driver's RunFor: everything that can happen has
+			}
 			if forever {
 				return ErrDeadlock
 			}
@@ -256,6 +264,10 @@ func (w *World) apply(ev *event) {
 	case evSyn:
 		if n := ev.node; n.current(ev) {
 			w.net.arriveSyn(n, ev.slot)
+		}
+	case evConnected:
+		if n := ev.node; n.current(ev) {
+			w.net.finishConnect(n, ev.slot, ev.res)
 		}
 	case evSegment:
 		w.net.arriveSegment(ev)
