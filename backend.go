@@ -51,6 +51,12 @@ import (
 //     codeCanceled where it can, and lets the rest finish; Close polls
 //     until pending is zero, then calls close.
 //
+// Timeouts are the loop's (timers.go): a backend never sees one, and the
+// earliest deadline arrives as poll's timeoutNs. The exception is the
+// simulator, which sets Loop.backendTimers and keeps Timeouts as events of
+// its world, because one goroutine drives every node's loop and the world
+// must know each node's next deadline to move the virtual clock.
+//
 // Hot-path exception: none. Loop.submit calls backend.submit through the
 // interface on every backend. The io_uring backend used to be called
 // through a concrete-typed field to spare the indirect call; side by side

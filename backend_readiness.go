@@ -23,8 +23,8 @@ import (
 //     ready the loop tries again. A Recv that found less than a full
 //     buffer last time waits first instead of trying (see fdState), which
 //     saves a failing system call per message in request/response traffic.
-//   - Timeouts wait in a deadline heap whose earliest entry bounds the
-//     poller's wait.
+//   - Timeouts are the loop's own (timers.go): the earliest one bounds
+//     the timeoutNs that poll gets.
 //   - File operations, which readiness cannot make non-blocking, run on
 //     the bounded worker pool (backend_readiness_workers.go), which wakes the poller when it
 //     has results.
@@ -50,7 +50,6 @@ type readinessBackend struct {
 	// orphans are operations whose fd the loop closed while they waited.
 	// As on io_uring, they stay in flight until canceled.
 	orphans fifo
-	timers  timerHeap
 	files   filePool
 	// filesInPool counts operations handed to the workers and not yet
 	// collected.
@@ -120,14 +119,15 @@ func (b *readinessBackend) unqueue(*Completion) bool { return false }
 func (b *readinessBackend) flush() { b.startQueued() }
 
 // poll implements backend.poll: start what was submitted, wait for
-// readiness, timers or file results (never while callbacks are ready),
-// then act on all of them.
+// readiness or file results up to timeoutNs, which the loop's earliest
+// timer already bounds (never while callbacks are ready), then act on all
+// of them.
 func (b *readinessBackend) poll(timeoutNs int64) error {
 	b.startQueued()
 	b.collectFiles()
 	waitNs := int64(0)
 	if timeoutNs != 0 && !b.loop.callbacksReady() {
-		waitNs = b.boundByTimers(timeoutNs)
+		waitNs = timeoutNs
 	}
 	if waitNs != 0 && b.fdWaiters == 0 && !b.lockedThread {
 		b.sleepWithoutPoller(waitNs)
@@ -146,7 +146,6 @@ func (b *readinessBackend) poll(timeoutNs int64) error {
 			}
 		}
 	}
-	b.fireTimers()
 	if b.filesInPool > 0 && waitNs == 0 && b.files.doneCount.Load() == 0 {
 		// A non-blocking pass with file operations outstanding yields the
 		// processor once: with GOMAXPROCS=1 a program that polls in a
@@ -181,20 +180,6 @@ func (b *readinessBackend) sleepWithoutPoller(waitNs int64) {
 	b.loop.awake()
 }
 
-// boundByTimers shortens a wait of timeoutNs (negative: no limit) to the
-// earliest timer's deadline.
-func (b *readinessBackend) boundByTimers(timeoutNs int64) int64 {
-	deadlineNs, ok := b.timers.next()
-	if !ok {
-		return timeoutNs
-	}
-	untilNs := max(deadlineNs-b.nowNs(), 0)
-	if timeoutNs < 0 || untilNs < timeoutNs {
-		return untilNs
-	}
-	return timeoutNs
-}
-
 // startQueued starts every operation queued so far. Operations queued
 // while it runs (none today: starting never submits) would wait for the
 // next call, which bounds the loop.
@@ -210,9 +195,6 @@ func (b *readinessBackend) start(c *Completion) {
 	switch c.op {
 	case opNop:
 		l.completeWith(c, 0, codeNone)
-	case opTimeout:
-		c.wait.parked = parkedTimer
-		b.timers.push(c, addSaturatingNs(b.nowNs(), c.timer.durationNs))
 	case opAccept, opRecv, opSend:
 		b.startPollable(c)
 	case opConnect:
@@ -544,19 +526,6 @@ func (b *readinessBackend) forgetNewFD(fd int) {
 	}
 }
 
-// fireTimers completes every Timeout whose deadline has passed, in
-// deadline order. Bounded by the heap's size.
-func (b *readinessBackend) fireTimers() {
-	if b.timers.len() == 0 {
-		return
-	}
-	nowNs := b.nowNs()
-	for c := b.timers.popExpired(nowNs); c != nil; c = b.timers.popExpired(nowNs) {
-		c.wait.parked = parkedNone
-		b.loop.completeWith(c, 0, codeNone)
-	}
-}
-
 // toWorkers hands a file operation to the worker pool.
 func (b *readinessBackend) toWorkers(c *Completion) {
 	c.wait.parked = parkedFile
@@ -608,8 +577,6 @@ func (b *readinessBackend) cancel(c *Completion) {
 			panic("ioloop: internal error: parked operation not in its fd's FIFO")
 		}
 		b.fdWaiters--
-	case parkedTimer:
-		b.timers.remove(t)
 	case parkedOrphan:
 		b.orphans.remove(t)
 	case parkedFile:
@@ -649,9 +616,6 @@ func (b *readinessBackend) cancelAll() {
 	}
 	for c := b.orphans.pop(); c != nil; c = b.orphans.pop() {
 		cancel(c)
-	}
-	for b.timers.len() > 0 {
-		cancel(b.timers.removeAt(0))
 	}
 	queued := b.files.cancelQueued()
 	for c := queued.pop(); c != nil; c = queued.pop() {

@@ -41,6 +41,7 @@ func newSimLoop(w *simcore.World, n *simcore.Node) *Loop {
 	l := newLoop(Options{})
 	b := &simBackend{loop: l, world: w, node: n, incarnation: n.Incarnation(), epochNs: w.NowNs()}
 	l.backend, l.backendKind = b, BackendSimulator
+	l.backendTimers = true // the world must see every node's deadlines
 	n.Attach(b)
 	return l
 }

@@ -47,7 +47,7 @@ type uringBackend struct {
 
 // uringRequiredOps are the opcodes the operation set needs.
 var uringRequiredOps = []uint8{
-	uring.OpNop, uring.OpReadv, uring.OpWritev, uring.OpFsync, uring.OpTimeout,
+	uring.OpNop, uring.OpReadv, uring.OpWritev, uring.OpFsync,
 	uring.OpAccept, uring.OpAsyncCancel, uring.OpConnect, uring.OpOpenat,
 	uring.OpClose, uring.OpStatx, uring.OpRead, uring.OpWrite, uring.OpSend,
 	uring.OpRecv, uring.OpShutdown,
@@ -240,12 +240,6 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 	case opNop:
 		sqe.Opcode = uring.OpNop
 		sqe.Fd = -1
-	case opTimeout:
-		sqe.Opcode = uring.OpTimeout
-		sqe.Fd = -1
-		c.timer.timespec = kernelTimespec{sec: c.timer.durationNs / 1e9, nsec: c.timer.durationNs % 1e9}
-		sqe.Addr = uint64(uintptr(unsafe.Pointer(&c.timer.timespec)))
-		sqe.Len = 1
 	case opAccept:
 		sqe.Opcode = uring.OpAccept
 		sqe.OpFlags = unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
@@ -423,9 +417,6 @@ func (b *uringBackend) reap() error {
 			if b.loop.completeFast(c, res) {
 				b.loop.retireToken(c)
 				continue
-			}
-			if res == -int32(syscall.ETIME) && c.op == opTimeout {
-				res = 0 // the timer expired: that is what a Timeout is for
 			}
 			b.loop.complete(c, res)
 		}

@@ -110,7 +110,6 @@ type cancelArgs struct {
 // timerArgs are a Timeout's arguments.
 type timerArgs struct {
 	durationNs int64
-	timespec   kernelTimespec // io_uring reads the duration from here
 }
 
 // connectArgs are a Connect's arguments: the peer's address, encoded.
@@ -140,7 +139,6 @@ const (
 	parkedNone   parking = iota
 	parkedRead           // in its fd's readers FIFO
 	parkedWrite          // in its fd's writers FIFO
-	parkedTimer          // in the timer heap
 	parkedFile           // handed to the file worker pool
 	parkedOrphan         // its fd was closed by the loop while it waited
 )
@@ -263,11 +261,4 @@ func (c *Completion) progress() int {
 		return c.send.transferred
 	}
 	return 0
-}
-
-// kernelTimespec is struct __kernel_timespec: 64-bit fields on every
-// architecture, unlike unix.Timespec on 32-bit ones.
-type kernelTimespec struct {
-	sec  int64
-	nsec int64
 }

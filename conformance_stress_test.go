@@ -207,31 +207,44 @@ func TestTinyRingSelfResubmit(t *testing.T) {
 // 2. Completion queue overflow: more completions than CQ entries at once.
 
 func TestCQOverflow(t *testing.T) {
-	const timeouts, nops = 3000, 3000
+	const pairs, nops = 300, 3000
 	// The smallest legal rings: CompletionEntries must be >= Entries.
 	forEachBackend(t, Options{Entries: 2, CompletionEntries: 2}, func(t *testing.T, l *Loop) {
 		b := uringOf(l)
 		if b != nil && b.cqEntries() != 2 {
 			t.Fatalf("CQ has %d entries, want 2", b.cqEntries())
 		}
-		total := timeouts + nops
+		fds := newTestFDs(t, l)
+		total := pairs + nops
 		log := newSeqLog(total)
 		ops := make([]seqOp, total)
-		// Timeouts with one deadline are all in the kernel at once and
-		// expire together, far more completions than the CQ holds; Nops
-		// interleaved with them keep the CQ busy meanwhile.
+		recvs := make([]byteRecv, pairs)
+		peers := make([]int, pairs)
+		// Recvs pending on many sockets, all made readable at once while
+		// the loop is not reaping: far more completions than the CQ holds.
+		// Nops interleaved with them keep the CQ busy meanwhile.
 		for i := range ops {
-			ops[i] = seqOp{id: i, isNop: i%2 == 1, log: log}
+			ops[i] = seqOp{id: i, isNop: i%(total/pairs) != 0, log: log}
 			if ops[i].isNop {
 				Nop(l, &ops[i].c, &ops[i], (*seqOp).onDone)
-			} else {
-				Timeout(l, &ops[i].c, 20*time.Millisecond, &ops[i], (*seqOp).onDone)
+				continue
+			}
+			r := &recvs[i/(total/pairs)]
+			var fd int
+			fd, peers[i/(total/pairs)] = fds.socketPair()
+			r.op = &ops[i]
+			Recv(l, &ops[i].c, fd, r.buf[:], r, (*byteRecv).onRecv)
+		}
+		// Push everything into the kernel, then make every socket readable.
+		for l.Pending() > pairs {
+			if err := l.Tick(); err != nil {
+				t.Fatal(err)
 			}
 		}
-		// Push everything into the kernel before any timeout can expire.
-		if err := l.Tick(); err != nil {
-			t.Fatal(err)
+		for _, peer := range peers {
+			stressWrite(t, l, peer, []byte{1})
 		}
+		time.Sleep(20 * time.Millisecond) // the kernel completes them all meanwhile
 		runUntil(t, l, 5*time.Second, func() bool { return l.Pending() == 0 })
 		log.check(t, total)
 		if b != nil {
@@ -241,6 +254,19 @@ func TestCQOverflow(t *testing.T) {
 			t.Logf("CQ overflow flushed %d times", b.cqOverflowCount())
 		}
 	})
+}
+
+// byteRecv records a one-byte Recv into its seqOp.
+type byteRecv struct {
+	op  *seqOp
+	buf [1]byte
+}
+
+func (r *byteRecv) onRecv(c *Completion, n int, err error) {
+	if err == nil && n != 1 {
+		err = io.ErrShortBuffer
+	}
+	r.op.record(c, err)
 }
 
 // ---------------------------------------------------------------------------

@@ -172,6 +172,12 @@ type Loop struct {
 	// Event.Trigger, Stop); wake ends the loop's blocking wait when they do.
 	inbox inbox
 	wake  wakeup
+	// timers holds the pending Timeouts (timers.go), unless backendTimers:
+	// the backend keeps them itself (the simulator, whose world must know
+	// every node's next deadline to move its virtual clock).
+	timers        timerHeap
+	backendTimers bool
+
 	// eventWaiters are the pending WaitEvents; each records its index here
 	// in Completion.timerIndex, so that removing one is O(1).
 	eventWaiters []*Completion
@@ -261,7 +267,7 @@ func (l *Loop) RunFor(d time.Duration) error {
 		if remainingNs <= 0 || !l.completed.empty() {
 			timeoutNs = 0
 		}
-		if err := l.backend.poll(timeoutNs); err == errSimRunOver {
+		if err := l.poll(timeoutNs); err == errSimRunOver {
 			return nil
 		} else if err != nil {
 			return err
@@ -278,7 +284,7 @@ func (l *Loop) RunFor(d time.Duration) error {
 func (l *Loop) Tick() error {
 	l.enter("Tick")
 	defer l.exit()
-	if err := l.backend.poll(0); err != nil {
+	if err := l.poll(0); err != nil {
 		return err
 	}
 	l.runInbox()
@@ -315,10 +321,23 @@ func (l *Loop) Run() error {
 		if !l.completed.empty() {
 			timeoutNs = 0
 		}
-		if err := l.backend.poll(timeoutNs); err != nil {
+		if err := l.poll(timeoutNs); err != nil {
 			return err
 		}
 	}
+}
+
+// poll is one backend poll whose wait the earliest timer bounds (the one
+// deadline the kernel sees), followed by firing every timer that is due.
+func (l *Loop) poll(timeoutNs int64) error {
+	if timeoutNs != 0 && l.timers.len() > 0 {
+		timeoutNs = l.boundByTimers(timeoutNs)
+	}
+	err := l.backend.poll(timeoutNs)
+	if l.timers.len() > 0 {
+		l.fireTimers()
+	}
+	return err
 }
 
 // maxCloseRounds bounds how often Close runs callbacks after everything in
@@ -352,6 +371,7 @@ func (l *Loop) Close() error {
 	l.inbox.stopRequests.Store(0) // a Stop racing with Close must not keep its passes from blocking
 	l.deliverTriggered()
 	l.cancelEventWaits()
+	l.cancelTimers()
 	l.runPosted()
 	l.backend.cancelAll()
 	for l.pending > 0 {

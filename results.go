@@ -46,7 +46,7 @@ import "syscall"
 
 // runByLoop marks the operations the loop itself runs, never a backend.
 // It has 256 entries so that indexing by an opcode needs no bounds check.
-var runByLoop = [256]bool{opNextTick: true, opCancel: true, opWaitEvent: true}
+var runByLoop = [256]bool{opNextTick: true, opCancel: true, opWaitEvent: true, opTimeout: true}
 
 // completeWithoutBackend completes the submissions that need no backend
 // work and reports whether it did.
@@ -65,6 +65,9 @@ func (l *Loop) completeWithoutBackend(c *Completion) bool {
 		return l.cancelWithoutBackend(c)
 	case c.op == opWaitEvent:
 		l.startWaitEvent(c)
+		return true
+	case c.op == opTimeout && !l.backendTimers:
+		l.startTimer(c)
 		return true
 	}
 	return false
@@ -122,8 +125,7 @@ func (l *Loop) cancelWithoutBackend(c *Completion) bool {
 			return true
 		}
 	case stateInFlight:
-		if target.op == opWaitEvent {
-			l.unwait(target)
+		if l.cancelHeldByLoop(target) {
 			l.completeWith(target, 0, codeCanceled)
 			l.record(c, 0, codeNone)
 			return true
@@ -134,6 +136,24 @@ func (l *Loop) cancelWithoutBackend(c *Completion) bool {
 		target.send.cancelsInFlight++
 	}
 	return false
+}
+
+// cancelHeldByLoop takes an in-flight operation that the loop itself holds
+// (a Timeout in the timer heap, a WaitEvent) out of its place and reports
+// whether it did; operations in a backend are not the loop's to take.
+func (l *Loop) cancelHeldByLoop(target *Completion) bool {
+	switch target.op {
+	case opWaitEvent:
+		l.unwait(target)
+	case opTimeout:
+		if l.backendTimers {
+			return false
+		}
+		l.timers.remove(target)
+	default:
+		return false
+	}
+	return true
 }
 
 // zeroNeedsCare marks the operations for which a zero result is not just

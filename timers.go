@@ -1,13 +1,62 @@
-//go:build linux || darwin || freebsd || netbsd || openbsd
+//go:build !windows
 
 package ioloop
 
-// timerHeap orders the pending Timeouts of a readiness backend by deadline
-// (a binary min-heap), so that the earliest one bounds the poll wait and
-// expired ones fire in deadline order. Ties fire in submission order, as
-// io_uring fires equal timeouts: seq breaks them. A Completion in the heap
-// records its index (Completion.timerIndex) so that Cancel removes it in
-// O(log n) without searching.
+// The loop's timers: one implementation for every backend. A Timeout never
+// reaches the kernel as a request of its own. The loop keeps pending
+// Timeouts in timerHeap, ordered by deadline, and hands the kernel one
+// deadline per wait: the earliest timer's bounds the timeout of the
+// backend's poll (on io_uring the wait's own timeout, IORING_ENTER_EXT_ARG;
+// epoll_pwait2's on epoll; kevent's on kqueue; the simulator's virtual
+// clock). After each poll the loop fires every Timeout that is due, in
+// deadline order, into the completed FIFO, so timers that expire together
+// run in one pass.
+//
+// Why a heap: see docs/ARCHITECTURE.md, "Timers" (measured against the
+// alternatives). Push and Cancel are O(log n) with no kernel call; a
+// Completion records its index in the heap (Completion.wait.index), so
+// Cancel removes it without searching.
+
+// startTimer makes a submitted Timeout pending in the heap, due its
+// duration from now (saturated: a huge duration never fires).
+func (l *Loop) startTimer(c *Completion) {
+	c.state = stateInFlight
+	l.pending++
+	l.timers.push(c, addSaturatingNs(l.nowNs(), max(c.timer.durationNs, 0)))
+}
+
+// boundByTimers shortens a wait of timeoutNs (negative: no limit) to the
+// earliest timer's deadline.
+func (l *Loop) boundByTimers(timeoutNs int64) int64 {
+	deadlineNs, ok := l.timers.next()
+	if !ok {
+		return timeoutNs
+	}
+	untilNs := max(deadlineNs-l.nowNs(), 0)
+	if timeoutNs < 0 || untilNs < timeoutNs {
+		return untilNs
+	}
+	return timeoutNs
+}
+
+// fireTimers completes every Timeout whose deadline has passed, in
+// deadline order (ties in submission order). Bounded by the heap's size.
+func (l *Loop) fireTimers() {
+	nowNs := l.nowNs()
+	for c := l.timers.popExpired(nowNs); c != nil; c = l.timers.popExpired(nowNs) {
+		l.completeWith(c, 0, codeNone)
+	}
+}
+
+// cancelTimers completes every pending Timeout with ErrCanceled (Close).
+func (l *Loop) cancelTimers() {
+	for l.timers.len() > 0 {
+		l.completeWith(l.timers.removeAt(l.timers.len()-1), 0, codeCanceled)
+	}
+}
+
+// timerHeap orders pending Timeouts by deadline (a binary min-heap). Ties
+// fire in submission order: seq breaks them.
 type timerHeap struct {
 	entries []timerEntry
 	nextSeq uint64
