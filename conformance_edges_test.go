@@ -1,6 +1,7 @@
 package ioloop
 
 import (
+	"io"
 	"bytes"
 	"math"
 	"path/filepath"
@@ -258,7 +259,7 @@ func TestEdgeSparseWrite(t *testing.T) {
 		Write(l, &c, fd, []byte("X"), tib, &r, (*opResult).onCount)
 		await(t, l, &r)
 		wantN(t, "Write of 1 byte at 1 TiB", &r, 1)
-		if size := seekFile(t, l, fd, 0, unix.SEEK_END); size != tib+1 {
+		if size := seekFile(t, l, fd, 0, io.SeekEnd); size != tib+1 {
 			t.Fatalf("size %d after a write at 1 TiB, want %d", size, tib+1)
 		}
 		read := func(what string, offset int64, want []byte) {
@@ -281,7 +282,7 @@ func TestEdgeSparseWrite(t *testing.T) {
 		await(t, l, &r)
 		wantN(t, "Write into the hole", &r, 3)
 		read("Read around the filled part", tib/2, []byte("\x00\x00mid\x00\x00\x00"))
-		if size := seekFile(t, l, fd, 0, unix.SEEK_END); size != tib+1 {
+		if size := seekFile(t, l, fd, 0, io.SeekEnd); size != tib+1 {
 			t.Fatalf("size %d after a write into the hole, want %d", size, tib+1)
 		}
 	})
