@@ -1,8 +1,8 @@
 package ioloop
 
 import (
-	"io"
 	"bytes"
+	"io"
 	"math"
 	"path/filepath"
 	"strings"
