@@ -250,7 +250,7 @@ func (b *readinessBackend) startPollable(c *Completion) {
 // startConnect issues connect(2); unless it finishes at once, the
 // Completion waits for writability, which signals the outcome.
 func (b *readinessBackend) startConnect(c *Completion) {
-	errno := sysConnect(int(c.fd), &c.connect.sockaddr, c.connect.sockaddrLen)
+	errno := sysConnect(int(c.fd), &c.rare.sockaddr, c.rare.sockaddrLen)
 	switch errno {
 	case 0:
 		b.loop.complete(c, 0)
@@ -457,7 +457,7 @@ func (b *readinessBackend) attemptConnect(c *Completion) (res int32, done bool) 
 			return -int32(errno), true
 		}
 	}
-	switch errno := sysConnect(fd, &c.connect.sockaddr, c.connect.sockaddrLen); errno {
+	switch errno := sysConnect(fd, &c.rare.sockaddr, c.rare.sockaddrLen); errno {
 	case 0:
 		return 0, true
 	case syscall.EISCONN:

@@ -147,15 +147,15 @@ func runFileOp(c *Completion) int32 {
 				n, errno = sysPwrite(fd, buf, c.io.offset)
 			}
 		case opReadv:
-			n, errno = sysReadv(fd, c.io.iovecs, c.io.bufs, c.io.offset)
+			n, errno = sysReadv(fd, c.rare.iovecs, c.rare.bufs, c.io.offset)
 		case opWritev:
-			n, errno = sysWritev(fd, c.io.iovecs, c.io.bufs, c.io.offset)
+			n, errno = sysWritev(fd, c.rare.iovecs, c.rare.bufs, c.io.offset)
 		case opFsync:
 			errno = sysFsync(fd, c.flags&fsyncDatasync != 0)
 		case opOpenAt:
-			n, errno = sysOpenat(fd, c.path.nul, int(c.flags), c.mode)
+			n, errno = sysOpenat(fd, c.rare.pathNUL, int(c.flags), c.mode)
 		case opStatx:
-			errno = sysStatx(fd, c.path.nul, int(c.flags), int(c.mode), c.path.statx)
+			errno = sysStatx(fd, c.rare.pathNUL, int(c.flags), int(c.mode), c.rare.statx)
 		case opClose:
 			// Never retried: after EINTR the descriptor is already
 			// released on Linux, and retrying could close a reused one.

@@ -131,7 +131,7 @@ func (b *simBackend) startOne(c *Completion) {
 	case opAccept:
 		req.Kind = simcore.KindAccept
 	case opConnect:
-		addr, ok := decodeInetSockaddr(&c.connect.sockaddr)
+		addr, ok := decodeInetSockaddr(&c.rare.sockaddr)
 		if !ok {
 			l.complete(c, -int32(syscall.EAFNOSUPPORT)) // unix sockets are not simulated
 			return
@@ -146,9 +146,9 @@ func (b *simBackend) startOne(c *Completion) {
 	case opWrite:
 		req.Kind, req.Buf = simcore.KindWrite, c.io.buf
 	case opReadv:
-		req.Kind, req.Bufs = simcore.KindReadv, c.io.bufs
+		req.Kind, req.Bufs = simcore.KindReadv, c.rare.bufs
 	case opWritev:
-		req.Kind, req.Bufs = simcore.KindWritev, c.io.bufs
+		req.Kind, req.Bufs = simcore.KindWritev, c.rare.bufs
 	case opFsync:
 		req.Kind = simcore.KindFsync
 		if c.flags&fsyncDatasync != 0 {
@@ -157,10 +157,10 @@ func (b *simBackend) startOne(c *Completion) {
 	case opClose:
 		req.Kind = simcore.KindClose
 	case opOpenAt:
-		req.Kind, req.Path, req.Flags = simcore.KindOpenAt, c.path.nul[:len(c.path.nul)-1], simOpenFlags(c.flags)
+		req.Kind, req.Path, req.Flags = simcore.KindOpenAt, c.rare.pathNUL[:len(c.rare.pathNUL)-1], simOpenFlags(c.flags)
 		req.FD, req.Mode = simDirFD(c.fd), c.mode
 	case opStatx:
-		req.Kind, req.Path, req.Flags = simcore.KindStatx, c.path.nul[:len(c.path.nul)-1], simStatFlags(c.flags)
+		req.Kind, req.Path, req.Flags = simcore.KindStatx, c.rare.pathNUL[:len(c.rare.pathNUL)-1], simStatFlags(c.flags)
 		req.FD = simDirFD(c.fd)
 	case opShutdown:
 		req.Kind = simcore.KindShutdown
@@ -243,8 +243,8 @@ func (b *simBackend) Complete(token uint64, res int32) {
 
 // FillStat implements simcore.Host.
 func (b *simBackend) FillStat(token uint64, st *simcore.Stat) {
-	if c := b.loop.lookupToken(token); c != nil && c.path.statx != nil {
-		fillSimStat(c.path.statx, st)
+	if c := b.loop.lookupToken(token); c != nil && c.rare.statx != nil {
+		fillSimStat(c.rare.statx, st)
 	}
 }
 

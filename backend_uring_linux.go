@@ -245,8 +245,8 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 		sqe.OpFlags = unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
 	case opConnect:
 		sqe.Opcode = uring.OpConnect
-		sqe.Addr = uint64(uintptr(unsafe.Pointer(&c.connect.sockaddr)))
-		sqe.Off = uint64(c.connect.sockaddrLen)
+		sqe.Addr = uint64(uintptr(unsafe.Pointer(&c.rare.sockaddr)))
+		sqe.Off = uint64(c.rare.sockaddrLen)
 	case opRecv:
 		sqe.Opcode = uring.OpRecv
 		setBuffer(sqe, c.io.buf)
@@ -266,8 +266,8 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 		if c.op == opWritev {
 			sqe.Opcode = uring.OpWritev
 		}
-		sqe.Addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(c.io.iovecs))))
-		sqe.Len = uint32(len(c.io.iovecs))
+		sqe.Addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(c.rare.iovecs))))
+		sqe.Len = uint32(len(c.rare.iovecs))
 		sqe.Off = uint64(c.io.offset)
 	case opFsync:
 		sqe.Opcode = uring.OpFsync
@@ -276,15 +276,15 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 		sqe.Opcode = uring.OpClose
 	case opOpenAt:
 		sqe.Opcode = uring.OpOpenat
-		sqe.Addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(c.path.nul))))
+		sqe.Addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(c.rare.pathNUL))))
 		sqe.Len = c.mode
 		sqe.OpFlags = c.flags
 	case opStatx:
 		sqe.Opcode = uring.OpStatx
-		sqe.Addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(c.path.nul))))
+		sqe.Addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(c.rare.pathNUL))))
 		sqe.Len = c.mode
 		sqe.OpFlags = c.flags
-		sqe.Off = uint64(uintptr(unsafe.Pointer(c.path.statx)))
+		sqe.Off = uint64(uintptr(unsafe.Pointer(c.rare.statx)))
 	case opShutdown:
 		sqe.Opcode = uring.OpShutdown
 		sqe.Len = c.flags

@@ -78,8 +78,8 @@ func Connect[T any](l *Loop, c *Completion, fd int, addr netip.AddrPort, ctx *T,
 	l.prepare(c, opConnect, callback == nil)
 	c.op = opConnect
 	c.fd = int32(fd)
-	size, errno := encodeInetSockaddr(addr, &c.connect.sockaddr)
-	c.connect.sockaddrLen = size
+	size, errno := encodeInetSockaddr(addr, &c.attachRare().sockaddr)
+	c.rare.sockaddrLen = size
 	l.submitUnless(errno, c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
@@ -91,8 +91,8 @@ func ConnectUnix[T any](l *Loop, c *Completion, fd int, path string, ctx *T, cal
 	l.prepare(c, opConnect, callback == nil)
 	c.op = opConnect
 	c.fd = int32(fd)
-	size, errno := encodeUnixSockaddr(path, &c.connect.sockaddr)
-	c.connect.sockaddrLen = size
+	size, errno := encodeUnixSockaddr(path, &c.attachRare().sockaddr)
+	c.rare.sockaddrLen = size
 	l.submitUnless(errno, c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
@@ -263,14 +263,15 @@ func submitSync[T any](l *Loop, c *Completion, fd int, flags uint32, ctx *T, cal
 // Completion owns and reuses, so that steady-state vectored I/O does not
 // allocate.
 func (c *Completion) setIovecs(bufs [][]byte) {
-	c.io.bufs = bufs
-	if cap(c.io.iovecs) < len(bufs) {
-		c.io.iovecs = make([]unix.Iovec, len(bufs))
+	c.attachRare()
+	c.rare.bufs = bufs
+	if cap(c.rare.iovecs) < len(bufs) {
+		c.rare.iovecs = make([]unix.Iovec, len(bufs))
 	}
-	c.io.iovecs = c.io.iovecs[:len(bufs)]
+	c.rare.iovecs = c.rare.iovecs[:len(bufs)]
 	for i, b := range bufs {
-		c.io.iovecs[i].Base = unsafe.SliceData(b)
-		c.io.iovecs[i].SetLen(len(b))
+		c.rare.iovecs[i].Base = unsafe.SliceData(b)
+		c.rare.iovecs[i].SetLen(len(b))
 	}
 }
 
@@ -279,8 +280,9 @@ func (c *Completion) setPath(path string) syscall.Errno {
 	if strings.IndexByte(path, 0) >= 0 {
 		return syscall.EINVAL
 	}
-	c.path.nul = append(c.path.nul[:0], path...)
-	c.path.nul = append(c.path.nul, 0)
+	rare := c.attachRare()
+	rare.pathNUL = append(rare.pathNUL[:0], path...)
+	rare.pathNUL = append(rare.pathNUL, 0)
 	return 0
 }
 

@@ -206,7 +206,7 @@ func (l *Loop) complete(c *Completion, res int32) {
 		case opCancel:
 			l.cancelVerdict(c, true)
 		case opReadv:
-			if n == 0 && totalLen(c.io.bufs) > 0 {
+			if n == 0 && totalLen(c.rare.bufs) > 0 {
 				l.completeWith(c, 0, codeEOF)
 				return
 			}

@@ -14,3 +14,15 @@ func TestCompletionLayout(t *testing.T) {
 		t.Errorf("hot fields end at byte %d, want <= 64", end)
 	}
 }
+
+// TestCompletionSize pins the size of a Completion on 64-bit systems: the
+// large, rare arguments live in rareArgs, attached on first use, so that a
+// million timers or idle Recvs do not each carry them.
+func TestCompletionSize(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the size is pinned for 64-bit systems")
+	}
+	if size := unsafe.Sizeof(Completion{}); size > 168 {
+		t.Errorf("a Completion is %d bytes, want <= 168", size)
+	}
+}
