@@ -221,8 +221,21 @@ func submitPositioned[T any](l *Loop, c *Completion, op opcode, fd int, buf []by
 	c.fd = int32(fd)
 	c.io.buf = buf
 	c.io.offset = offset
-	l.fileOpsUnflushed++
-	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
+	errno := offsetErrno(offset)
+	if errno == 0 {
+		l.fileOpsUnflushed++
+	}
+	l.submitUnless(errno, c, unsafe.Pointer(ctx), countCallback[T](callback))
+}
+
+// offsetErrno rejects an offset below -1 (EINVAL), as io_uring does:
+// pread(2) would too, but read(2), which the readiness backends use for
+// offset -1, would take any negative offset for "the current position".
+func offsetErrno(offset int64) syscall.Errno {
+	if offset < -1 {
+		return syscall.EINVAL
+	}
+	return 0
 }
 
 // submitVectored submits Readv or Writev.
@@ -231,8 +244,11 @@ func submitVectored[T any](l *Loop, c *Completion, op opcode, fd int, bufs [][]b
 	c.fd = int32(fd)
 	c.setIovecs(bufs)
 	c.io.offset = offset
-	l.fileOpsUnflushed++
-	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
+	errno := offsetErrno(offset)
+	if errno == 0 {
+		l.fileOpsUnflushed++
+	}
+	l.submitUnless(errno, c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
 // submitSync submits Fsync (flags 0) or Fdatasync (fsyncDatasync).

@@ -24,8 +24,7 @@ func newReadinessLoop(t *testing.T, opts Options) (*Loop, *readinessBackend) {
 	return l, l.backend.(*readinessBackend)
 }
 
-// blockingPipe returns a pipe whose read end blocks, so that a Read on it
-// keeps a worker busy until the test writes.
+// blockingPipe returns a pipe whose ends block (O_NONBLOCK clear).
 func blockingPipe(t *testing.T) (r, w int) {
 	t.Helper()
 	var p [2]int
@@ -35,6 +34,15 @@ func blockingPipe(t *testing.T) (r, w int) {
 	closeOnCleanup(t, p[0])
 	closeOnCleanup(t, p[1])
 	return p[0], p[1]
+}
+
+// asBlockingFile makes b take fd for a file (a slow device that blocks),
+// which goes to the workers: a pipe's read end so classified keeps a
+// worker busy until the test writes. (A pipe itself never goes to a
+// worker: startReadWrite.)
+func asBlockingFile(b *readinessBackend, fd int) {
+	st := b.fdRecord(int32(fd))
+	st.kind, st.blocking = fdKindFile, true
 }
 
 // waitForPool waits until the pool's workers have taken what they can:
@@ -69,6 +77,7 @@ func TestFileWorkersBoundAndCancel(t *testing.T) {
 	bufs := make([][]byte, reads)
 	for i := range reads {
 		r, w := blockingPipe(t)
+		asBlockingFile(b, r)
 		writeEnds[i] = w
 		bufs[i] = make([]byte, 8)
 		Read(l, &cs[i], r, bufs[i], -1, &rs[i], (*opResult).onCount)
@@ -109,6 +118,7 @@ func TestCloseStopsFileWorkers(t *testing.T) {
 	before := runtime.NumGoroutine()
 	l, b := newReadinessLoop(t, Options{FileWorkers: 4})
 	r, w := blockingPipe(t)
+	asBlockingFile(b, r)
 	var running opResult
 	var c Completion
 	Read(l, &c, r, make([]byte, 4), -1, &running, (*opResult).onCount)
