@@ -57,11 +57,8 @@ type readinessBackend struct {
 	// fdWaiters counts completions waiting in fds; when it is zero and the
 	// loop must not block, poll skips the poller entirely.
 	fdWaiters int
-	// orphans are operations whose fd the loop closed while they waited.
-	// As on io_uring, they stay in flight until canceled.
-	orphans fifo
-	timers  timerHeap
-	files   filePool
+	timers    timerHeap
+	files     filePool
 	// filesInPool counts operations handed to the workers and not yet
 	// collected.
 	filesInPool int
@@ -480,34 +477,35 @@ func (b *readinessBackend) startConnect(c *Completion) {
 	b.park(c, b.fdRecord(c.fd))
 }
 
-// startClose closes fd. Operations still waiting on it become orphans:
-// as on io_uring, where they hold their own reference to the file, they
-// stay in flight until canceled, and the fd's number, free for reuse now,
-// must not wake them. A descriptor the poller has seen is a socket or a
-// pipe, which closes without blocking, so the loop closes it inline;
-// anything else (a file, whose close may flush) goes to a worker.
+// startClose closes fd. Operations still waiting on it complete with
+// ErrCanceled first: the loop cannot wait on a descriptor that no longer
+// exists, and the number, free for reuse now, must not wake them.
+// (io_uring differs: there each request holds its own reference to the
+// file and goes on; ops.go, Close.) A descriptor the poller has seen is a
+// socket or a pipe, which closes without blocking, so the loop closes it
+// inline; anything else (a file, whose close may flush) goes to a worker.
 func (b *readinessBackend) startClose(c *Completion) {
 	st := b.record(c.fd)
 	if st == nil || !st.poll.Registered {
 		if st != nil {
-			b.orphanWaiters(c.fd, st)
+			b.cancelWaiters(c.fd, st)
 		}
 		b.toWorkers(c)
 		return
 	}
 	b.poller.Forget(int(c.fd), &st.poll)
-	b.orphanWaiters(c.fd, st)
+	b.cancelWaiters(c.fd, st)
 	b.loop.complete(c, -int32(sysClose(int(c.fd))))
 }
 
-// orphanWaiters moves st's waiters to the orphans and resets fd's record
-// for the next file to get the descriptor's number.
-func (b *readinessBackend) orphanWaiters(fd int32, st *fdState) {
+// cancelWaiters completes st's waiters with ErrCanceled and resets fd's
+// record for the next file to get the descriptor's number.
+func (b *readinessBackend) cancelWaiters(fd int32, st *fdState) {
 	for _, waiters := range st.waiterLists() {
 		for c := waiters.pop(); c != nil; c = waiters.pop() {
 			b.fdWaiters--
-			c.wait.parked = parkedOrphan
-			b.orphans.push(c)
+			c.wait.parked = parkedNone
+			b.loop.completeWith(c, c.progress(), codeCanceled)
 		}
 	}
 	b.resetRecord(fd, st)
@@ -873,8 +871,6 @@ func (b *readinessBackend) cancel(c *Completion) {
 		b.fdWaiters--
 	case parkedTimer:
 		b.timers.remove(t)
-	case parkedOrphan:
-		b.orphans.remove(t)
 	case parkedFile:
 		if !b.files.cancel(t) {
 			l.completeWith(c, 0, errorCode(syscall.EALREADY))
@@ -924,9 +920,6 @@ func (b *readinessBackend) cancelAll() {
 	}
 	for _, st := range b.bigFDs {
 		cancelWaiters(st)
-	}
-	for c := b.orphans.pop(); c != nil; c = b.orphans.pop() {
-		cancel(c)
 	}
 	for b.timers.len() > 0 {
 		cancel(b.timers.removeAt(0))

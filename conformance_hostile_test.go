@@ -417,3 +417,48 @@ func TestTwoCancelsInOnePass(t *testing.T) {
 		wantErr(t, "Cancel after the target's callback", &late, ErrNotFound)
 	})
 }
+
+// Item 8: what closing a descriptor through the loop does to a Recv waiting
+// on it, when the peer then writes (ops.go, Close). io_uring: the Recv
+// holds its own reference to the socket and receives the bytes. Readiness:
+// the Close cancels it (ErrCanceled, before the Close's own callback). The
+// simulator: the closed socket is gone, and the peer's bytes reset the
+// Recv (ECONNRESET).
+func TestCloseWithRecvPending(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		fds := newTestFDs(t, l)
+		a, b := fds.socketPair()
+		delete(fds.open, a) // the loop closes it
+		var r, closed opResult
+		var c, closeC Completion
+		buf := make([]byte, 8)
+		Recv(l, &c, a, buf, &r, (*opResult).onCount)
+		stillPending(t, l, time.Millisecond, "Recv", &r)
+		Close(l, &closeC, a, &closed, (*opResult).onErr)
+		await(t, l, &closed)
+		wantOK(t, "Close", &closed)
+		switch l.Backend() {
+		case readinessBackendKind:
+			if r.calls != 1 || r.seq > closed.seq {
+				t.Fatalf("Recv: calls=%d, seq %d, Close seq %d: want it canceled before the Close's callback", r.calls, r.seq, closed.seq)
+			}
+			wantErr(t, "Recv on the closed socket", &r, ErrCanceled)
+			return
+		}
+		stillPending(t, l, 10*time.Millisecond, "Recv on the closed socket", &r)
+		if simOf(l) != nil {
+			var w opResult
+			var wc Completion
+			Send(l, &wc, b, []byte("late"), &w, (*opResult).onCount)
+			await(t, l, &w, &r)
+			wantErr(t, "Recv on the closed socket", &r, syscall.ECONNRESET)
+			return
+		}
+		writeAll(t, l, b, []byte("late"))
+		await(t, l, &r)
+		wantN(t, "Recv on the closed socket", &r, 4)
+		if string(buf[:4]) != "late" {
+			t.Fatalf("Recv got %q", buf[:4])
+		}
+	})
+}
