@@ -276,11 +276,12 @@ func denseFDLimit() int {
 	limit := 1 << 16
 	var rl unix.Rlimit
 	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
-		soft := uint64(rl.Cur) // int64 on FreeBSD, where RLIM_INFINITY is -1... and then 1<<20 holds
-		if rl.Cur < 0 {
+		// Cur is uint64 or int64 by system; RLIM_INFINITY is negative as int64.
+		soft := int64(rl.Cur)
+		if soft < 0 || soft > 1<<20 {
 			soft = 1 << 20
 		}
-		limit = int(max(uint64(limit), min(soft, 1<<20)))
+		limit = max(limit, int(soft))
 	}
 	return limit
 }

@@ -429,36 +429,44 @@ func TestCloseWithRecvPending(t *testing.T) {
 		fds := newTestFDs(t, l)
 		a, b := fds.socketPair()
 		delete(fds.open, a) // the loop closes it
-		var r, closed opResult
-		var c, closeC Completion
 		buf := make([]byte, 8)
-		Recv(l, &c, a, buf, &r, (*opResult).onCount)
-		stillPending(t, l, time.Millisecond, "Recv", &r)
-		Close(l, &closeC, a, &closed, (*opResult).onErr)
-		await(t, l, &closed)
-		wantOK(t, "Close", &closed)
+		_, r, closed := recvThenClose(t, l, a, buf)
 		switch l.Backend() {
 		case readinessBackendKind:
 			if r.calls != 1 || r.seq > closed.seq {
 				t.Fatalf("Recv: calls=%d, seq %d, Close seq %d: want it canceled before the Close's callback", r.calls, r.seq, closed.seq)
 			}
-			wantErr(t, "Recv on the closed socket", &r, ErrCanceled)
+			wantErr(t, "Recv on the closed socket", r, ErrCanceled)
 			return
 		}
-		stillPending(t, l, 10*time.Millisecond, "Recv on the closed socket", &r)
+		stillPending(t, l, 10*time.Millisecond, "Recv on the closed socket", r)
 		if simOf(l) != nil {
 			var w opResult
 			var wc Completion
 			Send(l, &wc, b, []byte("late"), &w, (*opResult).onCount)
-			await(t, l, &w, &r)
-			wantErr(t, "Recv on the closed socket", &r, syscall.ECONNRESET)
+			await(t, l, &w, r)
+			wantErr(t, "Recv on the closed socket", r, syscall.ECONNRESET)
 			return
 		}
 		writeAll(t, l, b, []byte("late"))
-		await(t, l, &r)
-		wantN(t, "Recv on the closed socket", &r, 4)
+		await(t, l, r)
+		wantN(t, "Recv on the closed socket", r, 4)
 		if string(buf[:4]) != "late" {
 			t.Fatalf("Recv got %q", buf[:4])
 		}
 	})
+}
+
+// recvThenClose starts a Recv on fd, checks that it waits, and closes fd
+// through the loop, returning the Recv's Completion and both results.
+func recvThenClose(t *testing.T, l *Loop, fd int, buf []byte) (c *Completion, r, closed *opResult) {
+	t.Helper()
+	c, r, closed = new(Completion), new(opResult), new(opResult)
+	var closeC Completion
+	Recv(l, c, fd, buf, r, (*opResult).onCount)
+	stillPending(t, l, time.Millisecond, "Recv", r)
+	Close(l, &closeC, fd, closed, (*opResult).onErr)
+	await(t, l, closed)
+	wantOK(t, "Close", closed)
+	return c, r, closed
 }

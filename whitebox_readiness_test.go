@@ -198,28 +198,22 @@ func TestCloseLeavesWaitersInFlight(t *testing.T) {
 		fds := newTestFDs(t, l)
 		_, b := fds.socketPair()
 		delete(fds.open, b) // the loop closes it
-		var r, closed opResult
-		var c, closeC Completion
-		Recv(l, &c, b, make([]byte, 8), &r, (*opResult).onCount)
-		stillPending(t, l, time.Millisecond, "Recv", &r)
-		Close(l, &closeC, b, &closed, (*opResult).onErr)
-		await(t, l, &closed)
-		wantOK(t, "Close", &closed)
+		c, r, _ := recvThenClose(t, l, b, make([]byte, 8))
 		readiness := l.Backend() == readinessBackendKind
 		if readiness { // canceled by the Close (ops.go, Close)
-			wantErr(t, "Recv on the closed descriptor", &r, ErrCanceled)
+			wantErr(t, "Recv on the closed descriptor", r, ErrCanceled)
 		}
 		// The number comes back for a new socket with data waiting.
 		x, y := fds.socketPair()
 		writeAll(t, l, x, []byte("new"))
 		if !readiness {
-			stillPending(t, l, 20*time.Millisecond, "Recv on the closed descriptor", &r)
+			stillPending(t, l, 20*time.Millisecond, "Recv on the closed descriptor", r)
 			var cr opResult
 			var cc Completion
-			Cancel(l, &cc, &c, &cr, (*opResult).onErr)
-			await(t, l, &cr, &r)
+			Cancel(l, &cc, c, &cr, (*opResult).onErr)
+			await(t, l, &cr, r)
 			wantOK(t, "Cancel", &cr)
-			wantErr(t, "orphaned Recv", &r, ErrCanceled)
+			wantErr(t, "orphaned Recv", r, ErrCanceled)
 		}
 		got := readAllNonblocking(t, l, y, 3)
 		if string(got) != "new" {
