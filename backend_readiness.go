@@ -3,10 +3,13 @@
 package ioloop
 
 import (
-	"github.com/ioloop/ioloop/internal/poller"
 	"runtime"
 	"syscall"
 	"time"
+	"unsafe"
+
+	"github.com/ioloop/ioloop/internal/poller"
+	"golang.org/x/sys/unix"
 )
 
 // readinessBackend runs operations where the kernel offers readiness
@@ -41,16 +44,20 @@ type readinessBackend struct {
 	// queued holds submitted operations not started yet, in order. They
 	// are in flight for the loop (see submit).
 	queued fifo
-	// fds is indexed by file descriptor; it grows on demand and never
-	// shrinks (like the kernel's own table).
-	fds []fdState
+	// fds is indexed by file descriptor below denseFDs; it grows on
+	// demand (doubling, up to denseFDs) and never shrinks, like the
+	// kernel's own table. Descriptors from denseFDs up have their records
+	// in bigFDs, made when such a descriptor turns out to be open and
+	// dropped when the loop closes it, so that memory follows the
+	// descriptors in use, not the largest number a program hands the loop
+	// (fd 1<<30 used to cost a 60 GB table).
+	fds      []fdState
+	denseFDs int
+	bigFDs   map[int32]*fdState
 	// fdWaiters counts completions waiting in fds; when it is zero and the
 	// loop must not block, poll skips the poller entirely.
 	fdWaiters int
-	// orphans are operations whose fd the loop closed while they waited.
-	// As on io_uring, they stay in flight until canceled.
-	orphans fifo
-	files   filePool
+	files     filePool
 	// filesInPool counts operations handed to the workers and not yet
 	// collected.
 	filesInPool int
@@ -77,6 +84,34 @@ type fdState struct {
 	// that would fail with EAGAIN. After a full buffer, or on a new
 	// descriptor, a Recv tries first, as io_uring does.
 	recvWaitFirst bool
+	// kind is what the descriptor is, learned (fstat) at its first Read,
+	// Write, Readv or Writev: a file goes to the workers, a socket, pipe
+	// or terminal never does (see startReadWrite).
+	kind fdKind
+	// blocking: O_NONBLOCK was clear when kind was learned.
+	blocking bool
+	// noNowait: the kernel refused RWF_NOWAIT on this pipe or terminal.
+	noNowait bool
+	// nonblockSet: Accept or Connect made sure O_NONBLOCK is set.
+	nonblockSet bool
+}
+
+// fdKind is what a descriptor is, for Read, Write, Readv and Writev.
+type fdKind uint8
+
+const (
+	fdKindUnknown fdKind = iota
+	fdKindFile           // regular file, block or other device: the workers
+	fdKindSocket         // recv/send with MSG_DONTWAIT (and MSG_NOSIGNAL)
+	fdKindStream         // a pipe or terminal: readiness, then read/write
+)
+
+// waitsBeforeTrying reports whether an operation on the descriptor must
+// wait for readiness before its system call: a blocking pipe or terminal
+// that cannot be read or written without waiting any other way
+// (RWF_NOWAIT is Linux's, and terminals refuse it).
+func (st *fdState) waitsBeforeTrying() bool {
+	return st.kind == fdKindStream && st.blocking && (st.noNowait || !haveNowait)
 }
 
 func newReadinessBackend(l *Loop, opts Options) (*readinessBackend, error) {
@@ -88,7 +123,8 @@ func newReadinessBackend(l *Loop, opts Options) (*readinessBackend, error) {
 	if workers == 0 {
 		workers = DefaultFileWorkers
 	}
-	b := &readinessBackend{kernelClock: newKernelClock(), loop: l, lockedThread: opts.LockedThread}
+	b := &readinessBackend{kernelClock: newKernelClock(), loop: l, lockedThread: opts.LockedThread,
+		denseFDs: denseFDLimit()}
 	if err := b.poller.Open(entries); err != nil {
 		return nil, &SetupError{Backend: readinessBackendKind, Err: err,
 			Reason: "cannot create the " + readinessBackendKind.String() + " instance"}
@@ -205,24 +241,168 @@ func (b *readinessBackend) start(c *Completion) {
 		b.startClose(c)
 	case opCancel:
 		b.cancel(c)
-	case opRead, opWrite, opReadv, opWritev, opFsync, opOpenAt, opStatx:
+	case opRead, opWrite, opReadv, opWritev:
+		b.startReadWrite(c)
+	case opFsync, opOpenAt, opStatx:
 		b.toWorkers(c)
 	default:
 		panic("ioloop: internal error: readiness backend cannot start " + c.op.String())
 	}
 }
 
-// fdRecord returns the record for fd, growing the table; nil for fd < 0.
+// denseFDLimit is where the dense part of the fd table ends: the
+// process's soft RLIMIT_NOFILE (the kernel hands out no descriptor at or
+// above it), at least 1<<16 and at most 1<<20 (Linux's default nr_open):
+// at most some 80 MB of table, and only if descriptors that high are used.
+func denseFDLimit() int {
+	limit := 1 << 16
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
+		// Cur is uint64 or int64 by system; RLIM_INFINITY is negative as int64.
+		soft := int64(rl.Cur)
+		if soft < 0 || soft > 1<<20 {
+			soft = 1 << 20
+		}
+		limit = max(limit, int(soft))
+	}
+	return limit
+}
+
+// record returns fd's record if it has one, or nil (for fd < 0 too).
+func (b *readinessBackend) record(fd int32) *fdState {
+	switch {
+	case fd < 0:
+		return nil
+	case int(fd) < len(b.fds):
+		return &b.fds[fd]
+	case int(fd) < b.denseFDs:
+		return nil
+	}
+	return b.bigFDs[fd]
+}
+
+// fdRecord returns the record for fd, making it; nil for fd < 0. Callers
+// make records only for descriptors that are open (an operation waits on
+// it, or fstat succeeded), so that EBADF costs no memory.
 func (b *readinessBackend) fdRecord(fd int32) *fdState {
 	if fd < 0 {
 		return nil
 	}
-	if int(fd) >= len(b.fds) {
-		grown := make([]fdState, max(int(fd)+1, 2*len(b.fds), 64))
-		copy(grown, b.fds)
-		b.fds = grown
+	if int(fd) < b.denseFDs {
+		if int(fd) >= len(b.fds) {
+			grown := make([]fdState, min(max(int(fd)+1, 2*len(b.fds), 64), b.denseFDs))
+			copy(grown, b.fds)
+			b.fds = grown
+		}
+		return &b.fds[fd]
 	}
-	return &b.fds[fd]
+	st := b.bigFDs[fd]
+	if st == nil {
+		if b.bigFDs == nil {
+			b.bigFDs = make(map[int32]*fdState)
+		}
+		st = new(fdState)
+		b.bigFDs[fd] = st
+	}
+	return st
+}
+
+// resetRecord forgets what the loop knew of fd's file, for the next file
+// to get the number.
+func (b *readinessBackend) resetRecord(fd int32, st *fdState) {
+	*st = fdState{}
+	if int(fd) >= b.denseFDs {
+		delete(b.bigFDs, fd)
+	}
+}
+
+// startReadWrite starts a Read, Write, Readv or Writev. A file goes to the
+// workers. A socket, pipe or terminal never does: on a blocking one the
+// worker would block until data or room came, and Close would wait for it
+// (a Read of stdin would hang shutdown). It waits for readiness like a
+// Recv instead, and its offset is no position: 0, like -1, means the
+// current one, anything else is ESPIPE (io_uring's rule; pread(2) would
+// refuse even 0).
+func (b *readinessBackend) startReadWrite(c *Completion) {
+	st := b.record(c.fd)
+	if st == nil || st.kind == fdKindUnknown {
+		kind, blocking, errno := sysClassify(int(c.fd))
+		if errno != 0 { // EBADF, without making a record
+			b.loop.complete(c, -int32(errno))
+			return
+		}
+		st = b.fdRecord(c.fd)
+		st.kind, st.blocking = kind, blocking
+	}
+	switch {
+	case st.kind == fdKindFile:
+		b.toWorkers(c)
+	case c.io.offset > 0:
+		b.loop.complete(c, -int32(syscall.ESPIPE))
+	case c.op == opRead && len(c.io.buf) == 0 && st.kind == fdKindSocket:
+		// read(2) of nothing on a socket returns at once (the kernel's
+		// "match SYS5 behaviour"), where recv(2) waits for data; it does
+		// not queue behind waiting Recvs either.
+		b.loop.complete(c, 0)
+	default:
+		b.startPollable(c)
+	}
+}
+
+// sysClassify learns what fd is, and whether it blocks.
+func sysClassify(fd int) (kind fdKind, blocking bool, errno syscall.Errno) {
+	var stat unix.Stat_t
+	if err := unix.Fstat(fd, &stat); err != nil {
+		return fdKindUnknown, false, errnoOf(err)
+	}
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return fdKindUnknown, false, errnoOf(err)
+	}
+	blocking = flags&unix.O_NONBLOCK == 0
+	switch uint32(stat.Mode) & unix.S_IFMT {
+	case unix.S_IFSOCK:
+		return fdKindSocket, blocking, 0
+	case unix.S_IFIFO:
+		return fdKindStream, blocking, 0
+	case unix.S_IFCHR:
+		if sysIsTerminal(fd) {
+			return fdKindStream, blocking, 0
+		}
+	}
+	return fdKindFile, blocking, 0
+}
+
+// ensureNonblock sets O_NONBLOCK on fd unless it is set. Accept and
+// Connect have no per-call "don't wait" flag (MSG_DONTWAIT is for data),
+// so on a blocking socket they would block the loop; this is what Go's
+// net.FileListener and net.FileConn do to the descriptors they are given.
+func ensureNonblock(fd int) syscall.Errno {
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return errnoOf(err)
+	}
+	if flags&unix.O_NONBLOCK != 0 {
+		return 0
+	}
+	_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags|unix.O_NONBLOCK)
+	return errnoOf(err)
+}
+
+// readyNonblocking makes sure a socket handed to Accept or Connect is
+// non-blocking, once per record, and returns the record (nil if fd has
+// none yet: a Connect that completes at once makes none).
+func (b *readinessBackend) readyNonblocking(c *Completion) (*fdState, syscall.Errno) {
+	st := b.record(c.fd)
+	if st != nil && st.nonblockSet {
+		return st, 0
+	}
+	if errno := ensureNonblock(int(c.fd)); errno != 0 {
+		return nil, errno
+	}
+	st = b.fdRecord(c.fd)
+	st.nonblockSet = true
+	return st, 0
 }
 
 // startPollable starts an operation on a pollable descriptor (Accept,
@@ -231,13 +411,24 @@ func (b *readinessBackend) fdRecord(fd int32) *fdState {
 // in that direction (they go first) or a Recv is better off waiting
 // (fdState.recvWaitFirst).
 func (b *readinessBackend) startPollable(c *Completion) {
-	st := b.fdRecord(c.fd)
-	if st == nil { // a negative fd: the system call reports EBADF
-		res, _ := b.attempt(c, nil)
-		b.completeAttempt(c, res)
+	st := b.record(c.fd)
+	if c.op == opAccept {
+		var errno syscall.Errno
+		if st, errno = b.readyNonblocking(c); errno != 0 {
+			b.loop.complete(c, -int32(errno))
+			return
+		}
+	}
+	if st == nil { // no record yet: try, and make one only to wait (EBADF costs nothing)
+		res, done := b.attempt(c, nil)
+		if done {
+			b.completeAttempt(c, res)
+			return
+		}
+		b.park(c, b.fdRecord(c.fd))
 		return
 	}
-	tryNow := st.waitersFor(c.op).empty() && (c.op != opRecv || !st.recvWaitFirst)
+	tryNow := st.waitersFor(c.op).empty() && (c.op != opRecv || !st.recvWaitFirst) && !st.waitsBeforeTrying()
 	if tryNow {
 		if res, done := b.attempt(c, st); done {
 			b.completeAttempt(c, res)
@@ -250,6 +441,10 @@ func (b *readinessBackend) startPollable(c *Completion) {
 // startConnect issues connect(2); unless it finishes at once, the
 // Completion waits for writability, which signals the outcome.
 func (b *readinessBackend) startConnect(c *Completion) {
+	if _, errno := b.readyNonblocking(c); errno != 0 {
+		b.loop.complete(c, -int32(errno))
+		return
+	}
 	errno := sysConnect(int(c.fd), &c.rare.sockaddr, c.rare.sockaddrLen)
 	switch errno {
 	case 0:
@@ -270,37 +465,38 @@ func (b *readinessBackend) startConnect(c *Completion) {
 	b.park(c, b.fdRecord(c.fd))
 }
 
-// startClose closes fd. Operations still waiting on it become orphans:
-// as on io_uring, where they hold their own reference to the file, they
-// stay in flight until canceled, and the fd's number, free for reuse now,
-// must not wake them. A descriptor the poller has seen is a socket or a
-// pipe, which closes without blocking, so the loop closes it inline;
-// anything else (a file, whose close may flush) goes to a worker.
+// startClose closes fd. Operations still waiting on it complete with
+// ErrCanceled first: the loop cannot wait on a descriptor that no longer
+// exists, and the number, free for reuse now, must not wake them.
+// (io_uring differs: there each request holds its own reference to the
+// file and goes on; ops.go, Close.) A descriptor the poller has seen is a
+// socket or a pipe, which closes without blocking, so the loop closes it
+// inline; anything else (a file, whose close may flush) goes to a worker.
 func (b *readinessBackend) startClose(c *Completion) {
-	st := b.fdRecord(c.fd)
+	st := b.record(c.fd)
 	if st == nil || !st.poll.Registered {
 		if st != nil {
-			b.orphanWaiters(st)
+			b.cancelWaiters(c.fd, st)
 		}
 		b.toWorkers(c)
 		return
 	}
-	b.orphanWaiters(st)
 	b.poller.Forget(int(c.fd), &st.poll)
+	b.cancelWaiters(c.fd, st)
 	b.loop.complete(c, -int32(sysClose(int(c.fd))))
 }
 
-// orphanWaiters moves st's waiters to the orphans and resets st for the
-// next file to get the descriptor's number.
-func (b *readinessBackend) orphanWaiters(st *fdState) {
+// cancelWaiters completes st's waiters with ErrCanceled and resets fd's
+// record for the next file to get the descriptor's number.
+func (b *readinessBackend) cancelWaiters(fd int32, st *fdState) {
 	for _, waiters := range st.waiterLists() {
 		for c := waiters.pop(); c != nil; c = waiters.pop() {
 			b.fdWaiters--
-			c.wait.parked = parkedOrphan
-			b.orphans.push(c)
+			c.wait.parked = parkedNone
+			b.loop.completeWith(c, c.progress(), codeCanceled)
 		}
 	}
-	*st = fdState{}
+	b.resetRecord(fd, st)
 }
 
 // park makes c wait for its fd and arms the poller for what the fd's
@@ -364,10 +560,10 @@ func (b *readinessBackend) arm(fd int, st *fdState) {
 // onReady runs the waiters of fd that the event may have unblocked, in
 // FIFO order until one would block, then re-arms for those left.
 func (b *readinessBackend) onReady(fd int, readable, writable bool) {
-	if fd >= len(b.fds) {
+	st := b.record(int32(fd))
+	if st == nil {
 		return // a stale event for a descriptor the loop never waited on
 	}
-	st := &b.fds[fd]
 	// One event ends every one-shot interest in fd (epoll disarms the
 	// whole registration); kqueue may still hold the other direction,
 	// which at worst produces one spurious event.
@@ -382,9 +578,15 @@ func (b *readinessBackend) onReady(fd int, readable, writable bool) {
 }
 
 // runWaiters attempts waiters from the head until one would block. It is
-// bounded by the FIFO's length at entry: attempts never add waiters.
+// bounded by the FIFO's length at entry: attempts never add waiters. On a
+// descriptor whose system calls can block, one readiness event pays for
+// one attempt only: the first may take all there was.
 func (b *readinessBackend) runWaiters(waiters *fifo, st *fdState) {
-	for limit := waiters.size; limit > 0 && !waiters.empty(); limit-- {
+	limit := waiters.size
+	if st.waitsBeforeTrying() {
+		limit = min(limit, 1)
+	}
+	for ; limit > 0 && !waiters.empty(); limit-- {
 		c := waiters.head
 		res, done := b.attempt(c, st)
 		if !done {
@@ -421,12 +623,19 @@ func (b *readinessBackend) attempt(c *Completion, st *fdState) (res int32, done 
 		case opConnect:
 			return b.attemptConnect(c)
 		case opRead, opWrite, opReadv, opWritev:
-			// The worker found the descriptor non-blocking and not ready;
-			// now that it is, the call cannot block the loop.
-			if res := runFileOp(c); res != -int32(syscall.EAGAIN) {
-				return res, true
+			if st == nil || st.kind == fdKindFile {
+				// A file the worker found non-blocking and not ready; now
+				// that it is, the call cannot block the loop.
+				if res := runFileOp(c); res != -int32(syscall.EAGAIN) {
+					return res, true
+				}
+				return 0, false
 			}
-			return 0, false
+			n, errno = streamIO(c, st)
+			if errno == syscall.EOPNOTSUPP && st.kind == fdKindStream && st.blocking && !st.noNowait {
+				st.noNowait = true // a terminal, or a kernel before 5.x: wait first from now on
+				return 0, false
+			}
 		default:
 			panic("ioloop: internal error: readiness backend cannot attempt " + c.op.String())
 		}
@@ -498,6 +707,65 @@ func (b *readinessBackend) attemptSend(c *Completion) (res int32, done bool) {
 	}
 }
 
+// streamIO performs a Read, Write, Readv or Writev on a socket, pipe or
+// terminal, at its current position, without blocking: a socket with
+// recv/send and MSG_DONTWAIT (MSG_NOSIGNAL too: a Write to a socket whose
+// peer went away is EPIPE, never SIGPIPE); a blocking pipe with
+// preadv2/pwritev2 and RWF_NOWAIT (Linux); a non-blocking pipe or
+// terminal with the plain calls, which answer EAGAIN. What is left, a
+// blocking pipe or terminal without RWF_NOWAIT, is called only once
+// readiness was reported (waitsBeforeTrying), and a write is cut to
+// _POSIX_PIPE_BUF bytes, which a writable pipe always takes at once.
+func streamIO(c *Completion, st *fdState) (int, syscall.Errno) {
+	fd := int(c.fd)
+	buf := c.io.buf[:min(len(c.io.buf), maxIOLen)]
+	switch {
+	case st.kind == fdKindSocket:
+		switch c.op {
+		case opRead:
+			return sysRecv(fd, buf)
+		case opWrite:
+			return sysSend(fd, buf)
+		case opReadv:
+			return sysRecvmsg(fd, c.rare.iovecs, c.rare.bufs)
+		default:
+			return sysSendmsg(fd, c.rare.iovecs, c.rare.bufs)
+		}
+	case st.blocking && haveNowait && !st.noNowait:
+		var iovecs []unix.Iovec
+		var one [1]unix.Iovec
+		if c.op == opRead || c.op == opWrite {
+			one[0].Base = unsafe.SliceData(buf)
+			one[0].SetLen(len(buf))
+			iovecs = one[:]
+		} else {
+			iovecs = c.rare.iovecs // Readv and Writev attached it
+		}
+		return sysNowait(fd, c.op == opWrite || c.op == opWritev, iovecs)
+	case c.op == opRead:
+		return sysRead(fd, buf)
+	case c.op == opReadv:
+		return sysReadv(fd, c.rare.iovecs, c.rare.bufs, -1)
+	case !st.blocking && c.op == opWrite:
+		return sysWrite(fd, buf)
+	case !st.blocking:
+		return sysWritev(fd, c.rare.iovecs, c.rare.bufs, -1)
+	}
+	if c.op == opWritev { // the first buffer with bytes in it: a short write
+		for _, b := range c.rare.bufs {
+			if len(b) > 0 {
+				buf = b
+				break
+			}
+		}
+	}
+	return sysWrite(fd, buf[:min(len(buf), posixPipeBufBytes)])
+}
+
+// posixPipeBufBytes is _POSIX_PIPE_BUF, the least PIPE_BUF of any system:
+// a pipe that reports writable has at least that much room.
+const posixPipeBufBytes = 512
+
 // completeAttempt reports a finished attempt to the loop.
 func (b *readinessBackend) completeAttempt(c *Completion, res int32) {
 	if c.op != opSend {
@@ -518,11 +786,8 @@ func (b *readinessBackend) completeAttempt(c *Completion, res int32) {
 // handed out, so that nothing known about an earlier file with the same
 // number (poller registration, Recv habits) applies to the new one.
 func (b *readinessBackend) forgetNewFD(fd int) {
-	if fd >= 0 && fd < len(b.fds) {
-		st := &b.fds[fd]
-		if st.readers.empty() && st.writers.empty() {
-			*st = fdState{}
-		}
+	if st := b.record(int32(fd)); st != nil && st.readers.empty() && st.writers.empty() {
+		b.resetRecord(int32(fd), st)
 	}
 }
 
@@ -567,18 +832,20 @@ func (b *readinessBackend) collectFiles() {
 func (b *readinessBackend) cancel(c *Completion) {
 	l := b.loop
 	t := c.cancel.target
+	if canceledInThisPass(l, t) {
+		l.completeWith(c, 0, codeNone)
+		return
+	}
 	if t.state != stateInFlight || t.loop != l {
 		l.completeWith(c, 0, codeNotFound)
 		return
 	}
 	switch t.wait.parked {
 	case parkedRead, parkedWrite:
-		if !b.fds[t.fd].waitersFor(t.op).remove(t) {
+		if !b.record(t.fd).waitersFor(t.op).remove(t) {
 			panic("ioloop: internal error: parked operation not in its fd's FIFO")
 		}
 		b.fdWaiters--
-	case parkedOrphan:
-		b.orphans.remove(t)
 	case parkedFile:
 		if !b.files.cancel(t) {
 			l.completeWith(c, 0, errorCode(syscall.EALREADY))
@@ -594,6 +861,16 @@ func (b *readinessBackend) cancel(c *Completion) {
 	l.completeWith(c, 0, codeNone)
 }
 
+// canceledInThisPass reports whether t, which a Cancel found in flight when
+// it was submitted, has been canceled since and its callback has not run
+// yet: another Cancel of the same pass got there first. io_uring answers 0
+// to both (the kernel still finds the request, whose CQE it has not
+// posted), so this one answers nil too: t was canceled, and gets one
+// ErrCanceled either way.
+func canceledInThisPass(l *Loop, t *Completion) bool {
+	return t.loop == l && t.state == stateCompleted && t.errCode == codeCanceled
+}
+
 // cancelAll cancels everything that has not started running on a worker;
 // Close waits for the rest.
 func (b *readinessBackend) cancelAll() {
@@ -605,8 +882,7 @@ func (b *readinessBackend) cancelAll() {
 	for c := b.queued.pop(); c != nil; c = b.queued.pop() {
 		cancel(c)
 	}
-	for i := range b.fds {
-		st := &b.fds[i]
+	cancelWaiters := func(st *fdState) {
 		for _, waiters := range st.waiterLists() {
 			for c := waiters.pop(); c != nil; c = waiters.pop() {
 				b.fdWaiters--
@@ -614,8 +890,11 @@ func (b *readinessBackend) cancelAll() {
 			}
 		}
 	}
-	for c := b.orphans.pop(); c != nil; c = b.orphans.pop() {
-		cancel(c)
+	for i := range b.fds {
+		cancelWaiters(&b.fds[i])
+	}
+	for _, st := range b.bigFDs {
+		cancelWaiters(st)
 	}
 	queued := b.files.cancelQueued()
 	for c := queued.pop(); c != nil; c = queued.pop() {

@@ -16,10 +16,35 @@ import (
 // a string or [][]byte, that costs an allocation per call; the kqueue
 // backend accepts it rather than duplicate x/sys's per-OS plumbing.
 
-// sysRecv uses read(2), which on a socket is recv(2) without flags:
-// x/sys's Recvfrom would allocate a unix.Sockaddr for the sender.
+// sysRecv uses recvfrom(2) with MSG_DONTWAIT, so that a socket whose
+// O_NONBLOCK is clear answers EAGAIN instead of blocking the loop. A
+// connected stream socket reports no sender, so x/sys allocates none.
 func sysRecv(fd int, buf []byte) (int, syscall.Errno) {
-	return countOf(unix.Read(fd, buf))
+	n, _, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
+	return countOf(n, err)
+}
+
+// sysRecvmsg and sysSendmsg are Readv and Writev on a socket, with the
+// flags of sysRecv and sysSend (x/sys builds its own iovec array).
+func sysRecvmsg(fd int, _ []unix.Iovec, bufs [][]byte) (int, syscall.Errno) {
+	n, _, _, _, err := unix.RecvmsgBuffers(fd, bufs, nil, unix.MSG_DONTWAIT)
+	return countOf(n, err)
+}
+
+func sysSendmsg(fd int, _ []unix.Iovec, bufs [][]byte) (int, syscall.Errno) {
+	return countOf(unix.SendmsgBuffers(fd, bufs, nil, nil, sendFlags))
+}
+
+// haveNowait: RWF_NOWAIT is Linux's; a blocking pipe or terminal waits
+// for readiness before each read or write (fdState.waitsBeforeTrying).
+const haveNowait = false
+
+func sysNowait(int, bool, []unix.Iovec) (int, syscall.Errno) { return 0, syscall.EOPNOTSUPP }
+
+// sysIsTerminal reports whether fd is a terminal.
+func sysIsTerminal(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TIOCGETA)
+	return err == nil
 }
 
 // sysConnect rebuilds a unix.Sockaddr from the raw address the Completion

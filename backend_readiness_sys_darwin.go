@@ -9,13 +9,16 @@ import (
 // The system calls in which macOS differs from the BSDs (backend_readiness_sys_bsd.go has
 // the common ones).
 
-// sysSend writes with write(2): macOS's send(2) has no MSG_NOSIGNAL to
-// rely on, and the sockets this package creates or accepts carry
-// SO_NOSIGPIPE instead (prepareSocket), so a peer that went away yields
-// EPIPE. A socket made elsewhere needs SO_NOSIGPIPE too to be spared the
-// signal (which Go's runtime ignores for descriptors other than 1 and 2).
+// sendFlags: MSG_DONTWAIT, so that a blocking socket cannot block the
+// loop. macOS's send(2) has no documented MSG_NOSIGNAL to rely on; the
+// sockets this package creates or accepts carry SO_NOSIGPIPE instead
+// (prepareSocket), so a peer that went away yields EPIPE. A socket made
+// elsewhere needs SO_NOSIGPIPE too to be spared the signal (which Go's
+// runtime ignores for descriptors other than 1 and 2).
+const sendFlags = unix.MSG_DONTWAIT
+
 func sysSend(fd int, buf []byte) (int, syscall.Errno) {
-	return countOf(unix.Write(fd, buf))
+	return countOf(unix.SendmsgN(fd, buf, nil, nil, sendFlags))
 }
 
 // sysAccept has no accept4 to use: the new socket is made close-on-exec

@@ -21,14 +21,63 @@ func bufferPointer(buf []byte) uintptr {
 	return uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
 }
 
+// sysRecv and sysSend pass MSG_DONTWAIT, so that a socket whose
+// O_NONBLOCK is clear (as os.File.Fd() leaves it) answers EAGAIN instead of
+// blocking the loop; the flag costs the kernel nothing.
 func sysRecv(fd int, buf []byte) (int, syscall.Errno) {
-	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), bufferPointer(buf), uintptr(len(buf)), 0, 0, 0)
+	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), bufferPointer(buf), uintptr(len(buf)), unix.MSG_DONTWAIT, 0, 0)
 	return int(n), errno
 }
 
 func sysSend(fd int, buf []byte) (int, syscall.Errno) {
-	n, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), bufferPointer(buf), uintptr(len(buf)), unix.MSG_NOSIGNAL, 0, 0)
+	n, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), bufferPointer(buf), uintptr(len(buf)),
+		unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT, 0, 0)
 	return int(n), errno
+}
+
+// sysRecvmsg and sysSendmsg are Readv and Writev on a socket: recvmsg and
+// sendmsg over the Completion's own iovec array, with the flags of
+// sysRecv and sysSend.
+func sysRecvmsg(fd int, iovecs []unix.Iovec, _ [][]byte) (int, syscall.Errno) {
+	return socketMsg(unix.SYS_RECVMSG, fd, iovecs, unix.MSG_DONTWAIT)
+}
+
+func sysSendmsg(fd int, iovecs []unix.Iovec, _ [][]byte) (int, syscall.Errno) {
+	return socketMsg(unix.SYS_SENDMSG, fd, iovecs, unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
+}
+
+func socketMsg(trap uintptr, fd int, iovecs []unix.Iovec, flags int) (int, syscall.Errno) {
+	var msg unix.Msghdr
+	if len(iovecs) > 0 {
+		msg.Iov = &iovecs[0]
+		msg.SetIovlen(len(iovecs))
+	}
+	n, _, errno := unix.Syscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&msg)), uintptr(flags))
+	return int(n), errno
+}
+
+// haveNowait: preadv2 and pwritev2 take RWF_NOWAIT, which makes a read or
+// write of a blocking pipe answer EAGAIN instead of waiting (Linux 4.14
+// for files, later for pipes; EOPNOTSUPP where refused, as by terminals).
+const haveNowait = true
+
+// sysNowait reads (write false) or writes iovecs at fd's current position
+// with RWF_NOWAIT. Offset -1 travels as all ones in both halves.
+func sysNowait(fd int, write bool, iovecs []unix.Iovec) (int, syscall.Errno) {
+	trap := uintptr(unix.SYS_PREADV2)
+	if write {
+		trap = unix.SYS_PWRITEV2
+	}
+	iov, count := uintptr(unsafe.Pointer(unsafe.SliceData(iovecs))), uintptr(len(iovecs))
+	n, _, errno := unix.Syscall6(trap, uintptr(fd), iov, count, ^uintptr(0), ^uintptr(0), unix.RWF_NOWAIT)
+	return int(n), errno
+}
+
+// sysIsTerminal reports whether fd is a terminal (a character device that
+// readiness works for, unlike /dev/null or /dev/zero).
+func sysIsTerminal(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	return err == nil
 }
 
 func sysAccept(listenFD int) (int, syscall.Errno) {

@@ -11,11 +11,15 @@ import (
 // The system calls in which FreeBSD, NetBSD and OpenBSD differ from macOS
 // (backend_readiness_sys_bsd.go has the common ones).
 
-// sysSend passes MSG_NOSIGNAL, so a peer that went away yields EPIPE and
-// never SIGPIPE. sendmsg(2) is the x/sys wrapper that reports the count
-// (Sendto drops it).
+// sendFlags: MSG_NOSIGNAL, so a peer that went away yields EPIPE and never
+// SIGPIPE, and MSG_DONTWAIT, so that a blocking socket cannot block the
+// loop.
+const sendFlags = unix.MSG_NOSIGNAL | unix.MSG_DONTWAIT
+
+// sysSend uses sendmsg(2), the x/sys wrapper that reports the count (Sendto
+// drops it).
 func sysSend(fd int, buf []byte) (int, syscall.Errno) {
-	return countOf(unix.SendmsgN(fd, buf, nil, nil, unix.MSG_NOSIGNAL))
+	return countOf(unix.SendmsgN(fd, buf, nil, nil, sendFlags))
 }
 
 // sysAccept uses accept4 (paccept on NetBSD) to get a non-blocking,

@@ -107,12 +107,17 @@ func (b *simBackend) start() {
 	}
 }
 
+// positioned marks the operations that take an offset.
+var positioned = [256]bool{opRead: true, opWrite: true, opReadv: true, opWritev: true}
+
 func (b *simBackend) startOne(c *Completion) {
 	l := b.loop
 	if c.op == opCancel {
 		// The target was submitted before the Cancel, so it has started.
 		res := -int32(syscall.ENOENT)
-		if t := c.cancel.target; t.state == stateInFlight && t.loop == l && t.token != 0 {
+		if t := c.cancel.target; canceledInThisPass(l, t) {
+			res = 0 // another Cancel of this pass got there first, as io_uring answers
+		} else if t.state == stateInFlight && t.loop == l && t.token != 0 {
 			res = b.node.Cancel(t.token)
 		}
 		l.complete(c, res)
@@ -120,6 +125,14 @@ func (b *simBackend) startOne(c *Completion) {
 	}
 	if c.token == 0 {
 		l.issueToken(c)
+	}
+	if positioned[c.op] && c.io.offset > 0 {
+		if _, errno := b.node.LocalAddr(int(c.fd)); errno == 0 {
+			// A socket has no position: any offset but 0 and -1 is ESPIPE,
+			// as on io_uring (ops.go, Read).
+			l.complete(c, -int32(syscall.ESPIPE))
+			return
+		}
 	}
 	req := &b.req
 	*req = simcore.Request{Token: c.token, FD: int(c.fd), Offset: c.io.offset}
@@ -243,7 +256,7 @@ func (b *simBackend) Complete(token uint64, res int32) {
 
 // FillStat implements simcore.Host.
 func (b *simBackend) FillStat(token uint64, st *simcore.Stat) {
-	if c := b.loop.lookupToken(token); c != nil && c.rare.statx != nil {
+	if c := b.loop.lookupToken(token); c != nil && c.rare != nil && c.rare.statx != nil {
 		fillSimStat(c.rare.statx, st)
 	}
 }

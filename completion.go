@@ -150,11 +150,10 @@ type readinessWait struct {
 type parking uint8
 
 const (
-	parkedNone   parking = iota
-	parkedRead           // in its fd's readers FIFO
-	parkedWrite          // in its fd's writers FIFO
-	parkedFile           // handed to the file worker pool
-	parkedOrphan         // its fd was closed by the loop while it waited
+	parkedNone  parking = iota
+	parkedRead          // in its fd's readers FIFO
+	parkedWrite         // in its fd's writers FIFO
+	parkedFile          // handed to the file worker pool
 )
 
 type completionState uint8

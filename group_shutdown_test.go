@@ -317,9 +317,10 @@ func TestCloseWithWorkInFlight(t *testing.T) {
 }
 
 // TestCloseWithPipeReadRetryPending closes an epoll loop while a Read of
-// an empty non-blocking pipe has been tried by a file worker (EAGAIN) but
-// not yet collected by the loop. Close must cancel it rather than park it
-// for readiness that never comes (which would block Close forever).
+// an empty non-blocking descriptor taken for a file (a pipe stands in for
+// a non-blocking device) has been tried by a file worker (EAGAIN) but not
+// yet collected by the loop. Close must cancel it rather than park it for
+// readiness that never comes (which would block Close forever).
 func TestCloseWithPipeReadRetryPending(t *testing.T) {
 	l := newTestLoop(t, Options{Backend: BackendEpoll})
 	var p [2]int
@@ -332,7 +333,8 @@ func TestCloseWithPipeReadRetryPending(t *testing.T) {
 	var buf [16]byte
 	Read(l, &o.c, p[0], buf[:], -1, o, (*shutOp).onCount)
 	rb := l.backend.(*readinessBackend)
-	rb.startQueued() // hand it to a worker without collecting the result
+	rb.fdRecord(int32(p[0])).kind = fdKindFile // a real pipe never goes to a worker
+	rb.startQueued()                           // hand it to a worker without collecting the result
 	deadline := time.Now().Add(5 * time.Second)
 	for rb.files.doneCount.Load() == 0 {
 		if time.Now().After(deadline) {

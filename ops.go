@@ -64,7 +64,10 @@ func Timeout[T any](l *Loop, c *Completion, d time.Duration, ctx *T, callback fu
 
 // Accept waits for a connection on the listening socket listenFD and calls
 // back with the new socket's file descriptor, which is non-blocking and
-// close-on-exec. On error the descriptor is -1.
+// close-on-exec. On error the descriptor is -1. On the readiness backends
+// (epoll, kqueue) a listener whose O_NONBLOCK is clear (as os.File.Fd()
+// leaves it) is made non-blocking, which other holders of the descriptor
+// see: accept(2) has no per-call flag that keeps it from blocking the loop.
 func Accept[T any](l *Loop, c *Completion, listenFD int, ctx *T, callback func(ctx *T, c *Completion, fd int, err error)) {
 	l.prepare(c, opAccept, callback == nil)
 	c.op = opAccept
@@ -73,7 +76,8 @@ func Accept[T any](l *Loop, c *Completion, listenFD int, ctx *T, callback func(c
 }
 
 // Connect connects the stream socket fd (see TCPSocket) to addr. An invalid
-// address fails with EINVAL through the callback.
+// address fails with EINVAL through the callback. Like Accept, it makes a
+// blocking socket non-blocking on the readiness backends.
 func Connect[T any](l *Loop, c *Completion, fd int, addr netip.AddrPort, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opConnect, callback == nil)
 	c.op = opConnect
@@ -128,25 +132,45 @@ func Send[T any](l *Loop, c *Completion, fd int, buf []byte, ctx *T, callback fu
 // file's current position, advancing it) and calls back with the count. At
 // end of file it calls back with 0 and io.EOF. Like pread(2), it may return
 // fewer bytes than asked; it does not loop.
+//
+// Offsets, the same on every backend (io_uring's rules): below -1 is
+// EINVAL. On a descriptor without a position (a socket, a pipe, a
+// terminal) 0 means the current position, like -1, and any other offset
+// is ESPIPE. Such a descriptor may be blocking (O_NONBLOCK clear, like
+// stdin): the operation waits for it without blocking the loop, and
+// Loop.Close cancels it. On the readiness backends a blocking pipe or
+// terminal that cannot be read or written without waiting any other way
+// (a terminal; a pipe on the BSDs) is called once readiness is reported,
+// and a Write there is cut to 512 bytes, which a writable pipe takes at
+// once; another reader or writer of the same pipe taking the data or room
+// first can still block the loop in that case.
 func Read[T any](l *Loop, c *Completion, fd int, buf []byte, offset int64, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
 	submitPositioned(l, c, opRead, fd, buf, offset, ctx, callback)
 }
 
 // Write writes buf to fd at offset (offset -1: at the file's current
 // position) and calls back with the count. Like pwrite(2), it may write
-// fewer bytes than asked; it does not loop.
+// fewer bytes than asked; it does not loop. Offsets follow Read's rules.
+//
+// SIGPIPE: a Write (or Writev) to a socket whose peer has gone fails with
+// EPIPE. On the readiness backends it is a send with MSG_NOSIGNAL, so no
+// signal is raised (macOS: only on sockets with SO_NOSIGPIPE, which this
+// package's sockets carry). On io_uring it is write(2), which also raises
+// SIGPIPE: Go ignores it unless the program asked for it with
+// signal.Notify, and then the program receives it. Send never raises it.
 func Write[T any](l *Loop, c *Completion, fd int, buf []byte, offset int64, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
 	submitPositioned(l, c, opWrite, fd, buf, offset, ctx, callback)
 }
 
 // Readv reads into bufs in order from fd at offset (-1: current position),
-// like preadv(2). At end of file it calls back with 0 and io.EOF.
+// like preadv(2). At end of file it calls back with 0 and io.EOF. Offsets
+// follow Read's rules.
 func Readv[T any](l *Loop, c *Completion, fd int, bufs [][]byte, offset int64, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
 	submitVectored(l, c, opReadv, fd, bufs, offset, ctx, callback)
 }
 
 // Writev writes bufs in order to fd at offset (-1: current position), like
-// pwritev(2).
+// pwritev(2). Offsets follow Read's rules, SIGPIPE Write's.
 func Writev[T any](l *Loop, c *Completion, fd int, bufs [][]byte, offset int64, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
 	submitVectored(l, c, opWritev, fd, bufs, offset, ctx, callback)
 }
@@ -168,6 +192,15 @@ func Fdatasync[T any](l *Loop, c *Completion, fd int, ctx *T, callback func(ctx 
 // was submitted while the Loop was closing) and ErrCanceled (Loop.Close
 // canceled it before it ran). Then the operation never ran and fd is still
 // open: close it some other way, such as unix.Close, if nothing else will.
+//
+// Operations still waiting on fd (a Recv, Accept, a Read of a pipe) when
+// Close runs: on the readiness backends they complete with ErrCanceled
+// before Close's own callback, since the loop cannot wait on a descriptor
+// that is gone. On io_uring each holds its own reference to the file and
+// goes on: a Recv still receives what the peer sends, and the socket lives
+// until it ends. On the simulator the socket is gone and a peer that
+// writes resets them (ECONNRESET). To get the same result everywhere,
+// Cancel them before closing.
 func Close[T any](l *Loop, c *Completion, fd int, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opClose, callback == nil)
 	c.op = opClose
@@ -234,8 +267,21 @@ func submitPositioned[T any](l *Loop, c *Completion, op opcode, fd int, buf []by
 	c.fd = int32(fd)
 	c.io.buf = buf
 	c.io.offset = offset
-	l.fileOpsUnflushed++
-	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
+	errno := offsetErrno(offset)
+	if errno == 0 {
+		l.fileOpsUnflushed++
+	}
+	l.submitUnless(errno, c, unsafe.Pointer(ctx), countCallback[T](callback))
+}
+
+// offsetErrno rejects an offset below -1 (EINVAL), as io_uring does:
+// pread(2) would too, but read(2), which the readiness backends use for
+// offset -1, would take any negative offset for "the current position".
+func offsetErrno(offset int64) syscall.Errno {
+	if offset < -1 {
+		return syscall.EINVAL
+	}
+	return 0
 }
 
 // submitVectored submits Readv or Writev.
@@ -245,8 +291,11 @@ func submitVectored[T any](l *Loop, c *Completion, op opcode, fd int, bufs [][]b
 	c.fd = int32(fd)
 	c.setIovecs(bufs)
 	c.io.offset = offset
-	l.fileOpsUnflushed++
-	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
+	errno := offsetErrno(offset)
+	if errno == 0 {
+		l.fileOpsUnflushed++
+	}
+	l.submitUnless(errno, c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
 // submitSync submits Fsync (flags 0) or Fdatasync (fsyncDatasync).
