@@ -19,21 +19,12 @@ func TestEdgeStatxNameTooLong(t *testing.T) {
 		dir := filepath.Dir(path)
 		stat := func(what, path string, want error) {
 			t.Helper()
-			var st unix.Statx_t
-			var r opResult
-			var c Completion
-			Statx(l, &c, unix.AT_FDCWD, path, 0, unix.STATX_BASIC_STATS, &st, &r, (*opResult).onErr)
-			await(t, l, &r)
-			if want == nil {
-				wantOK(t, what, &r)
-				if st.Size != 4 {
-					t.Fatalf("%s: size %d, want 4", what, st.Size)
-				}
-				return
-			}
+			_, r := statxResult(t, l, path)
 			wantErr(t, what, &r, want)
 		}
-		stat("Statx of a PATH_MAX-1 path", padPath(t, dir, "data", pathMax-1), nil)
+		if st := statxPath(t, l, padPath(t, dir, "data", pathMax-1)); st.Size != 4 {
+			t.Fatalf("Statx of a PATH_MAX-1 path: size %d, want 4", st.Size)
+		}
 		stat("Statx of a PATH_MAX path", padPath(t, dir, "data", pathMax), syscall.ENAMETOOLONG)
 		stat("Statx of a NAME_MAX name", filepath.Join(dir, strings.Repeat("n", nameMax)), syscall.ENOENT)
 		stat("Statx of a NAME_MAX+1 name", filepath.Join(dir, strings.Repeat("n", nameMax+1)), syscall.ENAMETOOLONG)

@@ -190,21 +190,17 @@ func TestEdgeTwoConnectsOnePass(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
 		lfd, bound := listenTCP(t, l, loopback4)
 		fd := tcpSocket(t, l, bound)
-		var accept, first, second opResult
-		var ac, c1, c2 Completion
-		Accept(l, &ac, lfd, &accept, (*opResult).onCount)
-		Connect(l, &c1, fd, bound, &first, (*opResult).onErr)
-		Connect(l, &c2, fd, bound, &second, (*opResult).onErr)
-		await(t, l, &accept, &first, &second)
-		if accept.err != nil {
-			t.Fatalf("Accept: %v", accept.err)
-		}
-		ownFD(t, l, accept.n)
-		wantOK(t, "first Connect", &first)
+		var second opResult
+		var c2 Completion
+		acceptConnected(t, l, lfd, "first Connect", func(c *Completion, r *opResult) {
+			Connect(l, c, fd, bound, r, (*opResult).onErr)
+			Connect(l, &c2, fd, bound, &second, (*opResult).onErr)
+		})
+		await(t, l, &second)
 		wantOK(t, "second Connect in the same pass", &second)
 
 		var third opResult
-		Connect(l, &c1, fd, bound, &third, (*opResult).onErr)
+		Connect(l, &c2, fd, bound, &third, (*opResult).onErr)
 		await(t, l, &third)
 		wantErr(t, "Connect of a connected socket", &third, syscall.EISCONN)
 	})
@@ -218,27 +214,23 @@ func TestEdgeSendRecvWhileConnecting(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
 		lfd, bound := listenTCP(t, l, loopback4)
 		fd := tcpSocket(t, l, bound)
-		var accept, connect, send, recv opResult
-		var ac, cc, sc, rc Completion
+		var send, recv opResult
+		var sc, rc Completion
 		buf := make([]byte, 8)
-		Accept(l, &ac, lfd, &accept, (*opResult).onCount)
-		Connect(l, &cc, fd, bound, &connect, (*opResult).onErr)
-		Send(l, &sc, fd, []byte("ping"), &send, (*opResult).onCount)
-		Recv(l, &rc, fd, buf, &recv, (*opResult).onCount)
-		await(t, l, &accept, &connect, &send)
-		if accept.err != nil {
-			t.Fatalf("Accept: %v", accept.err)
-		}
-		ownFD(t, l, accept.n)
-		wantOK(t, "Connect", &connect)
+		server := acceptConnected(t, l, lfd, "Connect", func(c *Completion, r *opResult) {
+			Connect(l, c, fd, bound, r, (*opResult).onErr)
+			Send(l, &sc, fd, []byte("ping"), &send, (*opResult).onCount)
+			Recv(l, &rc, fd, buf, &recv, (*opResult).onCount)
+		})
+		await(t, l, &send)
 		wantN(t, "Send in the Connect's pass", &send, 4)
 		if recv.calls != 0 {
 			t.Fatalf("Recv in the Connect's pass completed before any data: n=%d err=%v", recv.n, recv.err)
 		}
-		if got := readAllNonblocking(t, l, accept.n, 4); string(got) != "ping" {
+		if got := readAllNonblocking(t, l, server, 4); string(got) != "ping" {
 			t.Fatalf("server got %q", got)
 		}
-		writeAll(t, l, accept.n, []byte("pong"))
+		writeAll(t, l, server, []byte("pong"))
 		await(t, l, &recv)
 		wantN(t, "Recv in the Connect's pass", &recv, 4)
 		if string(buf[:4]) != "pong" {

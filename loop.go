@@ -253,7 +253,10 @@ func (l *Loop) Now() time.Time { return l.backend.now() }
 // ready to run), runs callbacks, and repeats until d has passed. Work
 // submitted by the last callbacks is flushed to the kernel before it
 // returns. The returned error reports a failure of the kernel interface
-// itself; results of operations go to their callbacks.
+// itself; results of operations go to their callbacks. A negative d does
+// one non-blocking pass; a d whose deadline would overflow (such as
+// math.MaxInt64) runs until Stop, or on the simulator until nothing is left
+// to happen (see docs/SIMULATION.md).
 func (l *Loop) RunFor(d time.Duration) error {
 	l.enter("RunFor")
 	defer l.exit()

@@ -51,7 +51,8 @@ func NextTick[T any](l *Loop, c *Completion, ctx *T, callback func(ctx *T, c *Co
 
 // Timeout calls back with a nil error once d has passed (measured on the
 // monotonic clock), or ErrCanceled if it was canceled first. d <= 0 expires
-// on the next pass that reaches the kernel.
+// on the next pass that reaches the kernel; a d whose deadline would
+// overflow (such as math.MaxInt64) never expires.
 func Timeout[T any](l *Loop, c *Completion, d time.Duration, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opTimeout, callback == nil)
 	c.op = opTimeout

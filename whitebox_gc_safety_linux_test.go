@@ -39,11 +39,19 @@ func simFileIno(t *testing.T, l *Loop, path string) uint64 {
 // the test unless it succeeds.
 func statxPath(t *testing.T, l *Loop, path string) unix.Statx_t {
 	t.Helper()
+	st, r := statxResult(t, l, path)
+	wantOK(t, "Statx(path)", &r)
+	return st
+}
+
+// statxResult runs Statx(AT_FDCWD, path, STATX_BASIC_STATS) on l and
+// returns what it filled in and its callback's record.
+func statxResult(t *testing.T, l *Loop, path string) (unix.Statx_t, opResult) {
+	t.Helper()
 	var st unix.Statx_t
 	var r opResult
 	var c Completion
 	Statx(l, &c, unix.AT_FDCWD, path, 0, unix.STATX_BASIC_STATS, &st, &r, (*opResult).onErr)
 	await(t, l, &r)
-	wantOK(t, "Statx(path)", &r)
-	return st
+	return st, r
 }

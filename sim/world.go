@@ -69,7 +69,8 @@ func (w *World) Elapsed() time.Duration { return w.core.Elapsed() }
 // RunFor runs every node's loop for d of virtual time: operations complete
 // and callbacks run in the order of their simulated times, and the clock
 // jumps over idle stretches, so an hour of simulated time can take
-// milliseconds.
+// milliseconds. A d past the end of virtual time (math.MaxInt64) runs
+// until nothing is left to happen anywhere.
 func (w *World) RunFor(d time.Duration) error {
 	if d < 0 {
 		d = 0
