@@ -139,15 +139,15 @@ type soak struct {
 	failures int
 	stats    soakStats
 
-	clients     []*soakClient
-	freeServers []*soakServer
-	liveServers int
-	liveClients int
-	peakServers int
+	clients      []*soakClient
+	freeServers  []*soakServer
+	liveServers  int
+	liveClients  int
+	peakServers  int
 	extraServers int // allocated beyond soakServerPool
-	accepts     [soakAccepts]soakAccept
-	readers     [soakReaders]soakReader
-	timers      [soakTimers]soakTimer
+	accepts      [soakAccepts]soakAccept
+	readers      [soakReaders]soakReader
+	timers       [soakTimers]soakTimer
 
 	inject       string
 	leakedFDs    []int
