@@ -377,7 +377,7 @@ func (c *soakClient) onTrailer(_ *Completion, n int, err error) {
 // close closes the client's descriptor, with a reset if asked.
 func (c *soakClient) close(reset bool) {
 	if reset {
-		setLingerZero(c.s, c.fd)
+		resetOnClose(c.s.t, c.s.l, c.fd)
 	}
 	Close(c.s.l, &c.c, c.fd, c, (*soakClient).onClosed)
 }
@@ -405,12 +405,6 @@ func (c *soakClient) onPause(_ *Completion, err error) {
 		return
 	}
 	c.start()
-}
-
-func setLingerZero(s *soak, fd int) {
-	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
-		s.fail("SO_LINGER: %v", err)
-	}
 }
 
 // injectLeak runs once per finished client connection.
@@ -589,7 +583,7 @@ func (v *soakServer) onTrailerSent(_ *Completion, n int, err error) {
 
 func (v *soakServer) close(reset bool) {
 	if reset {
-		setLingerZero(v.s, v.fd)
+		resetOnClose(v.s.t, v.s.l, v.fd)
 	}
 	Close(v.s.l, &v.c, v.fd, v, (*soakServer).onClosed)
 }
