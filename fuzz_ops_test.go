@@ -138,7 +138,9 @@ type fuzzSub struct {
 	n         int
 	err       error
 	duringEnd bool // the callback ran inside Loop.Close
-	cancelNil bool // some Cancel of this submission answered nil
+	// canceledByClose: ErrCanceled because the loop closed its descriptor.
+	canceledByClose bool
+	cancelNil       bool // some Cancel of this submission answered nil
 }
 
 // fuzzSlot is one Completion of the input.
@@ -377,17 +379,21 @@ func (s *fuzzSlot) done(c *Completion, n int, err error) {
 }
 
 // fuzzAllowed reports whether sub's result is one its operation may have.
-// ErrCanceled is allowed everywhere (a Cancel, or Loop.Close). An
+// ErrCanceled is allowed everywhere (a Cancel, Loop.Close, or on the
+// readiness backends the Close of the descriptor). An
 // operation on a descriptor closed while it was in flight may also get
 // EBADF (on the readiness backends the Close runs in the worker pool and
 // may overtake it) or, on the simulator, ECONNRESET (its model of a local
 // close; issue 13, item 8).
 func (m *fuzzModel) fuzzAllowed(sub *fuzzSub) bool {
 	n, err := sub.n, sub.err
+	fdClosing := sub.fd >= 0 && m.desc[sub.fd].closing && sub.op != fuzzClose
 	if errors.Is(err, ErrCanceled) {
+		// The readiness backends cancel what waits on a descriptor that
+		// the loop closes (issue 13, item 8).
+		sub.canceledByClose = fdClosing
 		return n >= 0 && n <= max(sub.size, 0)
 	}
-	fdClosing := sub.fd >= 0 && m.desc[sub.fd].closing && sub.op != fuzzClose
 	if fdClosing && isOneOf(err, syscall.EBADF, syscall.ECONNRESET) {
 		return true
 	}
@@ -432,7 +438,7 @@ func (m *fuzzModel) check() {
 		if sub.cancelNil && !canceled {
 			m.fail("%s: a Cancel answered nil, but it completed with n=%d err=%v", m.describe(i), sub.n, sub.err)
 		}
-		if canceled && !sub.duringEnd && !sub.cancelNil {
+		if canceled && !sub.duringEnd && !sub.cancelNil && !sub.canceledByClose {
 			m.fail("%s: ErrCanceled before Loop.Close, but no Cancel answered nil", m.describe(i))
 		}
 	}
