@@ -25,14 +25,6 @@ func (l *Loop) startTimer(c *Completion) {
 	l.timers.push(c, addSaturatingNs(l.nowNs(), max(c.timer.durationNs, 0)))
 }
 
-// timerSlackNs is how much later than the earliest deadline a wait may
-// end: timers due within it fire together, in one wake-up instead of one
-// each. It is Linux's default timer slack for poll and epoll waits
-// (prctl PR_SET_TIMERSLACK, 50 µs), which the epoll backend got from the
-// kernel anyway and io_uring's wait timeout does not apply: with it, both
-// backends wake alike. A timer may so fire up to 50 µs late, never early.
-const timerSlackNs = 50_000
-
 // boundByTimers shortens a wait of timeoutNs (negative: no limit) to the
 // earliest timer's deadline.
 func (l *Loop) boundByTimers(timeoutNs int64) int64 {
@@ -42,7 +34,7 @@ func (l *Loop) boundByTimers(timeoutNs int64) int64 {
 	}
 	untilNs := max(deadlineNs-l.nowNs(), 0)
 	if untilNs > 0 {
-		untilNs = addSaturatingNs(untilNs, timerSlackNs)
+		untilNs = addSaturatingNs(untilNs, l.timerSlackNs)
 	}
 	if timeoutNs < 0 || untilNs < timeoutNs {
 		return untilNs

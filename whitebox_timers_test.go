@@ -4,7 +4,9 @@ package ioloop
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"testing"
+	"time"
 )
 
 // TestTimerHeapRandomized drives the timer heap with random pushes,
@@ -53,6 +55,53 @@ func TestTimerHeapRandomized(t *testing.T) {
 		lastDeadline, lastSeq = e.deadlineNs, e.seq
 		if h.popExpired(1<<62) != e.c {
 			t.Fatal("popExpired did not return the earliest timer")
+		}
+	}
+}
+
+// slackPair records whether the second timer was already due when the
+// first one's callback ran.
+type slackPair struct {
+	first, second   Completion
+	secondWasDue    bool
+	firstCallbacks  int
+	secondCallbacks int
+}
+
+func (p *slackPair) onFirst(*Completion, error) {
+	p.firstCallbacks++
+	p.secondWasDue = p.second.state == stateCompleted
+}
+func (p *slackPair) onSecond(*Completion, error) { p.secondCallbacks++ }
+
+// TestTimerSlackFiresNeighboursTogether: with slack, a wait for the first
+// timer lasts until the second, 2 ms later, is due too, and both fire in
+// one pass; without slack (negative TimerSlack) the loop wakes for each.
+func TestTimerSlackFiresNeighboursTogether(t *testing.T) {
+	backends := []Backend{readinessBackendKind}
+	if runtime.GOOS == "linux" {
+		backends = append(backends, BackendIOUring)
+	}
+	for _, backend := range backends {
+		for _, tc := range []struct {
+			slack    time.Duration
+			together bool
+		}{{200 * time.Millisecond, true}, {-1, false}} {
+			t.Run(backend.String()+"/"+tc.slack.String(), func(t *testing.T) {
+				l := newTestLoop(t, Options{Backend: backend, TimerSlack: tc.slack})
+				p := &slackPair{}
+				Timeout(l, &p.first, 5*time.Millisecond, p, (*slackPair).onFirst)
+				Timeout(l, &p.second, 7*time.Millisecond, p, (*slackPair).onSecond)
+				if err := l.Run(); err != nil {
+					t.Fatal(err)
+				}
+				if p.firstCallbacks != 1 || p.secondCallbacks != 1 {
+					t.Fatalf("callbacks %d, %d; want one each", p.firstCallbacks, p.secondCallbacks)
+				}
+				if p.secondWasDue != tc.together {
+					t.Fatalf("second timer due in the first one's pass: %v, want %v", p.secondWasDue, tc.together)
+				}
+			})
 		}
 	}
 }
