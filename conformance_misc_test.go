@@ -498,3 +498,37 @@ func TestProgrammingErrorsPanic(t *testing.T) {
 		wantErr(t, "Timeout after a rejected resubmission", &r, ErrCanceled)
 	})
 }
+
+// deadlineTimer checks, in its callback, that the loop's clock has reached
+// the deadline.
+type deadlineTimer struct {
+	l        *Loop
+	deadline time.Time
+	early    bool
+	calls    int
+	err      error
+}
+
+func (d *deadlineTimer) onFire(_ *Completion, err error) {
+	d.calls++
+	d.err = err
+	d.early = d.l.Now().Before(d.deadline)
+}
+
+// TestTimeoutAt: an absolute deadline fires exactly once, never before the
+// deadline on the loop's clock; one in the past fires on the next pass.
+func TestTimeoutAt(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		for _, ahead := range []time.Duration{15 * time.Millisecond, -time.Second} {
+			d := &deadlineTimer{l: l, deadline: l.Now().Add(ahead)}
+			var c Completion
+			TimeoutAt(l, &c, d.deadline, d, (*deadlineTimer).onFire)
+			if err := l.Run(); err != nil {
+				t.Fatal(err)
+			}
+			if d.calls != 1 || d.err != nil || d.early {
+				t.Fatalf("TimeoutAt(now%+v): %d callbacks, err %v, early %v; want one, nil, not early", ahead, d.calls, d.err, d.early)
+			}
+		}
+	})
+}

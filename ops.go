@@ -63,6 +63,16 @@ func Timeout[T any](l *Loop, c *Completion, d time.Duration, ctx *T, callback fu
 	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
+// TimeoutAt is Timeout with an absolute deadline, read on the loop's clock
+// (Loop.Now: the monotonic reading of a time.Time from time.Now on the
+// kernel backends, virtual time on the simulator). Re-arming an idle or
+// request timeout at lastActivity.Add(limit) therefore never drifts, as
+// repeated Timeouts of the remaining duration would. A deadline already
+// past expires on the next pass.
+func TimeoutAt[T any](l *Loop, c *Completion, deadline time.Time, ctx *T, callback func(ctx *T, c *Completion, err error)) {
+	Timeout(l, c, deadline.Sub(l.Now()), ctx, callback)
+}
+
 // Accept waits for a connection on the listening socket listenFD and calls
 // back with the new socket's file descriptor, which is non-blocking and
 // close-on-exec. On error the descriptor is -1. On the readiness backends
