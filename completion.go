@@ -53,8 +53,8 @@ type Completion struct {
 	fd    int32
 	state completionState
 	op    opcode
-	flags uint32 // OpenAt and Statx flags, Fsync flags, Shutdown how
-	mode  uint32 // OpenAt mode, Statx mask
+	flags uint32 // OpenAt, Statx, Renameat, Unlinkat, Linkat, SyncFileRange flags; Fsync flags; Write(v)'s RWF_ flags; Shutdown how; Fadvise advice
+	mode  uint32 // OpenAt and Mkdirat mode, Statx mask, Fallocate mode
 
 	io     ioArgs     // Recv, Send, Read, Write, Readv, Writev
 	send   sendState  // Send, while the loop continues it
@@ -88,7 +88,10 @@ type ioArgs struct {
 type rareArgs struct {
 	bufs        [][]byte            // Readv, Writev
 	iovecs      []unix.Iovec        // Readv, Writev: the kernel-visible array, reused
-	pathNUL     []byte              // OpenAt, Statx: NUL-terminated copy of the path, reused
+	pathNUL     []byte              // OpenAt, Statx, Renameat, Unlinkat, Mkdirat, Linkat: NUL-terminated copy of the (old) path, reused; Symlinkat: the target
+	path2NUL    []byte              // Renameat, Linkat: the new path; Symlinkat: the link's path
+	dirFD2      int32               // Renameat, Linkat, Symlinkat: the new path's directory
+	lengthBytes int64               // Fallocate, Ftruncate, Fadvise, SyncFileRange: the length
 	statx       *statxBuffer        // Statx
 	sockaddr    unix.RawSockaddrAny // Connect, ConnectUnix
 	sockaddrLen uint32
@@ -208,6 +211,16 @@ const (
 	opShutdown
 	opCancel
 	opWaitEvent
+	opFallocate
+	opFtruncate
+	opRenameat
+	opUnlinkat
+	opMkdirat
+	opLinkat
+	opSymlinkat
+	opFadvise
+	opSyncFileRange
+	opLinkTimeout
 )
 
 var opcodeNames = [...]string{
@@ -216,6 +229,10 @@ var opcodeNames = [...]string{
 	opRead: "Read", opWrite: "Write", opReadv: "Readv", opWritev: "Writev",
 	opFsync: "Fsync", opClose: "Close", opOpenAt: "OpenAt", opStatx: "Statx",
 	opShutdown: "Shutdown", opCancel: "Cancel", opWaitEvent: "WaitEvent",
+	opFallocate: "Fallocate", opFtruncate: "Ftruncate", opRenameat: "Renameat",
+	opUnlinkat: "Unlinkat", opMkdirat: "Mkdirat", opLinkat: "Linkat",
+	opSymlinkat: "Symlinkat", opFadvise: "Fadvise", opSyncFileRange: "SyncFileRange",
+	opLinkTimeout: "LinkTimeout",
 }
 
 // String returns the operation's public name.

@@ -278,11 +278,8 @@ func submitPositioned[T any](l *Loop, c *Completion, op opcode, fd int, buf []by
 	c.fd = int32(fd)
 	c.io.buf = buf
 	c.io.offset = offset
-	errno := offsetErrno(offset)
-	if errno == 0 {
-		l.fileOpsUnflushed++
-	}
-	l.submitUnless(errno, c, unsafe.Pointer(ctx), countCallback[T](callback))
+	c.flags = 0 // not durable (WriteDurable sets it)
+	l.submitFile(offsetErrno(offset), c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
 // offsetErrno rejects an offset below -1 (EINVAL), as io_uring does:
@@ -302,11 +299,8 @@ func submitVectored[T any](l *Loop, c *Completion, op opcode, fd int, bufs [][]b
 	c.fd = int32(fd)
 	c.setIovecs(bufs)
 	c.io.offset = offset
-	errno := offsetErrno(offset)
-	if errno == 0 {
-		l.fileOpsUnflushed++
-	}
-	l.submitUnless(errno, c, unsafe.Pointer(ctx), countCallback[T](callback))
+	c.flags = 0 // not durable (WritevDurable sets it)
+	l.submitFile(offsetErrno(offset), c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
 // submitSync submits Fsync (flags 0) or Fdatasync (fsyncDatasync).
@@ -337,12 +331,17 @@ func (c *Completion) setIovecs(bufs [][]byte) {
 
 // setPath stores path NUL-terminated in storage the Completion reuses.
 func (c *Completion) setPath(path string) syscall.Errno {
+	return setNUL(&c.attachRare().pathNUL, path)
+}
+
+// setNUL stores path NUL-terminated in *dst, reusing its storage; a path
+// containing a NUL byte is EINVAL.
+func setNUL(dst *[]byte, path string) syscall.Errno {
 	if strings.IndexByte(path, 0) >= 0 {
 		return syscall.EINVAL
 	}
-	rare := c.attachRare()
-	rare.pathNUL = append(rare.pathNUL[:0], path...)
-	rare.pathNUL = append(rare.pathNUL, 0)
+	*dst = append((*dst)[:0], path...)
+	*dst = append(*dst, 0)
 	return 0
 }
 

@@ -1,0 +1,230 @@
+//go:build !windows
+
+package ioloop
+
+import (
+	"strconv"
+	"syscall"
+	"unsafe"
+)
+
+// The file-system operations a storage engine needs, and durable writes.
+//
+// Paths follow OpenAt's rules: relative to a directory descriptor
+// (unix.AT_FDCWD for the working directory), copied into storage the
+// Completion reuses (no allocation per operation in steady state), and a
+// path containing a NUL byte fails with EINVAL through the callback.
+
+// Durability says how durable a WriteDurable or WritevDurable is when its
+// callback runs.
+//
+// Decision: a separate function family, not an options struct on Write.
+// Write's signature stays as it is (no argument to pass on every plain
+// write), the durable call is visible at the call site, and a Durability
+// is one byte in the Completion, so the durable path costs nothing more
+// than a plain Write.
+type Durability uint8
+
+const (
+	// DataSync makes the written data, and the metadata needed to read it
+	// back (a grown file size), durable before the callback runs: a write
+	// followed by fdatasync(2), in one request. io_uring and Linux's
+	// readiness backend use RWF_DSYNC (pwritev2), as O_DSYNC does for every
+	// write of a file.
+	DataSync Durability = 1
+	// FileSync also makes all of the file's metadata durable: a write
+	// followed by fsync(2) (RWF_SYNC, as O_SYNC).
+	FileSync Durability = 2
+)
+
+// String names the durability.
+func (d Durability) String() string {
+	switch d {
+	case DataSync:
+		return "DataSync"
+	case FileSync:
+		return "FileSync"
+	}
+	return "Durability(" + strconv.Itoa(int(d)) + ")"
+}
+
+// WriteDurable is Write, durable when its callback runs: the bytes it
+// reports written are on stable storage as d says (DataSync or FileSync).
+// On Linux the kernel does it in one request (RWF_DSYNC or RWF_SYNC); where
+// the OS has no such flag (kqueue systems) the worker that writes also
+// syncs, before the operation completes. An invalid d panics.
+func WriteDurable[T any](l *Loop, c *Completion, fd int, buf []byte, offset int64, d Durability, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
+	checkDurability(d)
+	l.prepare(c, opWrite, callback == nil)
+	c.op = opWrite
+	c.fd = int32(fd)
+	c.io.buf = buf
+	c.io.offset = offset
+	c.flags = uint32(d)
+	submitFileOp(l, c, offsetErrno(offset), unsafe.Pointer(ctx), countCallback[T](callback))
+}
+
+// WritevDurable is Writev, durable when its callback runs, as
+// WriteDurable.
+func WritevDurable[T any](l *Loop, c *Completion, fd int, bufs [][]byte, offset int64, d Durability, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
+	checkDurability(d)
+	l.prepare(c, opWritev, callback == nil)
+	c.op = opWritev
+	c.fd = int32(fd)
+	c.setIovecs(bufs)
+	c.io.offset = offset
+	c.flags = uint32(d)
+	submitFileOp(l, c, offsetErrno(offset), unsafe.Pointer(ctx), countCallback[T](callback))
+}
+
+func checkDurability(d Durability) {
+	if d != DataSync && d != FileSync {
+		panic("ioloop: WriteDurable with an invalid Durability " + d.String() + "; use DataSync or FileSync")
+	}
+}
+
+// Fallocate manipulates the space allocated to the file fd over
+// [offset, offset+length), like fallocate(2): mode 0 allocates it and
+// extends the file if it ends past the end; Linux's FALLOC_FL_KEEP_SIZE,
+// FALLOC_FL_PUNCH_HOLE and FALLOC_FL_ZERO_RANGE are mode bits (unix.FALLOC_FL_*).
+// Preallocating a log file and syncing it once makes later appends
+// cheaper to make durable: fdatasync need not write the size. A negative
+// offset or a length <= 0 fails with EINVAL.
+func Fallocate[T any](l *Loop, c *Completion, fd int, mode uint32, offset, length int64, ctx *T, callback func(ctx *T, c *Completion, err error)) {
+	l.prepare(c, opFallocate, callback == nil)
+	c.op = opFallocate
+	c.fd = int32(fd)
+	c.mode = mode
+	c.io.offset = offset
+	c.attachRare().lengthBytes = length
+	submitFileOp(l, c, rangeErrno(offset, length, false), unsafe.Pointer(ctx), errorCallback[T](callback))
+}
+
+// Ftruncate sets the size of the file fd to length bytes, like
+// ftruncate(2): bytes past it are dropped, and a file grown by it reads as
+// zeros. A negative length fails with EINVAL.
+func Ftruncate[T any](l *Loop, c *Completion, fd int, length int64, ctx *T, callback func(ctx *T, c *Completion, err error)) {
+	l.prepare(c, opFtruncate, callback == nil)
+	c.op = opFtruncate
+	c.fd = int32(fd)
+	c.attachRare().lengthBytes = length
+	submitFileOp(l, c, rangeErrno(0, length, true), unsafe.Pointer(ctx), errorCallback[T](callback))
+}
+
+// Rename flags, for Renameat. Linux has both (renameat2(2)); macOS has both
+// under other names (renameatx_np); other systems have neither, and a
+// Renameat with flags there fails with ENOTSUP.
+const (
+	// RenameNoReplace fails with EEXIST instead of replacing an existing
+	// newPath.
+	RenameNoReplace uint32 = 1 << 0
+	// RenameExchange swaps oldPath and newPath atomically; both must exist.
+	RenameExchange uint32 = 1 << 1
+)
+
+// Renameat renames oldPath (relative to oldDirFD) to newPath (relative to
+// newDirFD), like renameat2(2). flags is 0, RenameNoReplace or
+// RenameExchange. A rename is atomic: a crash leaves the old name or the
+// new one, never neither. It is durable only once the directory holding
+// newPath (and, across directories, oldPath's) is synced: open the
+// directory with O_DIRECTORY and Fsync it.
+func Renameat[T any](l *Loop, c *Completion, oldDirFD int, oldPath string, newDirFD int, newPath string, flags uint32, ctx *T, callback func(ctx *T, c *Completion, err error)) {
+	l.prepare(c, opRenameat, callback == nil)
+	c.op = opRenameat
+	c.flags = flags
+	submitTwoPaths(l, c, oldDirFD, oldPath, newDirFD, newPath, unsafe.Pointer(ctx), errorCallback[T](callback))
+}
+
+// Unlinkat removes path (relative to dirFD), like unlinkat(2): a file, or
+// with flags unix.AT_REMOVEDIR an empty directory (ENOTEMPTY otherwise).
+// Like a rename, the removal is durable once the directory is synced.
+func Unlinkat[T any](l *Loop, c *Completion, dirFD int, path string, flags int, ctx *T, callback func(ctx *T, c *Completion, err error)) {
+	l.prepare(c, opUnlinkat, callback == nil)
+	c.op = opUnlinkat
+	c.fd = int32(dirFD)
+	c.flags = uint32(flags)
+	l.submitFile(c.setPath(path), c, unsafe.Pointer(ctx), errorCallback[T](callback))
+}
+
+// Mkdirat creates the directory path (relative to dirFD) with permission
+// bits mode (less the umask), like mkdirat(2).
+func Mkdirat[T any](l *Loop, c *Completion, dirFD int, path string, mode uint32, ctx *T, callback func(ctx *T, c *Completion, err error)) {
+	l.prepare(c, opMkdirat, callback == nil)
+	c.op = opMkdirat
+	c.fd = int32(dirFD)
+	c.mode = mode
+	l.submitFile(c.setPath(path), c, unsafe.Pointer(ctx), errorCallback[T](callback))
+}
+
+// Linkat creates newPath (relative to newDirFD) as a hard link to oldPath
+// (relative to oldDirFD), like linkat(2); flags may hold
+// unix.AT_SYMLINK_FOLLOW. Creating a file under a temporary name and
+// linking it in place is, like a rename, durable once the directory is
+// synced.
+func Linkat[T any](l *Loop, c *Completion, oldDirFD int, oldPath string, newDirFD int, newPath string, flags int, ctx *T, callback func(ctx *T, c *Completion, err error)) {
+	l.prepare(c, opLinkat, callback == nil)
+	c.op = opLinkat
+	c.flags = uint32(flags)
+	submitTwoPaths(l, c, oldDirFD, oldPath, newDirFD, newPath, unsafe.Pointer(ctx), errorCallback[T](callback))
+}
+
+// Symlinkat creates linkPath (relative to newDirFD) as a symbolic link
+// whose contents are target, like symlinkat(2). target is not checked:
+// it may name nothing.
+func Symlinkat[T any](l *Loop, c *Completion, target string, newDirFD int, linkPath string, ctx *T, callback func(ctx *T, c *Completion, err error)) {
+	l.prepare(c, opSymlinkat, callback == nil)
+	c.op = opSymlinkat
+	submitTwoPaths(l, c, -1, target, newDirFD, linkPath, unsafe.Pointer(ctx), errorCallback[T](callback))
+}
+
+// Fadvise tells the kernel how the program will access [offset,
+// offset+length) of the file fd (length 0: to the end), like
+// posix_fadvise(2): advice is unix.FADV_SEQUENTIAL, FADV_WILLNEED,
+// FADV_DONTNEED and so on. It is a hint: where the OS has no fadvise
+// (macOS, OpenBSD) it checks fd and does nothing else.
+func Fadvise[T any](l *Loop, c *Completion, fd int, offset, length int64, advice int, ctx *T, callback func(ctx *T, c *Completion, err error)) {
+	l.prepare(c, opFadvise, callback == nil)
+	c.op = opFadvise
+	c.fd = int32(fd)
+	c.flags = uint32(advice)
+	c.io.offset = offset
+	c.attachRare().lengthBytes = length
+	submitFileOp(l, c, rangeErrno(offset, length, true), unsafe.Pointer(ctx), errorCallback[T](callback))
+}
+
+// submitFileOp submits a file operation whose arguments were checked
+// (errno, 0 if they are valid), counting it toward Options.FileSubmitBatch.
+func submitFileOp(l *Loop, c *Completion, errno syscall.Errno, ctx unsafe.Pointer, cb invoker) {
+	l.submitFile(errno, c, ctx, cb)
+}
+
+// submitFile is submitUnless for file operations: a valid one counts toward
+// Options.FileSubmitBatch.
+func (l *Loop) submitFile(errno syscall.Errno, c *Completion, ctx unsafe.Pointer, cb invoker) {
+	if errno == 0 {
+		l.fileOpsUnflushed++
+	}
+	l.submitUnless(errno, c, ctx, cb)
+}
+
+// submitTwoPaths stores the two paths (and directories) of Renameat,
+// Linkat and Symlinkat and submits.
+func submitTwoPaths(l *Loop, c *Completion, oldDirFD int, oldPath string, newDirFD int, newPath string, ctx unsafe.Pointer, cb invoker) {
+	c.fd = int32(oldDirFD)
+	errno := c.setPath(oldPath)
+	rare := c.rare
+	rare.dirFD2 = int32(newDirFD)
+	if errno == 0 {
+		errno = setNUL(&rare.path2NUL, newPath)
+	}
+	l.submitFile(errno, c, ctx, cb)
+}
+
+// rangeErrno rejects a negative offset, and a negative length (or, unless
+// zeroLengthOK, a zero one), with EINVAL, as the kernel does.
+func rangeErrno(offset, length int64, zeroLengthOK bool) syscall.Errno {
+	if offset < 0 || length < 0 || (length == 0 && !zeroLengthOK) {
+		return syscall.EINVAL
+	}
+	return 0
+}
