@@ -21,7 +21,7 @@ import (
 //	child client -addr A -conns N -size S -server-pid P -warmup D -window D -perf-window D [-idle -settle D]
 //	child nop    -impl I -batch N -duration D
 //	child read   -impl I -file F -qd N -duration D
-//	child wal    -impl I -dir DIR -every N -duration D
+//	child wal    -impl I -method M -n N -dir DIR -duration D
 //	child timers -impl I -n N -span D
 func runChild(args []string) error {
 	if len(args) == 0 {
@@ -46,8 +46,8 @@ func runChild(args []string) error {
 	file := fs.String("file", "", "test file")
 	qd := fs.Int("qd", 0, "queue depth")
 	dir := fs.String("dir", "", "directory for the log")
-	every := fs.Int("every", 0, "writes per fsync")
-	n := fs.Int("n", 0, "timers")
+	method := fs.String("method", "", "wal: how appends are made durable")
+	n := fs.Int("n", 0, "timers; wal: appends in flight")
 	span := fs.Duration("span", 0, "timer durations are uniform in [0, span)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -80,7 +80,7 @@ func runChild(args []string) error {
 	case "read":
 		res, err = files.RandomReads(*impl, *file, *qd, *duration)
 	case "wal":
-		res, err = files.WAL(*impl, *dir, *every, *duration)
+		res, err = files.WAL(*impl, *method, *n, *dir, *duration)
 	case "timers":
 		res, err = timers.Run(*impl, *n, *span)
 	default:

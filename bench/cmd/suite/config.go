@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"time"
+
+	"github.com/ioloop/ioloop/bench/internal/files"
 )
 
 // config sizes the suite. fullConfig is the published run (under 15
@@ -28,7 +30,7 @@ type config struct {
 	readQDs      []int
 	readDuration time.Duration
 
-	walEvery    []int
+	walNs       []int // appends in flight (files.WAL)
 	walDuration time.Duration
 
 	timers    int
@@ -50,7 +52,7 @@ func fullConfig() config {
 		nopBatches: []int{1, 8, 32, 128}, nopDuration: 2 * time.Second,
 		readFile: "/tmp/ioloop-bench.dat", readFileSize: 1 << 30,
 		readQDs: []int{1, 16, 64, 256}, readDuration: 3 * time.Second,
-		walEvery: []int{1, 8, 64}, walDuration: 2 * time.Second,
+		walNs: []int{1, 8, 64}, walDuration: 2 * time.Second,
 		timers: 1_000_000, timerSpan: 5 * time.Second,
 		scalingConns: []int{64, 1000}, scalingSize: 64,
 	}
@@ -65,7 +67,7 @@ func quickConfig() config {
 		nopBatches: []int{1, 128}, nopDuration: 200 * time.Millisecond,
 		readFile: "/tmp/ioloop-bench-quick.dat", readFileSize: 64 << 20,
 		readQDs: []int{1, 64}, readDuration: 300 * time.Millisecond,
-		walEvery: []int{1, 16}, walDuration: 300 * time.Millisecond,
+		walNs: []int{8}, walDuration: 200 * time.Millisecond,
 		timers: 100_000, timerSpan: time.Second,
 		scalingConns: []int{64}, scalingSize: 64,
 	}
@@ -78,7 +80,7 @@ func (c config) describe() []string {
 		fmt.Sprintf("memory: %d idle connections, %v settle", c.idleConns, c.idleSettle),
 		fmt.Sprintf("dispatch: batches %v, %v each (after a tenth of that as warm-up)", c.nopBatches, c.nopDuration),
 		fmt.Sprintf("reads: %s (%d MiB), QD %v, %v each (after a tenth as warm-up)", c.readFile, c.readFileSize>>20, c.readQDs, c.readDuration),
-		fmt.Sprintf("wal: fsync every %v writes, %v each", c.walEvery, c.walDuration),
+		fmt.Sprintf("wal: 4 KiB appends, N = %v in flight, methods %v, %v each (after a tenth as warm-up)", c.walNs, files.WALMethods, c.walDuration),
 		fmt.Sprintf("timers: %d, durations uniform in [0, %v)", c.timers, c.timerSpan),
 		fmt.Sprintf("scaling: ioloop-io_uring echo as a group of 1..CPUs loops, conns %v × %d B, warm-up %v, measured %v, no perf window",
 			c.scalingConns, c.scalingSize, c.warmup, c.window),

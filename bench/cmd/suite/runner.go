@@ -167,16 +167,22 @@ func (r *runner) plan(workload string, rep int) {
 			}
 		}
 	case "wal":
-		for _, every := range c.walEvery {
-			for _, impl := range files.WALContenders {
-				r.add(fmt.Sprintf("wal %s fsync every %d", impl, every), func() (string, error) {
-					var res results.WAL
-					err := r.child(nil, c.walDuration+time.Minute, &res.WALResult, "wal",
-						"-impl", impl, "-dir", filepath.Dir(c.readFile), "-every", strconv.Itoa(every), "-duration", c.walDuration.String())
-					res.Contender, res.SyncEvery, res.Rep = impl, every, rep
-					r.doc.WAL = append(r.doc.WAL, res)
-					return fmt.Sprintf("%.1fk writes/s, %.1f µs CPU/write", res.WritesPerSec/1e3, res.CPUusPerWrite), err
-				})
+		for _, n := range c.walNs {
+			for _, method := range files.WALMethods {
+				for _, engine := range files.WALEngines {
+					if !files.WALRuns(engine, method, n) {
+						continue
+					}
+					r.add(fmt.Sprintf("wal %s %s N=%d", engine, method, n), func() (string, error) {
+						res := results.WAL{Contender: engine, Method: method, N: n, Rep: rep}
+						err := r.child(nil, c.walDuration+time.Minute, &res.WALResult, "wal",
+							"-impl", engine, "-method", method, "-n", strconv.Itoa(n),
+							"-dir", filepath.Dir(c.readFile), "-duration", c.walDuration.String())
+						r.doc.WAL = append(r.doc.WAL, res)
+						return fmt.Sprintf("%.1fk durable writes/s, %.1f µs CPU/write, p99 %.0f µs",
+							res.WritesPerSec/1e3, res.CPUusPerWrite, res.P99us), err
+					})
+				}
 			}
 		}
 	case "scaling":

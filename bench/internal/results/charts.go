@@ -140,10 +140,20 @@ func (d *Doc) Charts(dir, format string, workloads []string) ([]string, error) {
 		return written, err
 	}
 	workload = "wal"
-	cats, ss = pivot(d.WAL, func(r WAL) string { return strconv.Itoa(r.SyncEvery) }, func(r WAL) string { return r.Contender },
-		func(r WAL) float64 { return r.WritesPerSec / 1e3 })
-	if err := draw("wal.svg", "Write-ahead log: 4 KiB appends, fsync every N", "N (writes per fsync)", "thousand writes/s", cats, ss); err != nil {
-		return written, err
+	for _, n := range walNs(d.WAL) {
+		rows := slices.DeleteFunc(slices.Clone(d.WAL), func(r WAL) bool { return r.N != n })
+		method := func(r WAL) string { return r.Method }
+		engine := func(r WAL) string { return r.Contender }
+		cats, ss = pivot(rows, method, engine, func(r WAL) float64 { return r.WritesPerSec / 1e3 })
+		if err := draw(fmt.Sprintf("wal_N%d.svg", n), fmt.Sprintf("Write-ahead log: 4 KiB appends, N = %d in flight, durable writes/s", n),
+			"method", "thousand durable writes/s", cats, ss); err != nil {
+			return written, err
+		}
+		cats, ss = pivot(rows, method, engine, func(r WAL) float64 { return r.CPUusPerWrite })
+		if err := draw(fmt.Sprintf("wal_cpu_N%d.svg", n), fmt.Sprintf("Write-ahead log, N = %d: CPU per durable write (lower is better)", n),
+			"method", "µs of CPU per durable write", cats, ss); err != nil {
+			return written, err
+		}
 	}
 	workload = "timers"
 	cats, ss = pivot(d.Timers, func(r Timer) string { return human(float64(r.Timers)) + " timers" }, func(r Timer) string { return r.Contender },
@@ -170,6 +180,18 @@ func (d *Doc) Charts(dir, format string, workloads []string) ([]string, error) {
 		return written, err
 	}
 	return written, nil
+}
+
+// walNs lists the N of the WAL runs, ascending.
+func walNs(rows []WAL) []int {
+	var out []int
+	for _, r := range rows {
+		if !slices.Contains(out, r.N) {
+			out = append(out, r.N)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // sizes lists the message sizes of the echo runs, ascending.

@@ -86,10 +86,12 @@ type Read struct {
 	files.ReadResult
 }
 
-// WAL is one run of the write-ahead-log workload.
+// WAL is one run of the write-ahead-log workload: engine Contender with
+// Method, N appends in flight (see package files).
 type WAL struct {
 	Contender string `json:"contender"`
-	SyncEvery int    `json:"sync_every"`
+	Method    string `json:"method"`
+	N         int    `json:"n"`
 	Rep       int    `json:"rep"`
 	files.WALResult
 }
