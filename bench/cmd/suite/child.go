@@ -22,7 +22,7 @@ import (
 //	child nop    -impl I -batch N -duration D
 //	child read   -impl I -file F -qd N -duration D
 //	child wal    -impl I -method M -n N -dir DIR -duration D
-//	child timers -impl I -n N -span D
+//	child timers -impl I -n N -span D [-burst]
 func runChild(args []string) error {
 	if len(args) == 0 {
 		return errors.New("missing child kind")
@@ -49,6 +49,7 @@ func runChild(args []string) error {
 	method := fs.String("method", "", "wal: how appends are made durable")
 	n := fs.Int("n", 0, "timers; wal: appends in flight")
 	span := fs.Duration("span", 0, "timer durations are uniform in [0, span)")
+	burst := fs.Bool("burst", false, "timers: schedule them all from one callback")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func runChild(args []string) error {
 	case "wal":
 		res, err = files.WAL(*impl, *method, *n, *dir, *duration)
 	case "timers":
-		res, err = timers.Run(*impl, *n, *span)
+		res, err = timers.Run(*impl, *n, *span, *burst)
 	default:
 		return errors.New("unknown child kind " + args[0])
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ioloop/ioloop/bench/internal/files"
+	"github.com/ioloop/ioloop/bench/internal/timers"
 )
 
 // config sizes the suite. fullConfig is the published run (under 15
@@ -35,6 +36,10 @@ type config struct {
 
 	timers    int
 	timerSpan time.Duration
+	// The burst: burstTimers timers, durations uniform in [0, burstSpan),
+	// all scheduled from one callback.
+	burstTimers int
+	burstSpan   time.Duration
 
 	// The scaling workload: the ioloop echo server as a group of 1, 2, ...
 	// loops, up to the CPUs the suite may use, at these connection counts
@@ -54,6 +59,7 @@ func fullConfig() config {
 		readQDs: []int{1, 16, 64, 256}, readDuration: 3 * time.Second,
 		walNs: []int{1, 8, 64}, walDuration: 2 * time.Second,
 		timers: 1_000_000, timerSpan: 5 * time.Second,
+		burstTimers: 100_000, burstSpan: 200 * time.Millisecond,
 		scalingConns: []int{64, 1000}, scalingSize: 64,
 	}
 }
@@ -69,6 +75,7 @@ func quickConfig() config {
 		readQDs: []int{1, 64}, readDuration: 300 * time.Millisecond,
 		walNs: []int{8}, walDuration: 200 * time.Millisecond,
 		timers: 100_000, timerSpan: time.Second,
+		burstTimers: 100_000, burstSpan: 200 * time.Millisecond,
 		scalingConns: []int{64}, scalingSize: 64,
 	}
 }
@@ -81,7 +88,8 @@ func (c config) describe() []string {
 		fmt.Sprintf("dispatch: batches %v, %v each (after a tenth of that as warm-up)", c.nopBatches, c.nopDuration),
 		fmt.Sprintf("reads: %s (%d MiB), QD %v, %v each (after a tenth as warm-up)", c.readFile, c.readFileSize>>20, c.readQDs, c.readDuration),
 		fmt.Sprintf("wal: 4 KiB appends, N = %v in flight, methods %v, %v each (after a tenth as warm-up)", c.walNs, files.WALMethods, c.walDuration),
-		fmt.Sprintf("timers: %d, durations uniform in [0, %v)", c.timers, c.timerSpan),
+		fmt.Sprintf("timers: %d, durations uniform in [0, %v), scheduled %d per pass; burst: %d in [0, %v) from one callback",
+			c.timers, c.timerSpan, timers.ScheduleChunk, c.burstTimers, c.burstSpan),
 		fmt.Sprintf("scaling: ioloop-io_uring echo as a group of 1..CPUs loops, conns %v × %d B, warm-up %v, measured %v, no perf window",
 			c.scalingConns, c.scalingSize, c.warmup, c.window),
 	}

@@ -196,15 +196,22 @@ func (r *runner) plan(workload string, rep int) {
 			}
 		}
 	case "timers":
-		for _, impl := range timers.Contenders {
-			r.add(fmt.Sprintf("timers %s %d", impl, c.timers), func() (string, error) {
-				var res results.Timer
-				err := r.child(nil, c.timerSpan+2*time.Minute, &res.Result, "timers",
-					"-impl", impl, "-n", strconv.Itoa(c.timers), "-span", c.timerSpan.String())
-				res.Contender, res.Rep = impl, rep
-				r.doc.Timers = append(r.doc.Timers, res)
-				return fmt.Sprintf("%.0f ms total, %.0f ns CPU/timer, p99 %.0f µs late", res.TotalMs, res.CPUnsPerTimer, res.LateP99us), err
-			})
+		for _, burst := range []bool{false, true} {
+			n, span, args := c.timers, c.timerSpan, []string(nil)
+			if burst {
+				n, span, args = c.burstTimers, c.burstSpan, []string{"-burst"}
+			}
+			for _, impl := range timers.Contenders {
+				r.add(fmt.Sprintf("timers %s %d over %v%s", impl, n, span, map[bool]string{true: ", burst"}[burst]), func() (string, error) {
+					var res results.Timer
+					err := r.child(nil, span+2*time.Minute, &res.Result,
+						append([]string{"timers", "-impl", impl, "-n", strconv.Itoa(n), "-span", span.String()}, args...)...)
+					res.Contender, res.Rep = impl, rep
+					r.doc.Timers = append(r.doc.Timers, res)
+					return fmt.Sprintf("%.0f ms total, %.0f ns CPU/timer, p99 %.0f µs late, max %.0f µs, %d early",
+						res.TotalMs, res.CPUnsPerTimer, res.LateP99us, res.LateMaxus, res.EarlyFires), err
+				})
+			}
 		}
 	}
 }

@@ -156,9 +156,20 @@ func (d *Doc) Charts(dir, format string, workloads []string) ([]string, error) {
 		}
 	}
 	workload = "timers"
-	cats, ss = pivot(d.Timers, func(r Timer) string { return human(float64(r.Timers)) + " timers" }, func(r Timer) string { return r.Contender },
+	timerSet := func(r Timer) string {
+		if r.Burst {
+			return human(float64(r.Timers)) + " timers, burst"
+		}
+		return human(float64(r.Timers)) + " timers"
+	}
+	cats, ss = pivot(d.Timers, timerSet, func(r Timer) string { return r.Contender },
 		func(r Timer) float64 { return r.CPUnsPerTimer })
 	if err := draw("timers.svg", "Timers: CPU per timer scheduled and fired (lower is better)", "", "ns of CPU per timer", cats, ss); err != nil {
+		return written, err
+	}
+	cats, ss = pivot(d.Timers, timerSet, func(r Timer) string { return r.Contender },
+		func(r Timer) float64 { return r.LateP99us / 1e3 })
+	if err := draw("timers_p99.svg", "Timers: p99 lateness (lower is better)", "", "ms", cats, ss); err != nil {
 		return written, err
 	}
 	workload = "scaling"

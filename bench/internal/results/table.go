@@ -131,10 +131,11 @@ func (d *Doc) Print(w io.Writer) {
 			num("p50 µs", 0, func(r WAL) float64 { return r.P50us }),
 			num("p99 µs", 0, func(r WAL) float64 { return r.P99us }),
 		})
-	table(w, "Timers: durations uniform over the span, all scheduled, all fired", d.Timers,
-		func(r Timer) string { return r.Contender },
+	table(w, "Timers: durations uniform over the span, all scheduled, all fired (burst: all scheduled from one callback)", d.Timers,
+		func(r Timer) string { return fmt.Sprint(r.Contender, r.Burst, r.Timers, r.SpanMs) },
 		[]column[Timer]{
 			text("contender", func(r Timer) string { return r.Contender }),
+			text("mode", func(r Timer) string { return map[bool]string{false: "paced", true: "burst"}[r.Burst] }),
 			text("timers", func(r Timer) string { return human(float64(r.Timers)) }),
 			num("span ms", 0, func(r Timer) float64 { return r.SpanMs }),
 			num("schedule ms", 0, func(r Timer) float64 { return r.ScheduleMs }),
@@ -142,6 +143,14 @@ func (d *Doc) Print(w io.Writer) {
 			num("CPU ns/timer", 0, func(r Timer) float64 { return r.CPUnsPerTimer }),
 			num("late p50 µs", 0, func(r Timer) float64 { return r.LateP50us }),
 			num("late p99 µs", 0, func(r Timer) float64 { return r.LateP99us }),
+			num("late max µs", 0, func(r Timer) float64 { return r.LateMaxus }),
+			{"early", func(reps []Timer) string { // the worst rep: any early fire is a failure
+				worst := 0
+				for _, r := range reps {
+					worst = max(worst, r.EarlyFires)
+				}
+				return strconv.Itoa(worst)
+			}},
 			num("peak RSS MiB", 0, func(r Timer) float64 { return mib(r.PeakRSSBytes) }),
 		})
 	table(w, "Scaling across loops: TCP echo, ioloop Group on io_uring, loop i pinned to CPU i", d.Scaling,

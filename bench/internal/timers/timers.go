@@ -1,6 +1,8 @@
 // Package timers schedules n timeouts, spread uniformly at random over a
 // span, and lets them all fire: through ioloop's Timeout, or through Go's
 // time.AfterFunc. It measures the cost per timer and how late they fire.
+// Paced, an event-loop program schedules them a submission batch per pass;
+// in a burst, all of them from one callback.
 package timers
 
 import (
@@ -21,6 +23,7 @@ var Contenders = []string{"ioloop-io_uring", "ioloop-epoll", "afterfunc"}
 
 // Result is one run.
 type Result struct {
+	Burst         bool    `json:"burst"` // all scheduled from one callback
 	Timers        int     `json:"timers"`
 	SpanMs        float64 `json:"span_ms"`
 	ScheduleMs    float64 `json:"schedule_ms"` // until every timer was handed over
@@ -29,12 +32,15 @@ type Result struct {
 	LateP50us     float64 `json:"late_p50_us"`
 	LateP99us     float64 `json:"late_p99_us"`
 	LateMaxus     float64 `json:"late_max_us"`
+	EarlyFires    int     `json:"early_fires"` // fired before their duration had passed: must be 0
 	PeakRSSBytes  int64   `json:"peak_rss_bytes"`
 }
 
 // Run schedules n timers with durations uniform in [0, span) through impl
-// and waits until all have fired.
-func Run(impl string, n int, span time.Duration) (Result, error) {
+// and waits until all have fired. With burst, ioloop schedules them all
+// from one callback (afterfunc: from one goroutine, as always), else
+// ScheduleChunk per pass of the loop.
+func Run(impl string, n int, span time.Duration, burst bool) (Result, error) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	delays := make([]time.Duration, n)
 	for i := range delays {
@@ -44,11 +50,15 @@ func Run(impl string, n int, span time.Duration) (Result, error) {
 	meter := proc.StartMeter()
 	var scheduled time.Duration
 	var err error
+	chunk := ScheduleChunk
+	if burst {
+		chunk = n
+	}
 	switch impl {
 	case "ioloop-io_uring":
-		scheduled, err = runLoop(ioloop.BackendIOUring, delays, late)
+		scheduled, err = runLoop(ioloop.BackendIOUring, delays, late, chunk)
 	case "ioloop-epoll":
-		scheduled, err = runLoop(ioloop.BackendEpoll, delays, late)
+		scheduled, err = runLoop(ioloop.BackendEpoll, delays, late, chunk)
 	case "afterfunc":
 		scheduled, err = runAfterFunc(delays, late)
 	default:
@@ -59,9 +69,10 @@ func Run(impl string, n int, span time.Duration) (Result, error) {
 	}
 	iv := meter.Stop()
 	total, cpu := iv.Wall, iv.CPU.Total()
-	res := Result{Timers: n, SpanMs: ms(span), ScheduleMs: ms(scheduled), TotalMs: ms(total),
+	res := Result{Burst: burst, Timers: n, SpanMs: ms(span), ScheduleMs: ms(scheduled), TotalMs: ms(total),
 		CPUnsPerTimer: float64(cpu) / float64(n)}
 	slices.Sort(late)
+	res.EarlyFires, _ = slices.BinarySearch(late, 0) // the negative ones
 	q := samples.Quantiles(late, 0.50, 0.99, 1)
 	res.LateP50us, res.LateP99us, res.LateMaxus = us(q[0]), us(q[1]), us(q[2])
 	res.PeakRSSBytes, err = proc.Memory(proc.Self, "VmHWM")
@@ -87,14 +98,16 @@ type loopTimers struct {
 	late      []time.Duration
 	ts        []loopTimer
 	next      int
+	chunk     int // timers scheduled per pass
 	tick      ioloop.Completion
 	scheduled time.Duration
 	fired     int
 	err       error
 }
 
-// scheduleChunk is a loop's submission batch (ioloop.DefaultEntries).
-const scheduleChunk = ioloop.DefaultEntries
+// ScheduleChunk is how many timers the paced run schedules per pass: a
+// loop's submission batch (ioloop.DefaultEntries).
+const ScheduleChunk = ioloop.DefaultEntries
 
 func (t *loopTimer) onFire(_ *ioloop.Completion, err error) {
 	if err != nil {
@@ -105,7 +118,7 @@ func (t *loopTimer) onFire(_ *ioloop.Completion, err error) {
 }
 
 func (r *loopTimers) scheduleMore(_ *ioloop.Completion, _ error) {
-	end := min(r.next+scheduleChunk, len(r.ts))
+	end := min(r.next+r.chunk, len(r.ts))
 	for ; r.next < end; r.next++ {
 		t := &r.ts[r.next]
 		d := r.delays[r.next]
@@ -119,13 +132,23 @@ func (r *loopTimers) scheduleMore(_ *ioloop.Completion, _ error) {
 	}
 }
 
-func runLoop(backend ioloop.Backend, delays, late []time.Duration) (time.Duration, error) {
+// runLoop schedules the timers chunk per pass of the loop, from callbacks:
+// the first chunk from the loop's first callback (a NextTick), each next
+// from a NextTick of the previous one.
+func runLoop(backend ioloop.Backend, delays, late []time.Duration, chunk int) (time.Duration, error) {
 	loop, err := ioloop.New(ioloop.Options{Backend: backend})
 	if err != nil {
 		return 0, err
 	}
-	r := &loopTimers{loop: loop, epoch: time.Now(), delays: delays, late: late, ts: make([]loopTimer, len(delays))}
-	r.scheduleMore(nil, nil)
+	r := &loopTimers{loop: loop, delays: delays, late: late, ts: make([]loopTimer, len(delays)), chunk: chunk}
+	// The timers' memory is written once before the clock starts, as a
+	// program's Completions live in structures it has already made: the
+	// first touch of fresh pages would otherwise be counted as scheduling.
+	for i := range r.ts {
+		r.ts[i].run = r
+	}
+	r.epoch = time.Now()
+	ioloop.NextTick(r.loop, &r.tick, r, (*loopTimers).scheduleMore)
 	err = loop.Run()
 	if r.fired != len(delays) && err == nil {
 		err = fmt.Errorf("%d of %d timers fired", r.fired, len(delays))
