@@ -98,7 +98,7 @@ func (d *Doc) Charts(dir, format string, workloads []string) ([]string, error) {
 	workload = "echo"
 	conns := func(r Echo) string { return strconv.Itoa(r.Conns) }
 	server := func(r Echo) string { return r.Contender }
-	for _, size := range sizes(d.Echo) {
+	for _, size := range ascending(d.Echo, func(r Echo) int { return r.Size }) {
 		rows := slices.DeleteFunc(slices.Clone(d.Echo), func(r Echo) bool { return r.Size != size })
 		cats, ss := pivot(rows, conns, server, func(r Echo) float64 { return r.MsgsPerSec / 1e3 })
 		if err := draw(fmt.Sprintf("echo_msgs_%dB.svg", size), fmt.Sprintf("TCP echo, %d-byte messages: throughput", size),
@@ -140,7 +140,7 @@ func (d *Doc) Charts(dir, format string, workloads []string) ([]string, error) {
 		return written, err
 	}
 	workload = "wal"
-	for _, n := range walNs(d.WAL) {
+	for _, n := range ascending(d.WAL, func(r WAL) int { return r.N }) {
 		rows := slices.DeleteFunc(slices.Clone(d.WAL), func(r WAL) bool { return r.N != n })
 		method := func(r WAL) string { return r.Method }
 		engine := func(r WAL) string { return r.Contender }
@@ -193,24 +193,12 @@ func (d *Doc) Charts(dir, format string, workloads []string) ([]string, error) {
 	return written, nil
 }
 
-// walNs lists the N of the WAL runs, ascending.
-func walNs(rows []WAL) []int {
+// ascending lists the distinct values of key over rows, ascending.
+func ascending[T any](rows []T, key func(T) int) []int {
 	var out []int
 	for _, r := range rows {
-		if !slices.Contains(out, r.N) {
-			out = append(out, r.N)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// sizes lists the message sizes of the echo runs, ascending.
-func sizes(rows []Echo) []int {
-	var out []int
-	for _, r := range rows {
-		if !slices.Contains(out, r.Size) {
-			out = append(out, r.Size)
+		if !slices.Contains(out, key(r)) {
+			out = append(out, key(r))
 		}
 	}
 	slices.Sort(out)
