@@ -108,6 +108,9 @@ func (p *filePool) run() {
 		}
 		c := p.work.pop()
 		p.mu.Unlock()
+		if workerStarting != nil {
+			workerStarting(c)
+		}
 		result := runFileOp(c)
 		p.mu.Lock()
 		c.n = result
@@ -116,6 +119,11 @@ func (p *filePool) run() {
 		p.wakeLoop()
 	}
 }
+
+// workerStarting, when set (by whitebox tests only, before the loop
+// starts its workers), runs on the worker before each operation: a test
+// holds an operation "running" with it to cancel or close around it.
+var workerStarting func(c *Completion)
 
 // stop ends every worker once the queue is empty and waits for them, so
 // that Close leaks no goroutine.
