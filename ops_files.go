@@ -54,7 +54,7 @@ func (d Durability) String() string {
 // the OS has no such flag (kqueue systems) the worker that writes also
 // syncs, before the operation completes. An invalid d panics.
 func WriteDurable[T any](l *Loop, c *Completion, fd int, buf []byte, offset int64, d Durability, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
-	checkDurability(d)
+	checkDurability("WriteDurable", d)
 	l.prepare(c, opWrite, callback == nil)
 	c.op = opWrite
 	c.fd = int32(fd)
@@ -67,7 +67,7 @@ func WriteDurable[T any](l *Loop, c *Completion, fd int, buf []byte, offset int6
 // WritevDurable is Writev, durable when its callback runs, as
 // WriteDurable.
 func WritevDurable[T any](l *Loop, c *Completion, fd int, bufs [][]byte, offset int64, d Durability, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
-	checkDurability(d)
+	checkDurability("WritevDurable", d)
 	l.prepare(c, opWritev, callback == nil)
 	c.op = opWritev
 	c.fd = int32(fd)
@@ -77,9 +77,12 @@ func WritevDurable[T any](l *Loop, c *Completion, fd int, bufs [][]byte, offset 
 	submitFileOp(l, c, offsetErrno(offset), unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
-func checkDurability(d Durability) {
+// checkDurability panics, naming the call, for a Durability that is
+// neither DataSync nor FileSync (the zero value included: a plain write is
+// Write, not a WriteDurable of nothing).
+func checkDurability(call string, d Durability) {
 	if d != DataSync && d != FileSync {
-		panic("ioloop: WriteDurable with an invalid Durability " + d.String() + "; use DataSync or FileSync")
+		panic("ioloop: " + call + " with an invalid Durability " + d.String() + "; use DataSync or FileSync")
 	}
 }
 
