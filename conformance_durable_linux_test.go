@@ -18,11 +18,7 @@ import (
 func TestDurableODirectODsync(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
 		needsKernel(t, l, "O_DIRECT files of the kernel")
-		dir, err := os.MkdirTemp("/tmp", "iol-dsync")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(dir) })
+		dir := shortTempDir(t) // in $TMPDIR, /tmp here: ext4
 		path := filepath.Join(dir, "log")
 		if err := os.WriteFile(path, make([]byte, 2*DirectAlignment), 0o600); err != nil {
 			t.Fatal(err)
