@@ -4,6 +4,8 @@ import (
 	"io"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // Conformance of WriteDurable and WritevDurable on every backend: the data
@@ -100,6 +102,28 @@ func TestDurableInvalidPanics(t *testing.T) {
 			"WritevDurable", "invalid Durability", "Durability(3)")
 		if op.c.Pending() || l.Pending() != 0 {
 			t.Fatalf("a rejected durable write left the Completion pending (%v) or the loop with %d pending", op.c.Pending(), l.Pending())
+		}
+	})
+}
+
+// TestDurableOnSocket: a socket has no storage to sync; a durable write
+// there is a plain write on every kernel backend (io_uring's socket
+// write ignores RWF_DSYNC, the readiness backends send it).
+func TestDurableOnSocket(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		needsKernel(t, l, "a socketpair of the kernel")
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeOnCleanup(t, fds[0])
+		closeOnCleanup(t, fds[1])
+		c, r := new(Completion), new(opResult)
+		WriteDurable(l, c, fds[0], []byte("hello"), -1, DataSync, r, (*opResult).onCount)
+		await(t, l, r)
+		wantN(t, "WriteDurable to a socket", r, 5)
+		if got := readAllNonblocking(t, l, fds[1], 5); string(got) != "hello" {
+			t.Fatalf("the peer read %q, want %q", got, "hello")
 		}
 	})
 }
