@@ -52,8 +52,8 @@ type uringBackend struct {
 	// SQE's 32 bits cannot hold), and Cancel (a target on the workers).
 	// One table load keeps the common path as it was.
 	diverted [256]bool
-	// onWorkers marks the operations that run on files, the worker pool
-	// of the readiness backends, because the kernel lacks their opcode
+	// onWorkers marks the operations that run on files (the readiness
+	// backends' worker pool) because the kernel lacks their opcode
 	// (IORING_OP_FTRUNCATE needs 6.9, MKDIRAT, SYMLINKAT and LINKAT 5.15).
 	onWorkers [256]bool
 	// files runs them; filesInPool counts those handed over and not yet
@@ -190,8 +190,8 @@ func (b *uringBackend) routeFileOps(supported []bool) {
 // runsOnWorkers reports whether c, about to be submitted, goes to the
 // worker pool rather than the kernel: its opcode is missing, or its length
 // does not fit the SQE. FADVISE and SYNC_FILE_RANGE carry the length in
-// the SQE's 32-bit len field; Linux 6.12 added a 64-bit one for FADVISE
-// (in addr), but older kernels reject a non-zero addr with EINVAL and no
+// the SQE's 32-bit len field; newer kernels (from about 6.12) also read a
+// 64-bit FADVISE length from addr, but older ones reject a non-zero addr with EINVAL and no
 // probe tells the two apart, so a length of 4 GiB or more (rare: 0 means
 // "to the end") runs fadvise64(2) or sync_file_range(2) on a worker, on
 // every kernel alike.

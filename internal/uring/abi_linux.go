@@ -155,7 +155,7 @@ const (
 //
 //	FALLOCATE        fd, Off offset, Addr length (64 bits), Len mode
 //	FTRUNCATE        fd, Off length
-//	FADVISE          fd, Off offset, Len length (32 bits; 6.12+ also reads a 64-bit Addr, which older kernels reject with EINVAL), OpFlags advice
+//	FADVISE          fd, Off offset, Len length (32 bits; newer kernels, from about 6.12, also read a 64-bit Addr, which older ones reject with EINVAL), OpFlags advice
 //	SYNC_FILE_RANGE  fd, Off offset, Len length (32 bits), OpFlags flags
 //	RENAMEAT         fd old dirfd, Addr old path, Len new dirfd, Off new path (addr2), OpFlags rename flags
 //	LINKAT           as RENAMEAT, OpFlags AT_ flags
