@@ -51,7 +51,7 @@ var (
 func WALRuns(engine, method string, n int) bool {
 	switch method {
 	case "linked":
-		return engine != "osfile" && linkedAvailable
+		return engine != "osfile"
 	case "group":
 		return n > 1
 	}

@@ -1,16 +1,13 @@
 package files
 
-import (
-	"errors"
-)
+import "github.com/ioloop/ioloop"
 
-// linkedAvailable says whether the library links operations (BeginChain,
-// EndChain); until it does, the linked method is not planned.
-const linkedAvailable = false
-
-// submitLinked submits a's Write and, linked after it, its Fdatasync.
+// submitLinked submits a's Write and, linked after it, its Fdatasync:
+// one chain the kernel (io_uring) or the loop (epoll) runs in order,
+// the Fdatasync only once the Write has succeeded.
 func (l *walLog) submitLinked(a *walAppender, off int64) {
-	_, _ = a, off
-	l.inFlight--
-	l.fail(errors.New("this library has no linked operations (BeginChain) yet"))
+	l.loop.BeginChain()
+	ioloop.Write(l.loop, &a.write, l.fd, l.rec, off, a, (*walAppender).onLinkedWrite)
+	ioloop.Fdatasync(l.loop, &a.sync, l.fd, a, (*walAppender).onSync)
+	l.loop.EndChain()
 }
