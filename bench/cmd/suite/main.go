@@ -1,7 +1,7 @@
 // Command suite runs ioloop's benchmark suite: ioloop side by side with
 // Go's net package, gnet, go-uring, os.File and fio, on this machine.
 //
-//	cd bench && go run ./cmd/suite            # the full suite, twice over: about 11 minutes
+//	cd bench && go run ./cmd/suite            # the full suite, twice over (docs/BENCHMARKS.md: how long)
 //	cd bench && go run ./cmd/suite -quick     # every workload and contender once, under a minute
 //	cd bench && go run ./cmd/suite -only scaling  # one workload, merged into the published results
 //
