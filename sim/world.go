@@ -172,6 +172,34 @@ func (n *Node) Restart() *ioloop.Loop {
 	return n.loop
 }
 
+// The node's file system seen from outside, as a test sets up and
+// inspects a machine's disk beside the program: at once, with no latency,
+// no faults and nothing in the trace. Paths are absolute.
+
+// MkdirAll creates the directory at path and its missing parents, durably
+// (as if each parent had been synced), and returns the errno of the step
+// that failed, if any (ENOTDIR when a file is in the way).
+func (n *Node) MkdirAll(path string) error {
+	if errno := n.core.MkdirAll(path); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// WriteFile creates or replaces the file at path (and its missing parent
+// directories) with a copy of data, durable as if it and its directory had
+// been synced. It panics if path names a directory.
+func (n *Node) WriteFile(path string, data []byte) { n.core.WriteFile(path, data) }
+
+// ReadFile returns a copy of the file at path as a read would see it now
+// (after a crash: what the crash left), and whether it exists. Symlinks
+// are followed.
+func (n *Node) ReadFile(path string) ([]byte, bool) { return n.core.ReadFile(path) }
+
+// Exists reports whether path names a file, directory or symlink (a final
+// symlink is not followed).
+func (n *Node) Exists(path string) bool { return n.core.Exists(path) }
+
 // OpenFDs is the number of descriptors open on the node (tests use it to
 // find leaks).
 func (n *Node) OpenFDs() int { return n.core.OpenFDs() }
