@@ -152,11 +152,7 @@ func (s *walServer) onSegmentRead(_ *ioloop.Completion, n int, err error) {
 		s.image = s.image[:len(s.image)+n]
 		s.closeSegment((*walServer).checkSegment)
 	case err != nil:
-		if s.readRetry++; s.readRetry > 100 {
-			s.fail("recovery read: " + err.Error())
-			return
-		}
-		ioloop.Timeout(s.l, &s.retryTimer, 0, s, func(s *walServer, _ *ioloop.Completion, _ error) { s.readSegment() })
+		s.retryRead(err, (*walServer).readSegment)
 	default:
 		s.image = s.image[:len(s.image)+n]
 		s.readSegment()

@@ -186,17 +186,22 @@ func (s *walServer) onRead(_ *ioloop.Completion, n int, err error) {
 	case err == io.EOF:
 		s.recover()
 	case err != nil:
-		// Transient read errors are retried; a disk that keeps failing
-		// stops the server rather than serving a log it cannot read.
-		if s.readRetry++; s.readRetry > 100 {
-			s.fail("recovery read: " + err.Error())
-			return
-		}
-		ioloop.Timeout(s.l, &s.retryTimer, 0, s, func(s *walServer, _ *ioloop.Completion, _ error) { s.readMore() })
+		s.retryRead(err, (*walServer).readMore)
 	default:
 		s.image = s.image[:len(s.image)+n]
 		s.readMore()
 	}
+}
+
+// retryRead retries a recovery read that failed: transient errors are
+// retried; a disk that keeps failing stops the server rather than serving
+// a log it cannot read.
+func (s *walServer) retryRead(err error, again func(*walServer)) {
+	if s.readRetry++; s.readRetry > 100 {
+		s.fail("recovery read: " + err.Error())
+		return
+	}
+	ioloop.Timeout(s.l, &s.retryTimer, 0, s, func(s *walServer, _ *ioloop.Completion, _ error) { again(s) })
 }
 
 // recover keeps the valid prefix of the log and zeroes the rest.

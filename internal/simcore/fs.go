@@ -469,18 +469,21 @@ func (n *Node) startDir(dirFD int, path []byte) (*inode, syscall.Errno) {
 	return e.file.ino, 0
 }
 
-// createTarget checks that a lookup may create its last component
-// (mkdir, link, symlink): EEXIST for what exists or for ".", ".." and the
-// root, ENOENT in a removed directory or (but for mkdir) with a trailing
-// slash.
-func createTarget(res walkResult, dirOK bool) syscall.Errno {
+// lookupCreate looks up a path whose last component mkdir, link or
+// symlink is to create (a final symlink is not followed), and checks that
+// it may: EEXIST for what exists or for ".", ".." and the root, ENOENT in a
+// removed directory or (but for a directory) with a trailing slash.
+func (n *Node) lookupCreate(dirFD int, path []byte, dir bool) (walkResult, syscall.Errno) {
+	res, errno := n.lookupPath(dirFD, path, false)
 	switch {
+	case errno != 0:
+		return res, errno
 	case res.parent == nil || isDots(res.name) || res.ino != nil:
-		return syscall.EEXIST
-	case res.parent.dead || (res.trailing && !dirOK):
-		return syscall.ENOENT
+		return res, syscall.EEXIST
+	case res.parent.dead || (res.trailing && !dir):
+		return res, syscall.ENOENT
 	}
-	return 0
+	return res, 0
 }
 
 // create adds a new inode at a lookup's last component and journals it.
@@ -493,11 +496,8 @@ func (fs *fileSystem) create(res walkResult, kind inodeKind, mode uint32) *inode
 }
 
 func (n *Node) mkdirat(req *Request) syscall.Errno {
-	res, errno := n.lookupPath(req.FD, req.Path, false)
+	res, errno := n.lookupCreate(req.FD, req.Path, true)
 	if errno != 0 {
-		return errno
-	}
-	if errno := createTarget(res, true); errno != 0 {
 		return errno
 	}
 	n.fs.create(res, kindDir, req.Mode&0o1777&^Umask)
@@ -511,11 +511,8 @@ func (n *Node) symlinkat(req *Request) syscall.Errno {
 	case len(req.Path) >= pathMaxBytes:
 		return syscall.ENAMETOOLONG
 	}
-	res, errno := n.lookupPath(req.FD2, req.Path2, false)
+	res, errno := n.lookupCreate(req.FD2, req.Path2, false)
 	if errno != 0 {
-		return errno
-	}
-	if errno := createTarget(res, false); errno != 0 {
 		return errno
 	}
 	link := n.fs.create(res, kindSymlink, 0o777)
@@ -536,11 +533,8 @@ func (n *Node) linkat(req *Request) syscall.Errno {
 	case old.trailing && old.ino.kind != kindDir:
 		return syscall.ENOTDIR
 	}
-	res, errno := n.lookupPath(req.FD2, req.Path2, false)
+	res, errno := n.lookupCreate(req.FD2, req.Path2, false)
 	if errno != 0 {
-		return errno
-	}
-	if errno := createTarget(res, false); errno != 0 {
 		return errno
 	}
 	switch {

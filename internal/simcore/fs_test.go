@@ -67,24 +67,14 @@ func (r *rig) create(path, content string) {
 // stat returns Statx of path (flags StatNoFollow or 0).
 func (r *rig) stat(path string, flags uint32) (Stat, syscall.Errno) {
 	r.t.Helper()
-	req := Request{Kind: KindStatx, FD: AtCWD, Path: []byte(path), Flags: flags}
-	r.token++
-	req.Token = 1<<32 | r.token
-	r.n.Submit(&req)
-	for i := 0; i < 1000; i++ {
-		if res, ok := r.host.results[req.Token]; ok {
-			delete(r.host.results, req.Token)
-			st := r.host.stats[req.Token]
-			delete(r.host.stats, req.Token)
-			if res < 0 {
-				return Stat{}, syscall.Errno(-res)
-			}
-			return st, 0
-		}
-		r.w.Poll(nil, 1e9)
+	res := r.do(Request{Kind: KindStatx, FD: AtCWD, Path: []byte(path), Flags: flags})
+	token := uint64(1)<<32 | r.token // do's
+	st := r.host.stats[token]
+	delete(r.host.stats, token)
+	if res < 0 {
+		return Stat{}, syscall.Errno(-res)
 	}
-	r.t.Fatal("Statx did not complete")
-	return Stat{}, 0
+	return st, 0
 }
 
 func (r *rig) content(path string) (string, bool) {
