@@ -157,7 +157,12 @@ func (n *Node) Crashed() bool { return n.core.Crashed() }
 // run, because the program that would receive them is gone; this is the
 // one exception to "exactly one callback per operation". Its connections
 // are reset (peers see ECONNRESET), and every write that no completed
-// Fsync covered may be kept, lost, or torn at sector granularity.
+// Fsync covered may be kept, lost, or torn at sector granularity. Every
+// directory change (a create, rename, unlink, link, mkdir) that no Fsync
+// of its directory covered may be undone, each directory keeping a prefix
+// of its changes and a rename staying atomic; a file left without a
+// durable name vanishes, and /dev/shm comes back empty. docs/SIMULATION.md
+// has the whole model.
 func (n *Node) Crash() { n.core.Crash() }
 
 // Restart brings a crashed node back with a new Loop, on the disk the

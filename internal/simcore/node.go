@@ -109,7 +109,8 @@ func (n *Node) reset() {
 
 // Crash kills the node's process: its loop gets no more results (the
 // program that would receive them is gone), its connections are reset,
-// and its file system loses or tears whatever no completed Fsync covered.
+// and its file system loses or tears whatever no completed Fsync covered
+// (of a file: its data; of a directory: its entries; fs.go and disk.go).
 func (n *Node) Crash() {
 	if n.crashed {
 		return
