@@ -107,6 +107,22 @@ type backend interface {
 	// target as Post does.
 	canRingDoorbell(to *Loop) bool
 	ringDoorbell(to *Loop) bool
+
+	// Chains (chain.go). nativeChains reports whether the backend runs
+	// chains itself (io_uring: IOSQE_IO_LINK, IORING_OP_LINK_TIMEOUT).
+	// submitChain takes a whole chain, linked through rare.chainNext, every
+	// operation in stateQueued and counted in pending, and reports whether
+	// it did; a backend without native chains (embedding emulatedChains)
+	// returns false, and the loop runs the chain itself, handing the
+	// backend one operation at a time with submit.
+	nativeChains() bool
+	submitChain(first *Completion, length int) bool
+	// abandon cancels c, which the backend holds, on the loop's own behalf
+	// (an emulated LinkTimeout expired, or its operation finished first):
+	// it returns codeNone after completing c with codeCanceled, or
+	// EALREADY (c is running and completes on its own), or codeNotFound.
+	// Only backends without native chains are asked.
+	abandon(c *Completion) errorCode
 }
 
 // The Loop methods a backend may call, and when. All of them run on the
@@ -248,3 +264,10 @@ type noDoorbells struct{}
 
 func (noDoorbells) canRingDoorbell(*Loop) bool { return false }
 func (noDoorbells) ringDoorbell(*Loop) bool    { return false }
+
+// emulatedChains is embedded by the backends whose chains the loop runs
+// (chain.go): the readiness backends and the simulator.
+type emulatedChains struct{}
+
+func (emulatedChains) nativeChains() bool                { return false }
+func (emulatedChains) submitChain(*Completion, int) bool { return false }

@@ -38,6 +38,7 @@ type readinessBackend struct {
 	kernelClock
 	kernelSockets
 	noDoorbells
+	emulatedChains
 	loop   *Loop
 	poller poller.Poller
 
@@ -840,6 +841,15 @@ func (b *readinessBackend) cancel(c *Completion) {
 		l.completeWith(c, 0, codeNotFound)
 		return
 	}
+	l.completeWith(c, 0, b.abandon(t))
+}
+
+// abandon implements backend.abandon, and does the work of a Cancel whose
+// target t is in flight: t is taken from wherever it waits (the queue of
+// operations to start, its fd's waiters, the worker pool's queue) and
+// completes with ErrCanceled; one a worker is running cannot be stopped.
+func (b *readinessBackend) abandon(t *Completion) errorCode {
+	l := b.loop
 	switch t.wait.parked {
 	case parkedRead, parkedWrite:
 		if !b.record(t.fd).waitersFor(t.op).remove(t) {
@@ -848,17 +858,17 @@ func (b *readinessBackend) cancel(c *Completion) {
 		b.fdWaiters--
 	case parkedFile:
 		if !b.files.cancel(t) {
-			l.completeWith(c, 0, errorCode(syscall.EALREADY))
-			return
+			return errorCode(syscall.EALREADY)
 		}
 		b.filesInPool--
 	default:
-		l.completeWith(c, 0, codeNotFound)
-		return
+		if !b.queued.remove(t) {
+			return codeNotFound
+		}
 	}
 	t.wait.parked = parkedNone
 	l.completeWith(t, t.progress(), codeCanceled)
-	l.completeWith(c, 0, codeNone)
+	return codeNone
 }
 
 // canceledInThisPass reports whether t, which a Cancel found in flight when

@@ -21,6 +21,7 @@ import (
 // advancing the world's virtual clock to its next event.
 type simBackend struct {
 	noDoorbells
+	emulatedChains
 	loop  *Loop
 	world *simcore.World
 	node  *simcore.Node
@@ -95,6 +96,27 @@ func (b *simBackend) cancelAll() {
 	b.node.CancelAll()
 }
 
+// abandon implements backend.abandon: an operation not started yet is
+// taken back; one started is canceled in the world, which completes it
+// with ECANCELED (or answers EALREADY for a disk operation under way).
+func (b *simBackend) abandon(c *Completion) errorCode {
+	if b.queued.remove(c) {
+		b.loop.completeWith(c, c.progress(), codeCanceled)
+		return codeNone
+	}
+	if c.token == 0 {
+		return codeNotFound
+	}
+	switch res := b.node.Cancel(c.token); {
+	case res == 0:
+		return codeNone
+	case res == -int32(syscall.ENOENT):
+		return codeNotFound
+	default:
+		return errorCode(-res)
+	}
+}
+
 func (b *simBackend) close() error {
 	b.node.Detach()
 	return nil
@@ -139,7 +161,9 @@ func (b *simBackend) startOne(c *Completion) {
 	switch c.op {
 	case opNop:
 		req.Kind = simcore.KindNop
-	case opTimeout:
+	case opTimeout, opLinkTimeout:
+		// A LinkTimeout is started only by its emulated chain (chain.go),
+		// as its operation starts: until it fires, it is a timer.
 		req.Kind, req.TimeoutNs = simcore.KindTimeout, c.timer.durationNs
 	case opAccept:
 		req.Kind = simcore.KindAccept

@@ -222,8 +222,37 @@ func (b *uringBackend) resubmit(c *Completion) {
 }
 
 func (b *uringBackend) unqueue(c *Completion) bool {
+	if c.link != 0 {
+		return false // a chain reaches the kernel whole; the kernel cancels its operations
+	}
 	// A continued Send keeps its token while queued; Loop.finish retires it.
 	return b.overflow.remove(c)
+}
+
+func (b *uringBackend) nativeChains() bool { return true }
+
+// submitChain implements backend.submitChain: the chain's SQEs must reach
+// the kernel in one submission, contiguous, or the kernel would end the
+// chain at the submission's end. So it is written to the SQ whole, or
+// queued whole in the overflow FIFO, which drainOverflow moves whole.
+func (b *uringBackend) submitChain(first *Completion, length int) bool {
+	if uint32(length) > b.ring.SQEntries() {
+		b.loop.chainTooLong(first, length, b.ring.SQEntries())
+	}
+	direct := b.overflow.head == nil && b.ring.SQSpace() >= uint32(length)
+	for c := first; c != nil; c = c.rare.chainNext {
+		if direct {
+			b.prep(b.ring.GetSQE(), c)
+		} else {
+			b.overflow.push(c)
+		}
+	}
+	return true
+}
+
+// abandon is never called: the kernel runs io_uring's chains.
+func (b *uringBackend) abandon(c *Completion) errorCode {
+	panic("ioloop: internal error: io_uring asked to abandon " + c.op.String())
 }
 
 // prep fills sqe for c and moves c in flight. The kernel reads every
@@ -292,8 +321,16 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 		sqe.Opcode = uring.OpAsyncCancel
 		sqe.Fd = -1
 		sqe.Addr = c.cancel.targetToken
+	case opLinkTimeout:
+		sqe.Opcode = uring.OpLinkTimeout
+		sqe.Fd = -1
+		sqe.Addr = uint64(uintptr(unsafe.Pointer(&c.rare.timeout)))
+		sqe.Len = 1
 	default:
 		panic("ioloop: internal error: io_uring backend cannot prepare " + c.op.String())
+	}
+	if c.link&linkToNext != 0 {
+		sqe.Flags |= uring.SQEIOLink
 	}
 }
 
@@ -369,6 +406,9 @@ func (b *uringBackend) drainOverflow() error {
 	for !b.overflow.empty() {
 		moved := 0
 		for !b.overflow.empty() {
+			if c := b.overflow.head; c.link&linkFirst != 0 && b.ring.SQSpace() < uint32(c.rare.chainLength) {
+				break // a chain goes whole, into a submission of its own if need be
+			}
 			sqe := b.ring.GetSQE()
 			if sqe == nil {
 				break

@@ -53,8 +53,9 @@ type Completion struct {
 	fd    int32
 	state completionState
 	op    opcode
-	flags uint32 // OpenAt, Statx, Renameat, Unlinkat, Linkat, SyncFileRange flags; Fsync flags; Write(v)'s RWF_ flags; Shutdown how; Fadvise advice
-	mode  uint32 // OpenAt and Mkdirat mode, Statx mask, Fallocate mode
+	link  linkFlags // its place in a chain (chain.go); 0 outside one
+	flags uint32    // OpenAt, Statx, Renameat, Unlinkat, Linkat, SyncFileRange flags; Fsync flags; Write(v)'s RWF_ flags; Shutdown how; Fadvise advice
+	mode  uint32    // OpenAt and Mkdirat mode, Statx mask, Fallocate mode
 
 	io     ioArgs     // Recv, Send, Read, Write, Readv, Writev
 	send   sendState  // Send, while the loop continues it
@@ -86,12 +87,20 @@ type ioArgs struct {
 // buffer's address it is given, so this storage stays attached (and
 // reachable) for as long as its Completion.
 type rareArgs struct {
-	bufs        [][]byte            // Readv, Writev
-	iovecs      []unix.Iovec        // Readv, Writev: the kernel-visible array, reused
-	pathNUL     []byte              // OpenAt, Statx, Renameat, Unlinkat, Mkdirat, Linkat: NUL-terminated copy of the (old) path, reused; Symlinkat: the target
-	path2NUL    []byte              // Renameat, Linkat: the new path; Symlinkat: the link's path
-	dirFD2      int32               // Renameat, Linkat, Symlinkat: the new path's directory
-	lengthBytes int64               // Fallocate, Ftruncate, Fadvise, SyncFileRange: the length
+	bufs        [][]byte     // Readv, Writev
+	iovecs      []unix.Iovec // Readv, Writev: the kernel-visible array, reused
+	pathNUL     []byte       // OpenAt, Statx, Renameat, Unlinkat, Mkdirat, Linkat: NUL-terminated copy of the (old) path, reused; Symlinkat: the target
+	path2NUL    []byte       // Renameat, Linkat: the new path; Symlinkat: the link's path
+	dirFD2      int32        // Renameat, Linkat, Symlinkat: the new path's directory
+	lengthBytes int64        // Fallocate, Ftruncate, Fadvise, SyncFileRange: the length
+	// chainNext is the next operation of the chain this one belongs to
+	// (chain.go); chainLength, on a chain's first operation, counts its
+	// operations.
+	chainNext   *Completion
+	chainLength int32
+	// timeout is a LinkTimeout's duration as io_uring reads it (at
+	// submission).
+	timeout     unix.Timespec
 	statx       *statxBuffer        // Statx
 	sockaddr    unix.RawSockaddrAny // Connect, ConnectUnix
 	sockaddrLen uint32

@@ -5,6 +5,7 @@ package ioloop
 import (
 	"errors"
 	"io"
+	"os"
 	"syscall"
 )
 
@@ -43,7 +44,34 @@ var (
 	// programming error and panics instead. Close itself returns ErrClosed
 	// when the loop is already closed.
 	ErrClosed = errors.New("ioloop: loop closed")
+
+	// ErrChainBroken is the result of an operation of a chain (see
+	// Loop.BeginChain) that never ran because an earlier operation of the
+	// chain failed, was short, or was canceled. It matches
+	// syscall.ECANCELED with errors.Is, as io_uring reports it, but not
+	// ErrCanceled: nothing canceled this operation itself.
+	ErrChainBroken error = &sentinelError{"ioloop: not run: an earlier operation of its chain failed", syscall.ECANCELED}
+
+	// ErrTimedOut is the result of an operation that its LinkTimeout
+	// stopped. It matches os.ErrDeadlineExceeded (the error of a net.Conn
+	// past its deadline) and syscall.ECANCELED with errors.Is, and its
+	// Timeout method reports true, as net.Error's does.
+	ErrTimedOut error = &timeoutError{}
 )
+
+// timeoutError is ErrTimedOut's type.
+type timeoutError struct{}
+
+// Error returns the message.
+func (*timeoutError) Error() string { return "ioloop: operation timed out (LinkTimeout)" }
+
+// Timeout reports true: the operation timed out.
+func (*timeoutError) Timeout() bool { return true }
+
+// Is matches os.ErrDeadlineExceeded and syscall.ECANCELED.
+func (*timeoutError) Is(target error) bool {
+	return target == os.ErrDeadlineExceeded || target == syscall.ECANCELED
+}
 
 // errorCode is how a Completion stores its error: 0 for none, a positive
 // errno, or a negative code for an ioloop sentinel. Thirty-two bits instead
@@ -54,22 +82,26 @@ var (
 type errorCode int32
 
 const (
-	codeNone       errorCode = 0
-	codeEOF        errorCode = -1
-	codeCanceled   errorCode = -2
-	codeNotFound   errorCode = -3
-	codeClosed     errorCode = -4
-	codeShortWrite errorCode = -5
-	codeForeignFD  errorCode = -6
+	codeNone        errorCode = 0
+	codeEOF         errorCode = -1
+	codeCanceled    errorCode = -2
+	codeNotFound    errorCode = -3
+	codeClosed      errorCode = -4
+	codeShortWrite  errorCode = -5
+	codeForeignFD   errorCode = -6
+	codeChainBroken errorCode = -7
+	codeTimedOut    errorCode = -8
 )
 
 var sentinelErrors = [...]error{
-	-codeEOF:        io.EOF,
-	-codeCanceled:   ErrCanceled,
-	-codeNotFound:   ErrNotFound,
-	-codeClosed:     ErrClosed,
-	-codeShortWrite: io.ErrShortWrite,
-	-codeForeignFD:  errForeignDescriptor,
+	-codeEOF:         io.EOF,
+	-codeCanceled:    ErrCanceled,
+	-codeNotFound:    ErrNotFound,
+	-codeClosed:      ErrClosed,
+	-codeShortWrite:  io.ErrShortWrite,
+	-codeForeignFD:   errForeignDescriptor,
+	-codeChainBroken: ErrChainBroken,
+	-codeTimedOut:    ErrTimedOut,
 }
 
 // errForeignDescriptor is the EBADF of a simulated loop handed a kernel

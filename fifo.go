@@ -26,6 +26,20 @@ func (q *fifo) push(c *Completion) {
 	q.size++
 }
 
+// pushFront puts c first (a chain's operation whose callback must run
+// next: chain.go).
+func (q *fifo) pushFront(c *Completion) {
+	if c.next != nil || q.tail == c {
+		panic("ioloop: internal error: completion pushed onto two queues")
+	}
+	c.next = q.head
+	q.head = c
+	if q.tail == nil {
+		q.tail = c
+	}
+	q.size++
+}
+
 func (q *fifo) pop() *Completion {
 	c := q.head
 	if c == nil {

@@ -197,6 +197,12 @@ type Loop struct {
 	// timerSlackNs is Options.TimerSlack resolved.
 	timerSlackNs int64
 
+	// chain collects the operations of an open chain (chain.go);
+	// parkedCallbacks counts completed chain operations whose callbacks
+	// wait for their partner's verdict.
+	chain           chainBuilder
+	parkedCallbacks int
+
 	// eventWaiters are the pending WaitEvents; each records its index here
 	// in Completion.timerIndex, so that removing one is O(1).
 	eventWaiters []*Completion
@@ -261,7 +267,9 @@ func (l *Loop) FallbackReason() error { return l.fallbackReason }
 
 // Pending returns the number of submitted operations whose callbacks have
 // not run yet.
-func (l *Loop) Pending() int { return l.pending + l.completed.size + l.draining.size }
+func (l *Loop) Pending() int {
+	return l.pending + l.completed.size + l.draining.size + l.parkedCallbacks
+}
 
 // nowNs reads the monotonic clock relative to the loop's creation: the
 // world's virtual clock on the simulator.
@@ -425,6 +433,10 @@ func (l *Loop) enter(method string) {
 	if !l.running.CompareAndSwap(0, 1) {
 		l.enteredWhileRunning(method)
 	}
+	if l.chain.open {
+		l.running.Store(0)
+		panic("ioloop: " + method + " with a chain open; call EndChain after the chain's last operation")
+	}
 }
 
 // enteredWhileRunning panics for a RunFor, Tick, Run or Close that found
@@ -495,12 +507,21 @@ func (l *Loop) runCompleted() {
 	l.inCallback = true
 	l.fileOpsUnflushed = 0
 	for c := l.draining.pop(); c != nil; c = l.draining.pop() {
+		if c.link != 0 && !l.releaseLinked(c) {
+			continue // parked: its partner's release runs it
+		}
 		// ctx and cb stay set (they are replaced by the next submission):
 		// clearing them costs more than the references they keep.
 		ctx, cb, n, err := c.ctx, c.cb, c.count(), c.errCode.err()
 		c.releaseArguments()
 		c.state = stateIdle
 		cb.invoke(ctx, c, n, err)
+		if l.chain.open {
+			first := l.chain.first
+			l.chain = chainBuilder{}
+			l.dropChain(first)
+			panic("ioloop: a callback returned with a chain open; call EndChain after the chain's last operation")
+		}
 		if l.fileSubmitBatch != 0 && l.fileOpsUnflushed >= l.fileSubmitBatch {
 			l.fileOpsUnflushed = 0
 			l.backend.flush()
@@ -547,6 +568,10 @@ func (l *Loop) misuse(c *Completion, op opcode, callbackIsNil bool) {
 func (l *Loop) submit(c *Completion, ctx unsafe.Pointer, cb invoker) {
 	c.ctx, c.cb = ctx, cb
 	c.loop = l
+	if l.chain.open && !l.closing {
+		l.addToChain(c, codeNone)
+		return
+	}
 	if (l.closing || runByLoop[c.op]) && l.completeWithoutBackend(c) {
 		return
 	}
@@ -568,5 +593,9 @@ func (l *Loop) submitUnless(errno syscall.Errno, c *Completion, ctx unsafe.Point
 	}
 	c.ctx, c.cb = ctx, cb
 	c.loop = l
+	if l.chain.open && !l.closing {
+		l.addToChain(c, errorCode(errno))
+		return
+	}
 	l.record(c, 0, errorCode(errno))
 }

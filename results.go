@@ -132,6 +132,9 @@ func (l *Loop) cancelWithoutBackend(c *Completion) bool {
 		}
 	}
 	c.cancel.targetToken = target.token
+	if target.link&linkMember != 0 {
+		target.link |= linkCancelRequested // its ECANCELED is its own (chain.go)
+	}
 	if target.op == opSend && target.send.cancelsInFlight < 255 {
 		target.send.cancelsInFlight++
 	}
@@ -149,6 +152,12 @@ func (l *Loop) cancelHeldByLoop(target *Completion) bool {
 		if l.backendTimers {
 			return false
 		}
+		l.timers.remove(target)
+	case opLinkTimeout:
+		if l.backendTimers || target.link&linkArmed == 0 {
+			return false
+		}
+		target.link &^= linkArmed
 		l.timers.remove(target)
 	default:
 		return false
@@ -205,6 +214,11 @@ func (l *Loop) complete(c *Completion, res int32) {
 			}
 		case opCancel:
 			l.cancelVerdict(c, true)
+		case opLinkTimeout:
+			if c.link&linkArmed != 0 {
+				l.fireLinkTimeout(c) // the simulator's timer event
+				return
+			}
 		case opReadv:
 			if n == 0 && totalLen(c.rare.bufs) > 0 {
 				l.completeWith(c, 0, codeEOF)
@@ -217,6 +231,9 @@ func (l *Loop) complete(c *Completion, res int32) {
 	errno := syscall.Errno(-res)
 	if c.op == opCancel {
 		l.cancelVerdict(c, false)
+		if t := c.cancel.target; errno == syscall.ENOENT && t.link&linkCancelRequested != 0 && t.token == c.cancel.targetToken {
+			t.link &^= linkCancelRequested // it found nothing: a later ECANCELED is not its
+		}
 	}
 	var code errorCode
 	switch {

@@ -47,6 +47,10 @@ func (l *Loop) boundByTimers(timeoutNs int64) int64 {
 func (l *Loop) fireTimers() {
 	nowNs := l.nowNs()
 	for c := l.timers.popExpired(nowNs); c != nil; c = l.timers.popExpired(nowNs) {
+		if c.op == opLinkTimeout {
+			l.fireLinkTimeout(c)
+			continue
+		}
 		l.completeWith(c, 0, codeNone)
 	}
 }
@@ -54,7 +58,9 @@ func (l *Loop) fireTimers() {
 // cancelTimers completes every pending Timeout with ErrCanceled (Close).
 func (l *Loop) cancelTimers() {
 	for l.timers.len() > 0 {
-		l.completeWith(l.timers.removeAt(l.timers.len()-1), 0, codeCanceled)
+		c := l.timers.removeAt(l.timers.len() - 1)
+		c.link &^= linkArmed // a LinkTimeout: canceled with the rest
+		l.completeWith(c, 0, codeCanceled)
 	}
 }
 

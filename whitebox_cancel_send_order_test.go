@@ -13,6 +13,7 @@ type scriptedBackend struct {
 	kernelClock
 	kernelSockets
 	noDoorbells
+	emulatedChains
 	loop        *Loop
 	resubmitted int
 }
@@ -21,12 +22,13 @@ func (b *scriptedBackend) submit(c *Completion) {
 	b.loop.issueToken(c)
 	c.state = stateInFlight
 }
-func (b *scriptedBackend) resubmit(c *Completion)   { b.resubmitted++; c.state = stateInFlight }
-func (b *scriptedBackend) unqueue(*Completion) bool { return false }
-func (b *scriptedBackend) flush()                   {}
-func (b *scriptedBackend) poll(int64) error         { return nil }
-func (b *scriptedBackend) cancelAll()               {}
-func (b *scriptedBackend) close() error             { return nil }
+func (b *scriptedBackend) resubmit(c *Completion)        { b.resubmitted++; c.state = stateInFlight }
+func (b *scriptedBackend) unqueue(*Completion) bool      { return false }
+func (b *scriptedBackend) abandon(*Completion) errorCode { return codeNotFound }
+func (b *scriptedBackend) flush()                        {}
+func (b *scriptedBackend) poll(int64) error              { return nil }
+func (b *scriptedBackend) cancelAll()                    {}
+func (b *scriptedBackend) close() error                  { return nil }
 
 type sendCancelResults struct {
 	sendN, sendCalls int

@@ -1,6 +1,7 @@
 package ioloop
 
 import (
+	"syscall"
 	"testing"
 	"time"
 )
@@ -61,5 +62,11 @@ func TestTimeoutNeverReachesTheKernel(t *testing.T) {
 	wantOK(t, "Timeout(5 ms)", &r)
 	if n := l.inflight.count; n != 0 {
 		t.Fatalf("%d tokens in flight while waiting on a Timeout", n)
+	}
+}
+
+func TestLinkTimeoutFiredCodeIsETIME(t *testing.T) {
+	if codeLinkTimeoutFired != errorCode(syscall.ETIME) {
+		t.Fatalf("codeLinkTimeoutFired = %d, want ETIME (%d)", codeLinkTimeoutFired, syscall.ETIME)
 	}
 }

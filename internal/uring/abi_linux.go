@@ -28,6 +28,9 @@ const (
 	OpRecv        uint8 = 27
 	OpShutdown    uint8 = 34
 	OpMsgRing     uint8 = 40
+	// OpLinkTimeout (IORING_OP_LINK_TIMEOUT, 5.5) bounds the SQE linked
+	// before it.
+	OpLinkTimeout uint8 = 15
 )
 
 // opNames names the opcodes the kernel may report in a probe, for
@@ -127,6 +130,9 @@ const (
 
 // SQE flags (io_uring_sqe.flags).
 const (
+	// SQEIOLink (IOSQE_IO_LINK, 5.3) makes the next SQE of the same
+	// submission wait for this one and fail with ECANCELED if it fails.
+	SQEIOLink uint8 = 1 << 2
 	// SQECQESkipSuccess (IOSQE_CQE_SKIP_SUCCESS, 5.17, FeatCQESkip) posts
 	// no CQE when the request succeeds.
 	SQECQESkipSuccess uint8 = 1 << 6
