@@ -96,7 +96,7 @@ func TestSimFileOpsThroughTheLoop(t *testing.T) {
 	check("Fadvise", 0)
 	SyncFileRange(l, &s.c, fd, 0, 0, unix.SYNC_FILE_RANGE_WRITE, s, (*allocState).onErr)
 	check("SyncFileRange", 0)
-	SyncFileRange(l, &s.c, badFD, 0, 0, 0x100, s, (*allocState).onErr)
+	SyncFileRange(l, &s.c, fd, 0, 0, 0x100, s, (*allocState).onErr)
 	check("SyncFileRange with bad flags", syscall.EINVAL)
 	wantFile(t, l, dir+"/d/f", []byte("dur"))
 	if !node.Exists(dir + "/sym") {

@@ -231,7 +231,7 @@ func socketErrno(req *Request) syscall.Errno {
 	case KindFsync, KindFtruncate:
 		return syscall.EINVAL // fsync(2), ftruncate(2) of a socket
 	case KindFallocate:
-		if errno := fallocateModeErrno(req.Mode, false); errno != 0 {
+		if errno := fallocateModeErrno(req.Mode); errno != 0 {
 			return errno
 		}
 		return syscall.ENODEV // vfs_fallocate: neither a file nor a block device
@@ -285,10 +285,10 @@ func (n *Node) openAt(req *Request) int32 {
 	ino := res.ino
 	write := flags&OpenWrite != 0
 	switch {
+	case flags&OpenCreate != 0 && res.trailing:
+		return -int32(syscall.EISDIR) // open_last_lookups: O_CREAT of "name/", whatever name is
 	case ino == nil && flags&OpenCreate == 0:
 		return -int32(syscall.ENOENT)
-	case ino == nil && res.trailing:
-		return -int32(syscall.EISDIR)
 	case ino == nil && res.parent.dead:
 		return -int32(syscall.ENOENT)
 	case ino == nil:
@@ -578,18 +578,25 @@ func (n *Node) fsyncDir(dir *inode) int32 {
 	return 0
 }
 
-// fallocateModeErrno checks a Fallocate mode as vfs_fallocate does (and
-// shmem_fallocate on the tmpfs): allocate (0), KEEP_SIZE, PUNCH_HOLE with
-// KEEP_SIZE, ZERO_RANGE with or without it; anything else, including the
-// COLLAPSE_RANGE and INSERT_RANGE ext4 has, is not simulated: EOPNOTSUPP.
-func fallocateModeErrno(mode uint32, tmpfs bool) syscall.Errno {
+// Fallocate modes vfs_fallocate accepts (Linux 6.18), before it looks at
+// the descriptor; the simulator serves the first five and fails the rest
+// later, where a file system without them would: COLLAPSE_RANGE,
+// INSERT_RANGE and UNSHARE_RANGE, which ext4 or XFS have.
+const (
+	fallocCollapseRange uint32 = 0x08
+	fallocInsertRange   uint32 = 0x20
+	fallocUnshareRange  uint32 = 0x40
+)
+
+// fallocateModeErrno checks a Fallocate mode as vfs_fallocate does: any
+// other combination fails with EOPNOTSUPP before the descriptor's access
+// mode is checked (measured: PUNCH_HOLE|ZERO_RANGE on a read-only
+// descriptor is EOPNOTSUPP, COLLAPSE_RANGE on one EBADF).
+func fallocateModeErrno(mode uint32) syscall.Errno {
 	switch mode {
-	case 0, FallocKeepSize, FallocPunchHole | FallocKeepSize:
+	case 0, FallocKeepSize, FallocPunchHole | FallocKeepSize, FallocZeroRange, FallocZeroRange | FallocKeepSize,
+		fallocCollapseRange, fallocInsertRange, fallocUnshareRange, fallocUnshareRange | FallocKeepSize:
 		return 0
-	case FallocZeroRange, FallocZeroRange | FallocKeepSize:
-		if !tmpfs {
-			return 0
-		}
 	}
 	return syscall.EOPNOTSUPP
 }
@@ -601,14 +608,18 @@ func (n *Node) fallocate(f *fileHandle, req *Request) syscall.Errno {
 	switch {
 	case offset < 0 || length <= 0:
 		return syscall.EINVAL // the loop checks first; kept for direct callers
-	case fallocateModeErrno(mode, ino.tmpfs) != 0:
-		return fallocateModeErrno(mode, ino.tmpfs)
+	case fallocateModeErrno(mode) != 0:
+		return syscall.EOPNOTSUPP
 	case f.flags&OpenWrite == 0:
 		return syscall.EBADF
 	case ino.kind == kindDir:
 		return syscall.EISDIR
 	case offset > maxFileBytes-length:
 		return syscall.EFBIG
+	case mode&(fallocCollapseRange|fallocInsertRange|fallocUnshareRange) != 0:
+		return syscall.EOPNOTSUPP // not simulated
+	case mode&FallocZeroRange != 0 && ino.tmpfs:
+		return syscall.EOPNOTSUPP // shmem_fallocate: KEEP_SIZE and PUNCH_HOLE only
 	}
 	sector := int64(n.fs.sectorBytes)
 	end := offset + length
@@ -674,18 +685,17 @@ func (n *Node) zeroRange(ino *inode, offset, end int64) {
 	}
 }
 
-// syncFileRange checks sync_file_range(2)'s arguments, in the kernel's
-// order (flags and range before the descriptor), and does nothing more:
-// it never makes anything durable.
+// syncFileRange checks sync_file_range(2)'s arguments in the kernel's
+// order (measured on 6.18: the descriptor, then the flags and the range,
+// then the file's type) and does nothing more: it never makes anything
+// durable.
 func (n *Node) syncFileRange(req *Request) syscall.Errno {
-	switch {
-	case req.Flags&^syncFileRangeValid != 0 || req.Offset < 0 || req.Length < 0 || req.Offset > math.MaxInt64-req.Length:
-		return syscall.EINVAL
-	}
 	e := n.fdEntry(req.FD)
 	switch {
 	case e == nil:
 		return syscall.EBADF
+	case req.Flags&^syncFileRangeValid != 0 || req.Offset < 0 || req.Length < 0 || req.Offset > math.MaxInt64-req.Length:
+		return syscall.EINVAL
 	case e.file == nil:
 		return syscall.ESPIPE // neither a file, a directory, a symlink nor a block device
 	}

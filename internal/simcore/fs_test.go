@@ -109,6 +109,7 @@ func TestDirectories(t *testing.T) {
 	want(t, "create under a file", r.openErr(AtCWD, "/f/g", OpenWrite|OpenCreate), syscall.ENOTDIR)
 	want(t, "create with a missing parent", r.openErr(AtCWD, "/no/g", OpenWrite|OpenCreate), syscall.ENOENT)
 	want(t, "create with a trailing slash", r.openErr(AtCWD, "/g/", OpenWrite|OpenCreate), syscall.EISDIR)
+	want(t, "O_CREAT of an existing file with a trailing slash", r.openErr(AtCWD, "/f/", OpenWrite|OpenCreate), syscall.EISDIR)
 	want(t, "open a file with a trailing slash", r.openErr(AtCWD, "/f/", OpenRead), syscall.ENOTDIR)
 	want(t, "O_DIRECTORY on a file", r.openErr(AtCWD, "/f", OpenRead|OpenDirectory), syscall.ENOTDIR)
 	want(t, "O_DIRECTORY|O_CREAT", r.openErr(AtCWD, "/d", OpenRead|OpenDirectory|OpenCreate), syscall.EINVAL)
@@ -368,16 +369,19 @@ func TestFallocateAndFtruncate(t *testing.T) {
 		t.Fatal("ZERO_RANGE did not zero")
 	}
 	want(t, "COLLAPSE_RANGE (not simulated)", falloc(fd, 0x08, 0, 4096), syscall.EOPNOTSUPP)
+	want(t, "an unknown mode bit", falloc(fd, 0x1000, 0, 4096), syscall.EOPNOTSUPP)
 	want(t, "PUNCH|ZERO", falloc(fd, FallocPunchHole|FallocZeroRange|FallocKeepSize, 0, 4096), syscall.EOPNOTSUPP)
 	want(t, "a zero length", falloc(fd, 0, 0, 0), syscall.EINVAL)
 	want(t, "past the size limit", falloc(fd, 0, maxFileBytes, 1), syscall.EFBIG)
 	want(t, "a bad fd", falloc(99, 0, 0, 1), syscall.EBADF)
 	ro := r.open("/f", OpenRead)
 	want(t, "read-only", falloc(ro, 0, 0, 1), syscall.EBADF)
-	want(t, "a bad mode before read-only", falloc(ro, 0x08, 0, 1), syscall.EOPNOTSUPP)
+	want(t, "an invalid mode before read-only", falloc(ro, FallocPunchHole|FallocZeroRange|FallocKeepSize, 0, 1), syscall.EOPNOTSUPP)
+	want(t, "read-only before a mode not simulated", falloc(ro, 0x08, 0, 1), syscall.EBADF)
 	want(t, "a socket", falloc(r.n.Socket(), 0, 0, 1), syscall.ENODEV)
 	shm := r.open("/dev/shm/f", OpenRead|OpenWrite|OpenCreate)
 	want(t, "ZERO_RANGE on tmpfs", falloc(shm, FallocZeroRange, 0, 1), syscall.EOPNOTSUPP)
+	want(t, "a directory", falloc(r.open("/", OpenRead|OpenDirectory), 0, 0, 1), syscall.EBADF)
 	want(t, "PUNCH_HOLE on tmpfs", falloc(shm, FallocPunchHole|FallocKeepSize, 0, 1), 0)
 
 	trunc := func(fd int, length int64) syscall.Errno {
@@ -413,7 +417,8 @@ func TestFadviseAndSyncFileRange(t *testing.T) {
 		return r.errno(Request{Kind: KindSyncFileRange, FD: fd, Flags: flags, Offset: offset, Length: length})
 	}
 	want(t, "sync_file_range", sfr(fd, 7, 0, 0), 0)
-	want(t, "sync_file_range, bad flags before a bad fd", sfr(99, 8, 0, 0), syscall.EINVAL)
+	want(t, "sync_file_range, a bad fd before bad flags", sfr(99, 8, 0, 0), syscall.EBADF)
+	want(t, "sync_file_range, bad flags", sfr(fd, 8, 0, 0), syscall.EINVAL)
 	want(t, "sync_file_range, bad fd", sfr(99, 2, 0, 0), syscall.EBADF)
 	want(t, "sync_file_range, an overflowing range", sfr(fd, 2, 1<<62, 1<<62+1<<61+1<<60), syscall.EINVAL)
 	want(t, "sync_file_range on a socket", sfr(r.n.Socket(), 2, 0, 0), syscall.ESPIPE)
