@@ -108,20 +108,21 @@ type backend interface {
 	canRingDoorbell(to *Loop) bool
 	ringDoorbell(to *Loop) bool
 
-	// Chains (chain.go). nativeChains reports whether the backend runs
-	// chains itself (io_uring: IOSQE_IO_LINK, IORING_OP_LINK_TIMEOUT).
-	// submitChain takes a whole chain, linked through rare.chainNext, every
+	// Chains (chain.go). submitChain takes a whole chain, linked through rare.chainNext, every
 	// operation in stateQueued and counted in pending, and reports whether
 	// it did; a backend without native chains (embedding emulatedChains)
 	// returns false, and the loop runs the chain itself, handing the
-	// backend one operation at a time with submit.
-	nativeChains() bool
+	// backend one operation at a time with submit. io_uring runs its
+	// chains in the kernel (IOSQE_IO_LINK, IORING_OP_LINK_TIMEOUT), except
+	// one with an operation that runs on its workers.
 	submitChain(first *Completion, length int) bool
 	// abandon cancels c, which the backend holds, on the loop's own behalf
 	// (an emulated LinkTimeout expired, or its operation finished first):
 	// it returns codeNone after completing c with codeCanceled, or
-	// EALREADY (c is running and completes on its own), or codeNotFound.
-	// Only backends without native chains are asked.
+	// EALREADY (c is running and completes on its own), or codeNotFound;
+	// io_uring may instead return codeNone with the cancellation under
+	// way, c completing through the ring. Asked only for chains the loop
+	// runs.
 	abandon(c *Completion) errorCode
 }
 
@@ -269,5 +270,4 @@ func (noDoorbells) ringDoorbell(*Loop) bool    { return false }
 // (chain.go): the readiness backends and the simulator.
 type emulatedChains struct{}
 
-func (emulatedChains) nativeChains() bool                { return false }
 func (emulatedChains) submitChain(*Completion, int) bool { return false }

@@ -244,7 +244,8 @@ func (b *readinessBackend) start(c *Completion) {
 		b.cancel(c)
 	case opRead, opWrite, opReadv, opWritev:
 		b.startReadWrite(c)
-	case opFsync, opOpenAt, opStatx:
+	case opFsync, opOpenAt, opStatx, opFallocate, opFtruncate, opRenameat, opUnlinkat,
+		opMkdirat, opLinkat, opSymlinkat, opFadvise, opSyncFileRange:
 		b.toWorkers(c)
 	default:
 		panic("ioloop: internal error: readiness backend cannot start " + c.op.String())

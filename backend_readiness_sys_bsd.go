@@ -92,7 +92,7 @@ func sysPwrite(fd int, buf []byte, offset int64) (int, syscall.Errno) {
 // sysOpenat copies the path into a string for x/sys (which copies it back
 // into a NUL-terminated buffer): two allocations next to an open(2).
 func sysOpenat(dirfd int, pathNUL []byte, flags int, mode uint32) (int, syscall.Errno) {
-	return countOf(unix.Openat(dirfd, string(pathNUL[:len(pathNUL)-1]), flags, mode))
+	return countOf(unix.Openat(dirfd, pathString(pathNUL), flags, mode))
 }
 
 // sysStatx: statx(2) is Linux's, and the Statx operation exists only there.
@@ -108,3 +108,92 @@ func countOf(n int, err error) (int, syscall.Errno) {
 	}
 	return n, 0
 }
+
+// sysWriteDurable and sysWritevDurable: the BSDs and macOS have no
+// per-write sync flag (RWF_DSYNC is Linux's), so the worker that writes
+// syncs the file before the operation completes: sysFsync, which is
+// F_FULLFSYNC on macOS (its fsync(2) leaves the data in the drive's
+// cache) and fsync(2) elsewhere (x/sys has no fdatasync there; fsync does
+// strictly more). As with RWF_DSYNC, a write of nothing syncs nothing, and
+// a sync that fails fails the write.
+func sysWriteDurable(fd int, buf []byte, offset int64, d Durability) (int, syscall.Errno) {
+	var n int
+	var errno syscall.Errno
+	if offset < 0 {
+		n, errno = sysWrite(fd, buf)
+	} else {
+		n, errno = sysPwrite(fd, buf, offset)
+	}
+	return syncAfterWrite(fd, n, errno, d)
+}
+
+func sysWritevDurable(fd int, iovecs []unix.Iovec, bufs [][]byte, offset int64, d Durability) (int, syscall.Errno) {
+	n, errno := sysWritev(fd, iovecs, bufs, offset)
+	return syncAfterWrite(fd, n, errno, d)
+}
+
+// syncAfterWrite syncs after a write that moved bytes. It retries an
+// interrupted sync itself: runFileOp's retry would repeat the write, and
+// at the current position that writes the bytes twice.
+func syncAfterWrite(fd, n int, errno syscall.Errno, d Durability) (int, syscall.Errno) {
+	if errno != 0 || n == 0 {
+		return n, errno
+	}
+	for attempt := 0; attempt < maxEINTRRetries; attempt++ {
+		if errno = sysFsync(fd, d == DataSync); errno != syscall.EINTR {
+			break
+		}
+	}
+	if errno != 0 {
+		return 0, errno
+	}
+	return n, 0
+}
+
+func sysFtruncate(fd int, length int64) syscall.Errno {
+	return errnoOf(unix.Ftruncate(fd, length))
+}
+
+// sysFadvise checks fd (EBADF; ESPIPE for a pipe or socket, as Linux
+// answers) and passes the hint on where the system has posix_fadvise
+// (sysFadviseOS). FreeBSD and NetBSD return posix_fadvise's error as the
+// call's value rather than in errno, which x/sys does not read, so the
+// check here is what reports a bad descriptor on every system.
+func sysFadvise(fd int, offset, length int64, advice int) syscall.Errno {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return errnoOf(err)
+	}
+	if mode := st.Mode & unix.S_IFMT; mode == unix.S_IFIFO || mode == unix.S_IFSOCK {
+		return syscall.ESPIPE
+	}
+	return sysFadviseOS(fd, offset, length, advice)
+}
+
+// sysSyncFileRange: sync_file_range(2) is Linux's, and the SyncFileRange
+// operation exists only there.
+func sysSyncFileRange(int, int64, int64, int) syscall.Errno {
+	return syscall.ENOSYS
+}
+
+// The path operations copy each path into a string for x/sys, as
+// sysOpenat does.
+
+func sysLinkat(oldDirFD int, oldNUL []byte, newDirFD int, newNUL []byte, flags int) syscall.Errno {
+	return errnoOf(unix.Linkat(oldDirFD, pathString(oldNUL), newDirFD, pathString(newNUL), flags))
+}
+
+func sysUnlinkat(dirFD int, pathNUL []byte, flags int) syscall.Errno {
+	return errnoOf(unix.Unlinkat(dirFD, pathString(pathNUL), flags))
+}
+
+func sysMkdirat(dirFD int, pathNUL []byte, mode uint32) syscall.Errno {
+	return errnoOf(unix.Mkdirat(dirFD, pathString(pathNUL), mode))
+}
+
+func sysSymlinkat(targetNUL []byte, newDirFD int, linkNUL []byte) syscall.Errno {
+	return errnoOf(unix.Symlinkat(pathString(targetNUL), newDirFD, pathString(linkNUL)))
+}
+
+// pathString is a NUL-terminated path the Completion keeps, without its NUL.
+func pathString(pathNUL []byte) string { return string(pathNUL[:len(pathNUL)-1]) }

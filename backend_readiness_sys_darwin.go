@@ -70,3 +70,56 @@ func sysFsync(fd int, _ bool) syscall.Errno {
 	}
 	return errnoOf(err)
 }
+
+// sysRenameat is renameatx_np(2) where flags ask for more than rename(2):
+// RenameNoReplace is RENAME_EXCL and RenameExchange RENAME_SWAP.
+// Filesystems without them (not APFS or HFS+) answer ENOTSUP.
+func sysRenameat(oldDirFD int, oldNUL []byte, newDirFD int, newNUL []byte, flags uint32) syscall.Errno {
+	if flags == 0 {
+		return errnoOf(unix.Renameat(oldDirFD, pathString(oldNUL), newDirFD, pathString(newNUL)))
+	}
+	if flags&^(RenameNoReplace|RenameExchange) != 0 || flags == RenameNoReplace|RenameExchange {
+		return syscall.EINVAL // as renameat2(2) answers
+	}
+	native := uint32(unix.RENAME_EXCL)
+	if flags == RenameExchange {
+		native = unix.RENAME_SWAP
+	}
+	return errnoOf(unix.RenameatxNp(oldDirFD, pathString(oldNUL), newDirFD, pathString(newNUL), native))
+}
+
+// sysFallocate emulates mode 0 (allocate, and extend the file) with
+// fcntl(F_PREALLOCATE), which reserves blocks past the file's physical
+// end, then ftruncate to the new size, as Firefox and LLVM do: macOS has
+// no fallocate(2) and no posix_fallocate(3). Blocks inside the file's
+// current size are not allocated (F_PREALLOCATE cannot fill holes), and
+// the other modes (Linux's FALLOC_FL_* bits) fail with ENOTSUP.
+func sysFallocate(fd int, mode uint32, offset, length int64) syscall.Errno {
+	if mode != 0 {
+		return syscall.ENOTSUP
+	}
+	end := offset + length
+	if end < 0 {
+		return syscall.EFBIG
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return errnoOf(err)
+	}
+	if end <= st.Size {
+		return 0
+	}
+	// Contiguous if the filesystem can, any blocks otherwise.
+	store := unix.Fstore_t{Flags: unix.F_ALLOCATECONTIG | unix.F_ALLOCATEALL, Posmode: unix.F_PEOFPOSMODE, Length: end - st.Size}
+	if err := unix.FcntlFstore(uintptr(fd), unix.F_PREALLOCATE, &store); err != nil {
+		store.Flags = unix.F_ALLOCATEALL
+		if err := unix.FcntlFstore(uintptr(fd), unix.F_PREALLOCATE, &store); err != nil {
+			return errnoOf(err)
+		}
+	}
+	return errnoOf(unix.Ftruncate(fd, end))
+}
+
+// sysFadviseOS: macOS has no posix_fadvise (F_RDADVISE only schedules a
+// read-ahead); Fadvise is a hint, and stops at sysFadvise's check.
+func sysFadviseOS(int, int64, int64, int) syscall.Errno { return 0 }

@@ -169,3 +169,89 @@ func sysStatx(dirfd int, pathNUL []byte, flags, mask int, stat *unix.Statx_t) sy
 		uintptr(unsafe.Pointer(stat)), 0)
 	return errno
 }
+
+// sysWriteDurable and sysWritevDurable are Write and Writev with RWF_DSYNC
+// (DataSync) or RWF_SYNC (FileSync): pwritev2(2) makes the data durable
+// before it returns, in one system call, as io_uring's rw_flags do, and
+// fails if the sync fails. Offset -1 writes at the current position and
+// advances it, as pwritev2 defines.
+func sysWriteDurable(fd int, buf []byte, offset int64, d Durability) (int, syscall.Errno) {
+	var one [1]unix.Iovec
+	one[0].Base = unsafe.SliceData(buf)
+	one[0].SetLen(len(buf))
+	return pwritev2(fd, one[:], offset, durableRWF(d))
+}
+
+func sysWritevDurable(fd int, iovecs []unix.Iovec, _ [][]byte, offset int64, d Durability) (int, syscall.Errno) {
+	return pwritev2(fd, iovecs, offset, durableRWF(d))
+}
+
+func durableRWF(d Durability) int {
+	if d == FileSync {
+		return unix.RWF_SYNC
+	}
+	return unix.RWF_DSYNC
+}
+
+// pwritev2Observed, when set (by whitebox tests only, before the loop
+// starts its workers), sees the flags of every durable pwritev2.
+var pwritev2Observed func(flags int)
+
+// pwritev2 passes the offset as two words, low and high, like preadv
+// (-1 is all ones in both).
+func pwritev2(fd int, iovecs []unix.Iovec, offset int64, flags int) (int, syscall.Errno) {
+	if pwritev2Observed != nil {
+		pwritev2Observed(flags)
+	}
+	iov, count := uintptr(unsafe.Pointer(unsafe.SliceData(iovecs))), uintptr(len(iovecs))
+	low, high := uintptr(offset), uintptr(uint64(offset)>>32)
+	n, _, errno := unix.Syscall6(unix.SYS_PWRITEV2, uintptr(fd), iov, count, low, high, uintptr(flags))
+	return int(n), errno
+}
+
+// The file-system operations, as io_uring's opcodes perform them.
+
+func sysFallocate(fd int, mode uint32, offset, length int64) syscall.Errno {
+	return errnoOf(unix.Fallocate(fd, mode, offset, length))
+}
+
+func sysFtruncate(fd int, length int64) syscall.Errno {
+	return errnoOf(unix.Ftruncate(fd, length))
+}
+
+func sysFadvise(fd int, offset, length int64, advice int) syscall.Errno {
+	return errnoOf(unix.Fadvise(fd, offset, length, advice))
+}
+
+func sysSyncFileRange(fd int, offset, length int64, flags int) syscall.Errno {
+	return errnoOf(unix.SyncFileRange(fd, offset, length, flags))
+}
+
+// sysRenameat is renameat2(2): RenameNoReplace and RenameExchange are
+// RENAME_NOREPLACE and RENAME_EXCHANGE.
+func sysRenameat(oldDirFD int, oldNUL []byte, newDirFD int, newNUL []byte, flags uint32) syscall.Errno {
+	_, _, errno := unix.Syscall6(unix.SYS_RENAMEAT2, uintptr(oldDirFD), bufferPointer(oldNUL),
+		uintptr(newDirFD), bufferPointer(newNUL), uintptr(flags), 0)
+	return errno
+}
+
+func sysLinkat(oldDirFD int, oldNUL []byte, newDirFD int, newNUL []byte, flags int) syscall.Errno {
+	_, _, errno := unix.Syscall6(unix.SYS_LINKAT, uintptr(oldDirFD), bufferPointer(oldNUL),
+		uintptr(newDirFD), bufferPointer(newNUL), uintptr(flags), 0)
+	return errno
+}
+
+func sysUnlinkat(dirFD int, pathNUL []byte, flags int) syscall.Errno {
+	_, _, errno := unix.Syscall(unix.SYS_UNLINKAT, uintptr(dirFD), bufferPointer(pathNUL), uintptr(flags))
+	return errno
+}
+
+func sysMkdirat(dirFD int, pathNUL []byte, mode uint32) syscall.Errno {
+	_, _, errno := unix.Syscall(unix.SYS_MKDIRAT, uintptr(dirFD), bufferPointer(pathNUL), uintptr(mode))
+	return errno
+}
+
+func sysSymlinkat(targetNUL []byte, newDirFD int, linkNUL []byte) syscall.Errno {
+	_, _, errno := unix.Syscall(unix.SYS_SYMLINKAT, bufferPointer(targetNUL), uintptr(newDirFD), bufferPointer(linkNUL))
+	return errno
+}

@@ -83,3 +83,13 @@ func vectoredByParts(fd int, bufs [][]byte, offset int64,
 func sysFsync(fd int, _ bool) syscall.Errno {
 	return errnoOf(unix.Fsync(fd))
 }
+
+// sysRenameat: FreeBSD, NetBSD and OpenBSD have renameat(2) only, no
+// flags: RenameNoReplace cannot be made atomic with it (a check before
+// the rename would race), so any flag fails with ENOTSUP.
+func sysRenameat(oldDirFD int, oldNUL []byte, newDirFD int, newNUL []byte, flags uint32) syscall.Errno {
+	if flags != 0 {
+		return syscall.ENOTSUP
+	}
+	return errnoOf(unix.Renameat(oldDirFD, pathString(oldNUL), newDirFD, pathString(newNUL)))
+}

@@ -9,7 +9,9 @@ import (
 )
 
 // filePool runs the operations readiness cannot make non-blocking (file
-// reads and writes, fsync, open, statx, close of files) on a bounded set
+// reads and writes, fsync, open, statx, close of files, and the
+// file-system operations: fallocate, ftruncate, rename, unlink, mkdir,
+// link, symlink, fadvise, sync_file_range) on a bounded set
 // of worker goroutines: one shared FIFO, several workers, the
 // "single queue, multiple workers" architecture, so a slow operation
 // delays only itself. Each worker blocks in its system call on its own OS
@@ -21,6 +23,8 @@ import (
 // the happens-before edges both ways, so the race detector is satisfied
 // and nothing is read half-written. Callbacks never run here: finished
 // completions go to done and the loop is woken (wakeLoop) to collect them.
+// The io_uring backend keeps a pool too, for the file operations whose
+// opcode the kernel lacks.
 type filePool struct {
 	mu         sync.Mutex
 	workReady  sync.Cond // signaled per queued operation for an idle worker
@@ -104,6 +108,9 @@ func (p *filePool) run() {
 		}
 		c := p.work.pop()
 		p.mu.Unlock()
+		if workerStarting != nil {
+			workerStarting(c)
+		}
 		result := runFileOp(c)
 		p.mu.Lock()
 		c.n = result
@@ -112,6 +119,11 @@ func (p *filePool) run() {
 		p.wakeLoop()
 	}
 }
+
+// workerStarting, when set (by whitebox tests only, before the loop
+// starts its workers), runs on the worker before each operation: a test
+// holds an operation "running" with it to cancel or close around it.
+var workerStarting func(c *Completion)
 
 // stop ends every worker once the queue is empty and waits for them, so
 // that Close leaks no goroutine.
@@ -141,21 +153,46 @@ func runFileOp(c *Completion) int32 {
 			}
 		case opWrite:
 			buf := c.io.buf[:min(len(c.io.buf), maxIOLen)]
-			if c.io.offset < 0 {
+			switch {
+			case c.flags != 0: // WriteDurable
+				n, errno = sysWriteDurable(fd, buf, c.io.offset, Durability(c.flags))
+			case c.io.offset < 0:
 				n, errno = sysWrite(fd, buf)
-			} else {
+			default:
 				n, errno = sysPwrite(fd, buf, c.io.offset)
 			}
 		case opReadv:
 			n, errno = sysReadv(fd, c.rare.iovecs, c.rare.bufs, c.io.offset)
 		case opWritev:
-			n, errno = sysWritev(fd, c.rare.iovecs, c.rare.bufs, c.io.offset)
+			if c.flags != 0 { // WritevDurable
+				n, errno = sysWritevDurable(fd, c.rare.iovecs, c.rare.bufs, c.io.offset, Durability(c.flags))
+			} else {
+				n, errno = sysWritev(fd, c.rare.iovecs, c.rare.bufs, c.io.offset)
+			}
 		case opFsync:
 			errno = sysFsync(fd, c.flags&fsyncDatasync != 0)
 		case opOpenAt:
 			n, errno = sysOpenat(fd, c.rare.pathNUL, int(c.flags), c.mode)
 		case opStatx:
 			errno = sysStatx(fd, c.rare.pathNUL, int(c.flags), int(c.mode), c.rare.statx)
+		case opFallocate:
+			errno = sysFallocate(fd, c.mode, c.io.offset, c.rare.lengthBytes)
+		case opFtruncate:
+			errno = sysFtruncate(fd, c.rare.lengthBytes)
+		case opFadvise:
+			errno = sysFadvise(fd, c.io.offset, c.rare.lengthBytes, int(c.flags))
+		case opSyncFileRange:
+			errno = sysSyncFileRange(fd, c.io.offset, c.rare.lengthBytes, int(c.flags))
+		case opRenameat:
+			errno = sysRenameat(fd, c.rare.pathNUL, int(c.rare.dirFD2), c.rare.path2NUL, c.flags)
+		case opLinkat:
+			errno = sysLinkat(fd, c.rare.pathNUL, int(c.rare.dirFD2), c.rare.path2NUL, int(c.flags))
+		case opUnlinkat:
+			errno = sysUnlinkat(fd, c.rare.pathNUL, int(c.flags))
+		case opMkdirat:
+			errno = sysMkdirat(fd, c.rare.pathNUL, c.mode)
+		case opSymlinkat:
+			errno = sysSymlinkat(c.rare.pathNUL, int(c.rare.dirFD2), c.rare.path2NUL)
 		case opClose:
 			// Never retried: after EINTR the descriptor is already
 			// released on Linux, and retrying could close a reused one.

@@ -2,6 +2,8 @@ package ioloop
 
 import (
 	"errors"
+	"math"
+	"runtime"
 	"syscall"
 	"unsafe"
 
@@ -43,7 +45,45 @@ type uringBackend struct {
 	// (Options.LockedThread); deferTaskrun: with DEFER_TASKRUN.
 	singleIssuer bool
 	deferTaskrun bool
+
+	// diverted marks, by operation, the submissions that submit must look
+	// at before writing an SQE: the file operations whose opcode this
+	// kernel lacks (onWorkers), Fadvise and SyncFileRange (a length the
+	// SQE's 32 bits cannot hold), and Cancel (a target on the workers).
+	// One table load keeps the common path as it was.
+	diverted [256]bool
+	// onWorkers marks the operations that run on files (the readiness
+	// backends' worker pool) because the kernel lacks their opcode
+	// (IORING_OP_FTRUNCATE needs 6.9, MKDIRAT, SYMLINKAT and LINKAT 5.15).
+	onWorkers [256]bool
+	// files runs them; filesInPool counts those handed over and not yet
+	// collected. Its workers start on first use: a kernel with every
+	// opcode never starts one.
+	files       filePool
+	filesInPool int
 }
+
+// uringOptionalOps are the file operations with an io_uring opcode that
+// older kernels lack; each runs on the worker pool where it is missing.
+var uringOptionalOps = [...]struct {
+	op     opcode
+	opcode uint8
+}{
+	{opFallocate, uring.OpFallocate},
+	{opFadvise, uring.OpFadvise},
+	{opSyncFileRange, uring.OpSyncFileRange},
+	{opRenameat, uring.OpRenameat},
+	{opUnlinkat, uring.OpUnlinkat},
+	{opMkdirat, uring.OpMkdirat},
+	{opSymlinkat, uring.OpSymlinkat},
+	{opLinkat, uring.OpLinkat},
+	{opFtruncate, uring.OpFtruncate},
+}
+
+// uringPretendMissing, when set (by whitebox tests only, before New),
+// makes setup treat the opcodes it reports true for as missing, so that
+// the worker fallback of a new kernel can be tested on it.
+var uringPretendMissing func(opcode uint8) bool
 
 // uringRequiredOps are the opcodes the operation set needs.
 var uringRequiredOps = []uint8{
@@ -123,7 +163,43 @@ func newURingBackend(l *Loop, opts Options) (*uringBackend, error) {
 	if int(uring.OpMsgRing) < len(supported) && supported[uring.OpMsgRing] {
 		b.doorbells = &doorbells{b: b, skipSuccess: params.Features&uring.FeatCQESkip != 0}
 	}
+	b.routeFileOps(supported)
+	workers := opts.FileWorkers
+	if workers == 0 {
+		workers = DefaultFileWorkers
+	}
+	b.files.init(workers, l.wakeLoop)
 	return b, nil
+}
+
+// routeFileOps decides, from the probe, which file operations run on the
+// workers instead of the kernel.
+func (b *uringBackend) routeFileOps(supported []bool) {
+	for _, o := range uringOptionalOps {
+		has := int(o.opcode) < len(supported) && supported[o.opcode]
+		if !has || (uringPretendMissing != nil && uringPretendMissing(o.opcode)) {
+			b.onWorkers[o.op] = true
+			b.diverted[o.op] = true
+		}
+	}
+	b.diverted[opFadvise] = true
+	b.diverted[opSyncFileRange] = true
+	b.diverted[opCancel] = true
+}
+
+// runsOnWorkers reports whether c, about to be submitted, goes to the
+// worker pool rather than the kernel: its opcode is missing, or its length
+// does not fit the SQE. FADVISE and SYNC_FILE_RANGE carry the length in
+// the SQE's 32-bit len field; newer kernels (from about 6.12) also read a
+// 64-bit FADVISE length from addr, but older ones reject a non-zero addr with EINVAL and no
+// probe tells the two apart, so a length of 4 GiB or more (rare: 0 means
+// "to the end") runs fadvise64(2) or sync_file_range(2) on a worker, on
+// every kernel alike.
+func (b *uringBackend) runsOnWorkers(c *Completion) bool {
+	if b.onWorkers[c.op] {
+		return true
+	}
+	return (c.op == opFadvise || c.op == opSyncFileRange) && c.rare.lengthBytes > math.MaxUint32
 }
 
 func setupRing(entries, cqEntries uint32, lockedThread bool) (*uring.Ring, error) {
@@ -207,6 +283,9 @@ func joinNames(names []string) string {
 }
 
 func (b *uringBackend) submit(c *Completion) {
+	if b.diverted[c.op] && b.divert(c) {
+		return
+	}
 	if b.overflow.head == nil {
 		if sqe := b.ring.GetSQE(); sqe != nil {
 			b.prep(sqe, c)
@@ -214,6 +293,52 @@ func (b *uringBackend) submit(c *Completion) {
 		}
 	}
 	b.overflow.push(c)
+}
+
+// divert takes c away from the kernel if it runs on the workers (or is a
+// Cancel of an operation there) and reports whether it did.
+func (b *uringBackend) divert(c *Completion) bool {
+	if c.op == opCancel {
+		if t := c.cancel.target; t.wait.parked == parkedFile {
+			b.cancelOnWorkers(c, t)
+			return true
+		}
+		return false
+	}
+	if !b.runsOnWorkers(c) {
+		return false
+	}
+	c.state = stateInFlight
+	c.wait.parked = parkedFile
+	b.filesInPool++
+	b.files.submit(c)
+	return true
+}
+
+// cancelOnWorkers answers Cancel c of t, an operation on the workers, as
+// the readiness backends do: one no worker has started is taken back and
+// fails with ErrCanceled; one running cannot be interrupted (EALREADY)
+// and completes with its own result.
+func (b *uringBackend) cancelOnWorkers(c, t *Completion) {
+	c.state = stateInFlight
+	if !b.files.cancel(t) {
+		b.loop.completeWith(c, 0, errorCode(syscall.EALREADY))
+		return
+	}
+	b.filesInPool--
+	t.wait.parked = parkedNone
+	b.loop.completeWith(t, 0, codeCanceled)
+	b.loop.completeWith(c, 0, codeNone)
+}
+
+// collectFiles completes the operations the workers finished, like a reap.
+func (b *uringBackend) collectFiles() {
+	finished := b.files.takeDone()
+	for c := finished.pop(); c != nil; c = finished.pop() {
+		c.wait.parked = parkedNone
+		b.filesInPool--
+		b.loop.complete(c, c.n)
+	}
 }
 
 func (b *uringBackend) resubmit(c *Completion) {
@@ -229,13 +354,19 @@ func (b *uringBackend) unqueue(c *Completion) bool {
 	return b.overflow.remove(c)
 }
 
-func (b *uringBackend) nativeChains() bool { return true }
-
 // submitChain implements backend.submitChain: the chain's SQEs must reach
 // the kernel in one submission, contiguous, or the kernel would end the
 // chain at the submission's end. So it is written to the SQ whole, or
 // queued whole in the overflow FIFO, which drainOverflow moves whole.
 func (b *uringBackend) submitChain(first *Completion, length int) bool {
+	for c := first; c != nil; c = c.rare.chainNext {
+		if b.runsOnWorkers(c) {
+			// An operation the kernel cannot run (a missing opcode, a
+			// length too long for the SQE) cannot be linked to by the
+			// kernel either: the loop runs this chain (chain.go).
+			return false
+		}
+	}
 	if uint32(length) > b.ring.SQEntries() {
 		b.loop.chainTooLong(first, length, b.ring.SQEntries())
 	}
@@ -250,9 +381,42 @@ func (b *uringBackend) submitChain(first *Completion, length int) bool {
 	return true
 }
 
-// abandon is never called: the kernel runs io_uring's chains.
+// abandon implements backend.abandon for the chains the loop runs on
+// io_uring (one of whose operations runs on the workers): an operation
+// still queued or on the workers is taken back as a Cancel would; one in
+// the kernel is canceled by an internal ASYNC_CANCEL, whose own CQE is
+// ignored, and completes (with ECANCELED, or its own result if it won the
+// race) through the ring; codeNone says the cancellation is under way.
 func (b *uringBackend) abandon(c *Completion) errorCode {
-	panic("ioloop: internal error: io_uring asked to abandon " + c.op.String())
+	switch {
+	case c.wait.parked == parkedFile:
+		if !b.files.cancel(c) {
+			return errorCode(syscall.EALREADY)
+		}
+		b.filesInPool--
+		c.wait.parked = parkedNone
+	case c.state == stateQueued:
+		if !b.overflow.remove(c) {
+			return codeNotFound
+		}
+	case c.state == stateInFlight && c.token != 0:
+		sqe := b.ring.GetSQE()
+		if sqe == nil {
+			b.flush()
+			if sqe = b.ring.GetSQE(); sqe == nil {
+				return codeNotFound // the kernel holds a full SQ: let the operation finish
+			}
+		}
+		sqe.Opcode = uring.OpAsyncCancel
+		sqe.Fd = -1
+		sqe.Addr = c.token
+		sqe.UserData = internalToken
+		return codeNone
+	default:
+		return codeNotFound
+	}
+	b.loop.completeWith(c, c.progress(), codeCanceled)
+	return codeNone
 }
 
 // prep fills sqe for c and moves c in flight. The kernel reads every
@@ -290,6 +454,7 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 		}
 		setBuffer(sqe, c.io.buf)
 		sqe.Off = uint64(c.io.offset) // -1 becomes the "current position" marker
+		sqe.OpFlags = durableRWFlags[c.flags&3]
 	case opReadv, opWritev:
 		sqe.Opcode = uring.OpReadv
 		if c.op == opWritev {
@@ -298,6 +463,7 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 		sqe.Addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(c.rare.iovecs))))
 		sqe.Len = uint32(len(c.rare.iovecs))
 		sqe.Off = uint64(c.io.offset)
+		sqe.OpFlags = durableRWFlags[c.flags&3]
 	case opFsync:
 		sqe.Opcode = uring.OpFsync
 		sqe.OpFlags = c.flags
@@ -326,12 +492,60 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 		sqe.Fd = -1
 		sqe.Addr = uint64(uintptr(unsafe.Pointer(&c.rare.timeout)))
 		sqe.Len = 1
+	case opFallocate:
+		sqe.Opcode = uring.OpFallocate
+		sqe.Off = uint64(c.io.offset)
+		sqe.Addr = uint64(c.rare.lengthBytes)
+		sqe.Len = c.mode
+	case opFtruncate:
+		sqe.Opcode = uring.OpFtruncate
+		sqe.Off = uint64(c.rare.lengthBytes)
+	case opFadvise, opSyncFileRange:
+		sqe.Opcode = uring.OpFadvise
+		if c.op == opSyncFileRange {
+			sqe.Opcode = uring.OpSyncFileRange
+		}
+		sqe.Off = uint64(c.io.offset)
+		sqe.Len = uint32(c.rare.lengthBytes) // below 4 GiB: longer ones run on a worker (runsOnWorkers)
+		sqe.OpFlags = c.flags
+	case opRenameat, opLinkat:
+		sqe.Opcode = uring.OpRenameat
+		if c.op == opLinkat {
+			sqe.Opcode = uring.OpLinkat
+		}
+		sqe.Addr = pathAddr(c.rare.pathNUL)
+		sqe.Len = uint32(c.rare.dirFD2)
+		sqe.Off = pathAddr(c.rare.path2NUL)
+		sqe.OpFlags = c.flags // RenameNoReplace and RenameExchange are Linux's RENAME_ values
+	case opUnlinkat:
+		sqe.Opcode = uring.OpUnlinkat
+		sqe.Addr = pathAddr(c.rare.pathNUL)
+		sqe.OpFlags = c.flags
+	case opMkdirat:
+		sqe.Opcode = uring.OpMkdirat
+		sqe.Addr = pathAddr(c.rare.pathNUL)
+		sqe.Len = c.mode
+	case opSymlinkat:
+		sqe.Opcode = uring.OpSymlinkat
+		sqe.Fd = c.rare.dirFD2
+		sqe.Addr = pathAddr(c.rare.pathNUL)
+		sqe.Off = pathAddr(c.rare.path2NUL)
 	default:
 		panic("ioloop: internal error: io_uring backend cannot prepare " + c.op.String())
 	}
-	if c.link&linkToNext != 0 {
-		sqe.Flags |= uring.SQEIOLink
+	if c.link&(linkToNext|linkEmulated) == linkToNext {
+		sqe.Flags |= uring.SQEIOLink // the kernel's chain, not one the loop runs
 	}
+}
+
+// durableRWFlags are the rw_flags of a Write or Writev by its Durability
+// (c.flags: 0 for a plain write or any read).
+var durableRWFlags = [4]uint32{DataSync: uring.RWFDSync, FileSync: uring.RWFSync}
+
+// pathAddr is the address of a NUL-terminated path the Completion keeps;
+// the kernel copies it at submission.
+func pathAddr(pathNUL []byte) uint64 {
+	return uint64(uintptr(unsafe.Pointer(unsafe.SliceData(pathNUL))))
 }
 
 func setBuffer(sqe *uring.SQE, buf []byte) {
@@ -355,7 +569,7 @@ func (b *uringBackend) poll(timeoutNs int64) error {
 		return err
 	}
 	wait := timeoutNs != 0 && !b.loop.callbacksReady() && b.ring.CQReady() == 0 &&
-		b.armWake() && b.loop.announceSleep(loopInKernel, nil)
+		b.armWake() && b.loop.announceSleep(loopInKernel, &b.files.doneCount)
 	toSubmit := b.ring.Publish()
 	// With DEFER_TASKRUN, asking for events along with a submission costs
 	// nothing and posts the completions the kernel deferred, on kernels
@@ -373,6 +587,14 @@ func (b *uringBackend) poll(timeoutNs int64) error {
 		if err != nil && !transientEnterError(err) {
 			return b.enterError(err)
 		}
+	}
+	if b.filesInPool > 0 {
+		if !wait && b.files.doneCount.Load() == 0 {
+			// As on the readiness backends: with GOMAXPROCS=1 a program
+			// polling in a tight loop would keep the workers from running.
+			runtime.Gosched()
+		}
+		b.collectFiles()
 	}
 	return b.reap()
 }
@@ -477,6 +699,14 @@ func (b *uringBackend) cancelAll() {
 	for c := b.overflow.pop(); c != nil; c = b.overflow.pop() {
 		b.loop.completeWith(c, c.progress(), codeCanceled)
 	}
+	// Operations on the workers that none has started; the running ones
+	// finish, and Close polls until they are collected.
+	queued := b.files.cancelQueued()
+	for c := queued.pop(); c != nil; c = queued.pop() {
+		b.filesInPool--
+		c.wait.parked = parkedNone
+		b.loop.completeWith(c, 0, codeCanceled)
+	}
 	b.loop.forEachInFlight(func(token uint64) {
 		sqe := b.ring.GetSQE()
 		for attempt := 0; sqe == nil && attempt < 1000; attempt++ {
@@ -494,6 +724,7 @@ func (b *uringBackend) cancelAll() {
 }
 
 func (b *uringBackend) close() error {
+	b.files.stop() // first: a worker's wakeup writes to the eventfd closeWake closes
 	err := b.closeWake()
 	if err2 := b.ring.Close(); err == nil {
 		err = err2

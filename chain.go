@@ -64,6 +64,8 @@ const (
 	// linkRejected: the operation's arguments were rejected at submission
 	// (errCode holds why); the whole chain fails at EndChain.
 	linkRejected
+	// linkEmulated: the loop runs this chain, not the kernel.
+	linkEmulated
 )
 
 // codeLinkTimeoutFired is how io_uring reports a LinkTimeout that fired
@@ -134,6 +136,9 @@ func (l *Loop) EndChain() {
 	}
 	if l.backend.submitChain(ch.first, ch.length) {
 		return
+	}
+	for c := ch.first; c != nil; c = c.rare.chainNext {
+		c.link |= linkEmulated
 	}
 	l.startLinked(ch.first)
 }
@@ -281,7 +286,7 @@ func (l *Loop) releaseLinked(c *Completion) bool {
 	if c.op == opLinkTimeout {
 		return l.releaseLinkTimeout(c)
 	}
-	native := l.backend.nativeChains()
+	native := c.link&linkEmulated == 0
 	if native && c.errCode == codeCanceled && c.link&(linkFirst|linkCancelRequested) == 0 && !l.closing {
 		// The kernel canceled an operation that never ran, because an
 		// earlier one failed; unless its LinkTimeout canceled it.

@@ -482,3 +482,74 @@ func TestAllocsRemoteWakeups(t *testing.T) {
 		})
 	})
 }
+
+// TestAllocsFileops: the file-system operations and durable writes, each
+// in a cycle that leaves the file system as it found it, on every backend
+// and on io_uring's worker fallback (every optional opcode missing).
+func TestAllocsFileops(t *testing.T) {
+	body := func(t *testing.T, l *Loop) {
+		dir := tempDir(t, l)
+		path, fd := tempFile(t, l, pattern(8192, 4))
+		other, sub := dir+"/other", dir+"/sub"
+		buf := make([]byte, 512)
+		bufs := [][]byte{buf[:100], buf[100:300]}
+		cases := []struct {
+			name string
+			runs int
+			op   func(s *allocState)
+		}{
+			{"Fallocate", 200, func(s *allocState) { Fallocate(l, &s.c, fd, 0, 0, 8192, s, (*allocState).onErr); s.wait(1) }},
+			{"Ftruncate", 200, func(s *allocState) { Ftruncate(l, &s.c, fd, 8192, s, (*allocState).onErr); s.wait(1) }},
+			{"Fadvise", 500, func(s *allocState) {
+				Fadvise(l, &s.c, fd, 0, 0, unix.FADV_SEQUENTIAL, s, (*allocState).onErr)
+				s.wait(1)
+			}},
+			{"SyncFileRange", 200, func(s *allocState) {
+				SyncFileRange(l, &s.c, fd, 0, 4096, unix.SYNC_FILE_RANGE_WRITE, s, (*allocState).onErr)
+				s.wait(1)
+			}},
+			{"Renameat", 200, func(s *allocState) {
+				Renameat(l, &s.c, unix.AT_FDCWD, path, unix.AT_FDCWD, other, 0, s, (*allocState).onErr)
+				s.wait(1)
+				Renameat(l, &s.c, unix.AT_FDCWD, other, unix.AT_FDCWD, path, RenameNoReplace, s, (*allocState).onErr)
+				s.wait(1)
+			}},
+			{"LinkatUnlinkat", 200, func(s *allocState) {
+				Linkat(l, &s.c, unix.AT_FDCWD, path, unix.AT_FDCWD, other, 0, s, (*allocState).onErr)
+				s.wait(1)
+				Unlinkat(l, &s.c, unix.AT_FDCWD, other, 0, s, (*allocState).onErr)
+				s.wait(1)
+			}},
+			{"SymlinkatUnlinkat", 200, func(s *allocState) {
+				Symlinkat(l, &s.c, path, unix.AT_FDCWD, other, s, (*allocState).onErr)
+				s.wait(1)
+				Unlinkat(l, &s.c, unix.AT_FDCWD, other, 0, s, (*allocState).onErr)
+				s.wait(1)
+			}},
+			{"MkdiratUnlinkat", 200, func(s *allocState) {
+				Mkdirat(l, &s.c, unix.AT_FDCWD, sub, 0o755, s, (*allocState).onErr)
+				s.wait(1)
+				Unlinkat(l, &s.c, unix.AT_FDCWD, sub, unix.AT_REMOVEDIR, s, (*allocState).onErr)
+				s.wait(1)
+			}},
+			{"WriteDurable", 50, func(s *allocState) {
+				WriteDurable(l, &s.c, fd, buf, 1024, DataSync, s, (*allocState).onCount)
+				s.wait(1)
+			}},
+			{"WritevDurable", 50, func(s *allocState) {
+				WritevDurable(l, &s.c, fd, bufs, -1, FileSync, s, (*allocState).onCount)
+				s.wait(1)
+			}},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				s := &allocState{loop: l}
+				wantNoAllocs(t, s, tc.runs, func() { tc.op(s) })
+			})
+		}
+	}
+	forEachBackend(t, Options{}, body)
+	t.Run("io_uring-workers", func(t *testing.T) {
+		body(t, newFileFallbackLoop(t, Options{}, allMissing))
+	})
+}

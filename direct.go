@@ -18,6 +18,24 @@ import (
 //	Linux, FreeBSD, NetBSD  open(2) with O_DIRECT
 //	macOS                   fcntl(F_NOCACHE) after open(2)
 //	OpenBSD                 none
+//
+// A log opened the way TigerBeetle and Seastar open theirs: O_DIRECT and
+// O_DSYNC together, through OpenAt (Linux; or OpenDirect with O_DSYNC in
+// flags, which probes and falls back):
+//
+//	OpenAt(l, c, unix.AT_FDCWD, path, unix.O_RDWR|unix.O_DIRECT|unix.O_DSYNC, 0, ctx, onOpen)
+//
+// Each Write on it then bypasses the page cache and is durable (data, and
+// the size if it grew) when its callback runs, with no Fdatasync: the
+// kernel issues the write with FUA or a cache flush. On io_uring that is
+// one request per durable write, which fio measured here at 4.2-5.0k
+// durable 4 KiB writes/s at queue depth 1 against 0.8-0.9k for write plus
+// fsync. Buffers, offsets and lengths must be aligned (AlignedBuffer,
+// DirectFile's alignments); a misaligned one fails with EINVAL. Preallocate
+// the file (Fallocate, then Fsync once), so that appends do not change its
+// size and O_DSYNC has no metadata to write. To make only some writes
+// durable, use WriteDurable on a file opened without O_DSYNC.
+// TestDurableODirectODsync checks this on every kernel backend.
 
 // DirectAlignment is the alignment AlignedBuffer uses by default: the page
 // size, which satisfies O_DIRECT on every common filesystem and device.

@@ -14,6 +14,16 @@ import (
 // (unix.AT_FDCWD for the working directory), copied into storage the
 // Completion reuses (no allocation per operation in steady state), and a
 // path containing a NUL byte fails with EINVAL through the callback.
+//
+// How each runs, per backend (docs/ARCHITECTURE.md, "File-system
+// operations"): on io_uring as the kernel's opcode (IORING_OP_FALLOCATE,
+// FTRUNCATE, RENAMEAT, UNLINKAT, MKDIRAT, LINKAT, SYMLINKAT, FADVISE,
+// SYNC_FILE_RANGE), probed at setup; where the kernel lacks one
+// (FTRUNCATE needs Linux 6.9, MKDIRAT, SYMLINKAT and LINKAT 5.15) that
+// operation runs its system call on the loop's file worker pool, as on the
+// readiness backends (epoll, kqueue), with the same results. The kqueue
+// systems lack some of the calls; each function's documentation says
+// what they do instead.
 
 // Durability says how durable a WriteDurable or WritevDurable is when its
 // callback runs.
@@ -50,11 +60,20 @@ func (d Durability) String() string {
 
 // WriteDurable is Write, durable when its callback runs: the bytes it
 // reports written are on stable storage as d says (DataSync or FileSync).
-// On Linux the kernel does it in one request (RWF_DSYNC or RWF_SYNC); where
-// the OS has no such flag (kqueue systems) the worker that writes also
-// syncs, before the operation completes. An invalid d panics.
+// If the sync fails, the write fails with its error. An invalid d panics.
+//
+//	Linux (io_uring)   one WRITE request with RWF_DSYNC or RWF_SYNC in rw_flags
+//	Linux (epoll)      pwritev2(2) with RWF_DSYNC or RWF_SYNC, on a file worker
+//	macOS              write, then fcntl(F_FULLFSYNC) on the same worker, for both:
+//	                   macOS's fsync(2) does not flush the drive's cache
+//	FreeBSD, NetBSD,   write, then fsync(2) on the same worker, for both
+//	OpenBSD            (x/sys has no fdatasync there; fsync does more)
+//
+// Offset -1 writes at the current position and advances it, as Write.
+// A write of nothing syncs nothing. On a socket or pipe there is no
+// storage to sync, and it is a plain Write.
 func WriteDurable[T any](l *Loop, c *Completion, fd int, buf []byte, offset int64, d Durability, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
-	checkDurability(d)
+	checkDurability("WriteDurable", d)
 	l.prepare(c, opWrite, callback == nil)
 	c.op = opWrite
 	c.fd = int32(fd)
@@ -65,9 +84,9 @@ func WriteDurable[T any](l *Loop, c *Completion, fd int, buf []byte, offset int6
 }
 
 // WritevDurable is Writev, durable when its callback runs, as
-// WriteDurable.
+// WriteDurable says per OS (Linux: WRITEV or pwritev2 with the flag).
 func WritevDurable[T any](l *Loop, c *Completion, fd int, bufs [][]byte, offset int64, d Durability, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
-	checkDurability(d)
+	checkDurability("WritevDurable", d)
 	l.prepare(c, opWritev, callback == nil)
 	c.op = opWritev
 	c.fd = int32(fd)
@@ -77,9 +96,12 @@ func WritevDurable[T any](l *Loop, c *Completion, fd int, bufs [][]byte, offset 
 	submitFileOp(l, c, offsetErrno(offset), unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
-func checkDurability(d Durability) {
+// checkDurability panics, naming the call, for a Durability that is
+// neither DataSync nor FileSync (the zero value included: a plain write is
+// Write, not a WriteDurable of nothing).
+func checkDurability(call string, d Durability) {
 	if d != DataSync && d != FileSync {
-		panic("ioloop: WriteDurable with an invalid Durability " + d.String() + "; use DataSync or FileSync")
+		panic("ioloop: " + call + " with an invalid Durability " + d.String() + "; use DataSync or FileSync")
 	}
 }
 
@@ -90,6 +112,13 @@ func checkDurability(d Durability) {
 // Preallocating a log file and syncing it once makes later appends
 // cheaper to make durable: fdatasync need not write the size. A negative
 // offset or a length <= 0 fails with EINVAL.
+//
+//	Linux           fallocate(2), every mode (IORING_OP_FALLOCATE on io_uring)
+//	FreeBSD         posix_fallocate(2) for mode 0 (64-bit systems); other modes ENOTSUP
+//	macOS           mode 0: fcntl(F_PREALLOCATE) past the end, then ftruncate to
+//	                offset+length (holes inside the file stay holes); other modes ENOTSUP
+//	NetBSD, OpenBSD ENOTSUP: no call reserves space (NetBSD's posix_fallocate is
+//	                unimplemented on FFS); Ftruncate gives the size without the space
 func Fallocate[T any](l *Loop, c *Completion, fd int, mode uint32, offset, length int64, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opFallocate, callback == nil)
 	c.op = opFallocate
@@ -102,7 +131,8 @@ func Fallocate[T any](l *Loop, c *Completion, fd int, mode uint32, offset, lengt
 
 // Ftruncate sets the size of the file fd to length bytes, like
 // ftruncate(2): bytes past it are dropped, and a file grown by it reads as
-// zeros. A negative length fails with EINVAL.
+// zeros. A negative length fails with EINVAL. Every OS has ftruncate(2);
+// io_uring uses IORING_OP_FTRUNCATE (Linux 6.9+) or a worker.
 func Ftruncate[T any](l *Loop, c *Completion, fd int, length int64, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opFtruncate, callback == nil)
 	c.op = opFtruncate
@@ -112,8 +142,9 @@ func Ftruncate[T any](l *Loop, c *Completion, fd int, length int64, ctx *T, call
 }
 
 // Rename flags, for Renameat. Linux has both (renameat2(2)); macOS has both
-// under other names (renameatx_np); other systems have neither, and a
-// Renameat with flags there fails with ENOTSUP.
+// under other names (renameatx_np's RENAME_EXCL and RENAME_SWAP); FreeBSD,
+// NetBSD and OpenBSD have neither, and a Renameat with flags there fails
+// with ENOTSUP: a check before a plain rename would not be atomic.
 const (
 	// RenameNoReplace fails with EEXIST instead of replacing an existing
 	// newPath.
@@ -127,7 +158,13 @@ const (
 // RenameExchange. A rename is atomic: a crash leaves the old name or the
 // new one, never neither. It is durable only once the directory holding
 // newPath (and, across directories, oldPath's) is synced: open the
-// directory with O_DIRECTORY and Fsync it.
+// directory with O_DIRECTORY and Fsync it. Across file systems it fails
+// with EXDEV; a directory onto a non-empty one with ENOTEMPTY; both flags
+// together with EINVAL.
+//
+//	Linux           renameat2(2) (IORING_OP_RENAMEAT on io_uring)
+//	macOS           renameat(2), or renameatx_np(2) with flags
+//	FreeBSD, NetBSD, OpenBSD  renameat(2); any flag: ENOTSUP
 func Renameat[T any](l *Loop, c *Completion, oldDirFD int, oldPath string, newDirFD int, newPath string, flags uint32, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opRenameat, callback == nil)
 	c.op = opRenameat
@@ -136,8 +173,11 @@ func Renameat[T any](l *Loop, c *Completion, oldDirFD int, oldPath string, newDi
 }
 
 // Unlinkat removes path (relative to dirFD), like unlinkat(2): a file, or
-// with flags unix.AT_REMOVEDIR an empty directory (ENOTEMPTY otherwise).
-// Like a rename, the removal is durable once the directory is synced.
+// with flags unix.AT_REMOVEDIR an empty directory (ENOTEMPTY otherwise,
+// ENOTDIR for a file). Like a rename, the removal is durable once the
+// directory is synced. A directory without AT_REMOVEDIR fails with EISDIR
+// on Linux and EPERM on macOS and the BSDs (POSIX's answer): each kernel's
+// own.
 func Unlinkat[T any](l *Loop, c *Completion, dirFD int, path string, flags int, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opUnlinkat, callback == nil)
 	c.op = opUnlinkat
@@ -147,7 +187,9 @@ func Unlinkat[T any](l *Loop, c *Completion, dirFD int, path string, flags int, 
 }
 
 // Mkdirat creates the directory path (relative to dirFD) with permission
-// bits mode (less the umask), like mkdirat(2).
+// bits mode (less the umask), like mkdirat(2): EEXIST if path exists,
+// ENOENT if its parent does not. Every OS has mkdirat(2); io_uring uses
+// IORING_OP_MKDIRAT (5.15+) or a worker.
 func Mkdirat[T any](l *Loop, c *Completion, dirFD int, path string, mode uint32, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opMkdirat, callback == nil)
 	c.op = opMkdirat
@@ -160,7 +202,9 @@ func Mkdirat[T any](l *Loop, c *Completion, dirFD int, path string, mode uint32,
 // (relative to oldDirFD), like linkat(2); flags may hold
 // unix.AT_SYMLINK_FOLLOW. Creating a file under a temporary name and
 // linking it in place is, like a rename, durable once the directory is
-// synced.
+// synced; unlike a rename it fails with EEXIST instead of replacing
+// newPath. Across file systems it fails with EXDEV. Every OS has
+// linkat(2); io_uring uses IORING_OP_LINKAT (5.15+) or a worker.
 func Linkat[T any](l *Loop, c *Completion, oldDirFD int, oldPath string, newDirFD int, newPath string, flags int, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opLinkat, callback == nil)
 	c.op = opLinkat
@@ -170,7 +214,8 @@ func Linkat[T any](l *Loop, c *Completion, oldDirFD int, oldPath string, newDirF
 
 // Symlinkat creates linkPath (relative to newDirFD) as a symbolic link
 // whose contents are target, like symlinkat(2). target is not checked:
-// it may name nothing.
+// it may name nothing. An existing linkPath fails with EEXIST. Every OS
+// has symlinkat(2); io_uring uses IORING_OP_SYMLINKAT (5.15+) or a worker.
 func Symlinkat[T any](l *Loop, c *Completion, target string, newDirFD int, linkPath string, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opSymlinkat, callback == nil)
 	c.op = opSymlinkat
@@ -182,6 +227,12 @@ func Symlinkat[T any](l *Loop, c *Completion, target string, newDirFD int, linkP
 // posix_fadvise(2): advice is unix.FADV_SEQUENTIAL, FADV_WILLNEED,
 // FADV_DONTNEED and so on. It is a hint: where the OS has no fadvise
 // (macOS, OpenBSD) it checks fd and does nothing else.
+//
+//	Linux           fadvise64(2) (IORING_OP_FADVISE on io_uring; a length of
+//	                4 GiB or more, which the SQE cannot carry, runs on a worker)
+//	FreeBSD         checks fd, then posix_fadvise(2) (64-bit systems)
+//	macOS, NetBSD,  checks fd (EBADF; ESPIPE for a pipe or socket) and succeeds:
+//	OpenBSD         no posix_fadvise (NetBSD's is not worth a hand-made call)
 func Fadvise[T any](l *Loop, c *Completion, fd int, offset, length int64, advice int, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opFadvise, callback == nil)
 	c.op = opFadvise

@@ -69,6 +69,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/ioloop/ioloop/internal/uring"
 	"golang.org/x/sys/unix"
 )
 
@@ -801,4 +802,164 @@ func TestFallbackEnvInvalid(t *testing.T) {
 		t.Errorf("%s: New: %q, want an error naming %s and %q", r.scenario, got, BackendEnv, bogus)
 	}
 	r.want(t, "new_err_is_setup_error", "true")
+}
+
+// The io_uring backend's other fallback: file operations whose opcode the
+// kernel lacks (IORING_OP_FTRUNCATE needs 6.9, MKDIRAT, SYMLINKAT and
+// LINKAT 5.15, ...) run on its worker pool. The kernel here has them all,
+// so uringPretendMissing makes setup count them as missing; the same
+// conformance bodies (fileopsCases) then run on the workers, and
+// workerStarting holds an operation "running" to cancel and close around
+// it deterministically.
+
+// poolWorkers counts the file workers the io_uring backend has started.
+func (b *uringBackend) poolWorkers() int {
+	b.files.mu.Lock()
+	defer b.files.mu.Unlock()
+	return b.files.workers
+}
+
+// newFileFallbackLoop returns an io_uring loop on which the optional
+// opcodes missing reports true for count as missing.
+func newFileFallbackLoop(t *testing.T, opts Options, missing func(opcode uint8) bool) *Loop {
+	t.Helper()
+	uringPretendMissing = missing
+	defer func() { uringPretendMissing = nil }()
+	opts.Backend = BackendIOUring
+	l := newTestLoop(t, opts)
+	b := uringOf(l)
+	for _, o := range uringOptionalOps {
+		if b.onWorkers[o.op] != missing(o.opcode) {
+			t.Fatalf("%s (IORING_OP_%s): on the workers = %v, want %v", o.op, uring.OpName(o.opcode), b.onWorkers[o.op], missing(o.opcode))
+		}
+	}
+	return l
+}
+
+func allMissing(uint8) bool { return true }
+
+// TestFallbackFileopsProbe: this kernel has every opcode, so a plain
+// io_uring loop runs none of the operations on workers; pretending one is
+// missing moves that one only.
+func TestFallbackFileopsProbe(t *testing.T) {
+	l := newTestLoop(t, Options{Backend: BackendIOUring})
+	for _, o := range uringOptionalOps {
+		if uringOf(l).onWorkers[o.op] {
+			t.Errorf("%s runs on the workers, but the kernel (probe) has IORING_OP_%s", o.op, uring.OpName(o.opcode))
+		}
+	}
+	l2 := newFileFallbackLoop(t, Options{}, func(op uint8) bool { return op == uring.OpFtruncate })
+	_, fd := tempFile(t, l2, []byte("0123456789"))
+	err := fsOp(t, l2, func(c *Completion, r *opResult) { Ftruncate(l2, c, fd, 4, r, (*opResult).onErr) })
+	wantErrno(t, "Ftruncate on a worker", err, nil)
+	if uringOf(l2).poolWorkers() != 1 {
+		t.Fatalf("Ftruncate with IORING_OP_FTRUNCATE missing started %d workers, want 1", uringOf(l2).poolWorkers())
+	}
+	err = fsOp(t, l2, func(c *Completion, r *opResult) { Fallocate(l2, c, fd, 0, 0, 8192, r, (*opResult).onErr) })
+	wantErrno(t, "Fallocate in the kernel", err, nil)
+	if sqe := uringOf(l2).ring.LastSQE(); sqe.Opcode != uring.OpFallocate {
+		t.Fatalf("the last SQE is opcode %s, want FALLOCATE", uring.OpName(sqe.Opcode))
+	}
+}
+
+// TestFallbackFileopsOnWorkers runs every file-operation conformance body
+// with all the optional opcodes missing: results and errors match the
+// kernel's.
+func TestFallbackFileopsOnWorkers(t *testing.T) {
+	for _, fc := range fileopsCases {
+		t.Run(fc.name, func(t *testing.T) {
+			l := newFileFallbackLoop(t, Options{}, allMissing)
+			fc.fn(t, l)
+			if uringOf(l).poolWorkers() == 0 {
+				t.Fatalf("no operation ran on a worker")
+			}
+		})
+	}
+}
+
+// holdWorkers makes each worker announce the operation it starts on
+// started and wait for gate before running it, until the test ends.
+func holdWorkers(t *testing.T) (started chan *Completion, gate chan struct{}) {
+	started, gate = make(chan *Completion, 16), make(chan struct{})
+	workerStarting = func(c *Completion) {
+		started <- c
+		<-gate
+	}
+	t.Cleanup(func() { workerStarting = nil }) // registered before the loop's: runs after its Close
+	return started, gate
+}
+
+// TestFallbackFileopsCancel: on the workers, Cancel takes back an
+// operation no worker has started (nil; the target gets ErrCanceled) and
+// answers EALREADY for one running, which completes with its own result.
+func TestFallbackFileopsCancel(t *testing.T) {
+	started, gate := holdWorkers(t)
+	l := newFileFallbackLoop(t, Options{FileWorkers: 1}, allMissing)
+	dir := tempDir(t, l)
+	var running, queued, cancelQueued, cancelRunning Completion
+	var rRunning, rQueued, rCancelQueued, rCancelRunning opResult
+	Mkdirat(l, &running, unix.AT_FDCWD, filepath.Join(dir, "running"), 0o755, &rRunning, (*opResult).onErr)
+	Mkdirat(l, &queued, unix.AT_FDCWD, filepath.Join(dir, "queued"), 0o755, &rQueued, (*opResult).onErr)
+	if c := <-started; c != &running {
+		t.Fatalf("the worker started %p, want the first Mkdirat", c)
+	}
+	Cancel(l, &cancelQueued, &queued, &rCancelQueued, (*opResult).onErr)
+	Cancel(l, &cancelRunning, &running, &rCancelRunning, (*opResult).onErr)
+	await(t, l, &rCancelQueued, &rQueued, &rCancelRunning)
+	wantOK(t, "Cancel of the queued Mkdirat", &rCancelQueued)
+	wantErr(t, "the canceled Mkdirat", &rQueued, ErrCanceled)
+	wantErr(t, "Cancel of the running Mkdirat", &rCancelRunning, syscall.EALREADY)
+	if rRunning.calls != 0 {
+		t.Fatalf("the running Mkdirat completed while its worker was held")
+	}
+	close(gate)
+	await(t, l, &rRunning)
+	wantOK(t, "the running Mkdirat", &rRunning)
+	if !pathExists(t, l, filepath.Join(dir, "running")) || pathExists(t, l, filepath.Join(dir, "queued")) {
+		t.Fatalf("after the cancel: the running Mkdirat's directory must exist and the canceled one's must not")
+	}
+}
+
+// releaseOnCallback is the ctx of the queued operation in
+// TestFallbackFileopsClose: its callback, which Close runs with
+// ErrCanceled, lets the held worker go on.
+type releaseOnCallback struct {
+	opResult
+	gate chan struct{}
+}
+
+func (r *releaseOnCallback) onErr(c *Completion, err error) {
+	r.opResult.onErr(c, err)
+	close(r.gate)
+}
+
+// TestFallbackFileopsClose: Close with an operation running on a worker
+// and one queued behind it: the queued one gets ErrCanceled, Close waits
+// for the running one, which gets its own result, and each callback runs
+// once.
+func TestFallbackFileopsClose(t *testing.T) {
+	started, gate := holdWorkers(t)
+	l := newFileFallbackLoop(t, Options{FileWorkers: 1}, allMissing)
+	dir := tempDir(t, l)
+	path, fd := tempFile(t, l, []byte("0123456789"))
+	var running, queued Completion
+	var rRunning opResult
+	rQueued := &releaseOnCallback{gate: gate}
+	Ftruncate(l, &running, fd, 3, &rRunning, (*opResult).onErr)
+	Mkdirat(l, &queued, unix.AT_FDCWD, filepath.Join(dir, "never"), 0o755, rQueued, (*releaseOnCallback).onErr)
+	<-started
+	if err := l.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	wantOK(t, "the Ftruncate running during Close", &rRunning)
+	wantErr(t, "the Mkdirat queued during Close", &rQueued.opResult, ErrCanceled)
+	if l.Pending() != 0 {
+		t.Fatalf("Pending() = %d after Close", l.Pending())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "never")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the canceled Mkdirat ran: %v", err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() != 3 {
+		t.Fatalf("the Ftruncate did not run to its end before Close returned: %v %v", st, err)
+	}
 }

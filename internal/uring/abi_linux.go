@@ -11,26 +11,33 @@ import "strconv"
 // Opcodes (enum io_uring_op). Only the values are ABI; the names follow the
 // kernel's IORING_OP_* constants.
 const (
-	OpNop         uint8 = 0
-	OpReadv       uint8 = 1
-	OpWritev      uint8 = 2
-	OpFsync       uint8 = 3
-	OpTimeout     uint8 = 11
-	OpAccept      uint8 = 13
-	OpAsyncCancel uint8 = 14
-	OpConnect     uint8 = 16
-	OpOpenat      uint8 = 18
-	OpClose       uint8 = 19
-	OpStatx       uint8 = 21
-	OpRead        uint8 = 22
-	OpWrite       uint8 = 23
-	OpSend        uint8 = 26
-	OpRecv        uint8 = 27
-	OpShutdown    uint8 = 34
-	OpMsgRing     uint8 = 40
-	// OpLinkTimeout (IORING_OP_LINK_TIMEOUT, 5.5) bounds the SQE linked
-	// before it.
-	OpLinkTimeout uint8 = 15
+	OpNop           uint8 = 0
+	OpReadv         uint8 = 1
+	OpWritev        uint8 = 2
+	OpFsync         uint8 = 3
+	OpSyncFileRange uint8 = 8
+	OpTimeout       uint8 = 11
+	OpLinkTimeout   uint8 = 15 // bounds the SQE linked before it (5.5)
+	OpAccept        uint8 = 13
+	OpAsyncCancel   uint8 = 14
+	OpConnect       uint8 = 16
+	OpFallocate     uint8 = 17
+	OpOpenat        uint8 = 18
+	OpClose         uint8 = 19
+	OpStatx         uint8 = 21
+	OpRead          uint8 = 22
+	OpWrite         uint8 = 23
+	OpFadvise       uint8 = 24
+	OpSend          uint8 = 26
+	OpRecv          uint8 = 27
+	OpShutdown      uint8 = 34
+	OpRenameat      uint8 = 35 // 5.11
+	OpUnlinkat      uint8 = 36 // 5.11
+	OpMkdirat       uint8 = 37 // 5.15
+	OpSymlinkat     uint8 = 38 // 5.15
+	OpLinkat        uint8 = 39 // 5.15
+	OpMsgRing       uint8 = 40
+	OpFtruncate     uint8 = 55 // 6.9
 )
 
 // opNames names the opcodes the kernel may report in a probe, for
@@ -145,6 +152,26 @@ const MsgRingData uint64 = 0
 // Per-opcode flags.
 const (
 	FsyncDatasync uint32 = 1 << 0 // IORING_FSYNC_DATASYNC in fsync_flags
+)
+
+// Where the file-system opcodes take their arguments (io_uring/fs.c,
+// sync.c, advise.c, truncate.c), in SQE field names:
+//
+//	FALLOCATE        fd, Off offset, Addr length (64 bits), Len mode
+//	FTRUNCATE        fd, Off length
+//	FADVISE          fd, Off offset, Len length (32 bits; newer kernels, from about 6.12, also read a 64-bit Addr, which older ones reject with EINVAL), OpFlags advice
+//	SYNC_FILE_RANGE  fd, Off offset, Len length (32 bits), OpFlags flags
+//	RENAMEAT         fd old dirfd, Addr old path, Len new dirfd, Off new path (addr2), OpFlags rename flags
+//	LINKAT           as RENAMEAT, OpFlags AT_ flags
+//	UNLINKAT         fd dirfd, Addr path, OpFlags AT_REMOVEDIR
+//	MKDIRAT          fd dirfd, Addr path, Len mode
+//	SYMLINKAT        fd new dirfd, Addr target, Off link path (addr2)
+//
+// WRITE and WRITEV take RWF_DSYNC or RWF_SYNC (linux/fs.h) in OpFlags
+// (rw_flags), as pwritev2(2) does.
+const (
+	RWFDSync uint32 = 0x2 // RWF_DSYNC
+	RWFSync  uint32 = 0x4 // RWF_SYNC
 )
 
 // mmap offsets.

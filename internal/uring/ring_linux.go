@@ -181,6 +181,10 @@ func (r *Ring) GetSQE() *SQE {
 	return sqe
 }
 
+// LastSQE returns the SQE GetSQE handed out last (a zeroed one before
+// the first); tests read it to see what the loop asked of the kernel.
+func (r *Ring) LastSQE() *SQE { return &r.sqes[(r.sqeTail-1)&r.sqMask] }
+
 // SQSpace returns how many SQEs GetSQE can still hand out.
 func (r *Ring) SQSpace() uint32 {
 	return r.sqEntries - (r.sqeTail - atomic.LoadUint32(r.sqHead))

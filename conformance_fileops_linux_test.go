@@ -1,0 +1,96 @@
+package ioloop
+
+import (
+	"math"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// The Linux-only parts of the file-system operations: fallocate's modes,
+// SyncFileRange, and lengths that do not fit the 32-bit length of an
+// io_uring SQE (FADVISE, SYNC_FILE_RANGE), which the io_uring backend
+// runs on its workers.
+
+func init() {
+	fileopsCases = append(fileopsCases,
+		fileopsCase{"FallocateModes", testFileopsFallocateModes},
+		fileopsCase{"SyncFileRange", testFileopsSyncFileRange},
+		fileopsCase{"LongLengths", testFileopsLongLengths},
+	)
+}
+
+func TestFileopsFallocateModes(t *testing.T) { forEachBackend(t, Options{}, testFileopsFallocateModes) }
+func TestFileopsSyncFileRange(t *testing.T)  { forEachBackend(t, Options{}, testFileopsSyncFileRange) }
+func TestFileopsLongLengths(t *testing.T)    { forEachBackend(t, Options{}, testFileopsLongLengths) }
+
+func fallocate(t *testing.T, l *Loop, fd int, mode uint32, offset, length int64) error {
+	t.Helper()
+	return fsOp(t, l, func(c *Completion, r *opResult) { Fallocate(l, c, fd, mode, offset, length, r, (*opResult).onErr) })
+}
+
+func testFileopsFallocateModes(t *testing.T, l *Loop) {
+	content := pattern(16384, 5)
+	path, fd := tempFile(t, l, content)
+	// KEEP_SIZE allocates past the end without growing the file.
+	wantErrno(t, "Fallocate KEEP_SIZE", fallocate(t, l, fd, unix.FALLOC_FL_KEEP_SIZE, 16384, 1<<20), nil)
+	if size := fileSize(t, l, fd); size != 16384 {
+		t.Fatalf("size after Fallocate(KEEP_SIZE) past the end = %d, want 16384", size)
+	}
+	// PUNCH_HOLE (which requires KEEP_SIZE) makes a range read as zeros.
+	wantErrno(t, "Fallocate PUNCH_HOLE", fallocate(t, l, fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 4096, 8192), nil)
+	want := append([]byte(nil), content...)
+	clear(want[4096:12288])
+	wantFile(t, l, path, want)
+	wantErrno(t, "Fallocate PUNCH_HOLE without KEEP_SIZE", fallocate(t, l, fd, unix.FALLOC_FL_PUNCH_HOLE, 0, 4096), syscall.EOPNOTSUPP)
+	// ZERO_RANGE zeros a range, and without KEEP_SIZE extends the file.
+	wantErrno(t, "Fallocate ZERO_RANGE", fallocate(t, l, fd, unix.FALLOC_FL_ZERO_RANGE, 12288, 8192), nil)
+	want = append(want[:12288], make([]byte, 8192)...)
+	wantFile(t, l, path, want)
+}
+
+func testFileopsSyncFileRange(t *testing.T, l *Loop) {
+	_, fd := tempFile(t, l, pattern(65536, 6))
+	sfr := func(fd int, offset, length int64, flags int) error {
+		return fsOp(t, l, func(c *Completion, r *opResult) {
+			SyncFileRange(l, c, fd, offset, length, flags, r, (*opResult).onErr)
+		})
+	}
+	all := unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+	wantErrno(t, "SyncFileRange write", sfr(fd, 0, 0, unix.SYNC_FILE_RANGE_WRITE), nil)
+	wantErrno(t, "SyncFileRange wait and write", sfr(fd, 4096, 8192, all), nil)
+	wantErrno(t, "SyncFileRange of a bad fd", sfr(badFD, 0, 0, unix.SYNC_FILE_RANGE_WRITE), syscall.EBADF)
+	wantErrno(t, "SyncFileRange with unknown flags", sfr(fd, 0, 0, 1<<8), syscall.EINVAL)
+	wantErrno(t, "SyncFileRange with a negative offset", sfr(fd, -1, 0, unix.SYNC_FILE_RANGE_WRITE), syscall.EINVAL)
+}
+
+// testFileopsLongLengths: lengths of 4 GiB and more. sync_file_range
+// rejects a range whose end overflows (EINVAL) and takes a length of 0 as
+// "to the end", so a length of exactly 4 GiB near the largest offset tells
+// a 64-bit length (EINVAL) from one cut to 32 bits (0: success). Fadvise
+// takes any range; there the test checks that io_uring ran it on a worker
+// instead of cutting it into the SQE.
+func testFileopsLongLengths(t *testing.T, l *Loop) {
+	_, fd := tempFile(t, l, pattern(4096, 7))
+	const fourGiB = 1 << 32
+	b := uringOf(l)
+	if b != nil && b.poolWorkers() != 0 {
+		t.Fatalf("io_uring: %d file workers before any operation needed one", b.poolWorkers())
+	}
+	err := fsOp(t, l, func(c *Completion, r *opResult) {
+		Fadvise(l, c, fd, 0, fourGiB+1, unix.FADV_DONTNEED, r, (*opResult).onErr)
+	})
+	wantErrno(t, "Fadvise of 4 GiB + 1", err, nil)
+	if b != nil && b.poolWorkers() == 0 {
+		t.Fatalf("io_uring: Fadvise of 4 GiB + 1 did not run on a worker (the SQE would cut it to 32 bits)")
+	}
+	err = fsOp(t, l, func(c *Completion, r *opResult) {
+		SyncFileRange(l, c, fd, math.MaxInt64-fourGiB/2, fourGiB, unix.SYNC_FILE_RANGE_WRITE, r, (*opResult).onErr)
+	})
+	wantErrno(t, "SyncFileRange of 4 GiB ending past the largest offset", err, syscall.EINVAL)
+	err = fsOp(t, l, func(c *Completion, r *opResult) {
+		SyncFileRange(l, c, fd, 0, fourGiB+4096, unix.SYNC_FILE_RANGE_WRITE, r, (*opResult).onErr)
+	})
+	wantErrno(t, "SyncFileRange of 4 GiB + 4 KiB", err, nil)
+}
