@@ -292,7 +292,7 @@ func (n *Node) openAt(req *Request) int32 {
 	case ino == nil && res.parent.dead:
 		return -int32(syscall.ENOENT)
 	case ino == nil:
-		ino = fs.create(res, kindFile, req.Mode&0o7777&^Umask)
+		ino = fs.create(res, kindFile, req.Mode&0o7777&^Umask, nil)
 	case flags&OpenCreate != 0 && flags&OpenExclusive != 0:
 		return -int32(syscall.EEXIST)
 	case ino.kind == kindSymlink:
@@ -341,6 +341,7 @@ func (n *Node) newFileHandle(ino *inode, flags uint32) *fileHandle {
 		f = new(fileHandle)
 	}
 	*f = fileHandle{ino: ino, flags: flags}
+	ino.opens++
 	return f
 }
 

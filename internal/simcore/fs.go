@@ -1,6 +1,7 @@
 package simcore
 
 import (
+	"bytes"
 	"slices"
 	"syscall"
 )
@@ -48,8 +49,14 @@ type inode struct {
 	mode  uint32 // permission bits
 	// name is the name the inode was created with, for the trace.
 	name string
-	// links counts the live entries that name the inode.
-	links int32
+	// links counts the live entries that name the inode, opens its open
+	// descriptors.
+	links, opens int32
+	// home is the directory the inode was created in; moved is set once
+	// it is renamed or linked anywhere. An inode that only ever had its
+	// one name may be re-created (see reuse).
+	home  *inode
+	moved bool
 
 	// A regular file.
 	data    image
@@ -64,6 +71,7 @@ type inode struct {
 	parent         *inode // the live parent (the root is its own)
 	subdirs        int32  // live entries that are directories (nlink is 2 + subdirs)
 	dead           bool   // removed: nothing can be created in it any more
+	removed        *inode // the last inode removed from this directory, for reuse
 	mountRoot      bool   // the root of a device mounted on the root file system (/dev/shm)
 	// Scratch of syncDir and crash: a sequence bound, and two counters.
 	mark       uint64
@@ -290,7 +298,9 @@ func (fs *fileSystem) crashNamespace(r *Rand, trace *Trace, nowNs int64, n *Node
 	clear(fs.records)
 	fs.records = fs.records[:0]
 	for _, ino := range fs.order {
-		ino.seen, ino.keep, ino.reachable, ino.links = 0, 0, false, 0
+		// The crash closed every descriptor, and what was removed is
+		// forgotten.
+		ino.seen, ino.keep, ino.reachable, ino.links, ino.opens, ino.removed = 0, 0, false, 0, 0, nil
 		if ino.kind == kindDir {
 			ino.subdirs = 0
 		}
@@ -486,12 +496,59 @@ func (n *Node) lookupCreate(dirFD int, path []byte, dir bool) (walkResult, sysca
 	return res, 0
 }
 
-// create adds a new inode at a lookup's last component and journals it.
-func (fs *fileSystem) create(res walkResult, kind inodeKind, mode uint32) *inode {
+// create adds a new inode at a lookup's last component (a symlink to
+// target) and journals it.
+func (fs *fileSystem) create(res walkResult, kind inodeKind, mode uint32, target []byte) *inode {
+	dir := res.parent
 	name := fs.intern(res.name)
-	ino := fs.newInode(kind, mode, res.parent.tmpfs, name)
-	fs.setEntry(res.parent, name, ino)
-	fs.journal(nsChange{dir: res.parent, name: name, target: ino}, nsChange{})
+	ino := dir.reuse(kind, name, mode, target)
+	if ino == nil {
+		ino = fs.newInode(kind, mode, dir.tmpfs, name)
+		ino.home = dir
+		ino.target = append(ino.target, target...)
+	}
+	fs.setEntry(dir, name, ino)
+	fs.journal(nsChange{dir: dir, name: name, target: ino}, nsChange{})
+	return ino
+}
+
+// noteRemoved remembers an inode just removed from dir, which create may
+// bring back (reuse).
+func (dir *inode) noteRemoved(ino *inode) {
+	if ino.links == 0 && !ino.moved && ino.home == dir && ino.kind != kindFile {
+		dir.removed = ino
+	}
+}
+
+// reuse returns the directory or symlink last removed from dir, to be
+// created again as the same inode, when nothing could tell the two apart:
+// it had only ever this one name, nothing holds it open, and it would be
+// created the same (an empty directory with the same mode and nothing
+// durable inside; a symlink with the same target). File systems reuse a
+// freed inode for the next one created as a matter of course; here it is
+// what lets removing and re-creating a name allocate nothing. A crash
+// that undoes the removal finds the same inode there, which it would have
+// found anyway, in the same state.
+func (dir *inode) reuse(kind inodeKind, name string, mode uint32, target []byte) *inode {
+	ino := dir.removed
+	if ino == nil || ino.kind != kind || ino.name != name || ino.mode != mode || ino.links != 0 ||
+		ino.opens != 0 || ino.moved || ino.home != dir {
+		return nil
+	}
+	switch kind {
+	case kindDir:
+		if len(ino.entries) != 0 || len(ino.durableEntries) != 0 {
+			return nil
+		}
+	case kindSymlink:
+		if !bytes.Equal(ino.target, target) {
+			return nil
+		}
+	default:
+		return nil // a file has data: not worth proving it indistinguishable
+	}
+	dir.removed = nil
+	ino.dead = false
 	return ino
 }
 
@@ -500,7 +557,7 @@ func (n *Node) mkdirat(req *Request) syscall.Errno {
 	if errno != 0 {
 		return errno
 	}
-	n.fs.create(res, kindDir, req.Mode&0o1777&^Umask)
+	n.fs.create(res, kindDir, req.Mode&0o1777&^Umask, nil)
 	return 0
 }
 
@@ -515,8 +572,7 @@ func (n *Node) symlinkat(req *Request) syscall.Errno {
 	if errno != 0 {
 		return errno
 	}
-	link := n.fs.create(res, kindSymlink, 0o777)
-	link.target = append(link.target[:0], req.Path...)
+	n.fs.create(res, kindSymlink, 0o777, req.Path)
 	return 0
 }
 
@@ -545,6 +601,7 @@ func (n *Node) linkat(req *Request) syscall.Errno {
 	}
 	fs := &n.fs
 	name := fs.intern(res.name)
+	old.ino.moved = true
 	fs.setEntry(res.parent, name, old.ino)
 	fs.journal(nsChange{dir: res.parent, name: name, target: old.ino}, nsChange{})
 	return 0
@@ -587,6 +644,7 @@ func (n *Node) unlinkat(req *Request) syscall.Errno {
 	if rmdir {
 		res.ino.dead = true
 	}
+	res.parent.noteRemoved(res.ino)
 	fs.journal(nsChange{dir: res.parent, name: name}, nsChange{})
 	return 0
 }
@@ -663,8 +721,10 @@ func (n *Node) renameat(req *Request) syscall.Errno {
 	}
 	fs := &n.fs
 	oldName, newName := fs.intern(old.name), fs.intern(nu.name)
+	old.ino.moved = true
 	if exchange {
 		a, b := old.ino, nu.ino
+		b.moved = true
 		fs.setEntry(old.parent, oldName, b)
 		fs.setEntry(nu.parent, newName, a)
 		fs.journal(nsChange{dir: old.parent, name: oldName, target: b}, nsChange{dir: nu.parent, name: newName, target: a})
@@ -673,9 +733,12 @@ func (n *Node) renameat(req *Request) syscall.Errno {
 	if nu.ino != nil && nu.ino.kind == kindDir {
 		nu.ino.dead = true // an empty directory replaced
 	}
-	ino := old.ino
+	ino, replaced := old.ino, nu.ino
 	fs.removeEntry(old.parent, oldName)
 	fs.setEntry(nu.parent, newName, ino)
+	if replaced != nil {
+		nu.parent.noteRemoved(replaced)
+	}
 	fs.journal(nsChange{dir: old.parent, name: oldName}, nsChange{dir: nu.parent, name: newName, target: ino})
 	return 0
 }

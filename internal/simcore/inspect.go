@@ -30,7 +30,7 @@ func (n *Node) MkdirAll(path string) syscall.Errno {
 		case res.ino != nil:
 			continue
 		}
-		fs.create(res, kindDir, 0o755)
+		fs.create(res, kindDir, 0o755, nil)
 		fs.syncDir(res.parent)
 	}
 	return 0
@@ -57,7 +57,7 @@ func (n *Node) WriteFile(path string, data []byte) {
 	}
 	ino := res.ino
 	if ino == nil {
-		ino = fs.create(res, kindFile, 0o644)
+		ino = fs.create(res, kindFile, 0o644, nil)
 		fs.syncDir(res.parent)
 	}
 	ino.data.resize(0)

@@ -336,6 +336,7 @@ func (n *Node) allocFD(e fdEntry) int {
 
 func (n *Node) freeFD(fd int) {
 	if f := n.fds[fd].file; f != nil {
+		f.ino.opens--
 		*f = fileHandle{}
 		n.spareFiles = append(n.spareFiles, f)
 	}
