@@ -527,8 +527,9 @@ func (dir *inode) noteRemoved(ino *inode) {
 // durable inside; a symlink with the same target). File systems reuse a
 // freed inode for the next one created as a matter of course; here it is
 // what lets removing and re-creating a name allocate nothing. A crash
-// that undoes the removal finds the same inode there, which it would have
-// found anyway, in the same state.
+// that undoes the removal finds the same inode there, in the state the
+// re-created one has: the first one's, unless something was since made
+// durable inside the re-created directory (docs/SIMULATION.md says so).
 func (dir *inode) reuse(kind inodeKind, name string, mode uint32, target []byte) *inode {
 	ino := dir.removed
 	if ino == nil || ino.kind != kind || ino.name != name || ino.mode != mode || ino.links != 0 ||
