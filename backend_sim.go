@@ -181,11 +181,11 @@ func (b *simBackend) startOne(c *Completion) {
 	case opRead:
 		req.Kind, req.Buf = simcore.KindRead, c.io.buf
 	case opWrite:
-		req.Kind, req.Buf = simcore.KindWrite, c.io.buf
+		req.Kind, req.Buf, req.Flags = simcore.KindWrite, c.io.buf, simDurability(c.flags)
 	case opReadv:
 		req.Kind, req.Bufs = simcore.KindReadv, c.rare.bufs
 	case opWritev:
-		req.Kind, req.Bufs = simcore.KindWritev, c.rare.bufs
+		req.Kind, req.Bufs, req.Flags = simcore.KindWritev, c.rare.bufs, simDurability(c.flags)
 	case opFsync:
 		req.Kind = simcore.KindFsync
 		if c.flags&fsyncDatasync != 0 {
@@ -212,6 +212,33 @@ func (b *simBackend) startOne(c *Completion) {
 			l.complete(c, -int32(syscall.EINVAL))
 			return
 		}
+	case opFallocate:
+		req.Kind, req.Mode, req.Length = simcore.KindFallocate, c.mode, c.rare.lengthBytes
+	case opFtruncate:
+		req.Kind, req.Length = simcore.KindFtruncate, c.rare.lengthBytes
+	case opFadvise:
+		req.Kind, req.Flags, req.Length = simcore.KindFadvise, c.flags, c.rare.lengthBytes
+	case opSyncFileRange:
+		req.Kind, req.Flags, req.Length = simcore.KindSyncFileRange, c.flags, c.rare.lengthBytes
+	case opMkdirat:
+		req.Kind, req.Path, req.Mode = simcore.KindMkdirat, c.rare.pathNUL[:len(c.rare.pathNUL)-1], c.mode
+		req.FD = simDirFD(c.fd)
+	case opUnlinkat:
+		req.Kind, req.Path = simcore.KindUnlinkat, c.rare.pathNUL[:len(c.rare.pathNUL)-1]
+		req.FD, req.Flags = simDirFD(c.fd), simAtFlags(c.flags, unix.AT_REMOVEDIR, simcore.UnlinkRemoveDir)
+	case opRenameat, opLinkat, opSymlinkat:
+		req.Path, req.Path2 = c.rare.pathNUL[:len(c.rare.pathNUL)-1], c.rare.path2NUL[:len(c.rare.path2NUL)-1]
+		req.FD, req.FD2 = simDirFD(c.fd), simDirFD(c.rare.dirFD2)
+		switch c.op {
+		case opRenameat:
+			// RenameNoReplace and RenameExchange are the simulator's own
+			// values (Linux's).
+			req.Kind, req.Flags = simcore.KindRenameat, c.flags
+		case opLinkat:
+			req.Kind, req.Flags = simcore.KindLinkat, simAtFlags(c.flags, unix.AT_SYMLINK_FOLLOW, simcore.LinkFollow)
+		default:
+			req.Kind = simcore.KindSymlinkat
+		}
 	default:
 		panic("ioloop: internal error: operation " + c.op.String() + " reached the simulator")
 	}
@@ -224,6 +251,32 @@ func simDirFD(fd int32) int {
 		return simcore.AtCWD
 	}
 	return int(fd)
+}
+
+// simDurability translates a write's Durability (0: a plain write).
+func simDurability(flags uint32) uint32 {
+	switch Durability(flags) {
+	case DataSync:
+		return simcore.WriteDataSync
+	case FileSync:
+		return simcore.WriteFileSync
+	}
+	return 0
+}
+
+// simAtFlags translates the one AT_* flag an operation takes (its value
+// differs between systems) into the simulator's bit; any other bit is
+// kept, out of the simulator's range, so that it fails with EINVAL as the
+// kernel fails unknown flags.
+func simAtFlags(flags uint32, osFlag int, simFlag uint32) uint32 {
+	out := flags &^ uint32(osFlag)
+	if out != 0 {
+		out |= 1 << 31
+	}
+	if flags&uint32(osFlag) != 0 {
+		out |= simFlag
+	}
+	return out
 }
 
 // accessModeMask is O_ACCMODE: O_RDONLY, O_WRONLY and O_RDWR are 0, 1 and
@@ -242,7 +295,7 @@ func simOpenFlags(flags uint32) uint32 {
 	}
 	for _, pair := range [...][2]uint32{{unix.O_CREAT, simcore.OpenCreate}, {unix.O_EXCL, simcore.OpenExclusive},
 		{unix.O_TRUNC, simcore.OpenTruncate}, {unix.O_APPEND, simcore.OpenAppend},
-		{unix.O_DIRECTORY, simcore.OpenDirectory}} {
+		{unix.O_DIRECTORY, simcore.OpenDirectory}, {unix.O_NOFOLLOW, simcore.OpenNoFollow}} {
 		if flags&pair[0] != 0 {
 			out |= pair[1]
 		}

@@ -6,10 +6,14 @@ import (
 )
 
 func simStatFlags(flags uint32) uint32 {
+	var out uint32
 	if flags&unix.AT_EMPTY_PATH != 0 {
-		return simcore.StatEmptyPath
+		out |= simcore.StatEmptyPath
 	}
-	return 0
+	if flags&unix.AT_SYMLINK_NOFOLLOW != 0 {
+		out |= simcore.StatNoFollow
+	}
+	return out
 }
 
 // fillSimStat fills the fields of struct statx the simulator knows.

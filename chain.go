@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // Linked operations: a chain of operations that run one after another, in
@@ -177,15 +179,9 @@ func LinkTimeout[T any](l *Loop, c *Completion, d time.Duration, ctx *T, callbac
 		panic("ioloop: LinkTimeout right after another LinkTimeout; an operation has at most one")
 	}
 	c.timer.durationNs = max(int64(d), 0)
-	rare := c.attachRare()
-	rare.timeout.Sec, rare.timeout.Nsec = splitTimeout(c.timer.durationNs)
+	c.attachRare().timeout = unix.NsecToTimespec(c.timer.durationNs)
 	c.cancel.target = l.chain.last
 	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
-}
-
-// splitTimeout turns a duration into a timespec's fields.
-func splitTimeout(ns int64) (sec, nsec int64) {
-	return ns / int64(time.Second), ns % int64(time.Second)
 }
 
 // addToChain takes a submission made while a chain is open; code, if not

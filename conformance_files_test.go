@@ -118,14 +118,8 @@ func TestReadWriteErrors(t *testing.T) {
 			{"Write to a bad fd", true, badFD, syscall.EBADF},
 			{"Read from a bad fd", false, badFD, syscall.EBADF},
 		}
-		if simOf(l) == nil { // the simulated file system has no directories to open
-			dirFD, err := unix.Open(t.TempDir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			closeOnCleanup(t, dirFD)
-			cases = append(cases, errCase{"Read from a directory", false, dirFD, syscall.EISDIR})
-		}
+		dirFD := openFile(t, l, tempDir(t, l), unix.O_RDONLY|unix.O_DIRECTORY)
+		cases = append(cases, errCase{"Read from a directory", false, dirFD, syscall.EISDIR})
 
 		buf := []byte("data")
 		for _, tc := range cases {
@@ -394,23 +388,21 @@ func TestOpenAt(t *testing.T) {
 		await(t, l, &r)
 		wantN(t, "Read through the fd from OpenAt", &r, 10)
 
-		if simOf(l) == nil { // the simulated file system has no directories to open
-			// Relative to a directory descriptor.
-			dirFD, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			closeOnCleanup(t, dirFD)
-			r = opResult{}
-			OpenAt(l, &c, dirFD, "created", unix.O_RDONLY, 0, &r, (*opResult).onCount)
-			await(t, l, &r)
-			if r.err != nil || r.n < 0 {
-				t.Fatalf("OpenAt(dirfd, relative): fd=%d err=%v", r.n, r.err)
-			}
-			closeOnCleanup(t, r.n)
-			if got := readAllNonblocking(t, nil, r.n, 10); string(got) != "via openat" {
-				t.Fatalf("read %q through the fd from OpenAt(dirfd)", got)
-			}
+		// Relative to a directory descriptor.
+		dirFD := openFile(t, l, dir, unix.O_RDONLY|unix.O_DIRECTORY)
+		r = opResult{}
+		OpenAt(l, &c, dirFD, "created", unix.O_RDONLY, 0, &r, (*opResult).onCount)
+		await(t, l, &r)
+		if r.err != nil || r.n < 0 {
+			t.Fatalf("OpenAt(dirfd, relative): fd=%d err=%v", r.n, r.err)
+		}
+		ownFD(t, l, r.n)
+		got := make([]byte, 16)
+		r2 := opResult{}
+		Read(l, &c, r.n, got, 0, &r2, (*opResult).onCount)
+		await(t, l, &r2)
+		if string(got[:r2.n]) != "via openat" {
+			t.Fatalf("read %q through the fd from OpenAt(dirfd)", got[:r2.n])
 		}
 
 		type errCase struct {

@@ -311,7 +311,7 @@ func TestOffsetRules(t *testing.T) {
 			await(t, l, &r)
 			wantN(t, "Read at offset 0 on a pipe", &r, 4)
 		}
-		path := filepath.Join(t.TempDir(), "f")
+		path := filepath.Join(tempDir(t, l), "f")
 		if simOf(l) == nil {
 			if err := os.WriteFile(path, []byte("0123456789"), 0o600); err != nil {
 				t.Fatal(err)

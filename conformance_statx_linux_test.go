@@ -23,7 +23,7 @@ func TestStatx(t *testing.T) {
 			// The mode of a new file is OpenAt's, less the umask (022 on
 			// the simulator); the inode number is checked for agreement
 			// between the two ways of asking.
-			path = "/tmp/iol/data"
+			path = filepath.Join(tempDir(t, l), "data")
 			var r opResult
 			var c Completion
 			OpenAt(l, &c, unix.AT_FDCWD, path, unix.O_CREAT|unix.O_RDWR, 0o640, &r, (*opResult).onCount)

@@ -77,7 +77,7 @@ func ExampleLinkTimeout() {
 		log.Fatal(err)
 	}
 	defer l.Close()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -337,15 +337,18 @@ func shortTempDir(t testing.TB) string {
 	return dir
 }
 
-// tempDir returns a directory for the test's files: t.TempDir on the
-// kernel backends; on the simulator, whose file system is flat (any path
-// names a file, and no directory needs to exist), a prefix unique to the
-// test.
+// tempDir returns a new, empty directory for the test's files: t.TempDir
+// on the kernel backends; on the simulator, a directory unique to the test
+// created on the loop's node (durably, as if its parent had been synced).
 func tempDir(t testing.TB, l *Loop) string {
 	t.Helper()
 	if l != nil && simOf(l) != nil {
 		simTempDirs++
-		return fmt.Sprintf("/tmp/iol%d", simTempDirs)
+		dir := fmt.Sprintf("/tmp/iol%d", simTempDirs)
+		if errno := simOf(l).node.MkdirAll(dir); errno != 0 {
+			t.Fatalf("mkdir %s on the simulated node: %v", dir, errno)
+		}
+		return dir
 	}
 	return t.TempDir()
 }

@@ -212,6 +212,19 @@ func TestFileSurvivesOnlyWhatWasSynced(t *testing.T) {
 	if st.err != nil {
 		t.Fatal(st.err)
 	}
+	// The file's name is durable once its directory is synced.
+	st.done = false
+	ioloop.OpenAt(l, &op, unix.AT_FDCWD, "/", unix.O_RDONLY|unix.O_DIRECTORY, 0, st, func(st *state, _ *ioloop.Completion, fd int, err error) {
+		if err != nil {
+			st.err, st.done = err, true
+			return
+		}
+		ioloop.Fsync(l, &op, fd, st, func(st *state, _ *ioloop.Completion, err error) { st.err, st.done = err, true })
+	})
+	w.RunUntil(time.Second, func() bool { return st.done })
+	if st.err != nil {
+		t.Fatal(st.err)
+	}
 	st.done = false
 	ioloop.Write(l, &op, st.fd, bytes.Repeat([]byte{'u'}, 8192), 8192, st, func(st *state, _ *ioloop.Completion, _ int, err error) {
 		st.err, st.done = err, true

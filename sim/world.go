@@ -157,7 +157,12 @@ func (n *Node) Crashed() bool { return n.core.Crashed() }
 // run, because the program that would receive them is gone; this is the
 // one exception to "exactly one callback per operation". Its connections
 // are reset (peers see ECONNRESET), and every write that no completed
-// Fsync covered may be kept, lost, or torn at sector granularity.
+// Fsync covered may be kept, lost, or torn at sector granularity. Every
+// directory change (a create, rename, unlink, link, mkdir) that no Fsync
+// of its directory covered may be undone, each directory keeping a prefix
+// of its changes and a rename staying atomic; a file left without a
+// durable name vanishes, and /dev/shm comes back empty. docs/SIMULATION.md
+// has the whole model.
 func (n *Node) Crash() { n.core.Crash() }
 
 // Restart brings a crashed node back with a new Loop, on the disk the
@@ -171,6 +176,34 @@ func (n *Node) Restart() *ioloop.Loop {
 	n.world.core.Trace().Note(n.world.core.NowNs(), "restart "+n.Name())
 	return n.loop
 }
+
+// The node's file system seen from outside, as a test sets up and
+// inspects a machine's disk beside the program: at once, with no latency,
+// no faults and nothing in the trace. Paths are absolute.
+
+// MkdirAll creates the directory at path and its missing parents, durably
+// (as if each parent had been synced), and returns the errno of the step
+// that failed, if any (ENOTDIR when a file is in the way).
+func (n *Node) MkdirAll(path string) error {
+	if errno := n.core.MkdirAll(path); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// WriteFile creates or replaces the file at path (and its missing parent
+// directories) with a copy of data, durable as if it and its directory had
+// been synced. It panics if path names a directory.
+func (n *Node) WriteFile(path string, data []byte) { n.core.WriteFile(path, data) }
+
+// ReadFile returns a copy of the file at path as a read would see it now
+// (after a crash: what the crash left), and whether it exists. Symlinks
+// are followed.
+func (n *Node) ReadFile(path string) ([]byte, bool) { return n.core.ReadFile(path) }
+
+// Exists reports whether path names a file, directory or symlink (a final
+// symlink is not followed).
+func (n *Node) Exists(path string) bool { return n.core.Exists(path) }
 
 // OpenFDs is the number of descriptors open on the node (tests use it to
 // find leaks).

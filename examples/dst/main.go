@@ -8,6 +8,8 @@
 //	go run ./examples/dst -seeds 1000          # the correct server: every seed passes
 //	go run ./examples/dst -seeds 1000 -buggy   # acknowledges before Fsync: fails, prints the seed
 //	go run ./examples/dst -seed 42 -buggy -trace   # replay one seed, printing its trace
+//	go run ./examples/dst -segments -seeds 500         # a new file per record: temp, fsync, rename, fsync dir
+//	go run ./examples/dst -segments -seeds 500 -buggy  # skips the directory's Fsync: fails
 package main
 
 import (
@@ -25,16 +27,21 @@ func main() {
 	seeds := flag.Int("seeds", 100, "number of seeds to run")
 	first := flag.Uint64("start", 1, "first seed")
 	one := flag.Uint64("seed", 0, "run only this seed (replay)")
-	buggy := flag.Bool("buggy", false, "run the server variant that acknowledges before Fsync completes")
+	buggy := flag.Bool("buggy", false, "run the buggy server: it acknowledges before Fsync completes (with -segments: before the directory's Fsync)")
+	segments := flag.Bool("segments", false, "store each record as a new segment file (write temp, fsync, rename, fsync dir) instead of appending to one log")
 	trace := flag.Bool("trace", false, "print the simulation trace (with -seed)")
 	flag.Parse()
+	v := variantLog
+	if *segments {
+		v = variantSegments
+	}
 
 	if *one != 0 {
 		var out io.Writer
 		if *trace {
 			out = os.Stdout
 		}
-		r := simulate(*one, *buggy, out)
+		r := simulate(*one, v, *buggy, out)
 		fmt.Println(r)
 		if r.violation != "" {
 			os.Exit(1)
@@ -46,13 +53,14 @@ func main() {
 	var virtual time.Duration
 	for i := 0; i < *seeds; i++ {
 		seed := *first + uint64(i)
-		r := simulate(seed, *buggy, nil)
+		r := simulate(seed, v, *buggy, nil)
 		ops += r.ops
 		crashes += uint64(r.crashes)
 		virtual += r.virtual
 		if r.violation != "" {
 			fmt.Printf("seed %d FAILED after %d seeds: %s\n", seed, i+1, r.violation)
-			fmt.Printf("replay: go run ./examples/dst -seed %d%s -trace\n", seed, map[bool]string{true: " -buggy"}[*buggy])
+			fmt.Printf("replay: go run ./examples/dst -seed %d%s%s -trace\n", seed,
+				map[bool]string{true: " -segments"}[*segments], map[bool]string{true: " -buggy"}[*buggy])
 			os.Exit(1)
 		}
 		if (i+1)%100 == 0 {
@@ -88,12 +96,11 @@ func (r result) String() string {
 const (
 	runTime     = 3 * time.Second  // faults and crashes happen during this
 	settleLimit = 60 * time.Second // then the world heals; the client must verify by then
-	walPath     = "/data/wal"
 )
 
 // simulate runs one seed: a database node and a client node, with faults,
 // and crashes of the database at random times.
-func simulate(seed uint64, buggy bool, trace io.Writer) result {
+func simulate(seed uint64, v variant, buggy bool, trace io.Writer) result {
 	faults := sim.DefaultFaults()
 	// A bad sector under synced data is media loss, which one copy of a
 	// log cannot survive; this example tests crash safety, so its disk
@@ -104,7 +111,7 @@ func simulate(seed uint64, buggy bool, trace io.Writer) result {
 	db, app := w.AddNode("db"), w.AddNode("app")
 	listen := netip.AddrPortFrom(db.Addr(), 7000)
 
-	server := newWALServer(db.Loop(), walPath, listen, buggy)
+	server := newWALServer(db.Loop(), v, listen, buggy)
 	server.start()
 	client := newWALClient(app.Loop(), listen)
 	client.start()
@@ -113,7 +120,7 @@ func simulate(seed uint64, buggy bool, trace io.Writer) result {
 	rand := w.Rand()
 	nextCrash := rand.Duration(0, runTime)
 	restart := func() {
-		server = newWALServer(db.Restart(), walPath, listen, buggy)
+		server = newWALServer(db.Restart(), v, listen, buggy)
 		server.start()
 	}
 	for w.Elapsed() < runTime && client.violation == "" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"io"
 	"net/netip"
@@ -12,32 +13,49 @@ import (
 
 // walServer is the system under test: a write-ahead log served over TCP.
 // Clients append records and read them back by sequence number. A record
-// is acknowledged only once an Fsync that covers it has completed, so an
-// acknowledged record must survive any crash. With buggy set, the server
-// acknowledges as soon as the Write completes, before the Fsync: the
-// simulator should find the records that bug loses.
+// is acknowledged only once it is durable, so an acknowledged record must
+// survive any crash. It stores its log in one of two ways (variant):
 //
-// It is an ordinary ioloop program: it runs unchanged on a kernel loop
-// (see -real in main.go).
+//   - variantLog appends every record to one file, /data/wal, and
+//     acknowledges it once an Fsync that covers it has completed. With
+//     buggy set, it acknowledges as soon as the Write completes, before
+//     the Fsync.
+//   - variantSegments writes every record as a new segment file, with the
+//     protocol that makes a new file durable and atomic: write it under a
+//     temporary name, Fsync it, rename it to its final name, Fsync the
+//     directory (segments.go). With buggy set, it skips the directory's
+//     Fsync: the rename may then be undone by a crash, and the record with
+//     it, although its data was synced.
+//
+// The simulator should find the records each bug loses.
+//
+// Both first make their directory durable: /data is created if missing,
+// and the root directory synced every time, since the previous life of the
+// node may have crashed between its Mkdirat and that Fsync; a new file's
+// name is likewise durable only once /data is synced, so the log file's
+// creation is followed by an Fsync of /data.
+//
+// It is an ordinary ioloop program: it runs unchanged on a kernel loop.
 //
 // On disk a record is
 //
 //	[payload length u32][crc32c of sequence and payload u32][payload]
 //
-// and recovery keeps the longest prefix of valid records, then zeroes
-// whatever follows (a torn record), so that no stale record can reappear
-// after a later crash.
+// In the log variant, recovery keeps the longest prefix of valid records,
+// then zeroes whatever follows (a torn record), so that no stale record can
+// reappear after a later crash.
 type walServer struct {
-	l      *ioloop.Loop
-	path   string
-	listen netip.AddrPort
-	buggy  bool
+	l       *ioloop.Loop
+	variant variant
+	listen  netip.AddrPort
+	buggy   bool
 
+	dirFD     int // /data, open for Fsync and as the dirfd of the segments
 	fd        int
 	endOffset int64
 	records   [][]byte // payloads by sequence number, recovered or appended
 
-	// Recovery reads the whole log into image.
+	// Recovery reads the whole log (or one segment at a time) into image.
 	image      []byte
 	readRetry  int
 	recovered  bool
@@ -45,6 +63,7 @@ type walServer struct {
 	accept     ioloop.Completion
 	op         ioloop.Completion // the one file operation in progress
 	retryTimer ioloop.Completion
+	name, tmp  []byte // the segment being written: its final and temporary names
 
 	// Appends are serialized: one Write plus Fsync at a time.
 	queue     []*walConn
@@ -56,10 +75,26 @@ type walServer struct {
 	failed string
 }
 
+// variant is how the server stores its log.
+type variant int
+
+const (
+	variantLog      variant = iota // one file, appended to
+	variantSegments                // a new file per record: write temp, fsync, rename, fsync dir
+)
+
+func (v variant) String() string {
+	if v == variantSegments {
+		return "segments"
+	}
+	return "log"
+}
+
 const (
 	maxPayloadBytes = 4096
 	recordHeader    = 8
 	frameHeader     = 5 // [body length u32][type]
+	dataDir         = "/data"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -70,13 +105,51 @@ func recordChecksum(seq uint64, payload []byte) uint32 {
 	return crc32.Update(crc32.Checksum(s[:], castagnoli), castagnoli, payload)
 }
 
-func newWALServer(l *ioloop.Loop, path string, listen netip.AddrPort, buggy bool) *walServer {
-	return &walServer{l: l, path: path, listen: listen, buggy: buggy, fd: -1, lfd: -1}
+func newWALServer(l *ioloop.Loop, v variant, listen netip.AddrPort, buggy bool) *walServer {
+	return &walServer{l: l, variant: v, listen: listen, buggy: buggy, dirFD: -1, fd: -1, lfd: -1}
 }
 
-// start opens the log and recovers it; the server listens once recovered.
+// start makes /data durable, opens the log and recovers it; the server
+// listens once recovered.
 func (s *walServer) start() {
-	ioloop.OpenAt(s.l, &s.op, unix.AT_FDCWD, s.path, unix.O_CREAT|unix.O_RDWR, 0o644, s, (*walServer).onOpen)
+	ioloop.Mkdirat(s.l, &s.op, unix.AT_FDCWD, dataDir, 0o755, s, (*walServer).onMkdir)
+}
+
+func (s *walServer) onMkdir(_ *ioloop.Completion, err error) {
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		s.fail("mkdir: " + err.Error())
+		return
+	}
+	ioloop.OpenAt(s.l, &s.op, unix.AT_FDCWD, "/", unix.O_RDONLY|unix.O_DIRECTORY, 0, s, (*walServer).onRootOpen)
+}
+
+func (s *walServer) onRootOpen(_ *ioloop.Completion, fd int, err error) {
+	if err != nil {
+		s.fail("open /: " + err.Error())
+		return
+	}
+	ioloop.Fsync(s.l, &s.op, fd, s, func(s *walServer, _ *ioloop.Completion, err error) {
+		if err != nil {
+			s.fail("fsync /: " + err.Error())
+			return
+		}
+		ioloop.Close(s.l, &s.op, fd, s, func(s *walServer, _ *ioloop.Completion, _ error) {
+			ioloop.OpenAt(s.l, &s.op, unix.AT_FDCWD, dataDir, unix.O_RDONLY|unix.O_DIRECTORY, 0, s, (*walServer).onDirOpen)
+		})
+	})
+}
+
+func (s *walServer) onDirOpen(_ *ioloop.Completion, fd int, err error) {
+	if err != nil {
+		s.fail("open " + dataDir + ": " + err.Error())
+		return
+	}
+	s.dirFD = fd
+	if s.variant == variantSegments {
+		s.recoverSegment()
+		return
+	}
+	ioloop.OpenAt(s.l, &s.op, s.dirFD, "wal", unix.O_CREAT|unix.O_RDWR, 0o644, s, (*walServer).onOpen)
 }
 
 func (s *walServer) fail(why string) {
@@ -91,7 +164,15 @@ func (s *walServer) onOpen(_ *ioloop.Completion, fd int, err error) {
 		return
 	}
 	s.fd = fd
-	s.readMore()
+	// The log's name is durable once its directory is (whether this life
+	// created the file or a previous one crashed before this Fsync).
+	ioloop.Fsync(s.l, &s.op, s.dirFD, s, func(s *walServer, _ *ioloop.Completion, err error) {
+		if err != nil {
+			s.fail("fsync " + dataDir + ": " + err.Error())
+			return
+		}
+		s.readMore()
+	})
 }
 
 func (s *walServer) readMore() {
@@ -105,17 +186,22 @@ func (s *walServer) onRead(_ *ioloop.Completion, n int, err error) {
 	case err == io.EOF:
 		s.recover()
 	case err != nil:
-		// Transient read errors are retried; a disk that keeps failing
-		// stops the server rather than serving a log it cannot read.
-		if s.readRetry++; s.readRetry > 100 {
-			s.fail("recovery read: " + err.Error())
-			return
-		}
-		ioloop.Timeout(s.l, &s.retryTimer, 0, s, func(s *walServer, _ *ioloop.Completion, _ error) { s.readMore() })
+		s.retryRead(err, (*walServer).readMore)
 	default:
 		s.image = s.image[:len(s.image)+n]
 		s.readMore()
 	}
+}
+
+// retryRead retries a recovery read that failed: transient errors are
+// retried; a disk that keeps failing stops the server rather than serving
+// a log it cannot read.
+func (s *walServer) retryRead(err error, again func(*walServer)) {
+	if s.readRetry++; s.readRetry > 100 {
+		s.fail("recovery read: " + err.Error())
+		return
+	}
+	ioloop.Timeout(s.l, &s.retryTimer, 0, s, func(s *walServer, _ *ioloop.Completion, _ error) { again(s) })
 }
 
 // recover keeps the valid prefix of the log and zeroes the rest.
@@ -205,6 +291,10 @@ func (s *walServer) nextAppend() {
 	s.pending = binary.LittleEndian.AppendUint32(s.pending[:0], uint32(len(payload)))
 	s.pending = binary.LittleEndian.AppendUint32(s.pending, recordChecksum(seq, payload))
 	s.pending = append(s.pending, payload...)
+	if s.variant == variantSegments {
+		s.writeSegment()
+		return
+	}
 	ioloop.Write(s.l, &s.op, s.fd, s.pending, s.endOffset, s, (*walServer).onAppendWritten)
 }
 

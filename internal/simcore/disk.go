@@ -3,18 +3,17 @@ package simcore
 import (
 	"bytes"
 	"math"
-	"path"
 	"slices"
 	"syscall"
 )
 
-// The disk: a flat file system per node whose files have two images. data
-// is what reads see (the page cache); durable is what a crash is sure to
-// leave. A write marks its sectors dirty; a completed Fsync copies the
-// dirty sectors to durable. A crash keeps, for every dirty sector
-// independently, either the new or the old contents, so a multi-sector
-// write that no Fsync covered may survive whole, vanish, or be torn at
-// sector granularity. The size is metadata with the same choice.
+// The disk: a file system per node (fs.go has its namespace) whose files
+// have two images. data is what reads see (the page cache); durable is
+// what a crash is sure to leave. A write marks its sectors dirty; a
+// completed Fsync copies the dirty sectors to durable. A crash keeps, for
+// every dirty sector independently, either the new or the old contents, so
+// a multi-sector write that no Fsync covered may survive whole, vanish, or
+// be torn at sector granularity. The size is metadata with the same choice.
 //
 // Both images are sparse (see image), so memory follows the bytes written,
 // not the offsets: a 1-byte write at 1 TiB costs one sector, as it costs
@@ -22,22 +21,14 @@ import (
 
 type fileSystem struct {
 	sectorBytes int
-	byName      map[string]*inode
+	root        *inode
+	shm         *inode   // the root of the tmpfs mounted at /dev/shm
 	order       []*inode // creation order: crash decisions never iterate a map
 	lastIno     uint64
-}
-
-type inode struct {
-	name    string
-	ino     uint64 // the inode number Statx reports
-	data    image
-	durable image
-	dirty   sectorSet // sectors written since the last Fsync
-	bad     sectorSet // sectors that fail every read until rewritten
-	// durableExists is false until the first completed Fsync: a file
-	// created and never synced may vanish in a crash.
-	durableExists bool
-	mode          uint32
+	records     []nsRecord // the journal of namespace changes not yet durable
+	seq         uint64     // the last record's sequence number
+	names       map[string]string
+	extScratch  extents
 }
 
 type fileHandle struct {
@@ -164,14 +155,6 @@ func (img *image) transfer(req *Request, offset int64, count int, read bool) {
 	}
 }
 
-func (fs *fileSystem) init(sectorBytes int) {
-	fs.sectorBytes = sectorBytes
-	fs.byName = make(map[string]*inode)
-}
-
-// lookup finds a file by its cleaned name without allocating.
-func (fs *fileSystem) lookup(name []byte) *inode { return fs.byName[string(name)] }
-
 // rootIno is the inode number of the root directory, as on ext4.
 const rootIno = 2
 
@@ -179,40 +162,26 @@ const rootIno = 2
 // creates files with its mode less these bits, as open(2) does.
 const Umask = 0o022
 
-// create adds an empty file with permission bits mode (umask applied).
-func (fs *fileSystem) create(name []byte, mode uint32) *inode {
-	if fs.lastIno < rootIno {
-		fs.lastIno = rootIno
-	}
-	fs.lastIno++
-	ino := &inode{name: string(name), ino: fs.lastIno, mode: mode & 0o7777 &^ Umask,
-		data: newImage(fs.sectorBytes), durable: newImage(fs.sectorBytes), dirty: sectorSet{}, bad: sectorSet{}}
-	fs.byName[ino.name] = ino
-	fs.order = append(fs.order, ino)
-	return ino
-}
-
-func cleanPath(p []byte) []byte {
-	if len(p) > 0 && p[0] == '/' && path.Clean(string(p)) == string(p) {
-		return p
-	}
-	return []byte(path.Clean("/" + string(p)))
-}
-
 func (n *Node) startDisk(index int32) {
 	w := n.world
 	cfg := &w.cfg
+	req := &n.ops[index].req
 	latency := cfg.OpenLatency
-	switch n.ops[index].req.Kind {
+	var extraNs int64
+	switch req.Kind {
 	case KindRead, KindReadv:
 		latency = cfg.ReadLatency
 	case KindWrite, KindWritev:
 		latency = cfg.WriteLatency
+		if req.Flags != 0 {
+			// A durable write waits for the device's flush too.
+			extraNs = w.rand.Between(cfg.FsyncLatency.Min, cfg.FsyncLatency.Max)
+		}
 	case KindFsync:
 		latency = cfg.FsyncLatency
 	}
 	n.ops[index].state = slotRunning
-	w.schedule(n.opEvent(evDisk, index, w.nowNs+w.rand.Between(latency.Min, latency.Max), 0))
+	w.schedule(n.opEvent(evDisk, index, w.nowNs+w.rand.Between(latency.Min, latency.Max)+extraNs, 0))
 }
 
 // runDisk performs a disk operation when it reaches the device.
@@ -224,26 +193,55 @@ func (n *Node) runDisk(index int32) {
 		res = n.openAt(req)
 	case KindStatx:
 		res = n.statx(req)
+	case KindMkdirat:
+		res = -int32(n.mkdirat(req))
+	case KindUnlinkat:
+		res = -int32(n.unlinkat(req))
+	case KindRenameat:
+		res = -int32(n.renameat(req))
+	case KindLinkat:
+		res = -int32(n.linkat(req))
+	case KindSymlinkat:
+		res = -int32(n.symlinkat(req))
 	case KindClose:
 		if e := n.fdEntry(req.FD); e == nil {
 			res = -int32(syscall.EBADF)
 		} else {
 			n.freeFD(req.FD)
 		}
+	case KindSyncFileRange:
+		res = -int32(n.syncFileRange(req))
 	default:
 		e := n.fdEntry(req.FD)
 		switch {
 		case e == nil:
 			res = -int32(syscall.EBADF)
-		case e.file == nil && req.Kind == KindFsync:
-			res = -int32(syscall.EINVAL) // fsync(2) of a socket
 		case e.file == nil:
-			res = -int32(syscall.ESPIPE)
+			res = -int32(socketErrno(req))
 		default:
 			res = n.fileIO(e.file, req)
 		}
 	}
 	n.deliver(index, res)
+}
+
+// socketErrno is what a file operation on a socket fails with.
+func socketErrno(req *Request) syscall.Errno {
+	switch req.Kind {
+	case KindFsync, KindFtruncate:
+		return syscall.EINVAL // fsync(2), ftruncate(2) of a socket
+	case KindFallocate:
+		if errno := fallocateModeErrno(req.Mode); errno != 0 {
+			return errno
+		}
+		return syscall.ENODEV // vfs_fallocate: neither a file nor a block device
+	case KindFadvise:
+		if req.Flags > fadviseMax {
+			return syscall.EINVAL
+		}
+		return 0 // no backing device: valid advice is accepted and ignored
+	}
+	return syscall.ESPIPE
 }
 
 // The limits of Linux paths: PATH_MAX bytes with the terminating NUL,
@@ -273,48 +271,63 @@ func nameErrno(path []byte) syscall.Errno {
 }
 
 func (n *Node) openAt(req *Request) int32 {
-	switch {
-	case len(req.Path) == 0:
-		return -int32(syscall.ENOENT)
-	case len(req.Path) >= pathMaxBytes:
-		return -int32(syscall.ENAMETOOLONG) // getname(), before anything else
+	flags := req.Flags
+	if flags&OpenCreate != 0 && flags&OpenDirectory != 0 {
+		return -int32(syscall.EINVAL) // build_open_flags, since Linux 6.4
 	}
-	if errno := n.dirFD(req); errno != 0 {
+	// O_CREAT|O_EXCL never follows a final symlink: it fails with EEXIST.
+	follow := flags&OpenNoFollow == 0 && (flags&OpenCreate == 0 || flags&OpenExclusive == 0)
+	res, errno := n.lookupPath(req.FD, req.Path, follow)
+	if errno != 0 {
 		return -int32(errno)
-	}
-	if errno := nameErrno(req.Path); errno != 0 {
-		return -int32(errno)
-	}
-	name := cleanPath(req.Path)
-	if string(name) == "/" {
-		return -int32(syscall.EISDIR)
 	}
 	fs := &n.fs
-	ino := fs.lookup(name)
-	flags := req.Flags
+	ino := res.ino
+	write := flags&OpenWrite != 0
 	switch {
-	case ino != nil && flags&OpenCreate != 0 && flags&OpenExclusive != 0:
-		return -int32(syscall.EEXIST)
+	case flags&OpenCreate != 0 && res.trailing:
+		return -int32(syscall.EISDIR) // open_last_lookups: O_CREAT of "name/", whatever name is
 	case ino == nil && flags&OpenCreate == 0:
 		return -int32(syscall.ENOENT)
-	case flags&OpenDirectory != 0:
-		return -int32(syscall.ENOTDIR) // the only directory is the root
+	case ino == nil && res.parent.dead:
+		return -int32(syscall.ENOENT)
 	case ino == nil:
-		ino = fs.create(name, req.Mode)
+		ino = fs.create(res, kindFile, req.Mode&0o7777&^Umask, nil)
+	case flags&OpenCreate != 0 && flags&OpenExclusive != 0:
+		return -int32(syscall.EEXIST)
+	case ino.kind == kindSymlink:
+		return -int32(syscall.ELOOP) // O_NOFOLLOW
+	case ino.kind != kindDir && (flags&OpenDirectory != 0 || res.trailing):
+		return -int32(syscall.ENOTDIR)
+	case ino.kind == kindDir && (flags&OpenCreate != 0 || write || flags&OpenTruncate != 0):
+		return -int32(syscall.EISDIR)
 	}
-	if flags&OpenTruncate != 0 && flags&OpenWrite != 0 {
-		// Every sector that held data now reads as zeros: dirty, so
-		// that an Fsync makes the truncation durable and a crash keeps
-		// each sector's old or new contents.
-		for s := range ino.data.pages {
-			ino.dirty[s] = struct{}{}
-		}
-		for s := range ino.durable.pages {
-			ino.dirty[s] = struct{}{}
-		}
-		ino.data.resize(0)
+	if flags&OpenTruncate != 0 && write {
+		n.truncate(ino, 0)
 	}
 	return int32(n.allocFD(fdEntry{file: n.newFileHandle(ino, flags)}))
+}
+
+// truncate sets a file's size. Every sector that held data past the new
+// size now reads as zeros: dirty, so that an Fsync makes the truncation
+// durable and a crash keeps each sector's old or new contents.
+func (n *Node) truncate(ino *inode, sizeBytes int64) {
+	sector := int64(n.fs.sectorBytes)
+	if sizeBytes < ino.data.sizeBytes || sizeBytes < ino.durable.sizeBytes {
+		first := sizeBytes / sector // the partial sector changes too
+		for s := range ino.data.pages {
+			if s >= first {
+				ino.dirty[s] = struct{}{}
+			}
+		}
+		for s := range ino.durable.pages {
+			if s >= first {
+				ino.dirty[s] = struct{}{}
+			}
+		}
+		ino.alloc.remove((sizeBytes+sector-1)/sector, math.MaxInt64, &n.fs.extScratch)
+	}
+	ino.data.resize(sizeBytes)
 }
 
 // newFileHandle returns a handle for an open file, reusing a closed one.
@@ -328,29 +341,20 @@ func (n *Node) newFileHandle(ino *inode, flags uint32) *fileHandle {
 		f = new(fileHandle)
 	}
 	*f = fileHandle{ino: ino, flags: flags}
+	ino.opens++
 	return f
 }
 
-// dirFD checks the dirfd of a non-empty path: an absolute path ignores
-// it; a relative one needs AtCWD, since the root is the only directory
-// and no descriptor refers to it.
-func (n *Node) dirFD(req *Request) syscall.Errno {
-	switch {
-	case req.FD == AtCWD || req.Path[0] == '/':
-		return 0
-	case n.fdEntry(req.FD) == nil:
-		return syscall.EBADF
-	}
-	return syscall.ENOTDIR
-}
-
-// StatEmptyPath is the Statx flag for "the descriptor itself" (AT_EMPTY_PATH).
-const StatEmptyPath uint32 = 1
+// Statx flags: "the descriptor itself" (AT_EMPTY_PATH), and "do not
+// follow a final symlink" (AT_SYMLINK_NOFOLLOW).
+const (
+	StatEmptyPath uint32 = 1
+	StatNoFollow  uint32 = 2
+)
 
 func (n *Node) statx(req *Request) int32 {
 	var ino *inode
-	switch {
-	case len(req.Path) == 0 && req.Flags&StatEmptyPath != 0:
+	if len(req.Path) == 0 && req.Flags&StatEmptyPath != 0 {
 		e := n.fdEntry(req.FD)
 		if e == nil {
 			return -int32(syscall.EBADF)
@@ -361,45 +365,58 @@ func (n *Node) statx(req *Request) int32 {
 			return 0
 		}
 		ino = e.file.ino
-	case len(req.Path) == 0:
-		return -int32(syscall.ENOENT)
-	case len(req.Path) >= pathMaxBytes:
-		return -int32(syscall.ENAMETOOLONG)
-	case n.dirFD(req) != 0:
-		return -int32(n.dirFD(req))
-	case nameErrno(req.Path) != 0:
-		return -int32(nameErrno(req.Path))
-	default:
-		name := cleanPath(req.Path)
-		if string(name) == "/" {
-			n.stat = Stat{Mode: syscall.S_IFDIR | 0o755, Nlink: 2, BlockBytes: uint32(n.fs.sectorBytes), IsDirectory: true, Ino: rootIno}
-			n.host.FillStat(req.Token, &n.stat)
-			return 0
-		}
-		if ino = n.fs.lookup(name); ino == nil {
+	} else {
+		res, errno := n.lookupPath(req.FD, req.Path, req.Flags&StatNoFollow == 0)
+		switch {
+		case errno != 0:
+			return -int32(errno)
+		case res.ino == nil:
 			return -int32(syscall.ENOENT)
+		case res.trailing && res.ino.kind != kindDir:
+			return -int32(syscall.ENOTDIR)
 		}
+		ino = res.ino
 	}
-	sector := int64(n.fs.sectorBytes)
-	// Blocks counts the sectors written, not the size: holes take no space.
-	n.stat = Stat{SizeBytes: ino.data.sizeBytes, Mode: syscall.S_IFREG | ino.mode, Nlink: 1, BlockBytes: uint32(sector),
-		Blocks: int64(len(ino.data.pages)) * (sector / 512), Ino: ino.ino}
+	n.fs.fillStat(&n.stat, ino)
 	if n.host != nil {
 		n.host.FillStat(req.Token, &n.stat)
 	}
 	return 0
 }
 
-// fileIO runs Read, Readv, Write, Writev and Fsync on an open file.
+// fileIO runs the operations on an open file or directory: Read, Readv,
+// Write, Writev (durable or not), Fsync, Fallocate, Ftruncate, Fadvise.
 func (n *Node) fileIO(f *fileHandle, req *Request) int32 {
 	w := n.world
 	ino := f.ino
 	switch req.Kind {
 	case KindFsync:
+		if ino.kind == kindDir {
+			return n.fsyncDir(ino)
+		}
 		return n.fsync(ino)
+	case KindFallocate:
+		return -int32(n.fallocate(f, req))
+	case KindFtruncate:
+		switch {
+		case ino.kind != kindFile || f.flags&OpenWrite == 0:
+			return -int32(syscall.EINVAL) // do_ftruncate
+		case req.Length > maxFileBytes:
+			return -int32(syscall.EFBIG)
+		}
+		n.truncate(ino, req.Length)
+		return 0
+	case KindFadvise:
+		if req.Flags > fadviseMax {
+			return -int32(syscall.EINVAL)
+		}
+		return 0 // advice changes nothing the simulator models
 	case KindRead, KindReadv:
 		if f.flags&OpenRead == 0 {
 			return -int32(syscall.EBADF)
+		}
+		if ino.kind == kindDir {
+			return -int32(syscall.EISDIR)
 		}
 		offset := req.Offset
 		if offset < 0 {
@@ -422,7 +439,7 @@ func (n *Node) fileIO(f *fileHandle, req *Request) int32 {
 		return int32(count)
 	default: // Write, Writev
 		if f.flags&OpenWrite == 0 {
-			return -int32(syscall.EBADF)
+			return -int32(syscall.EBADF) // a directory is only ever open for reading
 		}
 		offset := req.Offset
 		switch {
@@ -455,6 +472,11 @@ func (n *Node) fileIO(f *fileHandle, req *Request) int32 {
 		if req.Offset < 0 || f.flags&OpenAppend != 0 {
 			f.pos = end
 		}
+		if req.Flags&(WriteDataSync|WriteFileSync) != 0 {
+			if res := n.syncRange(ino, offset, end); res != 0 {
+				return res
+			}
+		}
 		return int32(total)
 	}
 }
@@ -480,30 +502,204 @@ func (n *Node) sectorFault(ino *inode, offset, end int64, probability float64, w
 	return false
 }
 
-func (n *Node) fsync(ino *inode) int32 {
+// fsyncFault decides whether an Fsync (or a durable write's flush) fails.
+func (n *Node) fsyncFault() bool {
 	w := n.world
-	sector := n.fs.sectorBytes
 	if w.rand.Chance(w.cfg.Faults.FsyncError) {
+		w.trace.note(w.nowNs, n, "fault", "fsync-eio")
+		return true
+	}
+	return false
+}
+
+func (n *Node) fsync(ino *inode) int32 {
+	if ino.tmpfs {
+		return 0 // nothing to write back: memory is all a tmpfs has
+	}
+	if n.fsyncFault() {
 		// As on Linux after a failed writeback: the pages are clean now,
 		// so a later Fsync succeeds, but the data never reached the disk.
-		w.trace.note(w.nowNs, n, "fault", "fsync-eio")
 		clear(ino.dirty)
 		return -int32(syscall.EIO)
 	}
 	ino.durable.resize(ino.data.sizeBytes)
 	for s := range ino.dirty {
-		if s*int64(sector) >= ino.data.sizeBytes {
-			continue
-		}
-		// Both images are zero past their size, so whole pages copy exactly.
-		if src := ino.data.pages[s]; src != nil {
-			copy(ino.durable.writablePage(s), src)
-		} else {
-			delete(ino.durable.pages, s) // a hole since the truncation that dropped it
-		}
+		ino.persistSector(s)
 	}
 	clear(ino.dirty)
-	ino.durableExists = true
+	return 0
+}
+
+// persistSector copies sector s of data to durable (the size already
+// copied).
+func (ino *inode) persistSector(s int64) {
+	if s*ino.data.sectorBytes >= ino.data.sizeBytes {
+		return
+	}
+	// Both images are zero past their size, so whole pages copy exactly.
+	if src := ino.data.pages[s]; src != nil {
+		copy(ino.durable.writablePage(s), src)
+	} else {
+		delete(ino.durable.pages, s) // a hole since the truncation that dropped it
+	}
+}
+
+// syncRange makes [offset, end) and the size durable, as RWF_DSYNC does
+// after a write: the file's other dirty sectors stay dirty.
+func (n *Node) syncRange(ino *inode, offset, end int64) int32 {
+	if ino.tmpfs {
+		return 0
+	}
+	sector := int64(n.fs.sectorBytes)
+	if n.fsyncFault() {
+		for s := offset / sector; s*sector < end; s++ {
+			delete(ino.dirty, s) // forgotten, as by a failed Fsync
+		}
+		return -int32(syscall.EIO)
+	}
+	ino.durable.resize(ino.data.sizeBytes)
+	for s := offset / sector; s*sector < end; s++ {
+		ino.persistSector(s)
+		delete(ino.dirty, s)
+	}
+	return 0
+}
+
+// fsyncDir makes a directory's changes durable (fs.go, syncDir). A failed
+// one makes nothing durable; the changes stay pending, for a crash to keep
+// or lose.
+func (n *Node) fsyncDir(dir *inode) int32 {
+	if dir.tmpfs {
+		return 0
+	}
+	if n.fsyncFault() {
+		return -int32(syscall.EIO)
+	}
+	n.fs.syncDir(dir)
+	return 0
+}
+
+// Fallocate modes vfs_fallocate accepts (Linux 6.18), before it looks at
+// the descriptor; the simulator serves the first five and fails the rest
+// later, where a file system without them would: COLLAPSE_RANGE,
+// INSERT_RANGE and UNSHARE_RANGE, which ext4 or XFS have.
+const (
+	fallocCollapseRange uint32 = 0x08
+	fallocInsertRange   uint32 = 0x20
+	fallocUnshareRange  uint32 = 0x40
+)
+
+// fallocateModeErrno checks a Fallocate mode as vfs_fallocate does: any
+// other combination fails with EOPNOTSUPP before the descriptor's access
+// mode is checked (measured: PUNCH_HOLE|ZERO_RANGE on a read-only
+// descriptor is EOPNOTSUPP, COLLAPSE_RANGE on one EBADF).
+func fallocateModeErrno(mode uint32) syscall.Errno {
+	switch mode {
+	case 0, FallocKeepSize, FallocPunchHole | FallocKeepSize, FallocZeroRange, FallocZeroRange | FallocKeepSize,
+		fallocCollapseRange, fallocInsertRange, fallocUnshareRange, fallocUnshareRange | FallocKeepSize:
+		return 0
+	}
+	return syscall.EOPNOTSUPP
+}
+
+// fallocate serves Fallocate in vfs_fallocate's order of checks.
+func (n *Node) fallocate(f *fileHandle, req *Request) syscall.Errno {
+	ino := f.ino
+	mode, offset, length := req.Mode, req.Offset, req.Length
+	switch {
+	case offset < 0 || length <= 0:
+		return syscall.EINVAL // the loop checks first; kept for direct callers
+	case fallocateModeErrno(mode) != 0:
+		return syscall.EOPNOTSUPP
+	case f.flags&OpenWrite == 0:
+		return syscall.EBADF
+	case ino.kind == kindDir:
+		return syscall.EISDIR
+	case offset > maxFileBytes-length:
+		return syscall.EFBIG
+	case mode&(fallocCollapseRange|fallocInsertRange|fallocUnshareRange) != 0:
+		return syscall.EOPNOTSUPP // not simulated
+	case mode&FallocZeroRange != 0 && ino.tmpfs:
+		return syscall.EOPNOTSUPP // shmem_fallocate: KEEP_SIZE and PUNCH_HOLE only
+	}
+	sector := int64(n.fs.sectorBytes)
+	end := offset + length
+	first, last := offset/sector, (end+sector-1)/sector // the sectors touched
+	switch {
+	case mode&FallocPunchHole != 0:
+		n.zeroRange(ino, offset, min(end, ino.data.sizeBytes))
+		// Whole sectors are deallocated; partial ones stay, zeroed.
+		ino.alloc.remove((offset+sector-1)/sector, end/sector, &n.fs.extScratch)
+	case mode&FallocZeroRange != 0:
+		n.zeroRange(ino, offset, min(end, ino.data.sizeBytes))
+		ino.alloc.add(first, last, &n.fs.extScratch)
+	default:
+		ino.alloc.add(first, last, &n.fs.extScratch)
+	}
+	if mode&FallocKeepSize == 0 && end > ino.data.sizeBytes {
+		// Growing the size is metadata: a crash keeps the old or the new.
+		ino.data.sizeBytes = end
+	}
+	return 0
+}
+
+// zeroRange makes [offset, end) of a file read as zeros: whole pages are
+// dropped (holes), partial ones zeroed, and every sector that changes is
+// dirty, as a write of zeros would make it.
+func (n *Node) zeroRange(ino *inode, offset, end int64) {
+	sector := int64(n.fs.sectorBytes)
+	if end <= offset {
+		return
+	}
+	zero := func(s int64) {
+		lo, hi := max(offset, s*sector), min(end, (s+1)*sector)
+		if p := ino.data.pages[s]; p != nil {
+			if lo == s*sector && hi == (s+1)*sector {
+				delete(ino.data.pages, s)
+			} else {
+				clear(p[lo-s*sector : hi-s*sector])
+			}
+		}
+		ino.dirty[s] = struct{}{}
+		delete(ino.bad, s)
+	}
+	first, last := offset/sector, (end-1)/sector
+	// Visit only sectors that hold something in either image, so that
+	// punching a hole in a huge sparse file costs what the file holds.
+	if last-first < int64(len(ino.data.pages)+len(ino.durable.pages)) {
+		for s := first; s <= last; s++ {
+			if ino.data.pages[s] != nil || ino.durable.pages[s] != nil {
+				zero(s)
+			}
+		}
+		return
+	}
+	for s := range ino.data.pages {
+		if s >= first && s <= last {
+			zero(s)
+		}
+	}
+	for s := range ino.durable.pages {
+		if s >= first && s <= last {
+			zero(s)
+		}
+	}
+}
+
+// syncFileRange checks sync_file_range(2)'s arguments in the kernel's
+// order (measured on 6.18: the descriptor, then the flags and the range,
+// then the file's type) and does nothing more: it never makes anything
+// durable.
+func (n *Node) syncFileRange(req *Request) syscall.Errno {
+	e := n.fdEntry(req.FD)
+	switch {
+	case e == nil:
+		return syscall.EBADF
+	case req.Flags&^syncFileRangeValid != 0 || req.Offset < 0 || req.Length < 0 || req.Offset > math.MaxInt64-req.Length:
+		return syscall.EINVAL
+	case e.file == nil:
+		return syscall.ESPIPE // neither a file, a directory, a symlink nor a block device
+	}
 	return 0
 }
 
@@ -558,13 +754,14 @@ func gather(req *Request, dst []byte) {
 	}
 }
 
-// crash applies a power loss to the file system (see the top of the file).
+// crash applies a power loss to the file system: first to the namespace
+// (fs.go), which decides which inodes still have a name, then to the data
+// of each file that does, in creation order (see the top of the file).
 func (fs *fileSystem) crash(r *Rand, trace *Trace, nowNs int64, n *Node) {
-	kept := fs.order[:0]
+	fs.crashNamespace(r, trace, nowNs, n)
+	sector := int64(fs.sectorBytes)
 	for _, ino := range fs.order {
-		if !ino.durableExists && r.Chance(0.5) {
-			delete(fs.byName, ino.name)
-			trace.note(nowNs, n, "crash-lost-file", ino.name)
+		if ino.kind != kindFile {
 			continue
 		}
 		newSize := ino.durable.sizeBytes
@@ -573,7 +770,6 @@ func (fs *fileSystem) crash(r *Rand, trace *Trace, nowNs int64, n *Node) {
 		}
 		image := ino.durable.clone()
 		image.resize(newSize)
-		sector := int64(fs.sectorBytes)
 		for _, s := range ino.dirty.sorted() {
 			start := s * sector
 			if start >= newSize {
@@ -595,11 +791,5 @@ func (fs *fileSystem) crash(r *Rand, trace *Trace, nowNs int64, n *Node) {
 		ino.data = image
 		ino.durable = image.clone()
 		clear(ino.dirty)
-		ino.durableExists = true
-		kept = append(kept, ino)
 	}
-	for i := len(kept); i < len(fs.order); i++ {
-		fs.order[i] = nil
-	}
-	fs.order = kept
 }

@@ -3,19 +3,62 @@ package simcore
 import "syscall"
 
 // What a test does to a real machine beside the loop under test
-// (os.WriteFile, open(2), lseek(2), os.ReadFile, setsockopt(2)), done
-// directly on a node: at once, with no latency, no faults and nothing in
-// the trace. The conformance tests of package ioloop set up and inspect
-// simulated files and sockets with it the way they do real ones.
+// (os.WriteFile, os.MkdirAll, open(2), lseek(2), os.ReadFile, lstat(2),
+// setsockopt(2)), done directly on a node: at once, with no latency, no
+// faults and nothing in the trace. The conformance tests of package ioloop
+// set up and inspect simulated files and sockets with it the way they do
+// real ones.
 
-// WriteFile creates the file at path, or truncates it, and fills it with
-// a copy of data, durable as if it had been synced.
+// MkdirAll creates the directory at path and any missing parents, as
+// os.MkdirAll does, durable as if each parent had been synced. It fails
+// with the errno of the first step that does (ENOTDIR for a file in the
+// way).
+func (n *Node) MkdirAll(path string) syscall.Errno {
+	fs := &n.fs
+	p := []byte(path)
+	for i := 1; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			continue
+		}
+		links := 0
+		res, errno := fs.walk(fs.root, p[:i], true, &links)
+		switch {
+		case errno != 0:
+			return errno
+		case res.ino != nil && res.ino.kind != kindDir:
+			return syscall.ENOTDIR
+		case res.ino != nil:
+			continue
+		}
+		fs.create(res, kindDir, 0o755, nil)
+		fs.syncDir(res.parent)
+	}
+	return 0
+}
+
+// WriteFile creates the file at path (and its missing parent
+// directories), or truncates it, and fills it with a copy of data, durable
+// as if it and its directory had been synced.
 func (n *Node) WriteFile(path string, data []byte) {
 	fs := &n.fs
-	name := cleanPath([]byte(path))
-	ino := fs.lookup(name)
+	p := []byte(path)
+	if i := lastSlash(p); i > 0 {
+		if errno := n.MkdirAll(path[:i]); errno != 0 {
+			panic("simcore: WriteFile " + path + ": " + errno.Error())
+		}
+	}
+	links := 0
+	res, errno := fs.walk(fs.root, p, true, &links)
+	if errno == 0 && res.ino == nil && (res.parent == nil || isDots(res.name)) {
+		errno = syscall.EISDIR
+	}
+	if errno != 0 || (res.ino != nil && res.ino.kind != kindFile) {
+		panic("simcore: WriteFile " + path + ": not a regular file")
+	}
+	ino := res.ino
 	if ino == nil {
-		ino = fs.create(name, 0o644)
+		ino = fs.create(res, kindFile, 0o644, nil)
+		fs.syncDir(res.parent)
 	}
 	ino.data.resize(0)
 	ino.data.copyIn(data, 0)
@@ -23,19 +66,75 @@ func (n *Node) WriteFile(path string, data []byte) {
 	ino.durable = ino.data.clone()
 	clear(ino.dirty)
 	clear(ino.bad)
-	ino.durableExists = true
+}
+
+func lastSlash(p []byte) int {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' {
+			return i
+		}
+	}
+	return -1
+}
+
+// lookupFile resolves an absolute path (following symlinks) to a regular
+// file, or nil.
+func (n *Node) lookupFile(path string) *inode {
+	links := 0
+	res, errno := n.fs.walk(n.fs.root, []byte(path), true, &links)
+	if errno != 0 || res.ino == nil || res.ino.kind != kindFile {
+		return nil
+	}
+	return res.ino
 }
 
 // ReadFile returns a copy of what reads of the file at path see, and
-// whether it exists.
+// whether it exists (as a regular file, symlinks followed).
 func (n *Node) ReadFile(path string) ([]byte, bool) {
-	ino := n.fs.lookup(cleanPath([]byte(path)))
+	ino := n.lookupFile(path)
 	if ino == nil {
 		return nil, false
 	}
 	data := make([]byte, ino.data.sizeBytes) // a sparse file's holes too: mind huge ones
 	ino.data.copyOut(data, 0)
 	return data, true
+}
+
+// Lstat describes what path names, as lstat(2) does (a final symlink is
+// not followed).
+func (n *Node) Lstat(path string) (Stat, syscall.Errno) {
+	links := 0
+	res, errno := n.fs.walk(n.fs.root, []byte(path), false, &links)
+	switch {
+	case errno != 0:
+		return Stat{}, errno
+	case res.ino == nil:
+		return Stat{}, syscall.ENOENT
+	}
+	var st Stat
+	n.fs.fillStat(&st, res.ino)
+	return st, 0
+}
+
+// Exists reports whether path names anything (a dangling symlink counts).
+func (n *Node) Exists(path string) bool {
+	_, errno := n.Lstat(path)
+	return errno == 0
+}
+
+// Readlink returns a symlink's target.
+func (n *Node) Readlink(path string) (string, syscall.Errno) {
+	links := 0
+	res, errno := n.fs.walk(n.fs.root, []byte(path), false, &links)
+	switch {
+	case errno != 0:
+		return "", errno
+	case res.ino == nil:
+		return "", syscall.ENOENT
+	case res.ino.kind != kindSymlink:
+		return "", syscall.EINVAL
+	}
+	return string(res.ino.target), 0
 }
 
 // Open opens path as open(2) would, with Open* flags, and returns the

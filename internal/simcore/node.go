@@ -109,7 +109,8 @@ func (n *Node) reset() {
 
 // Crash kills the node's process: its loop gets no more results (the
 // program that would receive them is gone), its connections are reset,
-// and its file system loses or tears whatever no completed Fsync covered.
+// and its file system loses or tears whatever no completed Fsync covered
+// (of a file: its data; of a directory: its entries; fs.go and disk.go).
 func (n *Node) Crash() {
 	if n.crashed {
 		return
@@ -335,6 +336,7 @@ func (n *Node) allocFD(e fdEntry) int {
 
 func (n *Node) freeFD(fd int) {
 	if f := n.fds[fd].file; f != nil {
+		f.ino.opens--
 		*f = fileHandle{}
 		n.spareFiles = append(n.spareFiles, f)
 	}

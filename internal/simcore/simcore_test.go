@@ -89,6 +89,17 @@ func (r *rig) readAll(path string) []byte {
 	return buf[:n]
 }
 
+// syncDir makes the entries of the directory at path durable, as a
+// program does: open it with O_DIRECTORY and Fsync it.
+func (r *rig) syncDir(path string) {
+	r.t.Helper()
+	fd := r.open(path, OpenRead|OpenDirectory)
+	if res := r.do(Request{Kind: KindFsync, FD: fd}); res != 0 {
+		r.t.Fatalf("fsync of directory %s: %v", path, syscall.Errno(-res))
+	}
+	r.do(Request{Kind: KindClose, FD: fd})
+}
+
 func (r *rig) crash() {
 	r.n.Crash()
 	r.host = newRecorder()
@@ -110,6 +121,7 @@ func TestCrashKeepsSyncedAndTearsUnsynced(t *testing.T) {
 		if res := r.do(Request{Kind: KindFsync, FD: fd}); res != 0 {
 			t.Fatalf("fsync: %d", res)
 		}
+		r.syncDir("/")
 		r.write(fd, unsynced, int64(len(synced)))
 		r.crash()
 		got := r.readAll("/f")
@@ -157,6 +169,7 @@ func TestFsyncErrorLosesTheData(t *testing.T) {
 	r := newRig(t, Config{Seed: 1})
 	fd := r.open("/f", OpenRead|OpenWrite|OpenCreate)
 	r.do(Request{Kind: KindFsync, FD: fd})
+	r.syncDir("/")
 	r.write(fd, bytes.Repeat([]byte{'x'}, 4096), 0)
 	r.w.cfg.Faults.FsyncError = 1
 	if res := r.do(Request{Kind: KindFsync, FD: fd}); res != -int32(syscall.EIO) {

@@ -38,11 +38,21 @@ const (
 	KindOpenAt
 	KindStatx
 	KindShutdown
+	KindFallocate
+	KindFtruncate
+	KindRenameat
+	KindUnlinkat
+	KindMkdirat
+	KindLinkat
+	KindSymlinkat
+	KindFadvise
+	KindSyncFileRange
 	kindCount
 )
 
 var kindNames = [kindCount]string{"none", "Nop", "Timeout", "Accept", "Connect", "Recv", "Send",
-	"Read", "Write", "Readv", "Writev", "Fsync", "Close", "OpenAt", "Statx", "Shutdown"}
+	"Read", "Write", "Readv", "Writev", "Fsync", "Close", "OpenAt", "Statx", "Shutdown",
+	"Fallocate", "Ftruncate", "Renameat", "Unlinkat", "Mkdirat", "Linkat", "Symlinkat", "Fadvise", "SyncFileRange"}
 
 // String names the kind in traces.
 func (k Kind) String() string {
@@ -62,6 +72,7 @@ const (
 	OpenTruncate
 	OpenAppend
 	OpenDirectory // O_DIRECTORY: fail unless path is a directory
+	OpenNoFollow  // O_NOFOLLOW: a final symlink fails with ELOOP
 )
 
 // AtCWD is the dirfd of a path relative to the working directory (the
@@ -83,9 +94,12 @@ type Request struct {
 	Buf       []byte
 	Bufs      [][]byte
 	Offset    int64
-	Flags     uint32 // Open* bits, Shut* direction, FsyncData
-	Mode      uint32 // OpenAt: permission bits of a file it creates
-	Path      []byte // OpenAt, Statx; without a terminating NUL
+	Flags     uint32 // Open*, Shut*, FsyncData, Write*Sync, Rename*, UnlinkRemoveDir, LinkFollow, Stat*; advice; sync_file_range flags
+	Mode      uint32 // OpenAt, Mkdirat: permission bits; Fallocate: the FALLOC_FL_* mode
+	Path      []byte // OpenAt, Statx, Unlinkat, Mkdirat; the old path of Renameat and Linkat; Symlinkat's target. Without a terminating NUL
+	FD2       int    // Renameat, Linkat, Symlinkat: the directory of Path2
+	Path2     []byte // Renameat, Linkat: the new path; Symlinkat: the link
+	Length    int64  // Fallocate, Ftruncate, Fadvise, SyncFileRange
 	Addr      netip.AddrPort
 	TimeoutNs int64
 }
@@ -93,6 +107,38 @@ type Request struct {
 // FsyncData marks an Fsync that is an fdatasync (the simulator treats both
 // alike: it has no metadata apart from the size, which both flush).
 const FsyncData uint32 = 1
+
+// Durable writes: a Write or Writev with one of these flags is durable
+// (RWF_DSYNC, RWF_SYNC) when it completes. Like FsyncData, the two differ
+// only in name: the simulator's only file metadata is the size.
+const (
+	WriteDataSync uint32 = 1
+	WriteFileSync uint32 = 2
+)
+
+// Flags of the namespace operations, as the simulator understands them
+// (the adapter translates the OS's AT_* bits, which differ between
+// systems; the rename flags are Linux's).
+const (
+	RenameNoReplace uint32 = 1 // renameat2's RENAME_NOREPLACE
+	RenameExchange  uint32 = 2 // RENAME_EXCHANGE
+	UnlinkRemoveDir uint32 = 1 // AT_REMOVEDIR
+	LinkFollow      uint32 = 1 // AT_SYMLINK_FOLLOW
+)
+
+// Fallocate modes, Linux's FALLOC_FL_* values (the simulator serves
+// Linux's semantics on every host).
+const (
+	FallocKeepSize  uint32 = 0x01
+	FallocPunchHole uint32 = 0x02
+	FallocZeroRange uint32 = 0x10
+)
+
+// Sync file range flags (SYNC_FILE_RANGE_*), Linux's values.
+const syncFileRangeValid = 1 | 2 | 4
+
+// The highest valid posix_fadvise advice (POSIX_FADV_NOREUSE): 0 to 5.
+const fadviseMax = 5
 
 // Stat is what Statx reports.
 type Stat struct {
