@@ -72,6 +72,11 @@ func (d Durability) String() string {
 // Offset -1 writes at the current position and advances it, as Write.
 // A write of nothing syncs nothing. On a socket or pipe there is no
 // storage to sync, and it is a plain Write.
+//
+// On io_uring, durable writes to one buffered (not O_DIRECT) file run one
+// at a time in the kernel's workers: for many durable appends in flight,
+// open the log with O_DIRECT|O_DSYNC, or Write and then Fdatasync
+// (docs/ARCHITECTURE.md, "Durability", has the measurements).
 func WriteDurable[T any](l *Loop, c *Completion, fd int, buf []byte, offset int64, d Durability, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
 	checkDurability("WriteDurable", d)
 	l.prepare(c, opWrite, callback == nil)
