@@ -691,7 +691,7 @@ func (b *readinessBackend) attemptConnect(c *Completion) (res int32, done bool) 
 func (b *readinessBackend) attemptSend(c *Completion) (res int32, done bool) {
 	interrupted := 0
 	for {
-		rest := c.io.buf[c.send.transferred:]
+		rest := c.io.buf[c.sent():]
 		n, errno := sysSend(int(c.fd), rest[:min(len(rest), maxIOLen)])
 		switch {
 		case errno == syscall.EAGAIN:
@@ -702,8 +702,8 @@ func (b *readinessBackend) attemptSend(c *Completion) (res int32, done bool) {
 		case errno != 0:
 			return -int32(errno), true
 		}
-		c.send.transferred += n
-		if c.send.transferred >= len(c.io.buf) || n == 0 {
+		c.setSent(c.sent() + n)
+		if c.sent() >= len(c.io.buf) || n == 0 {
 			return 0, true
 		}
 	}
@@ -776,11 +776,11 @@ func (b *readinessBackend) completeAttempt(c *Completion, res int32) {
 	}
 	switch {
 	case res < 0:
-		b.loop.completeWith(c, c.send.transferred, errnoCode(syscall.Errno(-res)))
-	case c.send.transferred < len(c.io.buf):
-		b.loop.completeWith(c, c.send.transferred, codeShortWrite)
+		b.loop.completeWith(c, c.sent(), errnoCode(syscall.Errno(-res)))
+	case c.sent() < len(c.io.buf):
+		b.loop.completeWith(c, c.sent(), codeShortWrite)
 	default:
-		b.loop.completeWith(c, c.send.transferred, codeNone)
+		b.loop.completeWith(c, c.sent(), codeNone)
 	}
 }
 
@@ -833,7 +833,7 @@ func (b *readinessBackend) collectFiles() {
 // will complete on its own), or has completed since (ErrNotFound).
 func (b *readinessBackend) cancel(c *Completion) {
 	l := b.loop
-	t := c.cancel.target
+	t := c.cancelTarget()
 	if canceledInThisPass(l, t) {
 		l.completeWith(c, 0, codeNone)
 		return

@@ -172,11 +172,11 @@ func runFileOp(c *Completion) int32 {
 		case opFsync:
 			errno = sysFsync(fd, c.flags&fsyncDatasync != 0)
 		case opOpenAt:
-			n, errno = sysOpenat(fd, c.rare.pathNUL, int(c.flags), c.mode)
+			n, errno = sysOpenat(fd, c.rare.pathNUL, int(c.flags), c.rare.mode)
 		case opStatx:
-			errno = sysStatx(fd, c.rare.pathNUL, int(c.flags), int(c.mode), c.rare.statx)
+			errno = sysStatx(fd, c.rare.pathNUL, int(c.flags), int(c.rare.mode), c.rare.statx)
 		case opFallocate:
-			errno = sysFallocate(fd, c.mode, c.io.offset, c.rare.lengthBytes)
+			errno = sysFallocate(fd, c.rare.mode, c.io.offset, c.rare.lengthBytes)
 		case opFtruncate:
 			errno = sysFtruncate(fd, c.rare.lengthBytes)
 		case opFadvise:
@@ -190,7 +190,7 @@ func runFileOp(c *Completion) int32 {
 		case opUnlinkat:
 			errno = sysUnlinkat(fd, c.rare.pathNUL, int(c.flags))
 		case opMkdirat:
-			errno = sysMkdirat(fd, c.rare.pathNUL, c.mode)
+			errno = sysMkdirat(fd, c.rare.pathNUL, c.rare.mode)
 		case opSymlinkat:
 			errno = sysSymlinkat(c.rare.pathNUL, int(c.rare.dirFD2), c.rare.path2NUL)
 		case opClose:

@@ -137,7 +137,7 @@ func (b *simBackend) startOne(c *Completion) {
 	if c.op == opCancel {
 		// The target was submitted before the Cancel, so it has started.
 		res := -int32(syscall.ENOENT)
-		if t := c.cancel.target; canceledInThisPass(l, t) {
+		if t := c.cancelTarget(); canceledInThisPass(l, t) {
 			res = 0 // another Cancel of this pass got there first, as io_uring answers
 		} else if t.state == stateInFlight && t.loop == l && t.token != 0 {
 			res = b.node.Cancel(t.token)
@@ -164,7 +164,7 @@ func (b *simBackend) startOne(c *Completion) {
 	case opTimeout, opLinkTimeout:
 		// A LinkTimeout is started only by its emulated chain (chain.go),
 		// as its operation starts: until it fires, it is a timer.
-		req.Kind, req.TimeoutNs = simcore.KindTimeout, c.timer.durationNs
+		req.Kind, req.TimeoutNs = simcore.KindTimeout, c.durationNs()
 	case opAccept:
 		req.Kind = simcore.KindAccept
 	case opConnect:
@@ -177,7 +177,7 @@ func (b *simBackend) startOne(c *Completion) {
 	case opRecv:
 		req.Kind, req.Buf = simcore.KindRecv, c.io.buf
 	case opSend:
-		req.Kind, req.Buf = simcore.KindSend, c.io.buf[c.send.transferred:]
+		req.Kind, req.Buf = simcore.KindSend, c.io.buf[c.sent():]
 	case opRead:
 		req.Kind, req.Buf = simcore.KindRead, c.io.buf
 	case opWrite:
@@ -195,7 +195,7 @@ func (b *simBackend) startOne(c *Completion) {
 		req.Kind = simcore.KindClose
 	case opOpenAt:
 		req.Kind, req.Path, req.Flags = simcore.KindOpenAt, c.rare.pathNUL[:len(c.rare.pathNUL)-1], simOpenFlags(c.flags)
-		req.FD, req.Mode = simDirFD(c.fd), c.mode
+		req.FD, req.Mode = simDirFD(c.fd), c.rare.mode
 	case opStatx:
 		req.Kind, req.Path, req.Flags = simcore.KindStatx, c.rare.pathNUL[:len(c.rare.pathNUL)-1], simStatFlags(c.flags)
 		req.FD = simDirFD(c.fd)
@@ -213,7 +213,7 @@ func (b *simBackend) startOne(c *Completion) {
 			return
 		}
 	case opFallocate:
-		req.Kind, req.Mode, req.Length = simcore.KindFallocate, c.mode, c.rare.lengthBytes
+		req.Kind, req.Mode, req.Length = simcore.KindFallocate, c.rare.mode, c.rare.lengthBytes
 	case opFtruncate:
 		req.Kind, req.Length = simcore.KindFtruncate, c.rare.lengthBytes
 	case opFadvise:
@@ -221,7 +221,7 @@ func (b *simBackend) startOne(c *Completion) {
 	case opSyncFileRange:
 		req.Kind, req.Flags, req.Length = simcore.KindSyncFileRange, c.flags, c.rare.lengthBytes
 	case opMkdirat:
-		req.Kind, req.Path, req.Mode = simcore.KindMkdirat, c.rare.pathNUL[:len(c.rare.pathNUL)-1], c.mode
+		req.Kind, req.Path, req.Mode = simcore.KindMkdirat, c.rare.pathNUL[:len(c.rare.pathNUL)-1], c.rare.mode
 		req.FD = simDirFD(c.fd)
 	case opUnlinkat:
 		req.Kind, req.Path = simcore.KindUnlinkat, c.rare.pathNUL[:len(c.rare.pathNUL)-1]

@@ -299,7 +299,7 @@ func (b *uringBackend) submit(c *Completion) {
 // Cancel of an operation there) and reports whether it did.
 func (b *uringBackend) divert(c *Completion) bool {
 	if c.op == opCancel {
-		if t := c.cancel.target; t.wait.parked == parkedFile {
+		if t := c.cancelTarget(); t.wait.parked == parkedFile {
 			b.cancelOnWorkers(c, t)
 			return true
 		}
@@ -445,7 +445,7 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 		setBuffer(sqe, c.io.buf)
 	case opSend:
 		sqe.Opcode = uring.OpSend
-		setBuffer(sqe, c.io.buf[c.send.transferred:])
+		setBuffer(sqe, c.io.buf[c.sent():])
 		sqe.OpFlags = unix.MSG_NOSIGNAL | unix.MSG_WAITALL
 	case opRead, opWrite:
 		sqe.Opcode = uring.OpRead
@@ -472,12 +472,12 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 	case opOpenAt:
 		sqe.Opcode = uring.OpOpenat
 		sqe.Addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(c.rare.pathNUL))))
-		sqe.Len = c.mode
+		sqe.Len = c.rare.mode
 		sqe.OpFlags = c.flags
 	case opStatx:
 		sqe.Opcode = uring.OpStatx
 		sqe.Addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(c.rare.pathNUL))))
-		sqe.Len = c.mode
+		sqe.Len = c.rare.mode
 		sqe.OpFlags = c.flags
 		sqe.Off = uint64(uintptr(unsafe.Pointer(c.rare.statx)))
 	case opShutdown:
@@ -486,7 +486,7 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 	case opCancel:
 		sqe.Opcode = uring.OpAsyncCancel
 		sqe.Fd = -1
-		sqe.Addr = c.cancel.targetToken
+		sqe.Addr = c.targetToken()
 	case opLinkTimeout:
 		sqe.Opcode = uring.OpLinkTimeout
 		sqe.Fd = -1
@@ -496,7 +496,7 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 		sqe.Opcode = uring.OpFallocate
 		sqe.Off = uint64(c.io.offset)
 		sqe.Addr = uint64(c.rare.lengthBytes)
-		sqe.Len = c.mode
+		sqe.Len = c.rare.mode
 	case opFtruncate:
 		sqe.Opcode = uring.OpFtruncate
 		sqe.Off = uint64(c.rare.lengthBytes)
@@ -524,7 +524,7 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 	case opMkdirat:
 		sqe.Opcode = uring.OpMkdirat
 		sqe.Addr = pathAddr(c.rare.pathNUL)
-		sqe.Len = c.mode
+		sqe.Len = c.rare.mode
 	case opSymlinkat:
 		sqe.Opcode = uring.OpSymlinkat
 		sqe.Fd = c.rare.dirFD2

@@ -178,9 +178,9 @@ func LinkTimeout[T any](l *Loop, c *Completion, d time.Duration, ctx *T, callbac
 	case l.chain.last.op == opLinkTimeout:
 		panic("ioloop: LinkTimeout right after another LinkTimeout; an operation has at most one")
 	}
-	c.timer.durationNs = max(int64(d), 0)
-	c.attachRare().timeout = unix.NsecToTimespec(c.timer.durationNs)
-	c.cancel.target = l.chain.last
+	c.setDurationNs(max(int64(d), 0))
+	c.attachRare().timeout = unix.NsecToTimespec(c.durationNs())
+	c.peer = unsafe.Pointer(l.chain.last)
 	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
@@ -243,14 +243,14 @@ func (l *Loop) startLinked(c *Completion) {
 		return
 	}
 	t.state = stateInFlight
-	l.timers.push(t, addSaturatingNs(l.nowNs(), t.timer.durationNs))
+	l.timers.push(t, addSaturatingNs(l.nowNs(), t.durationNs()))
 }
 
 // fireLinkTimeout runs when an emulated chain's LinkTimeout expires: its
 // operation is canceled, and the LinkTimeout completes with the verdict.
 func (l *Loop) fireLinkTimeout(t *Completion) {
 	t.link &^= linkArmed
-	target := t.cancel.target
+	target := t.cancelTarget()
 	target.link |= linkTimedOut
 	code := l.backend.abandon(target)
 	if code != codeNone {
@@ -334,7 +334,7 @@ func (l *Loop) releaseLinkTimeout(t *Completion) bool {
 	if t.link&linkPartnerDone == 0 {
 		t.link |= linkParked
 		l.parkedCallbacks++
-		if target := t.cancel.target; target.link&linkParked != 0 {
+		if target := t.cancelTarget(); target.link&linkParked != 0 {
 			// The operation waits for this verdict: release it first (it
 			// puts this LinkTimeout back in line after itself).
 			target.link &^= linkParked

@@ -54,32 +54,69 @@ type Completion struct {
 	state completionState
 	op    opcode
 	link  linkFlags // its place in a chain (chain.go); 0 outside one
-	flags uint32    // OpenAt, Statx, Renameat, Unlinkat, Linkat, SyncFileRange flags; Fsync flags; Write(v)'s RWF_ flags; Shutdown how; Fadvise advice
-	mode  uint32    // OpenAt and Mkdirat mode, Statx mask, Fallocate mode
+	flags uint32    // OpenAt, Statx, Renameat, Unlinkat, Linkat, SyncFileRange flags; Fsync flags; Write(v)'s Durability; Shutdown how; Fadvise advice
+	// index is a pending Timeout's or LinkTimeout's place in the timer
+	// heap, or a pending WaitEvent's in Loop.eventWaiters, so that
+	// removing one needs no search.
+	index int32
 
-	io     ioArgs     // Recv, Send, Read, Write, Readv, Writev
-	send   sendState  // Send, while the loop continues it
-	cancel cancelArgs // Cancel
-	timer  timerArgs  // Timeout
-	event  *Event     // WaitEvent: the Event waited for
+	// io is the data operations' buffer and offset. Its offset word is
+	// also the one 64-bit argument of the operations that have no offset
+	// (see the accessors below): a Send's progress, a Timeout's or
+	// LinkTimeout's duration, a Cancel's target token. One word serving
+	// four groups is what keeps a Completion at two cache lines.
+	io ioArgs
+	// peer is the other object an operation names: a Cancel's or
+	// LinkTimeout's target (*Completion), a WaitEvent's *Event. An
+	// unsafe.Pointer keeps it reachable for the garbage collector like a
+	// typed pointer; cancelTarget and waitedEvent restore the type, which
+	// the opcode determines.
+	peer unsafe.Pointer
 
 	// rare holds the large arguments few operations use (iovecs, paths,
-	// a Statx buffer, a sockaddr), attached on a Completion's first such
-	// operation and reused by every later one: no allocation per
-	// operation in steady state, and 200 bytes less for every Completion
+	// a Statx buffer, a sockaddr, a mode), attached on a Completion's
+	// first such operation and reused by every later one: no allocation
+	// per operation in steady state, and less memory for every Completion
 	// that never needs them (a timer, a Recv).
 	rare *rareArgs
 
 	// wait is where an in-flight operation waits on the readiness
-	// backends, and a pending WaitEvent's place on every backend.
+	// backends; send is a Send's cancellation bookkeeping.
 	wait readinessWait
+	send sendState
 }
+
+// The operations that keep their 64-bit argument in io.offset.
+
+// sent is how many bytes a Send has sent so far.
+func (c *Completion) sent() int { return int(c.io.offset) }
+
+// setSent records a Send's progress.
+func (c *Completion) setSent(n int) { c.io.offset = int64(n) }
+
+// durationNs is a Timeout's or LinkTimeout's duration.
+func (c *Completion) durationNs() int64 { return c.io.offset }
+
+// setDurationNs sets a Timeout's or LinkTimeout's duration.
+func (c *Completion) setDurationNs(ns int64) { c.io.offset = ns }
+
+// targetToken is a Cancel's target's token when the Cancel was submitted.
+func (c *Completion) targetToken() uint64 { return uint64(c.io.offset) }
+
+// setTargetToken records a Cancel's target's token.
+func (c *Completion) setTargetToken(token uint64) { c.io.offset = int64(token) }
+
+// cancelTarget is a Cancel's or LinkTimeout's target.
+func (c *Completion) cancelTarget() *Completion { return (*Completion)(c.peer) }
+
+// waitedEvent is a WaitEvent's Event.
+func (c *Completion) waitedEvent() *Event { return (*Event)(c.peer) }
 
 // ioArgs are the arguments of the data operations (Readv and Writev keep
 // their buffers in rareArgs).
 type ioArgs struct {
 	buf    []byte // Recv, Send, Read, Write
-	offset int64  // Read, Write, Readv, Writev; -1: the current position
+	offset int64  // Read, Write, Readv, Writev, Fallocate, Fadvise, SyncFileRange; -1: the current position. Shared: see sent, durationNs, targetToken
 }
 
 // rareArgs are the large arguments of few operations. The kernel reads the
@@ -92,6 +129,7 @@ type rareArgs struct {
 	pathNUL     []byte       // OpenAt, Statx, Renameat, Unlinkat, Mkdirat, Linkat: NUL-terminated copy of the (old) path, reused; Symlinkat: the target
 	path2NUL    []byte       // Renameat, Linkat: the new path; Symlinkat: the link's path
 	dirFD2      int32        // Renameat, Linkat, Symlinkat: the new path's directory
+	mode        uint32       // OpenAt and Mkdirat mode, Statx mask, Fallocate mode
 	lengthBytes int64        // Fallocate, Ftruncate, Fadvise, SyncFileRange: the length
 	// chainNext is the next operation of the chain this one belongs to
 	// (chain.go); chainLength, on a chain's first operation, counts its
@@ -115,9 +153,9 @@ func (c *Completion) attachRare() *rareArgs {
 	return c.rare
 }
 
-// sendState is the progress of a Send that the loop completes in several
-// kernel requests (a Send reports success only once its whole buffer is
-// sent).
+// sendState is the bookkeeping of a Send that the loop completes in
+// several kernel requests (a Send reports success only once its whole
+// buffer is sent); its progress is io.offset (sent).
 //
 // A Send the kernel cancels after partial progress reports a short,
 // positive count, indistinguishable from an ordinary short send, and the
@@ -127,21 +165,9 @@ func (c *Completion) attachRare() *rareArgs {
 // Cancel that succeeded (canceled) ends the Send with ErrCanceled, a Cancel
 // that found nothing lets it continue.
 type sendState struct {
-	transferred     int // bytes sent so far
 	cancelsInFlight uint8
 	parked          bool
 	canceled        bool
-}
-
-// cancelArgs are a Cancel's arguments.
-type cancelArgs struct {
-	target      *Completion // the operation to cancel
-	targetToken uint64      // the target's token when Cancel was called
-}
-
-// timerArgs are a Timeout's arguments.
-type timerArgs struct {
-	durationNs int64
 }
 
 // readinessWait says where an operation waits on the readiness backends
@@ -152,9 +178,6 @@ type readinessWait struct {
 	// connectIssued: a Connect has been issued, so readiness means "look
 	// at SO_ERROR", not "try again".
 	connectIssued bool
-	// index: the operation's index in the timer heap; for a pending
-	// WaitEvent, on every backend, its index in Loop.eventWaiters.
-	index int32
 }
 
 // parking says where an in-flight operation of a readiness backend waits,
@@ -262,7 +285,7 @@ func (c *Completion) Result() (n int, err error) { return c.count(), c.errCode.e
 // and the loop continues a Send until its buffer is sent).
 func (c *Completion) count() int {
 	if c.op == opSend {
-		return c.send.transferred
+		return c.sent()
 	}
 	return int(c.n)
 }
@@ -287,10 +310,8 @@ func (c *Completion) releaseArguments() {
 		clear(c.rare.iovecs)
 	case opStatx:
 		c.rare.statx = nil
-	case opCancel:
-		c.cancel = cancelArgs{}
-	case opWaitEvent:
-		c.event = nil
+	case opCancel, opLinkTimeout, opWaitEvent:
+		c.peer = nil
 	}
 }
 
@@ -298,7 +319,7 @@ func (c *Completion) releaseArguments() {
 // was canceled: only Send makes progress across several kernel requests.
 func (c *Completion) progress() int {
 	if c.op == opSend {
-		return c.send.transferred
+		return c.sent()
 	}
 	return 0
 }

@@ -84,14 +84,14 @@ func WaitEvent[T any](l *Loop, c *Completion, e *Event, ctx *T, callback func(ct
 	case e.waiter != nil:
 		panic("ioloop: WaitEvent on an Event that already has a WaitEvent pending")
 	}
-	c.event = e
+	c.peer = unsafe.Pointer(e)
 	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
 // startWaitEvent completes c at once if e has triggers to report, and
 // otherwise makes it e's waiter. The loop, not a backend, runs it.
 func (l *Loop) startWaitEvent(c *Completion) {
-	e := c.event
+	e := c.waitedEvent()
 	if e.popped {
 		e.popped = false
 		l.record(c, int(e.count.Swap(0)), codeNone)
@@ -100,7 +100,7 @@ func (l *Loop) startWaitEvent(c *Completion) {
 	c.state = stateInFlight
 	l.pending++
 	e.waiter = c
-	c.wait.index = int32(len(l.eventWaiters))
+	c.index = int32(len(l.eventWaiters))
 	l.eventWaiters = append(l.eventWaiters, c)
 }
 
@@ -117,11 +117,11 @@ func (l *Loop) eventTriggered(e *Event) {
 
 // unwait removes c, a pending WaitEvent, from its Event and the loop's list.
 func (l *Loop) unwait(c *Completion) {
-	c.event.waiter = nil
+	c.waitedEvent().waiter = nil
 	last := len(l.eventWaiters) - 1
 	moved := l.eventWaiters[last]
-	moved.wait.index = c.wait.index
-	l.eventWaiters[c.wait.index] = moved
+	moved.index = c.index
+	l.eventWaiters[c.index] = moved
 	l.eventWaiters[last] = nil
 	l.eventWaiters = l.eventWaiters[:last]
 }

@@ -59,7 +59,7 @@ func Timeout[T any](l *Loop, c *Completion, d time.Duration, ctx *T, callback fu
 	if d < 0 {
 		d = 0
 	}
-	c.timer.durationNs = int64(d)
+	c.setDurationNs(int64(d))
 	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
@@ -134,7 +134,7 @@ func Send[T any](l *Loop, c *Completion, fd int, buf []byte, ctx *T, callback fu
 	c.op = opSend
 	c.fd = int32(fd)
 	c.io.buf = buf
-	c.send.transferred = 0
+	c.setSent(0)
 	c.send.cancelsInFlight, c.send.parked, c.send.canceled = 0, false, false
 	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
@@ -228,7 +228,7 @@ func OpenAt[T any](l *Loop, c *Completion, dirfd int, path string, flags int, mo
 	c.op = opOpenAt
 	c.fd = int32(dirfd)
 	c.flags = uint32(flags | unix.O_CLOEXEC)
-	c.mode = mode
+	c.attachRare().mode = mode
 	l.submitUnless(c.setPath(path), c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
@@ -267,7 +267,7 @@ func Cancel[T any](l *Loop, c *Completion, target *Completion, ctx *T, callback 
 	if target.state != stateIdle && target.loop != l {
 		panic("ioloop: Cancel target belongs to another Loop")
 	}
-	c.cancel.target = target
+	c.peer = unsafe.Pointer(target)
 	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 

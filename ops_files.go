@@ -128,7 +128,7 @@ func Fallocate[T any](l *Loop, c *Completion, fd int, mode uint32, offset, lengt
 	l.prepare(c, opFallocate, callback == nil)
 	c.op = opFallocate
 	c.fd = int32(fd)
-	c.mode = mode
+	c.attachRare().mode = mode
 	c.io.offset = offset
 	c.attachRare().lengthBytes = length
 	submitFileOp(l, c, rangeErrno(offset, length, false), unsafe.Pointer(ctx), errorCallback[T](callback))
@@ -199,7 +199,7 @@ func Mkdirat[T any](l *Loop, c *Completion, dirFD int, path string, mode uint32,
 	l.prepare(c, opMkdirat, callback == nil)
 	c.op = opMkdirat
 	c.fd = int32(dirFD)
-	c.mode = mode
+	c.attachRare().mode = mode
 	l.submitFile(c.setPath(path), c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 

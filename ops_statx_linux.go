@@ -21,7 +21,7 @@ func Statx[T any](l *Loop, c *Completion, dirfd int, path string, flags int, mas
 	}
 	c.fd = int32(dirfd)
 	c.flags = uint32(flags)
-	c.mode = uint32(mask)
+	c.attachRare().mode = uint32(mask)
 	c.attachRare().statx = stat
 	l.submitUnless(c.setPath(path), c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }

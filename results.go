@@ -113,7 +113,7 @@ func (l *Loop) record(c *Completion, n int, code errorCode) {
 // cancelWithoutBackend answers a Cancel whose target is not in a backend.
 // It returns false when the backend must be asked.
 func (l *Loop) cancelWithoutBackend(c *Completion) bool {
-	target := c.cancel.target
+	target := c.cancelTarget()
 	switch target.state {
 	case stateIdle, stateCompleted:
 		l.record(c, 0, codeNotFound)
@@ -131,7 +131,7 @@ func (l *Loop) cancelWithoutBackend(c *Completion) bool {
 			return true
 		}
 	}
-	c.cancel.targetToken = target.token
+	c.setTargetToken(target.token)
 	if target.link&linkMember != 0 {
 		target.link |= linkCancelRequested // its ECANCELED is its own (chain.go)
 	}
@@ -197,16 +197,16 @@ func (l *Loop) complete(c *Completion, res int32) {
 		n := int(res)
 		switch c.op {
 		case opSend:
-			c.send.transferred += n
-			if n > 0 && c.send.transferred < len(c.io.buf) {
+			c.setSent(c.sent() + n)
+			if n > 0 && c.sent() < len(c.io.buf) {
 				l.continueSend(c)
 				return
 			}
-			if c.send.transferred < len(c.io.buf) {
-				l.completeWith(c, c.send.transferred, codeShortWrite)
+			if c.sent() < len(c.io.buf) {
+				l.completeWith(c, c.sent(), codeShortWrite)
 				return
 			}
-			n = c.send.transferred
+			n = c.sent()
 		case opRecv, opRead:
 			if n == 0 && len(c.io.buf) > 0 {
 				l.completeWith(c, 0, codeEOF)
@@ -231,7 +231,7 @@ func (l *Loop) complete(c *Completion, res int32) {
 	errno := syscall.Errno(-res)
 	if c.op == opCancel {
 		l.cancelVerdict(c, false)
-		if t := c.cancel.target; errno == syscall.ENOENT && t.link&linkCancelRequested != 0 && t.token == c.cancel.targetToken {
+		if t := c.cancelTarget(); errno == syscall.ENOENT && t.link&linkCancelRequested != 0 && t.token == c.targetToken() {
 			t.link &^= linkCancelRequested // it found nothing: a later ECANCELED is not its
 		}
 	}
@@ -259,7 +259,7 @@ func totalLen(bufs [][]byte) int {
 func (l *Loop) continueSend(c *Completion) {
 	switch {
 	case c.send.canceled || l.closing:
-		l.completeWith(c, c.send.transferred, codeCanceled)
+		l.completeWith(c, c.sent(), codeCanceled)
 	case c.send.cancelsInFlight > 0:
 		c.send.parked = true // stays in flight, token kept, until cancelVerdict
 	default:
@@ -270,8 +270,8 @@ func (l *Loop) continueSend(c *Completion) {
 // cancelVerdict applies the kernel's answer to a Cancel aimed at a Send
 // that may have made partial progress (see Completion.cancelsInFlight).
 func (l *Loop) cancelVerdict(c *Completion, canceled bool) {
-	t := c.cancel.target
-	if t == nil || t.op != opSend || t.token != c.cancel.targetToken || t.send.cancelsInFlight == 0 {
+	t := c.cancelTarget()
+	if t == nil || t.op != opSend || t.token != c.targetToken() || t.send.cancelsInFlight == 0 {
 		return // the target finished or is another operation by now
 	}
 	t.send.cancelsInFlight--

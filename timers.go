@@ -14,7 +14,7 @@ package ioloop
 //
 // Why a heap: see docs/ARCHITECTURE.md, "Timers" (measured against the
 // alternatives). Push and Cancel are O(log n) with no kernel call; a
-// Completion records its index in the heap (Completion.wait.index), so
+// Completion records its index in the heap (Completion.index), so
 // Cancel removes it without searching.
 
 // startTimer makes a submitted Timeout pending in the heap, due its
@@ -22,7 +22,7 @@ package ioloop
 func (l *Loop) startTimer(c *Completion) {
 	c.state = stateInFlight
 	l.pending++
-	l.timers.push(c, addSaturatingNs(l.nowNs(), max(c.timer.durationNs, 0)))
+	l.timers.push(c, addSaturatingNs(l.nowNs(), max(c.durationNs(), 0)))
 }
 
 // boundByTimers shortens a wait of timeoutNs (negative: no limit) to the
@@ -107,7 +107,7 @@ func (h *timerHeap) push(c *Completion, deadlineNs int64) {
 	index := h.n
 	h.n++
 	*h.at(index) = timerEntry{deadlineNs: deadlineNs, seq: h.nextSeq, c: c}
-	c.wait.index = int32(index)
+	c.index = int32(index)
 	h.up(index)
 }
 
@@ -129,7 +129,7 @@ func (h *timerHeap) popExpired(nowNs int64) *Completion {
 
 // remove takes c out of the heap; c must be in it.
 func (h *timerHeap) remove(c *Completion) {
-	index := int(c.wait.index)
+	index := int(c.index)
 	if index < 0 || index >= h.n || h.at(index).c != c {
 		panic("ioloop: internal error: timer not in the heap")
 	}
@@ -148,7 +148,7 @@ func (h *timerHeap) removeAt(index int) *Completion {
 		h.down(index)
 		h.up(index)
 	}
-	c.wait.index = -1
+	c.index = -1
 	return c
 }
 
@@ -175,11 +175,11 @@ func (h *timerHeap) up(index int) {
 			break
 		}
 		*h.at(index) = *p
-		p.c.wait.index = int32(index)
+		p.c.index = int32(index)
 		index = parent
 	}
 	*h.at(index) = moving
-	moving.c.wait.index = int32(index)
+	moving.c.index = int32(index)
 }
 
 func (h *timerHeap) down(index int) {
@@ -200,9 +200,9 @@ func (h *timerHeap) down(index int) {
 			break
 		}
 		*h.at(index) = *s
-		s.c.wait.index = int32(index)
+		s.c.index = int32(index)
 		index = smallest
 	}
 	*h.at(index) = moving
-	moving.c.wait.index = int32(index)
+	moving.c.index = int32(index)
 }

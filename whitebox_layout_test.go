@@ -22,7 +22,7 @@ func TestCompletionSize(t *testing.T) {
 	if unsafe.Sizeof(uintptr(0)) != 8 {
 		t.Skip("the size is pinned for 64-bit systems")
 	}
-	if size := unsafe.Sizeof(Completion{}); size > 168 {
-		t.Errorf("a Completion is %d bytes, want <= 168", size)
+	if size := unsafe.Sizeof(Completion{}); size > 128 {
+		t.Errorf("a Completion is %d bytes, want <= 128", size)
 	}
 }

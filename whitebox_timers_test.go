@@ -22,8 +22,8 @@ func TestTimerHeapRandomized(t *testing.T) {
 	check := func() {
 		for i := 0; i < h.len(); i++ {
 			e := h.at(i)
-			if int(e.c.wait.index) != i {
-				t.Fatalf("entry %d records index %d", i, e.c.wait.index)
+			if int(e.c.index) != i {
+				t.Fatalf("entry %d records index %d", i, e.c.index)
 			}
 			if i > 0 && e.before(h.at((i-1)/timerHeapArity)) {
 				t.Fatalf("entry %d precedes its parent", i)
