@@ -321,14 +321,7 @@ func (b *uringBackend) divert(c *Completion) bool {
 // and completes with its own result.
 func (b *uringBackend) cancelOnWorkers(c, t *Completion) {
 	c.state = stateInFlight
-	if !b.files.cancel(t) {
-		b.loop.completeWith(c, 0, errorCode(syscall.EALREADY))
-		return
-	}
-	b.filesInPool--
-	t.wait.parked = parkedNone
-	b.loop.completeWith(t, 0, codeCanceled)
-	b.loop.completeWith(c, 0, codeNone)
+	b.loop.completeWith(c, 0, b.abandon(t))
 }
 
 // collectFiles completes the operations the workers finished, like a reap.

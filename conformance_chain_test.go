@@ -2,6 +2,7 @@ package ioloop
 
 import (
 	"errors"
+	"math"
 	"os"
 	"runtime"
 	"syscall"
@@ -362,4 +363,47 @@ func haveIOUring(t *testing.T) bool {
 		t.Skip("io_uring is Linux's")
 	}
 	return true
+}
+
+func TestLinkTimeoutExtremeDurations(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		client, server := tcpPair(t, l, loopback4)
+		var recv, timeout, cancel Completion
+		var rr, rt, rc opResult
+		buf := make([]byte, 16)
+
+		// A negative duration fires as soon as the operation starts.
+		l.BeginChain()
+		Recv(l, &recv, client, buf, &rr, (*opResult).onCount)
+		LinkTimeout(l, &timeout, -time.Hour, &rt, (*opResult).onErr)
+		l.EndChain()
+		await(t, l, &rr, &rt)
+		wantErr(t, "Recv with a negative LinkTimeout", &rr, ErrTimedOut)
+		wantOK(t, "negative LinkTimeout", &rt)
+
+		// A duration whose deadline overflows never fires: the Recv waits
+		// until canceled, and the LinkTimeout ends with it.
+		rr, rt = opResult{}, opResult{}
+		l.BeginChain()
+		Recv(l, &recv, client, buf, &rr, (*opResult).onCount)
+		LinkTimeout(l, &timeout, time.Duration(math.MaxInt64), &rt, (*opResult).onErr)
+		l.EndChain()
+		stillPending(t, l, 30*time.Millisecond, "Recv with a LinkTimeout of MaxInt64", &rr)
+		Cancel(l, &cancel, &recv, &rc, (*opResult).onErr)
+		await(t, l, &rr, &rt, &rc)
+		wantOK(t, "Cancel", &rc)
+		wantErr(t, "canceled Recv", &rr, ErrCanceled)
+		wantErr(t, "LinkTimeout of MaxInt64", &rt, ErrCanceled)
+
+		// And the operation completing first cancels it.
+		rr, rt = opResult{}, opResult{}
+		writeAll(t, l, server, []byte("x"))
+		l.BeginChain()
+		Recv(l, &recv, client, buf, &rr, (*opResult).onCount)
+		LinkTimeout(l, &timeout, time.Duration(math.MaxInt64), &rt, (*opResult).onErr)
+		l.EndChain()
+		await(t, l, &rr, &rt)
+		wantN(t, "Recv", &rr, 1)
+		wantErr(t, "LinkTimeout of MaxInt64", &rt, ErrCanceled)
+	})
 }

@@ -85,7 +85,7 @@ func WriteDurable[T any](l *Loop, c *Completion, fd int, buf []byte, offset int6
 	c.io.buf = buf
 	c.io.offset = offset
 	c.flags = uint32(d)
-	submitFileOp(l, c, offsetErrno(offset), unsafe.Pointer(ctx), countCallback[T](callback))
+	l.submitFile(offsetErrno(offset), c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
 // WritevDurable is Writev, durable when its callback runs, as
@@ -98,7 +98,7 @@ func WritevDurable[T any](l *Loop, c *Completion, fd int, bufs [][]byte, offset 
 	c.setIovecs(bufs)
 	c.io.offset = offset
 	c.flags = uint32(d)
-	submitFileOp(l, c, offsetErrno(offset), unsafe.Pointer(ctx), countCallback[T](callback))
+	l.submitFile(offsetErrno(offset), c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
 // checkDurability panics, naming the call, for a Durability that is
@@ -131,7 +131,7 @@ func Fallocate[T any](l *Loop, c *Completion, fd int, mode uint32, offset, lengt
 	c.attachRare().mode = mode
 	c.io.offset = offset
 	c.attachRare().lengthBytes = length
-	submitFileOp(l, c, rangeErrno(offset, length, false), unsafe.Pointer(ctx), errorCallback[T](callback))
+	l.submitFile(rangeErrno(offset, length, false), c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
 // Ftruncate sets the size of the file fd to length bytes, like
@@ -143,7 +143,7 @@ func Ftruncate[T any](l *Loop, c *Completion, fd int, length int64, ctx *T, call
 	c.op = opFtruncate
 	c.fd = int32(fd)
 	c.attachRare().lengthBytes = length
-	submitFileOp(l, c, rangeErrno(0, length, true), unsafe.Pointer(ctx), errorCallback[T](callback))
+	l.submitFile(rangeErrno(0, length, true), c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
 // Rename flags, for Renameat. Linux has both (renameat2(2)); macOS has both
@@ -241,17 +241,17 @@ func Symlinkat[T any](l *Loop, c *Completion, target string, newDirFD int, linkP
 func Fadvise[T any](l *Loop, c *Completion, fd int, offset, length int64, advice int, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opFadvise, callback == nil)
 	c.op = opFadvise
-	c.fd = int32(fd)
-	c.flags = uint32(advice)
-	c.io.offset = offset
-	c.attachRare().lengthBytes = length
-	submitFileOp(l, c, rangeErrno(offset, length, true), unsafe.Pointer(ctx), errorCallback[T](callback))
+	l.submitRange(c, fd, offset, length, advice, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 
-// submitFileOp submits a file operation whose arguments were checked
-// (errno, 0 if they are valid), counting it toward Options.FileSubmitBatch.
-func submitFileOp(l *Loop, c *Completion, errno syscall.Errno, ctx unsafe.Pointer, cb invoker) {
-	l.submitFile(errno, c, ctx, cb)
+// submitRange submits Fadvise or SyncFileRange: a byte range of fd, with
+// flags (the advice), length 0 meaning "to the end".
+func (l *Loop) submitRange(c *Completion, fd int, offset, length int64, flags int, ctx unsafe.Pointer, cb invoker) {
+	c.fd = int32(fd)
+	c.flags = uint32(flags)
+	c.io.offset = offset
+	c.attachRare().lengthBytes = length
+	l.submitFile(rangeErrno(offset, length, true), c, ctx, cb)
 }
 
 // submitFile is submitUnless for file operations: a valid one counts toward

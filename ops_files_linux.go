@@ -13,9 +13,5 @@ import "unsafe"
 func SyncFileRange[T any](l *Loop, c *Completion, fd int, offset, length int64, flags int, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opSyncFileRange, callback == nil)
 	c.op = opSyncFileRange
-	c.fd = int32(fd)
-	c.flags = uint32(flags)
-	c.io.offset = offset
-	c.attachRare().lengthBytes = length
-	submitFileOp(l, c, rangeErrno(offset, length, true), unsafe.Pointer(ctx), errorCallback[T](callback))
+	l.submitRange(c, fd, offset, length, flags, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
