@@ -669,6 +669,10 @@ func (b *uringBackend) reap() error {
 			if c == nil {
 				panic("ioloop: internal error: completion for an unknown token")
 			}
+			if cqeFlagged[c.op] {
+				b.completeFlagged(c, res, cqe.Flags)
+				continue
+			}
 			if b.loop.completeFast(c, res) {
 				b.loop.retireToken(c)
 				continue

@@ -253,6 +253,18 @@ const (
 	opFadvise
 	opSyncFileRange
 	opLinkTimeout
+	// Network at scale (issue 15): pooled and multishot receives, multishot
+	// accept; datagrams and messages; registered buffers and zero-copy send.
+	opRecvPooled
+	opRecvMultishot
+	opAcceptMultishot
+	opSendTo
+	opRecvFrom
+	opSendMsg
+	opRecvMsg
+	opReadFixed
+	opWriteFixed
+	opSendZC
 )
 
 var opcodeNames = [...]string{
@@ -265,6 +277,9 @@ var opcodeNames = [...]string{
 	opUnlinkat: "Unlinkat", opMkdirat: "Mkdirat", opLinkat: "Linkat",
 	opSymlinkat: "Symlinkat", opFadvise: "Fadvise", opSyncFileRange: "SyncFileRange",
 	opLinkTimeout: "LinkTimeout",
+	opRecvPooled:  "RecvPooled", opRecvMultishot: "RecvMultishot", opAcceptMultishot: "AcceptMultishot",
+	opSendTo: "SendTo", opRecvFrom: "RecvFrom", opSendMsg: "SendMsg", opRecvMsg: "RecvMsg",
+	opReadFixed: "ReadFixed", opWriteFixed: "WriteFixed", opSendZC: "SendZC",
 }
 
 // String returns the operation's public name.
