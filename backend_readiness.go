@@ -45,6 +45,10 @@ type readinessBackend struct {
 	// queued holds submitted operations not started yet, in order. They
 	// are in flight for the loop (see submit).
 	queued fifo
+	// queuedSeen is queued's high-water mark, kernelEnters counts the
+	// poller's waits (Stats).
+	queuedSeen   overflowWatermark
+	kernelEnters uint64
 	// fds is indexed by file descriptor below denseFDs; it grows on
 	// demand (doubling, up to denseFDs) and never shrinks, like the
 	// kernel's own table. Descriptors from denseFDs up have their records
@@ -172,6 +176,7 @@ func (b *readinessBackend) poll(timeoutNs int64) error {
 		if waitNs != 0 && !b.loop.announceSleep(loopInKernel, &b.files.doneCount) {
 			waitNs = 0
 		}
+		b.kernelEnters++
 		count, err := b.poller.Wait(waitNs)
 		b.loop.awake()
 		if err != nil {
@@ -221,6 +226,7 @@ func (b *readinessBackend) sleepWithoutPoller(waitNs int64) {
 // while it runs (none today: starting never submits) would wait for the
 // next call, which bounds the loop.
 func (b *readinessBackend) startQueued() {
+	b.queuedSeen.observe(b.queued.size)
 	queued := b.queued.takeAll()
 	for c := queued.pop(); c != nil; c = queued.pop() {
 		b.start(c)
@@ -912,6 +918,11 @@ func (b *readinessBackend) cancelAll() {
 		b.filesInPool--
 		cancel(c)
 	}
+}
+
+// backendStats implements statsBackend.
+func (b *readinessBackend) backendStats() backendStats {
+	return b.queuedSeen.stats(b.kernelEnters, b.queued.size)
 }
 
 func (b *readinessBackend) close() error {

@@ -30,6 +30,10 @@ type simBackend struct {
 	incarnation uint32
 	epochNs     int64
 	queued      fifo
+	// queuedSeen is queued's high-water mark, polls counts the world's
+	// polls (Stats).
+	queuedSeen overflowWatermark
+	polls      uint64
 	req         simcore.Request // reused: building a request allocates nothing
 }
 
@@ -75,6 +79,7 @@ func (b *simBackend) poll(timeoutNs int64) error {
 	if b.loop.callbacksReady() || b.loop.inboxHasWork() {
 		timeoutNs = 0
 	}
+	b.polls++
 	err := b.world.Poll(b.node, timeoutNs)
 	if err == simcore.ErrDeadlock && timeoutNs > 0 && b.loop.pending == 0 {
 		// A RunFor past the end of virtual time, and nothing is left
@@ -117,6 +122,19 @@ func (b *simBackend) abandon(c *Completion) errorCode {
 	}
 }
 
+// backendStats implements statsBackend. The world keeps this loop's
+// timers: the pending ones are the Timeouts and LinkTimeouts it holds
+// (counted by walking the in-flight table: Stats is not a hot path).
+func (b *simBackend) backendStats() backendStats {
+	s := b.queuedSeen.stats(b.polls, b.queued.size)
+	for i := range b.loop.inflight.slots {
+		if c := b.loop.inflight.slots[i].completion; c != nil && (c.op == opTimeout || c.op == opLinkTimeout) {
+			s.timersPending++
+		}
+	}
+	return s
+}
+
 func (b *simBackend) close() error {
 	b.node.Detach()
 	return nil
@@ -124,6 +142,7 @@ func (b *simBackend) close() error {
 
 // start hands the queued operations to the simulator, in submission order.
 func (b *simBackend) start() {
+	b.queuedSeen.observe(b.queued.size)
 	for c := b.queued.pop(); c != nil; c = b.queued.pop() {
 		b.startOne(c)
 	}

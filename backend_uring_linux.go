@@ -27,6 +27,8 @@ type uringBackend struct {
 	loop     *Loop
 	ring     *uring.Ring
 	overflow fifo
+	// overflowSeen is the overflow FIFO's high-water mark (Stats).
+	overflowSeen overflowWatermark
 
 	// cqOverflows counts reaps that found completions the kernel buffered
 	// because the CQ was full (IORING_SQ_CQ_OVERFLOW); tests read it.
@@ -618,6 +620,7 @@ func transientEnterError(err error) bool {
 // drainOverflow moves queued completions into the SQ, submitting whenever
 // it fills, until the overflow is empty or the kernel pushes back.
 func (b *uringBackend) drainOverflow() error {
+	b.overflowSeen.observe(b.overflow.size)
 	for !b.overflow.empty() {
 		moved := 0
 		for !b.overflow.empty() {
@@ -718,6 +721,11 @@ func (b *uringBackend) cancelAll() {
 		sqe.Addr = token
 		sqe.UserData = internalToken
 	})
+}
+
+// backendStats implements statsBackend.
+func (b *uringBackend) backendStats() backendStats {
+	return b.overflowSeen.stats(b.ring.Enters(), b.overflow.size)
 }
 
 func (b *uringBackend) close() error {

@@ -206,6 +206,9 @@ type Loop struct {
 	// eventWaiters are the pending WaitEvents; each records its index here
 	// in Completion.timerIndex, so that removing one is O(1).
 	eventWaiters []*Completion
+
+	// opCounts counts submissions and callbacks by operation (Stats).
+	opCounts [NumOps]OpCounts
 }
 
 // New creates a Loop on the backend Options.Backend selects (see Options).
@@ -510,6 +513,7 @@ func (l *Loop) runCompleted() {
 		if c.link != 0 && !l.releaseLinked(c) {
 			continue // parked: its partner's release runs it
 		}
+		l.opCounts[c.op&(NumOps-1)].Completed++
 		// ctx and cb stay set (they are replaced by the next submission):
 		// clearing them costs more than the references they keep.
 		ctx, cb, n, err := c.ctx, c.cb, c.count(), c.errCode.err()
@@ -566,6 +570,7 @@ func (l *Loop) misuse(c *Completion, op opcode, callbackIsNil bool) {
 // submit hands a prepared Completion to the backend, or completes it at
 // once when no kernel work is needed.
 func (l *Loop) submit(c *Completion, ctx unsafe.Pointer, cb invoker) {
+	l.opCounts[c.op&(NumOps-1)].Submitted++
 	c.ctx, c.cb = ctx, cb
 	c.loop = l
 	if l.chain.open && !l.closing {
@@ -591,6 +596,7 @@ func (l *Loop) submitUnless(errno syscall.Errno, c *Completion, ctx unsafe.Point
 	if l.closed {
 		l.misuse(c, c.op, false)
 	}
+	l.opCounts[c.op&(NumOps-1)].Submitted++
 	c.ctx, c.cb = ctx, cb
 	c.loop = l
 	if l.chain.open && !l.closing {

@@ -49,6 +49,9 @@ type Ring struct {
 	// Ring's lifetime) because io_uring_enter reads them by address.
 	waitArg getEventsArg
 	waitTs  kernelTimespec
+
+	// enters counts io_uring_enter calls (Enters).
+	enters uint64
 }
 
 // Setup creates a ring with at least entries SQ entries (rounded up to a
@@ -252,12 +255,16 @@ func (r *Ring) Enter(toSubmit uint32, getEvents bool, minComplete uint32, timeou
 		arg = unsafe.Pointer(&r.waitArg)
 		argSize = unsafe.Sizeof(r.waitArg)
 	}
+	r.enters++
 	n, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(minComplete), flags, uintptr(arg), argSize)
 	if errno != 0 {
 		return 0, errno
 	}
 	return uint32(n), nil
 }
+
+// Enters returns how many times Enter called io_uring_enter.
+func (r *Ring) Enters() uint64 { return r.enters }
 
 // Probe returns the set of opcodes the kernel supports for this ring
 // (IORING_REGISTER_PROBE), indexed by opcode.
