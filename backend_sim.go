@@ -34,7 +34,7 @@ type simBackend struct {
 	// polls (Stats).
 	queuedSeen overflowWatermark
 	polls      uint64
-	req         simcore.Request // reused: building a request allocates nothing
+	req        simcore.Request // reused: building a request allocates nothing
 }
 
 func init() {
