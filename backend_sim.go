@@ -30,11 +30,12 @@ type simBackend struct {
 	incarnation uint32
 	epochNs     int64
 	queued      fifo
+	req         simcore.Request // reused: building a request allocates nothing
+
 	// queuedSeen is queued's high-water mark, polls counts the world's
 	// polls (Stats).
 	queuedSeen overflowWatermark
 	polls      uint64
-	req        simcore.Request // reused: building a request allocates nothing
 }
 
 func init() {
