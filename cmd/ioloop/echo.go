@@ -86,7 +86,7 @@ const (
 
 func runEcho(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ioloop echo",
-		"ioloop echo [-addr 127.0.0.1:9000] [-server ioloop|gonet] [-loops N [-pin]] [-backend B] [-entries N] [-bufsize N]", stderr)
+		"ioloop echo [-addr 127.0.0.1:9000] [-server ioloop|gonet] [-loops N [-pin]] [-backend B] [-entries N] [-bufsize N] [-stats D]", stderr)
 	addrText := fs.String("addr", "127.0.0.1:9000", "address to listen on, IP:port (port 0: any free port)")
 	server := newChoiceFlag(serverIOLoop, serverGoNet)
 	fs.Var(server, "server", "`server` to run: ioloop (the event loop) or gonet (Go's net package, a goroutine per connection: the baseline)")
@@ -94,6 +94,7 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	bufSize := fs.Int("bufsize", 4096, "receive buffer per connection, in bytes")
 	loops := fs.Int("loops", 1, "event loops, each on its own thread with its own SO_REUSEPORT listener on -addr, the kernel spreading "+
 		"connections across them (1: one loop on this goroutine, no group)")
+	statsEvery := fs.Duration("stats", 0, "print the loop's counters (Loop.Stats) as a loopstats line every `interval`, such as 1s (0: never; one loop only)")
 	pin := fs.Bool("pin", false, "with -loops, pin loop i's thread to the i-th CPU this process may run on (Linux only)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -102,9 +103,12 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if server.value == serverGoNet {
-		if code, ok := rejectFlags(fs, "-server gonet", "backend", "entries", "loops", "pin"); !ok {
+		if code, ok := rejectFlags(fs, "-server gonet", "backend", "entries", "loops", "pin", "stats"); !ok {
 			return code
 		}
+	}
+	if code, ok := checkLoopStatsFlag(fs, *statsEvery, *loops > 1 || *pin); !ok {
+		return code
 	}
 	if *pin && !flagsSet(fs)["loops"] {
 		return usageError(fs, "-pin needs -loops N: it pins each loop of the group to a CPU of its own")
@@ -161,6 +165,7 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		}
 		ls := serve.NewEcho(loop, listenFD, *bufSize)
 		ls.Start()
+		startLoopStats(loop, *statsEvery, stdout)
 		srv, bound, backend = loopEcho{ls}, listenAddr, loop.Backend().String()
 	}
 	// `ioloop bench echo -server` reads this line to learn the address and
