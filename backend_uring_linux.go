@@ -677,8 +677,7 @@ func (b *uringBackend) reap() error {
 				continue
 			}
 			if b.loop.completeFast(c, res) {
-				b.loop.retireToken(c)
-				continue
+				continue // its token is freed or renewed after its callback (Loop.keepToken)
 			}
 			b.loop.complete(c, res)
 		}

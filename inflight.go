@@ -86,6 +86,23 @@ func (t *inflightTable) remove(token uint64) {
 	t.count--
 }
 
+// renew gives token's slot, still registered to c, a new generation and
+// returns the new token: the cheap way to re-register a Completion that
+// is submitted again (see Loop.keepToken). The old token is stale from
+// then on, as if it had been removed.
+func (t *inflightTable) renew(c *Completion, token uint64) uint64 {
+	index := uint32(token)
+	slot := &t.slots[index]
+	if slot.completion != c {
+		panic("ioloop: internal error: renewing an in-flight token that is not registered")
+	}
+	slot.generation++
+	if slot.generation == 0 { // wrapped: 0 would make token 0 possible
+		slot.generation = 1
+	}
+	return uint64(slot.generation)<<32 | uint64(index)
+}
+
 // forEach calls fn for every registered completion and its token.
 func (t *inflightTable) forEach(fn func(token uint64, c *Completion)) {
 	for index := range t.slots {

@@ -207,6 +207,10 @@ type Loop struct {
 	// in Completion.timerIndex, so that removing one is O(1).
 	eventWaiters []*Completion
 
+	// calling is the Completion whose callback runs or ran last, so that
+	// exit can free its token if the callback panicked (keepToken).
+	calling *Completion
+
 	// opCounts counts submissions and callbacks by operation (Stats).
 	opCounts [NumOps]OpCounts
 }
@@ -488,6 +492,9 @@ func callerIsInsideCallback() bool {
 // callback panicked: the callbacks that had not run yet go back to the
 // front of the completed FIFO, so none is lost if the program recovers.
 func (l *Loop) exit() {
+	if c := l.calling; l.inCallback && c != nil && c.token != 0 && c.state == stateIdle && c.loop == l {
+		l.retireToken(c) // its callback panicked before runCompleted could (see keepToken)
+	}
 	l.inCallback = false
 	l.completed.prependAll(&l.draining)
 	if l.doorbellQueued {
@@ -519,7 +526,11 @@ func (l *Loop) runCompleted() {
 		ctx, cb, n, err := c.ctx, c.cb, c.count(), c.errCode.err()
 		c.releaseArguments()
 		c.state = stateIdle
+		l.calling = c
 		cb.invoke(ctx, c, n, err)
+		if c.token != 0 && c.state == stateIdle {
+			l.retireToken(c) // not submitted again: see keepToken
+		}
 		if l.chain.open {
 			first := l.chain.first
 			l.chain = chainBuilder{}
@@ -571,6 +582,13 @@ func (l *Loop) misuse(c *Completion, op opcode, callbackIsNil bool) {
 // once when no kernel work is needed.
 func (l *Loop) submit(c *Completion, ctx unsafe.Pointer, cb invoker) {
 	l.opCounts[c.op&(NumOps-1)].Submitted++
+	if c.token != 0 {
+		if c.loop == l {
+			c.token = l.inflight.renew(c, c.token) // keepToken's common case
+		} else {
+			l.keepToken(c)
+		}
+	}
 	c.ctx, c.cb = ctx, cb
 	c.loop = l
 	if l.chain.open && !l.closing {
@@ -597,6 +615,9 @@ func (l *Loop) submitUnless(errno syscall.Errno, c *Completion, ctx unsafe.Point
 		l.misuse(c, c.op, false)
 	}
 	l.opCounts[c.op&(NumOps-1)].Submitted++
+	if c.token != 0 {
+		l.keepToken(c)
+	}
 	c.ctx, c.cb = ctx, cb
 	c.loop = l
 	if l.chain.open && !l.closing {
