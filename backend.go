@@ -97,6 +97,10 @@ type backend interface {
 	// network's on the simulator.
 	listenTCP(addr netip.AddrPort, opts ListenOptions) (fd int, bound netip.AddrPort, err error)
 	tcpSocket(addr netip.AddrPort) (fd int, err error)
+	// listenUDP and udpSocket are behind Loop.ListenUDP and UDPSocket
+	// (net_udp.go): a bound and an unbound datagram socket.
+	listenUDP(addr netip.AddrPort, opts UDPOptions) (fd int, bound netip.AddrPort, err error)
+	udpSocket(addr netip.AddrPort) (fd int, err error)
 	localAddr(fd int) (netip.AddrPort, error)
 	remoteAddr(fd int) (netip.AddrPort, error)
 
@@ -280,6 +284,10 @@ func (kernelSockets) listenTCP(addr netip.AddrPort, opts ListenOptions) (int, ne
 	return ListenTCP(addr, opts)
 }
 func (kernelSockets) tcpSocket(addr netip.AddrPort) (int, error) { return TCPSocket(addr) }
+func (kernelSockets) listenUDP(addr netip.AddrPort, opts UDPOptions) (int, netip.AddrPort, error) {
+	return ListenUDP(addr, opts)
+}
+func (kernelSockets) udpSocket(addr netip.AddrPort) (int, error) { return UDPSocket(addr) }
 func (kernelSockets) localAddr(fd int) (netip.AddrPort, error)   { return LocalAddr(fd) }
 func (kernelSockets) remoteAddr(fd int) (netip.AddrPort, error)  { return RemoteAddr(fd) }
 

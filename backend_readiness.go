@@ -238,7 +238,7 @@ func (b *readinessBackend) start(c *Completion) {
 	switch c.op {
 	case opNop:
 		l.completeWith(c, 0, codeNone)
-	case opAccept, opRecv, opSend:
+	case opAccept, opRecv, opSend, opSendTo, opRecvFrom, opSendMsg, opRecvMsg:
 		b.startPollable(c)
 	case opConnect:
 		b.startConnect(c)
@@ -520,7 +520,7 @@ func (b *readinessBackend) park(c *Completion, st *fdState) {
 }
 
 func waitsForWrite(op opcode) bool {
-	return op == opSend || op == opConnect || op == opWrite || op == opWritev
+	return op == opSend || op == opConnect || op == opWrite || op == opWritev || op == opSendTo || op == opSendMsg
 }
 
 // waitersFor returns the FIFO where operations like op wait.
@@ -628,6 +628,12 @@ func (b *readinessBackend) attempt(c *Completion, st *fdState) (res int32, done 
 			}
 		case opSend:
 			return b.attemptSend(c)
+		case opSendTo, opSendMsg:
+			// A datagram goes whole or not at all: never continued.
+			n, errno = sysSendMessage(fd, c.rare)
+		case opRecvFrom, opRecvMsg:
+			c.rearmReceive()
+			n, errno = sysRecvMessage(fd, c.rare)
 		case opConnect:
 			return b.attemptConnect(c)
 		case opRead, opWrite, opReadv, opWritev:

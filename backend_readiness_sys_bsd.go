@@ -4,6 +4,7 @@ package ioloop
 
 import (
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,6 +34,50 @@ func sysRecvmsg(fd int, _ []unix.Iovec, bufs [][]byte) (int, syscall.Errno) {
 
 func sysSendmsg(fd int, _ []unix.Iovec, bufs [][]byte) (int, syscall.Errno) {
 	return countOf(unix.SendmsgBuffers(fd, bufs, nil, nil, sendFlags))
+}
+
+// sysSendMessage and sysRecvMessage are SendTo, SendMsg, RecvFrom and
+// RecvMsg through x/sys's sendmsg and recvmsg, which build their own
+// msghdr (and allocate); recvmsg's results are written back into the
+// Completion's msghdr and sockaddr, where the callback reads them on every
+// backend (ops_udp.go).
+func sysSendMessage(fd int, rare *rareArgs) (int, syscall.Errno) {
+	var to unix.Sockaddr
+	if rare.msg.Name != nil {
+		sa, errno := sockaddrFromRaw(&rare.sockaddr, rare.msg.Namelen)
+		if errno != 0 {
+			return 0, errno
+		}
+		to = sa
+	}
+	return countOf(unix.SendmsgBuffers(fd, iovecBuffers(rare.iovecs), rare.oob, to, sendFlags))
+}
+
+func sysRecvMessage(fd int, rare *rareArgs) (int, syscall.Errno) {
+	n, oobn, flags, from, err := unix.RecvmsgBuffers(fd, iovecBuffers(rare.iovecs), rare.oob, unix.MSG_DONTWAIT)
+	if err != nil {
+		return 0, errnoOf(err)
+	}
+	msg := &rare.msg
+	msg.SetControllen(oobn)
+	msg.Flags = int32(flags)
+	msg.Namelen = 0
+	if addr := addrPortFromSockaddr(from); addr.IsValid() {
+		if size, errno := encodeInetSockaddr(addr, &rare.sockaddr); errno == 0 {
+			msg.Namelen = size
+		}
+	}
+	return n, 0
+}
+
+// iovecBuffers turns the Completion's iovecs back into the buffers they
+// describe, for x/sys.
+func iovecBuffers(iovecs []unix.Iovec) [][]byte {
+	bufs := make([][]byte, len(iovecs))
+	for i := range iovecs {
+		bufs[i] = unsafe.Slice(iovecs[i].Base, iovecs[i].Len)
+	}
+	return bufs
 }
 
 // haveNowait: RWF_NOWAIT is Linux's; a blocking pipe or terminal waits

@@ -46,6 +46,20 @@ func sysSendmsg(fd int, iovecs []unix.Iovec, _ [][]byte) (int, syscall.Errno) {
 	return socketMsg(unix.SYS_SENDMSG, fd, iovecs, unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
 }
 
+// sysSendMessage and sysRecvMessage are SendTo, SendMsg, RecvFrom and
+// RecvMsg: one sendmsg or recvmsg over the msghdr the Completion keeps
+// (ops_udp.go), which recvmsg fills with the sender, the control length
+// and the flags, as io_uring does.
+func sysSendMessage(fd int, rare *rareArgs) (int, syscall.Errno) {
+	n, _, errno := unix.Syscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&rare.msg)), unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
+	return int(n), errno
+}
+
+func sysRecvMessage(fd int, rare *rareArgs) (int, syscall.Errno) {
+	n, _, errno := unix.Syscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&rare.msg)), unix.MSG_DONTWAIT)
+	return int(n), errno
+}
+
 func socketMsg(trap uintptr, fd int, iovecs []unix.Iovec, flags int) (int, syscall.Errno) {
 	var msg unix.Msghdr
 	if len(iovecs) > 0 {

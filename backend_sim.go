@@ -196,6 +196,17 @@ func (b *simBackend) startOne(c *Completion) {
 		req.Kind, req.Addr = simcore.KindConnect, addr
 	case opRecv:
 		req.Kind, req.Buf = simcore.KindRecv, c.io.buf
+	case opSendTo, opSendMsg:
+		if len(c.rare.oob) > 0 {
+			l.complete(c, -int32(syscall.EOPNOTSUPP)) // no control data in the simulated network
+			return
+		}
+		req.Kind, req.Buf, req.Bufs = simcore.KindSendMsg, c.io.buf, c.rare.bufs
+		if c.rare.msg.Name != nil {
+			req.Addr = addrPortFromRaw(&c.rare.sockaddr, c.rare.msg.Namelen)
+		}
+	case opRecvFrom, opRecvMsg:
+		req.Kind, req.Buf, req.Bufs = simcore.KindRecvMsg, c.io.buf, c.rare.bufs
 	case opSend:
 		req.Kind, req.Buf = simcore.KindSend, c.io.buf[c.sent():]
 	case opRead:
@@ -358,6 +369,23 @@ func (b *simBackend) FillStat(token uint64, st *simcore.Stat) {
 	}
 }
 
+// FillMessage implements simcore.Host: the sender and flags of a
+// datagram receive go where the kernel would write them, the msghdr the
+// callback reads (ops_udp.go).
+func (b *simBackend) FillMessage(token uint64, from netip.AddrPort, flags uint32) {
+	c := b.loop.lookupToken(token)
+	if c == nil || (c.op != opRecvFrom && c.op != opRecvMsg) {
+		return // a plain Recv on a datagram socket: nowhere to put them
+	}
+	msg := &c.rare.msg
+	msg.Namelen, _ = encodeInetSockaddr(from, &c.rare.sockaddr)
+	msg.SetControllen(0)
+	msg.Flags = 0
+	if flags&simcore.MsgTrunc != 0 {
+		msg.Flags = unix.MSG_TRUNC
+	}
+}
+
 // Ready implements simcore.Host.
 func (b *simBackend) Ready() bool {
 	return b.loop.callbacksReady() || !b.queued.empty() || b.loop.inboxHasDeliveries()
@@ -391,6 +419,24 @@ func (b *simBackend) tcpSocket(addr netip.AddrPort) (int, error) {
 		return -1, syscall.EINVAL
 	}
 	return b.node.Socket(), nil
+}
+
+func (b *simBackend) listenUDP(addr netip.AddrPort, _ UDPOptions) (int, netip.AddrPort, error) {
+	if !addr.IsValid() {
+		return -1, netip.AddrPort{}, syscall.EINVAL
+	}
+	fd, bound, errno := b.node.ListenUDP(addr)
+	if errno != 0 {
+		return -1, netip.AddrPort{}, errno
+	}
+	return fd, bound, nil
+}
+
+func (b *simBackend) udpSocket(addr netip.AddrPort) (int, error) {
+	if !addr.IsValid() {
+		return -1, syscall.EINVAL
+	}
+	return b.node.UDPSocket(addr.Addr().Is6() && !addr.Addr().Is4In6()), nil
 }
 
 func (b *simBackend) localAddr(fd int) (netip.AddrPort, error) {

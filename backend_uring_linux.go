@@ -92,7 +92,7 @@ var uringRequiredOps = []uint8{
 	uring.OpNop, uring.OpReadv, uring.OpWritev, uring.OpFsync,
 	uring.OpAccept, uring.OpAsyncCancel, uring.OpConnect, uring.OpOpenat,
 	uring.OpClose, uring.OpStatx, uring.OpRead, uring.OpWrite, uring.OpSend,
-	uring.OpRecv, uring.OpShutdown,
+	uring.OpRecv, uring.OpShutdown, uring.OpSendmsg, uring.OpRecvmsg,
 }
 
 // uringSetupFlags are tried in order: the newest first, falling back when an
@@ -478,6 +478,20 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 	case opShutdown:
 		sqe.Opcode = uring.OpShutdown
 		sqe.Len = c.flags
+	case opSendTo, opSendMsg:
+		// The kernel copies the msghdr at submission; the buffers, the
+		// control data and the address stay referenced by c anyway.
+		sqe.Opcode = uring.OpSendmsg
+		sqe.Addr = uint64(uintptr(unsafe.Pointer(&c.rare.msg)))
+		sqe.Len = 1
+		sqe.OpFlags = unix.MSG_NOSIGNAL
+	case opRecvFrom, opRecvMsg:
+		// recvmsg writes msg_namelen, msg_controllen and msg_flags back
+		// into c.rare.msg when it completes: c keeps it referenced until
+		// the callback, which reads them (callback.go).
+		sqe.Opcode = uring.OpRecvmsg
+		sqe.Addr = uint64(uintptr(unsafe.Pointer(&c.rare.msg)))
+		sqe.Len = 1
 	case opCancel:
 		sqe.Opcode = uring.OpAsyncCancel
 		sqe.Fd = -1

@@ -140,8 +140,16 @@ type rareArgs struct {
 	// submission).
 	timeout     unix.Timespec
 	statx       *statxBuffer        // Statx
-	sockaddr    unix.RawSockaddrAny // Connect, ConnectUnix
+	sockaddr    unix.RawSockaddrAny // Connect, ConnectUnix; SendTo, SendMsg: the destination; RecvFrom, RecvMsg: the sender, as the kernel writes it
 	sockaddrLen uint32
+	// msg is the msghdr of SendTo, RecvFrom, SendMsg and RecvMsg
+	// (ops_udp.go), pointing into iovecs, sockaddr and oob. io_uring reads
+	// it at submission and, for a receive, writes msg_namelen,
+	// msg_controllen and msg_flags back at completion, which is why it
+	// lives here, referenced until the callback, and why the callback
+	// reads the sender, the control length and the flags from here.
+	msg unix.Msghdr
+	oob []byte // SendMsg, RecvMsg: the control (ancillary) data buffer
 }
 
 // attachRare returns the Completion's rare-argument storage, attaching it
@@ -322,6 +330,14 @@ func (c *Completion) releaseArguments() {
 		c.io.buf = nil
 	case opReadv, opWritev:
 		c.rare.bufs = nil
+		clear(c.rare.iovecs)
+	case opSendTo, opRecvFrom, opSendMsg, opRecvMsg:
+		// The sender, msg_namelen, msg_controllen and msg_flags stay: the
+		// callback reads them after this (callback.go, messageCallback).
+		c.io.buf = nil
+		c.rare.bufs = nil
+		c.rare.oob = nil
+		c.rare.msg.Control = nil
 		clear(c.rare.iovecs)
 	case opStatx:
 		c.rare.statx = nil

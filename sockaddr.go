@@ -110,3 +110,29 @@ func interfaceIndex(name string) (int, error) {
 	}
 	return ifi.Index, nil
 }
+
+// addrPortFromRaw decodes the sockaddr_in or sockaddr_in6 of size bytes
+// the kernel wrote into raw (a datagram's sender); anything else (a unix
+// socket's name, no name at all) is the zero AddrPort. It allocates only
+// for an IPv6 scope (the zone's string).
+func addrPortFromRaw(raw *unix.RawSockaddrAny, size uint32) netip.AddrPort {
+	switch {
+	case raw.Addr.Family == unix.AF_INET && size >= unix.SizeofSockaddrInet4:
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(raw))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), getPort(&sa.Port))
+	case raw.Addr.Family == unix.AF_INET6 && size >= unix.SizeofSockaddrInet6:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(raw))
+		ip := netip.AddrFrom16(sa.Addr)
+		if sa.Scope_id != 0 {
+			ip = ip.WithZone(strconv.FormatUint(uint64(sa.Scope_id), 10))
+		}
+		return netip.AddrPortFrom(ip, getPort(&sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// getPort reads a port stored in network byte order.
+func getPort(field *uint16) uint16 {
+	bytes := (*[2]byte)(unsafe.Pointer(field))
+	return uint16(bytes[0])<<8 | uint16(bytes[1])
+}

@@ -41,9 +41,3 @@ func sockaddrFromRaw(raw *unix.RawSockaddrAny, size uint32) (unix.Sockaddr, sysc
 	}
 	return nil, syscall.EAFNOSUPPORT
 }
-
-// getPort reads a port stored in network byte order.
-func getPort(field *uint16) uint16 {
-	bytes := (*[2]byte)(unsafe.Pointer(field))
-	return uint16(bytes[0])<<8 | uint16(bytes[1])
-}

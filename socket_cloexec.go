@@ -9,3 +9,9 @@ import "golang.org/x/sys/unix"
 func newStreamSocket(family int) (int, error) {
 	return unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 }
+
+// newDatagramSocket creates a non-blocking, close-on-exec datagram socket
+// in one system call.
+func newDatagramSocket(family int) (int, error) {
+	return unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+}

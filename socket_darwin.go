@@ -11,9 +11,15 @@ import (
 // are set afterwards; holding syscall.ForkLock across socket and
 // CloseOnExec keeps a concurrent fork+exec (os/exec) from inheriting the
 // descriptor in between, as Go's net package does.
-func newStreamSocket(family int) (int, error) {
+func newStreamSocket(family int) (int, error) { return newSocket(family, unix.SOCK_STREAM) }
+
+// newDatagramSocket creates a non-blocking, close-on-exec datagram socket,
+// as newStreamSocket does.
+func newDatagramSocket(family int) (int, error) { return newSocket(family, unix.SOCK_DGRAM) }
+
+func newSocket(family, sotype int) (int, error) {
 	syscall.ForkLock.RLock()
-	fd, err := unix.Socket(family, unix.SOCK_STREAM, 0)
+	fd, err := unix.Socket(family, sotype, 0)
 	if err == nil {
 		unix.CloseOnExec(fd)
 	}

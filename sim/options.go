@@ -89,6 +89,14 @@ type Faults struct {
 	PartitionRate float64
 	PartitionMax  time.Duration
 	OneWay        float64
+	// DatagramLoss, DatagramDuplicate and DatagramReorder are the chances,
+	// per datagram sent (SendTo, SendMsg, a Send on a UDP socket), that it
+	// is lost, arrives twice, or is held back by up to two extra maximal
+	// latencies so that later datagrams overtake it. Partitions drop the
+	// datagrams that cross them (UDP does not retransmit), and a datagram
+	// that would overflow the receiving socket's queue (Network.BufferBytes)
+	// is dropped, as a kernel drops it.
+	DatagramLoss, DatagramDuplicate, DatagramReorder float64
 }
 
 // DefaultFaults is a starting point for simulation tests: every kind of
@@ -129,6 +137,7 @@ func (o Options) core() simcore.Config {
 			PartialIO: f.PartialIO, ConnectRefused: f.ConnectRefused, ConnectTimeout: f.ConnectTimeout,
 			Reset: f.Reset, ReadError: f.ReadError, WriteError: f.WriteError, StickyErrors: f.StickyErrors,
 			FsyncError: f.FsyncError, PartitionRate: f.PartitionRate, PartitionMax: f.PartitionMax, OneWay: f.OneWay,
+			DatagramLoss: f.DatagramLoss, DatagramDuplicate: f.DatagramDuplicate, DatagramReorder: f.DatagramReorder,
 		},
 	}
 }

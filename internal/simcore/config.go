@@ -57,6 +57,12 @@ type Faults struct {
 	PartitionRate float64
 	PartitionMax  time.Duration
 	OneWay        float64
+	// DatagramLoss, DatagramDuplicate and DatagramReorder are per datagram
+	// sent (datagram.go): it is lost, arrives twice, or is held back so
+	// that later ones overtake it.
+	DatagramLoss      float64
+	DatagramDuplicate float64
+	DatagramReorder   float64
 }
 
 // withDefaults fills the zero fields of c with realistic values.

@@ -9,6 +9,7 @@ const (
 	evSegment                        // data, FIN or RST reaches the other end of a connection
 	evPartition                      // a random partition starts or heals
 	evConnected                      // a Connect's outcome reaches the client
+	evDatagram                       // a datagram (or an ICMP answer) reaches its destination
 )
 
 // event is one entry of the world's queue, a value (no allocation per
@@ -25,6 +26,7 @@ type event struct {
 	inc  uint32
 	res  int32
 	pipe *pipe
+	dg   *datagram
 	n    int
 	flag uint8
 }

@@ -49,6 +49,11 @@ type socket struct {
 	reset            bool // a RST arrived, or a fault reset the connection
 	closed           bool // the program closed its descriptor
 	lingerZero       bool // SO_LINGER with a zero timeout: close resets
+
+	// Datagram sockets (datagram.go): dgram marks one, v6 its family.
+	dgram bool
+	v6    bool
+	dg    dgramState
 }
 
 type pipe struct {
@@ -94,6 +99,8 @@ type cut struct {
 type network struct {
 	w    *World
 	cuts []cut
+	// spare are recycled datagrams (datagram.go).
+	spare []*datagram
 }
 
 func (nw *network) init(w *World) { nw.w = w }
@@ -280,6 +287,10 @@ func (nw *network) start(n *Node, index int32) {
 		return
 	}
 	s := e.sock
+	if s.dgram {
+		nw.startDatagram(n, s, index)
+		return
+	}
 	switch req.Kind {
 	case KindAccept:
 		if s.state != sockListening {
@@ -668,6 +679,10 @@ func (nw *network) closeSocket(n *Node, fd int) {
 	s := n.fds[fd].sock
 	n.freeFD(fd)
 	s.closed = true
+	if s.dgram {
+		nw.closeDatagram(n, s)
+		return
+	}
 	switch s.state {
 	case sockListening:
 		delete(n.listeners, s.local.Port())

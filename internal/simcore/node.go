@@ -26,6 +26,7 @@ type Node struct {
 	fds       []fdEntry
 	fdHint    int // no descriptor below it is free
 	listeners map[uint16]*socket
+	udpPorts  map[uint16]*socket // bound datagram sockets (datagram.go)
 	nextPort  uint16
 	fs        fileSystem
 	crashed   bool
@@ -104,6 +105,7 @@ func (n *Node) reset() {
 	n.fds = n.fds[:0]
 	n.fdHint = firstFD
 	n.listeners = make(map[uint16]*socket)
+	n.udpPorts = make(map[uint16]*socket)
 	n.nextPort = 40000
 }
 
@@ -176,7 +178,7 @@ func (n *Node) Submit(req *Request) {
 		if atNs := AddSaturatingNs(w.nowNs, req.TimeoutNs); atNs != math.MaxInt64 {
 			w.schedule(n.opEvent(evComplete, index, atNs, 0))
 		}
-	case KindAccept, KindConnect, KindRecv, KindSend, KindShutdown:
+	case KindAccept, KindConnect, KindRecv, KindSend, KindShutdown, KindSendMsg, KindRecvMsg:
 		w.net.start(n, index)
 	case KindRead, KindWrite, KindReadv, KindWritev:
 		if len(req.Bufs) > maxIovecs {

@@ -24,9 +24,10 @@ func (r *recorder) Complete(token uint64, res int32) {
 	}
 	r.results[token] = res
 }
-func (r *recorder) FillStat(token uint64, st *Stat) { r.stats[token] = *st }
-func (r *recorder) Ready() bool                     { return false }
-func (r *recorder) RunReady()                       {}
+func (r *recorder) FillStat(token uint64, st *Stat)            { r.stats[token] = *st }
+func (r *recorder) FillMessage(uint64, netip.AddrPort, uint32) {}
+func (r *recorder) Ready() bool                                { return false }
+func (r *recorder) RunReady()                                  {}
 
 // rig drives one node's requests synchronously.
 type rig struct {

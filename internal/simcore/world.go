@@ -47,12 +47,15 @@ const (
 	KindSymlinkat
 	KindFadvise
 	KindSyncFileRange
+	KindSendMsg // SendTo, SendMsg: Buf or Bufs, to Addr (invalid: the connected peer)
+	KindRecvMsg // RecvFrom, RecvMsg: Buf or Bufs; the sender goes to Host.FillMessage
 	kindCount
 )
 
 var kindNames = [kindCount]string{"none", "Nop", "Timeout", "Accept", "Connect", "Recv", "Send",
 	"Read", "Write", "Readv", "Writev", "Fsync", "Close", "OpenAt", "Statx", "Shutdown",
-	"Fallocate", "Ftruncate", "Renameat", "Unlinkat", "Mkdirat", "Linkat", "Symlinkat", "Fadvise", "SyncFileRange"}
+	"Fallocate", "Ftruncate", "Renameat", "Unlinkat", "Mkdirat", "Linkat", "Symlinkat", "Fadvise", "SyncFileRange",
+	"SendMsg", "RecvMsg"}
 
 // String names the kind in traces.
 func (k Kind) String() string {
@@ -159,6 +162,9 @@ type Host interface {
 	Complete(token uint64, res int32)
 	// FillStat hands a Statx result over before Complete.
 	FillStat(token uint64, st *Stat)
+	// FillMessage hands a datagram receive's sender and flags (MsgTrunc)
+	// over before Complete.
+	FillMessage(token uint64, from netip.AddrPort, flags uint32)
 	// Ready reports whether callbacks are waiting to run.
 	Ready() bool
 	// RunReady runs the waiting callbacks and starts what they submit.
@@ -319,6 +325,8 @@ func (w *World) apply(ev *event) {
 		w.net.arriveSegment(ev)
 	case evPartition:
 		w.net.partitionEvent(ev)
+	case evDatagram:
+		w.net.arriveDatagram(ev)
 	default:
 		panic("simcore: internal error: unknown event kind")
 	}

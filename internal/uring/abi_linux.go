@@ -16,6 +16,8 @@ const (
 	OpWritev        uint8 = 2
 	OpFsync         uint8 = 3
 	OpSyncFileRange uint8 = 8
+	OpSendmsg       uint8 = 9
+	OpRecvmsg       uint8 = 10
 	OpTimeout       uint8 = 11
 	OpLinkTimeout   uint8 = 15 // bounds the SQE linked before it (5.5)
 	OpAccept        uint8 = 13
