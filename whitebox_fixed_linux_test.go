@@ -2,6 +2,7 @@ package ioloop
 
 import (
 	"testing"
+	"time"
 
 	"github.com/ioloop/ioloop/internal/uring"
 )
@@ -69,3 +70,30 @@ func TestURingFixedSQEs(t *testing.T) {
 	await(t, l, &r)
 	wantN(t, "Recv", &r, 100)
 }
+
+// A kernel without IORING_OP_SEND_ZC (before 6.0) runs SendZC as Send,
+// with Send's results.
+func TestURingSendZCFallback(t *testing.T) {
+	uringPretendMissing = func(opcode uint8) bool { return opcode == uring.OpSendZC }
+	l := newTestLoop(t, Options{Backend: BackendIOUring})
+	uringPretendMissing = nil
+	if l.fixed.nativeSendZC {
+		t.Fatal("SEND_ZC counted as supported although the probe pretended it missing")
+	}
+	client, server := tcpPair(t, l, loopback4)
+	data := pattern(3<<20, 44)
+	var send opResult
+	var sc Completion
+	SendZC(l, &sc, client, data, &send, (*opResult).onCount)
+	if sqe := uringOf(l).ring.LastSQE(); sqe.Opcode != uring.OpSend {
+		t.Fatalf("SendZC without SEND_ZC: SQE opcode %s, want SEND", uring.OpName(sqe.Opcode))
+	}
+	reader := &hugeReader{loop: l, fd: server, buf: make([]byte, 256<<10), want: data, differ: -1}
+	Recv(l, &reader.c, server, reader.buf, reader, (*hugeReader).onRecv)
+	runUntil(t, l, 20*time.Second, func() bool { return send.done() && reader.got >= len(data) })
+	wantN(t, "SendZC as Send", &send, len(data))
+	if reader.differ >= 0 {
+		t.Fatalf("peer received other bytes from offset %d", reader.differ)
+	}
+}
+
