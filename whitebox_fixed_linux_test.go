@@ -96,4 +96,3 @@ func TestURingSendZCFallback(t *testing.T) {
 		t.Fatalf("peer received other bytes from offset %d", reader.differ)
 	}
 }
-
