@@ -58,6 +58,10 @@ type uringBackend struct {
 	// backends' worker pool) because the kernel lacks their opcode
 	// (IORING_OP_FTRUNCATE needs 6.9, MKDIRAT, SYMLINKAT and LINKAT 5.15).
 	onWorkers [256]bool
+	// fileTable: the kernel's registered-file table exists (created
+	// sparse at the first RegisterFile; backend_uring_fixed_linux.go).
+	fileTable bool
+
 	// files runs them; filesInPool counts those handed over and not yet
 	// collected. Its workers start on first use: a kernel with every
 	// opcode never starts one.
@@ -166,6 +170,9 @@ func newURingBackend(l *Loop, opts Options) (*uringBackend, error) {
 		b.doorbells = &doorbells{b: b, skipSuccess: params.Features&uring.FeatCQESkip != 0}
 	}
 	b.routeFileOps(supported)
+	l.fixed.nativeBuffers = true // READ_FIXED and WRITE_FIXED are as old as io_uring (5.1)
+	l.fixed.nativeSendZC = int(uring.OpSendZC) < len(supported) && supported[uring.OpSendZC] &&
+		(uringPretendMissing == nil || !uringPretendMissing(uring.OpSendZC))
 	workers := opts.FileWorkers
 	if workers == 0 {
 		workers = DefaultFileWorkers
@@ -441,7 +448,11 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 	case opSend:
 		sqe.Opcode = uring.OpSend
 		setBuffer(sqe, c.io.buf[c.sent():])
-		sqe.OpFlags = unix.MSG_NOSIGNAL | unix.MSG_WAITALL
+		sqe.OpFlags = sendFlags
+	case opSendZC:
+		prepSendZC(sqe, c)
+	case opReadFixed, opWriteFixed:
+		prepFixed(sqe, c)
 	case opRead, opWrite:
 		sqe.Opcode = uring.OpRead
 		if c.op == opWrite {
@@ -542,10 +553,17 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 	default:
 		panic("ioloop: internal error: io_uring backend cannot prepare " + c.op.String())
 	}
+	if b.loop.fixed.files > 0 {
+		b.useFixedFile(sqe, c)
+	}
 	if c.link&(linkToNext|linkEmulated) == linkToNext {
 		sqe.Flags |= uring.SQEIOLink // the kernel's chain, not one the loop runs
 	}
 }
+
+// sendFlags are the msg_flags of Send and SendZC: never SIGPIPE, and the
+// kernel itself continues a short send on a stream socket.
+const sendFlags = unix.MSG_NOSIGNAL | unix.MSG_WAITALL
 
 // durableRWFlags are the rw_flags of a Write or Writev by its Durability
 // (c.flags: 0 for a plain write or any read).

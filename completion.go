@@ -161,7 +161,7 @@ func (c *Completion) attachRare() *rareArgs {
 	return c.rare
 }
 
-// sendState is the bookkeeping of a Send that the loop completes in
+// sendState is the bookkeeping of a Send (or SendZC) that the loop completes in
 // several kernel requests (a Send reports success only once its whole
 // buffer is sent); its progress is io.offset (sent).
 //
@@ -176,6 +176,10 @@ type sendState struct {
 	cancelsInFlight uint8
 	parked          bool
 	canceled        bool
+	// notifPending: a SendZC's request CQE arrived with IORING_CQE_F_MORE,
+	// and its result (in n) waits for the notification CQE
+	// (backend_uring_sendzc_linux.go).
+	notifPending bool
 }
 
 // readinessWait says where an operation waits on the readiness backends
@@ -307,7 +311,7 @@ func (c *Completion) Result() (n int, err error) { return c.count(), c.errCode.e
 // may exceed the 32 bits of n (one kernel request moves less than 2 GiB,
 // and the loop continues a Send until its buffer is sent).
 func (c *Completion) count() int {
-	if c.op == opSend {
+	if c.op == opSend || c.op == opSendZC {
 		return c.sent()
 	}
 	return int(c.n)
@@ -326,7 +330,7 @@ func (c *Completion) Pending() bool { return c.state != stateIdle }
 // resets it at submission).
 func (c *Completion) releaseArguments() {
 	switch c.op {
-	case opRecv, opSend, opRead, opWrite:
+	case opRecv, opSend, opRead, opWrite, opReadFixed, opWriteFixed, opSendZC:
 		c.io.buf = nil
 	case opReadv, opWritev:
 		c.rare.bufs = nil
@@ -349,7 +353,7 @@ func (c *Completion) releaseArguments() {
 // progress returns the bytes an operation transferred before it failed or
 // was canceled: only Send makes progress across several kernel requests.
 func (c *Completion) progress() int {
-	if c.op == opSend {
+	if c.op == opSend || c.op == opSendZC {
 		return c.sent()
 	}
 	return 0

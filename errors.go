@@ -91,17 +91,21 @@ const (
 	codeForeignFD   errorCode = -6
 	codeChainBroken errorCode = -7
 	codeTimedOut    errorCode = -8
+	// codeNotRegistered: a ReadFixed or WriteFixed buffer outside the
+	// registered buffers (ops_fixed.go).
+	codeNotRegistered errorCode = -9
 )
 
 var sentinelErrors = [...]error{
-	-codeEOF:         io.EOF,
-	-codeCanceled:    ErrCanceled,
-	-codeNotFound:    ErrNotFound,
-	-codeClosed:      ErrClosed,
-	-codeShortWrite:  io.ErrShortWrite,
-	-codeForeignFD:   errForeignDescriptor,
-	-codeChainBroken: ErrChainBroken,
-	-codeTimedOut:    ErrTimedOut,
+	-codeEOF:           io.EOF,
+	-codeCanceled:      ErrCanceled,
+	-codeNotFound:      ErrNotFound,
+	-codeClosed:        ErrClosed,
+	-codeShortWrite:    io.ErrShortWrite,
+	-codeForeignFD:     errForeignDescriptor,
+	-codeChainBroken:   ErrChainBroken,
+	-codeTimedOut:      ErrTimedOut,
+	-codeNotRegistered: ErrNotRegistered,
 }
 
 // errForeignDescriptor is the EBADF of a simulated loop handed a kernel

@@ -213,6 +213,10 @@ type Loop struct {
 
 	// opCounts counts submissions and callbacks by operation (Stats).
 	opCounts [NumOps]OpCounts
+
+	// fixed holds the registered files and buffers, and which of the
+	// opt-in operations the backend runs natively (ops_fixed.go).
+	fixed fixedResources
 }
 
 // New creates a Loop on the backend Options.Backend selects (see Options).
@@ -607,7 +611,13 @@ func (l *Loop) submit(c *Completion, ctx unsafe.Pointer, cb invoker) {
 // (an argument the kernel would reject), completes it with that error
 // without asking the kernel, so that it still gets exactly one callback.
 func (l *Loop) submitUnless(errno syscall.Errno, c *Completion, ctx unsafe.Pointer, cb invoker) {
-	if errno == 0 {
+	l.submitUnlessCode(errorCode(errno), c, ctx, cb)
+}
+
+// submitUnlessCode is submitUnless for a rejection that is an ioloop
+// sentinel (codeNotRegistered) as well as an errno.
+func (l *Loop) submitUnlessCode(code errorCode, c *Completion, ctx unsafe.Pointer, cb invoker) {
+	if code == codeNone {
 		l.submit(c, ctx, cb)
 		return
 	}
@@ -621,8 +631,8 @@ func (l *Loop) submitUnless(errno syscall.Errno, c *Completion, ctx unsafe.Point
 	c.ctx, c.cb = ctx, cb
 	c.loop = l
 	if l.chain.open && !l.closing {
-		l.addToChain(c, errorCode(errno))
+		l.addToChain(c, code)
 		return
 	}
-	l.record(c, 0, errorCode(errno))
+	l.record(c, 0, code)
 }

@@ -132,11 +132,17 @@ func Recv[T any](l *Loop, c *Completion, fd int, buf []byte, ctx *T, callback fu
 func Send[T any](l *Loop, c *Completion, fd int, buf []byte, ctx *T, callback func(ctx *T, c *Completion, n int, err error)) {
 	l.prepare(c, opSend, callback == nil)
 	c.op = opSend
+	c.setSendArguments(fd, buf)
+	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
+}
+
+// setSendArguments sets the arguments of Send and SendZC and resets
+// their progress.
+func (c *Completion) setSendArguments(fd int, buf []byte) {
 	c.fd = int32(fd)
 	c.io.buf = buf
 	c.setSent(0)
-	c.send.cancelsInFlight, c.send.parked, c.send.canceled = 0, false, false
-	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
+	c.send = sendState{}
 }
 
 // Read reads up to len(buf) bytes from fd at offset (offset -1: at the
@@ -212,10 +218,14 @@ func Fdatasync[T any](l *Loop, c *Completion, fd int, ctx *T, callback func(ctx 
 // until it ends. On the simulator the socket is gone and a peer that
 // writes resets them (ECONNRESET). To get the same result everywhere,
 // Cancel them before closing.
+//
+// A descriptor registered with Loop.RegisterFile is unregistered first,
+// whatever Close's outcome.
 func Close[T any](l *Loop, c *Completion, fd int, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opClose, callback == nil)
 	c.op = opClose
 	c.fd = int32(fd)
+	l.unregisterOnClose(fd) // the kernel's registered-file table would keep the file open
 	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }
 

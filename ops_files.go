@@ -257,10 +257,16 @@ func (l *Loop) submitRange(c *Completion, fd int, offset, length int64, flags in
 // submitFile is submitUnless for file operations: a valid one counts toward
 // Options.FileSubmitBatch.
 func (l *Loop) submitFile(errno syscall.Errno, c *Completion, ctx unsafe.Pointer, cb invoker) {
-	if errno == 0 {
+	l.submitFileCode(errorCode(errno), c, ctx, cb)
+}
+
+// submitFileCode is submitFile for a rejection that may be an ioloop
+// sentinel (ReadFixed's codeNotRegistered).
+func (l *Loop) submitFileCode(code errorCode, c *Completion, ctx unsafe.Pointer, cb invoker) {
+	if code == codeNone {
 		l.fileOpsUnflushed++
 	}
-	l.submitUnless(errno, c, ctx, cb)
+	l.submitUnlessCode(code, c, ctx, cb)
 }
 
 // submitTwoPaths stores the two paths (and directories) of Renameat,

@@ -135,7 +135,7 @@ func (l *Loop) cancelWithoutBackend(c *Completion) bool {
 	if target.link&linkMember != 0 {
 		target.link |= linkCancelRequested // its ECANCELED is its own (chain.go)
 	}
-	if target.op == opSend && target.send.cancelsInFlight < 255 {
+	if (target.op == opSend || target.op == opSendZC) && target.send.cancelsInFlight < 255 {
 		target.send.cancelsInFlight++
 	}
 	return false
@@ -169,7 +169,8 @@ func (l *Loop) cancelHeldByLoop(target *Completion) bool {
 // "0": end of stream for reads, no progress for Send, a canceled target
 // for Cancel.
 // It has 256 entries so that indexing by an opcode needs no bounds check.
-var zeroNeedsCare = [256]bool{opRecv: true, opRead: true, opReadv: true, opSend: true, opCancel: true}
+var zeroNeedsCare = [256]bool{opRecv: true, opRead: true, opReadv: true, opSend: true, opCancel: true,
+	opReadFixed: true, opSendZC: true}
 
 // completeFast is the inlinable fast path of complete for the results that
 // need no interpretation (most of them); it reports whether it handled
@@ -196,7 +197,7 @@ func (l *Loop) complete(c *Completion, res int32) {
 	if res >= 0 {
 		n := int(res)
 		switch c.op {
-		case opSend:
+		case opSend, opSendZC:
 			c.setSent(c.sent() + n)
 			if n > 0 && c.sent() < len(c.io.buf) {
 				l.continueSend(c)
@@ -207,7 +208,7 @@ func (l *Loop) complete(c *Completion, res int32) {
 				return
 			}
 			n = c.sent()
-		case opRecv, opRead:
+		case opRecv, opRead, opReadFixed:
 			if n == 0 && len(c.io.buf) > 0 {
 				l.completeWith(c, 0, codeEOF)
 				return
@@ -271,7 +272,7 @@ func (l *Loop) continueSend(c *Completion) {
 // that may have made partial progress (see Completion.cancelsInFlight).
 func (l *Loop) cancelVerdict(c *Completion, canceled bool) {
 	t := c.cancelTarget()
-	if t == nil || t.op != opSend || t.token != c.targetToken() || t.send.cancelsInFlight == 0 {
+	if t == nil || (t.op != opSend && t.op != opSendZC) || t.token != c.targetToken() || t.send.cancelsInFlight == 0 {
 		return // the target finished or is another operation by now
 	}
 	t.send.cancelsInFlight--
