@@ -411,9 +411,15 @@ func TestUDPBadArguments(t *testing.T) {
 func TestUDPRecvMsgRights(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
 		needsKernel(t, l, "unix sockets and SCM_RIGHTS")
-		pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		// Plain SOCK_DGRAM and SetNonblock: macOS has no SOCK_NONBLOCK.
+		pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM, 0)
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, fd := range pair {
+			if err := unix.SetNonblock(fd, true); err != nil {
+				t.Fatal(err)
+			}
 		}
 		closeOnCleanup(t, pair[0])
 		closeOnCleanup(t, pair[1])
