@@ -86,12 +86,14 @@ const (
 
 func runEcho(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ioloop echo",
-		"ioloop echo [-addr 127.0.0.1:9000] [-server ioloop|gonet] [-loops N [-pin]] [-backend B] [-entries N] [-bufsize N] [-stats D]", stderr)
+		"ioloop echo [-addr 127.0.0.1:9000] [-server ioloop|gonet] [-loops N [-pin]] [-udp [-depth N]] [-backend B] [-entries N] [-bufsize N] [-stats D]", stderr)
 	addrText := fs.String("addr", "127.0.0.1:9000", "address to listen on, IP:port (port 0: any free port)")
 	server := newChoiceFlag(serverIOLoop, serverGoNet)
 	fs.Var(server, "server", "`server` to run: ioloop (the event loop) or gonet (Go's net package, a goroutine per connection: the baseline)")
 	lf := addLoopFlags(fs, "submission queue size (0: library default)")
-	bufSize := fs.Int("bufsize", 4096, "receive buffer per connection, in bytes")
+	bufSize := fs.Int("bufsize", 4096, "receive buffer per connection (with -udp: per receive in flight; longer datagrams are echoed truncated), in bytes")
+	udp := fs.Bool("udp", false, "echo UDP datagrams on -addr instead of TCP connections (ioloop server, one loop; see echo_udp.go)")
+	depth := fs.Int("depth", defaultUDPDepth, "with -udp: receives in flight, each with its own buffer")
 	loops := fs.Int("loops", 1, "event loops, each on its own thread with its own SO_REUSEPORT listener on -addr, the kernel spreading "+
 		"connections across them (1: one loop on this goroutine, no group)")
 	statsEvery := fs.Duration("stats", 0, "print the loop's counters (Loop.Stats) as a loopstats line every `interval`, such as 1s (0: never; one loop only)")
@@ -108,6 +110,9 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if code, ok := checkLoopStatsFlag(fs, *statsEvery, *loops > 1 || *pin); !ok {
+		return code
+	}
+	if code, ok := checkUDPFlags(fs, *udp, server.value, *depth); !ok {
 		return code
 	}
 	if *pin && !flagsSet(fs)["loops"] {
@@ -139,6 +144,12 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		backend string
 	)
 	switch {
+	case *udp:
+		us, udpAddr, err := startUDPEcho(addr, lf.options(), *depth, *bufSize, *statsEvery, stdout, stderr)
+		if err != nil {
+			return fail(stderr, fs.Name(), err)
+		}
+		srv, bound, backend = us, udpAddr, us.Loop.Backend().String()
 	case server.value == serverGoNet:
 		gs, err := listenGoNet(addr, *bufSize)
 		if err != nil {
@@ -174,6 +185,9 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	loopsField := ""
 	if server.value == serverIOLoop {
 		loopsField = fmt.Sprintf(" loops=%d", *loops)
+	}
+	if *udp {
+		loopsField += fmt.Sprintf(" proto=udp depth=%d", *depth)
 	}
 	if _, err := fmt.Fprintf(stdout, "listening on %s server=%s backend=%s%s\n", bound, server.value, backend, loopsField); err != nil {
 		return fail(stderr, fs.Name(), errors.Join(err, srv.shutdown()))

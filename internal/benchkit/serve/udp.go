@@ -1,0 +1,135 @@
+//go:build !windows
+
+package serve
+
+import (
+	"errors"
+	"net/netip"
+	"syscall"
+
+	"github.com/ioloop/ioloop"
+)
+
+// UDPEcho sends every datagram it receives on one UDP socket of one loop
+// back to its sender: `ioloop echo -udp` and the bench/ suite's ioloop UDP
+// contenders run it. It keeps Depth receives in flight, each in a slot of
+// its own with its own buffer and Completion: RecvFrom into the buffer,
+// then SendTo of what arrived to where it came from, then RecvFrom again.
+// Sockaddr and msghdr live in the Completion's rare arguments, attached
+// once, so that steady-state echoing allocates nothing. Several receives
+// in flight let the kernel (io_uring) or one readiness pass (epoll, kqueue)
+// hand over several datagrams per wait, and keep receiving while replies
+// are being sent. Only the loop's goroutine touches it.
+type UDPEcho struct {
+	Loop  *ioloop.Loop
+	FD    int
+	slots []udpSlot
+
+	messages   int64 // datagrams echoed
+	bytes      int64 // bytes echoed
+	sendErrors int64 // echoes the kernel refused (the datagram is dropped, as UDP may)
+	recvAgain  int64 // receives that completed with EAGAIN and were submitted again
+	lastSend   error // the last of those errors, for the report
+	fatal      error // a receive error that stops the server
+}
+
+type udpSlot struct {
+	srv *UDPEcho
+	op  ioloop.Completion
+	buf []byte
+}
+
+// UDPEchoStats are a UDPEcho's counters.
+type UDPEchoStats struct {
+	Messages, Bytes int64 // datagrams (and their bytes) received and sent back
+	// SendErrors counts echoes whose SendTo failed (such as ENOBUFS or
+	// EAGAIN under a full send buffer): UDP drops them, and so does the
+	// server, which goes on receiving. LastSendError is the last one.
+	SendErrors    int64
+	LastSendError error
+	// RecvAgain counts receives that completed with EAGAIN, and were
+	// submitted again. On io_uring that happens with several receives in
+	// flight on one non-blocking socket: a datagram wakes every receive
+	// waiting on the socket, one takes it, and one that finds the queue
+	// empty again after its first poll goes to io_uring's worker, where
+	// the socket's O_NONBLOCK ends it with EAGAIN. Each costs a completion
+	// and a submission: the count says how much of that a run saw.
+	RecvAgain int64
+}
+
+// NewUDPEcho returns the echo server of loop on the UDP socket fd (see
+// ioloop.ListenUDP), with depth receives in flight, each into bufSize
+// bytes: a longer datagram is echoed truncated to bufSize, since a receive
+// copies at most its buffer of one datagram. Start starts it; closing the
+// loop stops it. The caller closes fd after the loop.
+func NewUDPEcho(loop *ioloop.Loop, fd, depth, bufSize int) *UDPEcho {
+	s := &UDPEcho{Loop: loop, FD: fd, slots: make([]udpSlot, depth)}
+	// One allocation for every slot's buffer: the slots' buffers are the
+	// server's whole memory, allocated before the first datagram.
+	bufs := make([]byte, depth*bufSize)
+	for i := range s.slots {
+		s.slots[i] = udpSlot{srv: s, buf: bufs[i*bufSize : (i+1)*bufSize : (i+1)*bufSize]}
+	}
+	return s
+}
+
+// Start submits every slot's first receive.
+func (s *UDPEcho) Start() {
+	for i := range s.slots {
+		s.slots[i].recv()
+	}
+}
+
+// Stats returns the counters so far.
+func (s *UDPEcho) Stats() UDPEchoStats {
+	return UDPEchoStats{Messages: s.messages, Bytes: s.bytes, SendErrors: s.sendErrors, LastSendError: s.lastSend, RecvAgain: s.recvAgain}
+}
+
+// Fatal is the receive error that stopped the server, or nil. Apart from
+// EAGAIN (see RecvAgain), a receive fails only when the socket does (a datagram socket has no end of stream
+// and no per-peer errors unless connected), so one failure stops the
+// server rather than making every slot spin on it.
+func (s *UDPEcho) Fatal() error { return s.fatal }
+
+func (slot *udpSlot) recv() {
+	ioloop.RecvFrom(slot.srv.Loop, &slot.op, slot.srv.FD, slot.buf, slot, (*udpSlot).onRecv)
+}
+
+func (slot *udpSlot) onRecv(_ *ioloop.Completion, n int, from netip.AddrPort, err error) {
+	s := slot.srv
+	if errors.Is(err, syscall.EAGAIN) {
+		s.recvAgain++
+		slot.recv()
+		return
+	}
+	if err != nil {
+		if !stopping(err) && s.fatal == nil {
+			s.fatal = err
+		}
+		return
+	}
+	ioloop.SendTo(s.Loop, &slot.op, s.FD, slot.buf[:n], from, slot, (*udpSlot).onSent)
+}
+
+func (slot *udpSlot) onSent(_ *ioloop.Completion, n int, err error) {
+	s := slot.srv
+	switch {
+	case stopping(err):
+		return
+	case err != nil:
+		s.sendErrors++
+		s.lastSend = err
+	default:
+		s.messages++
+		s.bytes += int64(n)
+	}
+	if s.fatal == nil {
+		slot.recv()
+	}
+}
+
+// stopping reports whether err ends an operation because the loop is
+// closing: the slot then has nothing left to do.
+func stopping(err error) bool {
+	return errors.Is(err, ioloop.ErrCanceled) || errors.Is(err, ioloop.ErrClosed)
+}
