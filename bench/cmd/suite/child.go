@@ -11,14 +11,16 @@ import (
 	"github.com/ioloop/ioloop/bench/internal/echo"
 	"github.com/ioloop/ioloop/bench/internal/files"
 	"github.com/ioloop/ioloop/bench/internal/timers"
+	"github.com/ioloop/ioloop/bench/internal/udp"
 	"github.com/ioloop/ioloop/internal/benchkit/proc"
 )
 
 // runChild is a child process: one server, or one measured run that
 // prints its result as JSON on stdout.
 //
-//	child server -impl I -nofile N [-loops N [-pin]]
+//	child server -impl I -nofile N [-loops N [-pin]] [-udp [-depth N]]
 //	child client -addr A -conns N -size S -server-pid P -warmup D -window D -perf-window D [-idle -settle D]
+//	child udpclient -addr A -conns N -inflight W -size S -server-pid P -warmup D -window D -perf-window D
 //	child nop    -impl I -batch N -duration D
 //	child read   -impl I -file F -qd N -duration D
 //	child wal    -impl I -method M -n N -dir DIR -duration D
@@ -31,6 +33,9 @@ func runChild(args []string) error {
 	impl := fs.String("impl", "", "contender")
 	loops := fs.Int("loops", 0, "server: run the ioloop server as a group of this many loops (0: one loop, no group)")
 	pin := fs.Bool("pin", false, "server with -loops: pin loop i to the i-th CPU of the process")
+	udpServer := fs.Bool("udp", false, "server: run the UDP echo server impl (package udp) instead of the TCP one")
+	depth := fs.Int("depth", 0, "server with -udp: the ioloop server's receives in flight (0: udp.DefaultDepth)")
+	inFlight := fs.Int("inflight", 0, "udpclient: datagrams in flight per socket")
 	nofile := fs.Uint64("nofile", 0, "file descriptors needed")
 	addr := fs.String("addr", "", "server address")
 	conns := fs.Int("conns", 0, "connections")
@@ -64,7 +69,20 @@ func runChild(args []string) error {
 	)
 	switch args[0] {
 	case "server":
+		if *udpServer {
+			if *loops > 0 || *pin {
+				return errors.New("-loops and -pin do not apply to -udp")
+			}
+			return udp.Serve(*impl, *depth)
+		}
 		return echo.Serve(*impl, *loops, *pin)
+	case "udpclient":
+		cfg := udp.ClientConfig{Clients: *conns, InFlight: *inFlight, Size: *size, ServerPID: *serverPID,
+			Warmup: *warmup, Window: *window, PerfWindow: *perfWindow}
+		if cfg.Addr, err = netip.ParseAddrPort(*addr); err != nil {
+			return err
+		}
+		res, err = udp.RunLoad(cfg)
 	case "client":
 		cfg := echo.ClientConfig{Conns: *conns, Size: *size, ServerPID: *serverPID,
 			Warmup: *warmup, Window: *window, PerfWindow: *perfWindow}

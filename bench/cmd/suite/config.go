@@ -6,6 +6,7 @@ import (
 
 	"github.com/ioloop/ioloop/bench/internal/files"
 	"github.com/ioloop/ioloop/bench/internal/timers"
+	"github.com/ioloop/ioloop/bench/internal/udp"
 )
 
 // config sizes the suite. fullConfig is the published run (under 15
@@ -46,6 +47,15 @@ type config struct {
 	// and one message size.
 	scalingConns []int
 	scalingSize  int
+
+	// The UDP echo workload: udpClients sockets (one configuration per
+	// entry), each with udpInFlight datagrams of udpSize bytes in flight,
+	// against servers whose ioloop contenders keep udpDepth receives in
+	// flight; warm-up, windows and perf as the echo workload's.
+	udpClients  []int
+	udpInFlight int
+	udpSize     int
+	udpDepth    int
 }
 
 func fullConfig() config {
@@ -61,6 +71,7 @@ func fullConfig() config {
 		timers: 1_000_000, timerSpan: 5 * time.Second,
 		burstTimers: 100_000, burstSpan: 200 * time.Millisecond,
 		scalingConns: []int{64, 1000}, scalingSize: 64,
+		udpClients: []int{1, 16, 64}, udpInFlight: 4, udpSize: 64, udpDepth: udp.DefaultDepth,
 	}
 }
 
@@ -77,6 +88,7 @@ func quickConfig() config {
 		timers: 100_000, timerSpan: time.Second,
 		burstTimers: 100_000, burstSpan: 200 * time.Millisecond,
 		scalingConns: []int{64}, scalingSize: 64,
+		udpClients: []int{16}, udpInFlight: 4, udpSize: 64, udpDepth: udp.DefaultDepth,
 	}
 }
 
@@ -92,5 +104,7 @@ func (c config) describe() []string {
 			c.timers, c.timerSpan, timers.ScheduleChunk, c.burstTimers, c.burstSpan),
 		fmt.Sprintf("scaling: ioloop-io_uring echo as a group of 1..CPUs loops, conns %v × %d B, warm-up %v, measured %v, no perf window",
 			c.scalingConns, c.scalingSize, c.warmup, c.window),
+		fmt.Sprintf("udp: echo of %d B datagrams, clients %v × %d in flight each, ioloop servers with %d receives in flight, warm-up %v, measured %v, then %v with perf",
+			c.udpSize, c.udpClients, c.udpInFlight, c.udpDepth, c.warmup, c.window, c.perfWindow),
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/ioloop/ioloop/bench/internal/files"
 	"github.com/ioloop/ioloop/bench/internal/results"
 	"github.com/ioloop/ioloop/bench/internal/timers"
+	"github.com/ioloop/ioloop/bench/internal/udp"
 	"github.com/ioloop/ioloop/internal/benchkit/perf"
 	"github.com/ioloop/ioloop/internal/benchkit/proc"
 	"github.com/ioloop/ioloop/internal/cpuset"
@@ -198,6 +199,14 @@ func (r *runner) plan(workload string, rep int) {
 				})
 			}
 		}
+	case "udp":
+		for _, clients := range c.udpClients {
+			for _, impl := range udp.Contenders {
+				r.add(fmt.Sprintf("udp %s %d clients × %d in flight × %d B", impl, clients, c.udpInFlight, c.udpSize), func() (string, error) {
+					return r.udpRun(impl, clients, rep)
+				})
+			}
+		}
 	case "timers":
 		for _, burst := range []bool{false, true} {
 			n, span, args := c.timers, c.timerSpan, []string(nil)
@@ -249,6 +258,43 @@ func (r *runner) echoRun(impl string, conns, size, rep int) (string, error) {
 	}
 	return fmt.Sprintf("%.1fk msgs/s, p99 %.0f µs, %.2f µs srv CPU/msg, %s, util srv %.2f client %.2f",
 		res.MsgsPerSec/1e3, res.P99us, res.ServerCPUusPerMsg, calls, res.ServerCPUUtil, res.ClientCPUUtil), nil
+}
+
+// udpRun measures UDP echo server impl against clients sockets, each
+// with the configured datagrams in flight: the echo workload's setting
+// (server on the first CPU, load generator on the second) and the same
+// measurement of the server (see package udp).
+func (r *runner) udpRun(impl string, clients, rep int) (string, error) {
+	c := r.cfg
+	perfWindow := c.perfWindow
+	if !r.perfOK {
+		perfWindow = 0
+	}
+	res := results.UDP{Contender: impl, Clients: clients, InFlight: c.udpInFlight, Size: c.udpSize, Rep: rep}
+	serverArgs := []string{"-udp"}
+	if impl == "ioloop-io_uring" || impl == "ioloop-epoll" {
+		res.Depth = c.udpDepth
+		serverArgs = append(serverArgs, "-depth", strconv.Itoa(c.udpDepth))
+	}
+	err := r.withServer(impl, clients, r.serverCPU, serverArgs, func(addr netip.AddrPort, pid int) error {
+		return r.child(r.clientCPU, c.warmup+c.window+perfWindow+2*time.Minute, &res.Result, "udpclient",
+			"-addr", addr.String(), "-conns", strconv.Itoa(clients), "-inflight", strconv.Itoa(c.udpInFlight),
+			"-size", strconv.Itoa(c.udpSize), "-server-pid", strconv.Itoa(pid), "-nofile", strconv.Itoa(clients+100),
+			"-warmup", c.warmup.String(), "-window", c.window.String(), "-perf-window", perfWindow.String())
+	})
+	if err != nil {
+		return "", err
+	}
+	if !r.perfOK {
+		res.SyscallsNote = "n/a (" + r.perfWhy + ")"
+	}
+	r.doc.UDP = append(r.doc.UDP, res)
+	calls := "syscalls n/a"
+	if res.SyscallsPerMsg != nil {
+		calls = fmt.Sprintf("%.3f syscalls/msg", *res.SyscallsPerMsg)
+	}
+	return fmt.Sprintf("%.1fk msgs/s, p99 %.0f µs, %.2f µs srv CPU/msg, %s, util srv %.2f client %.2f, %d lost",
+		res.MsgsPerSec/1e3, res.P99us, res.ServerCPUusPerMsg, calls, res.ServerCPUUtil, res.ClientCPUUtil, res.Lost), nil
 }
 
 // scalingRun measures the ioloop echo server as a group of loops loops.

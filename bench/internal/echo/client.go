@@ -76,13 +76,22 @@ func RunLoad(cfg ClientConfig) (LoadResult, error) {
 		return LoadResult{}, err
 	}
 	defer cl.Close()
-	res := LoadResult{ClientBackend: cl.Loop().Backend().String()}
 	run, err := load.RunEcho(cl, cfg.Size, load.EchoConfig{ConnectTimeout: connectTimeout, Warmup: cfg.Warmup,
 		Duration: cfg.Window, Server: meter, SyscallWindow: cfg.PerfWindow})
-	res.ConnectSeconds = run.ConnectTime.Seconds()
 	if err != nil {
-		return res, err
+		return LoadResult{ClientBackend: cl.Loop().Backend().String(), ConnectSeconds: run.ConnectTime.Seconds()}, err
 	}
+	return Report(run, meter, cl.Loop().Backend(), cfg.PerfWindow)
+}
+
+// Report turns run, a finished measurement, and meter, the server's over
+// it, into a LoadResult: RunLoad's, and that of every load generator that
+// measures a server the same way (the UDP workload's). clientBackend is the load
+// generator loop's, and perfWindow the length of the second window (0:
+// there was none).
+func Report(run load.EchoResult, meter *load.ServerMeter, clientBackend ioloop.Backend, perfWindow time.Duration) (LoadResult, error) {
+	res := LoadResult{ClientBackend: clientBackend.String(), ConnectSeconds: run.ConnectTime.Seconds()}
+	var err error
 	iv, messages, serverCPU := run.Interval, run.Messages, meter.CPU
 	res.Messages, res.WindowSeconds = messages, iv.Wall.Seconds()
 	res.MsgsPerSec = iv.PerSecond(messages)
@@ -93,10 +102,10 @@ func RunLoad(cfg ClientConfig) (LoadResult, error) {
 	res.ClientCPUusPerMsg = iv.CPUMicrosPer(messages)
 	res.ClientUserPerMsg = proc.MicrosPer(iv.CPU.User, messages)
 	res.ClientCPUUtil = iv.Utilization(iv.CPU.Total())
-	if res.ServerRSSBytes, err = proc.Memory(cfg.ServerPID, "VmRSS"); err != nil {
+	if res.ServerRSSBytes, err = proc.Memory(meter.PID, "VmRSS"); err != nil {
 		return res, err
 	}
-	if cfg.PerfWindow > 0 {
+	if perfWindow > 0 {
 		switch {
 		case meter.Syscalls < 0:
 			res.SyscallsNote = "n/a (" + meter.SyscallsErr.Error() + ")"

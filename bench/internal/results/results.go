@@ -13,6 +13,7 @@ import (
 	"github.com/ioloop/ioloop/bench/internal/echo"
 	"github.com/ioloop/ioloop/bench/internal/files"
 	"github.com/ioloop/ioloop/bench/internal/timers"
+	"github.com/ioloop/ioloop/bench/internal/udp"
 )
 
 // Doc is everything one run of the suite measured.
@@ -25,6 +26,7 @@ type Doc struct {
 	WAL      []WAL      `json:"wal"`
 	Timers   []Timer    `json:"timers"`
 	Scaling  []Scaling  `json:"scaling"`
+	UDP      []UDP      `json:"udp,omitempty"`
 	Notes    []string   `json:"notes"`
 	Failures []string   `json:"failures"`
 	// Partial lists the runs of some workloads (-only) merged into this
@@ -107,6 +109,19 @@ type Scaling struct {
 	ServerCPUs []int  `json:"server_cpus"` // the loops' CPUs, loop i on the i-th
 	ClientCPU  int    `json:"client_cpu"`  // -1: not pinned, sharing the server's CPUs
 	echo.LoadResult
+}
+
+// UDP is one run of the UDP echo workload: Clients sockets, each with
+// InFlight datagrams of Size bytes in flight, against server Contender
+// (whose receives in flight, for the ioloop servers, are Depth).
+type UDP struct {
+	Contender string `json:"contender"`
+	Clients   int    `json:"clients"`
+	InFlight  int    `json:"in_flight"`
+	Size      int    `json:"size"`
+	Depth     int    `json:"depth,omitempty"`
+	Rep       int    `json:"rep"`
+	udp.Result
 }
 
 // Timer is one run of the timers workload.
@@ -200,6 +215,8 @@ func (d *Doc) Merge(base *Doc) *Doc {
 			out.Timers = d.Timers
 		case "scaling":
 			out.Scaling = d.Scaling
+		case "udp":
+			out.UDP = d.UDP
 		}
 	}
 	// Drop earlier partial runs whose workloads this one measured again.

@@ -173,6 +173,7 @@ func (d *Doc) Print(w io.Writer) {
 			num("srv util", 2, func(r Scaling) float64 { return r.ServerCPUUtil }),
 			num("client util", 2, func(r Scaling) float64 { return r.ClientCPUUtil }),
 		})
+	d.printUDP(w)
 	notes := d.Notes
 	for _, reps := range group(d.Echo, func(r Echo) string { return r.SyscallsNote }) {
 		if note := reps[0].SyscallsNote; note != "" {
@@ -185,4 +186,58 @@ func (d *Doc) Print(w io.Writer) {
 	if len(d.Failures) > 0 {
 		fmt.Fprintf(w, "\nFAILED runs:\n  %s\n", strings.Join(d.Failures, "\n  "))
 	}
+}
+
+// printUDP writes the UDP echo table, with each server's rate and CPU per
+// message as ratios to Go net.UDPConn's (gonet) in the same
+// configuration: the target is stated as those ratios.
+func (d *Doc) printUDP(w io.Writer) {
+	config := func(r UDP) string { return fmt.Sprint(r.Clients, r.InFlight, r.Size) }
+	baseline := func(r UDP, f func(UDP) float64) float64 {
+		var reps []UDP
+		for _, b := range d.UDP {
+			if b.Contender == "gonet" && config(b) == config(r) {
+				reps = append(reps, b)
+			}
+		}
+		return median(reps, f)
+	}
+	ratio := func(head string, f func(UDP) float64) column[UDP] {
+		return column[UDP]{head, func(reps []UDP) string {
+			if base := baseline(reps[0], f); base > 0 {
+				return strconv.FormatFloat(median(reps, f)/base, 'f', 2, 64)
+			}
+			return "n/a"
+		}}
+	}
+	msgs := func(r UDP) float64 { return r.MsgsPerSec }
+	cpu := func(r UDP) float64 { return r.ServerCPUusPerMsg }
+	table(w, "UDP echo, ping-pong with a window (server pinned to one CPU, load generator on another)", d.UDP,
+		func(r UDP) string { return r.Contender + " " + config(r) },
+		[]column[UDP]{
+			text("server", func(r UDP) string { return r.Contender }),
+			text("clients", func(r UDP) string { return strconv.Itoa(r.Clients) }),
+			text("in flight", func(r UDP) string { return strconv.Itoa(r.InFlight) }),
+			text("size", func(r UDP) string { return strconv.Itoa(r.Size) }),
+			kilo("msgs/s", msgs),
+			ratio("× gonet", msgs),
+			num("p99 µs", 1, func(r UDP) float64 { return r.P99us }),
+			num("srv CPU µs/msg", 2, cpu),
+			ratio("× gonet", cpu),
+			{"syscalls/msg", func(reps []UDP) string {
+				var counted []UDP
+				for _, r := range reps {
+					if r.SyscallsPerMsg != nil {
+						counted = append(counted, r)
+					}
+				}
+				if len(counted) == 0 {
+					return "n/a"
+				}
+				return strconv.FormatFloat(median(counted, func(r UDP) float64 { return *r.SyscallsPerMsg }), 'f', 3, 64)
+			}},
+			num("srv util", 2, func(r UDP) float64 { return r.ServerCPUUtil }),
+			num("client util", 2, func(r UDP) float64 { return r.ClientCPUUtil }),
+			num("lost", 0, func(r UDP) float64 { return float64(r.Lost) }),
+		})
 }

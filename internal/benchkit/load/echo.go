@@ -162,6 +162,14 @@ func (m *ServerMeter) cpuProbe() *Probe {
 	}
 }
 
+// CPUProbe and SyscallProbe are the probes RunEcho puts around its two
+// windows, for load generators of other protocols (the bench/ suite's UDP
+// echo client) that measure a server the same way.
+func (m *ServerMeter) CPUProbe() *Probe { return m.cpuProbe() }
+
+// SyscallProbe: see CPUProbe.
+func (m *ServerMeter) SyscallProbe() *Probe { return m.syscallProbe() }
+
 // syscallProbe attaches perf to the server and counts its system calls
 // over the window. perf attaches only now, after the CPU time has been
 // measured. If perf is missing or fails, SyscallsErr says why and
