@@ -25,13 +25,13 @@ import (
 // Completion per datagram in flight.
 //
 // A datagram carries its socket, its slot among the socket's InFlight,
-// the socket's generation and the time it was sent; the rest is a pattern
+// the slot's generation and the time it was sent; the rest is a pattern
 // of the socket's own. UDP may drop datagrams (loopback does when a
-// receive queue overflows): a socket with nothing back for stallChecks
-// checks in a row gives up on what it has in flight, counts it as Lost,
-// moves to the next generation and sends InFlight new datagrams. Replies
-// of an older generation that arrive after that are counted as Late and
-// otherwise ignored, so the window stays InFlight.
+// receive queue overflows): a slot whose datagram has not come back
+// within lostAfter gives up on it, counts it as Lost, moves to its next
+// generation and sends a new datagram. A reply of an older generation
+// that arrives after that is counted as Late and otherwise ignored, so
+// the window stays InFlight.
 
 // ClientConfig says what one load generator run does.
 type ClientConfig struct {
@@ -60,18 +60,19 @@ type Result struct {
 const (
 	offSocket   = 0
 	offSlot     = 4
-	offGen      = 8
+	offGen      = 8 // the slot's generation
 	offSent     = 12
 	headerSize  = 20
 	maxReplyLen = BufSize // a longer reply is wrong, and is seen to be
 )
 
-// checkInterval is how often the client looks up from the loop, to check
-// for stalls and its own stop condition; stallChecks in a row without a
-// reply is a stall.
+// checkInterval is how often the client looks up from the loop, to look
+// for lost datagrams and check its own stop condition; a datagram not
+// back within lostAfter is lost: on loopback, even under the suite's
+// heaviest load, replies come back within tens of milliseconds.
 const (
 	checkInterval = 50 * time.Millisecond
-	stallChecks   = 4
+	lostAfter     = 250 * time.Millisecond
 )
 
 type client struct {
@@ -91,13 +92,9 @@ type socket struct {
 	cl      *client
 	index   uint32
 	fd      int
-	gen     uint32 // datagrams of older generations have been given up on
 	recv    ioloop.Completion
 	recvBuf []byte
 	slots   []slot
-	replies int64 // current-generation replies so far, for the stall check
-	checked int64 // replies at the last check
-	stalled int   // checks in a row without a reply
 }
 
 type slot struct {
@@ -105,8 +102,11 @@ type slot struct {
 	index   uint32
 	send    ioloop.Completion
 	buf     []byte
-	sending bool // the Send is submitted and has not called back yet
-	again   bool // send again when it has: the reply overtook the callback
+	gen     uint32        // datagrams of older generations have been given up on
+	sentAt  time.Duration // when the datagram in flight was sent, since the client's epoch
+	waiting bool          // its reply has not come back yet
+	sending bool          // the Send is submitted and has not called back yet
+	again   bool          // send again when it has: the reply overtook the callback
 }
 
 func (cl *client) setErr(err error) {
@@ -177,9 +177,10 @@ func (s *socket) receive() {
 
 func (sl *slot) sendNext() {
 	cl := sl.s.cl
-	binary.LittleEndian.PutUint32(sl.buf[offGen:], sl.s.gen)
-	binary.LittleEndian.PutUint64(sl.buf[offSent:], uint64(time.Since(cl.epoch)))
-	sl.sending = true
+	sl.sentAt = time.Since(cl.epoch)
+	binary.LittleEndian.PutUint32(sl.buf[offGen:], sl.gen)
+	binary.LittleEndian.PutUint64(sl.buf[offSent:], uint64(sl.sentAt))
+	sl.sending, sl.waiting = true, true
 	ioloop.Send(cl.loop, &sl.send, sl.s.fd, sl.buf, sl, (*slot).onSent)
 }
 
@@ -229,19 +230,18 @@ func (s *socket) reply(got []byte) error {
 	if binary.LittleEndian.Uint32(got[offSocket:]) != s.index || int(k) >= len(s.slots) {
 		return fmt.Errorf("socket %d: a reply to another socket's datagram", s.index)
 	}
-	if binary.LittleEndian.Uint32(got[offGen:]) != s.gen {
+	sl := &s.slots[k]
+	if binary.LittleEndian.Uint32(got[offGen:]) != sl.gen || !sl.waiting {
 		cl.late++
 		return nil
 	}
-	sl := &s.slots[k]
 	if string(got) != string(sl.buf) { // compiles to a comparison, no allocation
 		return fmt.Errorf("socket %d: the server echoed different bytes than were sent", s.index)
 	}
+	sl.waiting = false
 	cl.messages++
-	s.replies++
 	if cl.measuring {
-		sent := time.Duration(binary.LittleEndian.Uint64(got[offSent:]))
-		cl.latency.Record(time.Since(cl.epoch) - sent)
+		cl.latency.Record(time.Since(cl.epoch) - sl.sentAt)
 	}
 	switch {
 	case cl.stopping:
@@ -253,26 +253,22 @@ func (s *socket) reply(got []byte) error {
 	return nil
 }
 
-// checkStalls gives up on what a socket has in flight when nothing came
-// back to it for stallChecks checks in a row (see the package comment).
-func (cl *client) checkStalls() {
+// checkLost gives up on every datagram that has not come back within
+// lostAfter, and sends a new one in its slot (see the package comment).
+func (cl *client) checkLost() {
 	if cl.stopping {
 		return
 	}
+	now := time.Since(cl.epoch)
 	for i := range cl.socks {
 		s := &cl.socks[i]
-		if s.replies != s.checked {
-			s.checked, s.stalled = s.replies, 0
-			continue
-		}
-		if s.stalled++; s.stalled < stallChecks {
-			continue
-		}
-		s.stalled = 0
-		s.gen++
-		cl.lost += int64(len(s.slots))
 		for k := range s.slots {
 			sl := &s.slots[k]
+			if !sl.waiting || now-sl.sentAt < lostAfter {
+				continue
+			}
+			cl.lost++
+			sl.gen++
 			if sl.sending {
 				sl.again = true
 			} else {
@@ -282,7 +278,7 @@ func (cl *client) checkStalls() {
 	}
 }
 
-// runFor runs the loop for d, checking for stalls every checkInterval,
+// runFor runs the loop for d, looking for lost datagrams every checkInterval,
 // and returns early on failure.
 func (cl *client) runFor(d time.Duration) error {
 	deadline := time.Now().Add(d)
@@ -294,7 +290,7 @@ func (cl *client) runFor(d time.Duration) error {
 		if err := cl.loop.RunFor(min(left, checkInterval)); err != nil {
 			return err
 		}
-		cl.checkStalls()
+		cl.checkLost()
 	}
 	return cl.err
 }
