@@ -14,6 +14,7 @@ func benchCommands() []command {
 		{"read", "random O_DIRECT reads at a queue depth (compare: fio io_uring randread, -engine readat)", runBenchRead},
 		{"echo", "ping-pong TCP load generator; with -server, the server's CPU per message", runBenchEcho},
 		{"arch", "per-core loops vs one loop + worker pool vs one loop, on requests with CPU work (even, uneven)", runBenchArch},
+		{"sendzc", "one loopback TCP stream of large messages, Send vs SendZC: GB/s and sender CPU per byte", runBenchSendZC},
 	}
 }
 
@@ -42,7 +43,7 @@ func benchUsage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "benchmarks:")
 	for _, cmd := range benchCommands() {
-		fmt.Fprintf(w, "  %-5s %s\n", cmd.name, cmd.summary)
+		fmt.Fprintf(w, "  %-6s %s\n", cmd.name, cmd.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Each prints one `name=... key=value ...` line, or one JSON object with -json.")

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,10 +43,43 @@ func newRNG(seed, stream uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15^stream))
 }
 
-// readResult is what an engine measured: reads completed over iv.
+// readResult is what an engine measured: reads completed over iv, and
+// (ioloop engine) the heap allocations made meanwhile.
 type readResult struct {
-	ops int64
-	iv  proc.Interval
+	ops    int64
+	iv     proc.Interval
+	allocs uint64
+}
+
+// heapAllocs is the number of heap objects the process has allocated so
+// far. It stops the world briefly: call it only at the edges of a
+// measurement.
+func heapAllocs() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs
+}
+
+// Values of `bench read -mode`: which of the loop's registered resources
+// the ioloop engine's reads use (ops_fixed.go in the library).
+const (
+	readModePlain     = "plain"     // Read on the descriptor
+	readModeFixedBuf  = "fixedbuf"  // ReadFixed into registered buffers
+	readModeFixedFile = "fixedfile" // Read on the descriptor registered with RegisterFile
+	readModeFixed     = "fixed"     // both
+)
+
+// readMode says which registered resources readLoop uses.
+type readMode struct {
+	buffers bool // RegisterBuffers, and ReadFixed instead of Read
+	file    bool // RegisterFile
+}
+
+func parseReadMode(mode string) readMode {
+	return readMode{
+		buffers: mode == readModeFixedBuf || mode == readModeFixed,
+		file:    mode == readModeFixedFile || mode == readModeFixed,
+	}
 }
 
 // readBench keeps qd random reads in flight against one file. Each reader
@@ -56,6 +90,7 @@ type readBench struct {
 	loop     *ioloop.Loop
 	target   *readTarget
 	rng      *rand.Rand
+	fixedBuf bool // ReadFixed instead of Read
 	ops      int64
 	stopping bool
 	err      error
@@ -70,6 +105,10 @@ type reader struct {
 // submit reads one block at a random block-aligned offset.
 func (r *reader) submit() {
 	b := r.bench
+	if b.fixedBuf {
+		ioloop.ReadFixed(b.loop, &r.c, b.target.fd, r.buf, b.target.randomOffset(b.rng), r, (*reader).onRead)
+		return
+	}
 	ioloop.Read(b.loop, &r.c, b.target.fd, r.buf, b.target.randomOffset(b.rng), r, (*reader).onRead)
 }
 
@@ -93,13 +132,33 @@ func (r *reader) onRead(_ *ioloop.Completion, n int, err error) {
 	}
 }
 
-// readLoop is the ioloop engine: qd reads in flight on loop for duration.
-func readLoop(loop *ioloop.Loop, t *readTarget, qd int, seed uint64, duration time.Duration) (readResult, error) {
-	bench := &readBench{loop: loop, target: t, rng: newRNG(seed, 0)}
+// readLoop is the ioloop engine: qd reads in flight on loop for duration,
+// using the registered resources mode names. Every reader's buffer is a
+// slice of one aligned arena, in every mode, so that the modes differ only
+// in the operation and the registrations: with mode.buffers the arena is
+// the one registered buffer.
+func readLoop(loop *ioloop.Loop, t *readTarget, qd int, seed uint64, duration time.Duration, mode readMode) (readResult, error) {
+	bench := &readBench{loop: loop, target: t, rng: newRNG(seed, 0), fixedBuf: mode.buffers}
+	stride := (t.bs + t.memAlign - 1) / t.memAlign * t.memAlign // every buffer starts aligned
+	arena := ioloop.AlignedBuffer(qd*stride, t.memAlign)
 	readers := make([]reader, qd)
 	for i := range readers {
-		readers[i] = reader{bench: bench, buf: ioloop.AlignedBuffer(t.bs, t.memAlign)}
+		readers[i] = reader{bench: bench, buf: arena[i*stride : i*stride+t.bs : i*stride+t.bs]}
 	}
+	if mode.buffers {
+		if err := loop.RegisterBuffers([][]byte{arena}); err != nil {
+			return readResult{}, fmt.Errorf("registering %d bytes of read buffers (RLIMIT_MEMLOCK applies): %w", len(arena), err)
+		}
+	}
+	if mode.file {
+		if err := loop.RegisterFile(t.fd); err != nil {
+			return readResult{}, err
+		}
+		// The caller closes fd after Loop.Close, which drops the table
+		// anyway; unregistering here keeps the rule of RegisterFile local.
+		defer func() { _ = loop.UnregisterFile(t.fd) }()
+	}
+	allocsStart := heapAllocs()
 	m := proc.StartMeter()
 	for i := range readers {
 		readers[i].submit()
@@ -109,11 +168,12 @@ func readLoop(loop *ioloop.Loop, t *readTarget, qd int, seed uint64, duration ti
 	// without resubmitting and are not counted.
 	ops := bench.ops
 	iv := m.Stop()
+	allocs := heapAllocs() - allocsStart
 	bench.stopping = true
 	if runErr == nil {
 		runErr = loop.Run()
 	}
-	return readResult{ops, iv}, errors.Join(runErr, bench.err)
+	return readResult{ops: ops, iv: iv, allocs: allocs}, errors.Join(runErr, bench.err)
 }
 
 // readAtWorker is one goroutine of the readat engine. Its counter sits on
@@ -170,16 +230,20 @@ func readAt(f *os.File, t *readTarget, qd int, seed uint64, duration time.Durati
 	iv := m.Stop()
 	stop.Store(true)
 	wg.Wait()
-	return readResult{ops, iv}, readErr
+	return readResult{ops: ops, iv: iv}, readErr
 }
 
 func runBenchRead(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ioloop bench read",
-		"ioloop bench read -file F [-engine ioloop|readat] [-qd 64] [-bs 4096] [-direct] [-duration 5s] [-size BYTES]\n"+
-			"                         [-backend B] [-workers N] [-entries N] [-submit-batch N] [-seed N] [-json]", stderr)
+		"ioloop bench read -file F [-engine ioloop|readat] [-mode plain|fixedbuf|fixedfile|fixed] [-qd 64] [-bs 4096] [-direct]\n"+
+			"                         [-duration 5s] [-size BYTES] [-backend B] [-workers N] [-entries N] [-submit-batch N]\n"+
+			"                         [-seed N] [-json]", stderr)
 	path := fs.String("file", "", "file to read (required)")
 	engine := newChoiceFlag("ioloop", "readat")
 	fs.Var(engine, "engine", "`engine` that reads: ioloop (qd reads in flight on one loop) or readat (qd goroutines calling os.File.ReadAt, the Go baseline)")
+	mode := newChoiceFlag(readModePlain, readModeFixedBuf, readModeFixedFile, readModeFixed)
+	fs.Var(mode, "mode", "what the ioloop engine's reads use (`mode`): plain (Read), fixedbuf (ReadFixed into registered buffers, Loop.RegisterBuffers), "+
+		"fixedfile (Read on the file registered with Loop.RegisterFile) or fixed (both); on epoll and kqueue all four run as plain reads")
 	qd := fs.Int("qd", 64, "reads in flight at once (queue depth)")
 	bs := fs.Int("bs", 4096, "block size in bytes; offsets are multiples of it")
 	direct := fs.Bool("direct", false, "open with O_DIRECT (fail if the filesystem does not support it)")
@@ -198,7 +262,7 @@ func runBenchRead(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if engine.value == "readat" {
-		if code, ok := rejectFlags(fs, "-engine readat", "backend", "workers", "entries", "submit-batch"); !ok {
+		if code, ok := rejectFlags(fs, "-engine readat", "mode", "backend", "workers", "entries", "submit-batch"); !ok {
 			return code
 		}
 	}
@@ -252,11 +316,11 @@ func runBenchRead(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, fs.Name(), err)
 		}
 		backend := loop.Backend()
-		res, err = readLoop(loop, target, *qd, *seed, *duration)
+		res, err = readLoop(loop, target, *qd, *seed, *duration, parseReadMode(mode.value))
 		if err := errors.Join(err, loop.Close()); err != nil {
 			return fail(stderr, fs.Name(), err)
 		}
-		r = newReport("ioloop_read").str("backend", backend.String())
+		r = newReport("ioloop_read").str("backend", backend.String()).str("mode", mode.value)
 		if workers := effectiveWorkers(backend, lf.workers); workers > 0 {
 			r.int("workers", int64(workers))
 		}
@@ -269,6 +333,11 @@ func runBenchRead(args []string, stdout, stderr io.Writer) int {
 		bool("direct", *direct).
 		float("ops_per_sec", res.iv.PerSecond(res.ops), 0).
 		float("cpu_us_per_op", res.iv.CPUMicrosPer(res.ops), 3)
+	if engine.value == "ioloop" {
+		// The readat engine's goroutines allocate as the runtime pleases;
+		// the loop's steady state must not.
+		r.float("allocs_per_op", float64(res.allocs)/float64(res.ops), 4)
+	}
 	if err := r.write(stdout, *asJSON); err != nil {
 		return fail(stderr, fs.Name(), err)
 	}

@@ -215,7 +215,7 @@ func TestBenchReadCreatesFile(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	want := regexp.MustCompile(`^name=ioloop_read backend=io_uring qd=4 bs=4096 direct=false ops_per_sec=[1-9][0-9]* cpu_us_per_op=[0-9.]+\n$`)
+	want := regexp.MustCompile(`^name=ioloop_read backend=io_uring mode=plain qd=4 bs=4096 direct=false ops_per_sec=[1-9][0-9]* cpu_us_per_op=[0-9.]+ allocs_per_op=[0-9.]+\n$`)
 	if !want.MatchString(stdout) {
 		t.Errorf("output %q does not match %v", stdout, want)
 	}
