@@ -711,6 +711,10 @@ func (b *uringBackend) reap() error {
 			if b.loop.completeFast(c, res) {
 				continue // its token is freed or renewed after its callback (Loop.keepToken)
 			}
+			if res == -int32(syscall.EAGAIN) && retriedOnEAGAIN[c.op] && c.link == 0 {
+				b.retryReceive(c)
+				continue
+			}
 			b.loop.complete(c, res)
 		}
 		b.ring.SetCQHead(head)
@@ -722,6 +726,22 @@ func (b *uringBackend) reap() error {
 			return err
 		}
 	}
+}
+
+// retryReceive submits again a receive the kernel ended with EAGAIN
+// (see retriedOnEAGAIN), unless it is being canceled: by a Cancel in
+// flight, which would otherwise report ErrNotFound while the receive went
+// on, or by Close, whose cancellations have already been sent. Those end
+// it with ErrCanceled, which is what the cancellation asked for.
+func (b *uringBackend) retryReceive(c *Completion) {
+	if c.send.cancelsInFlight > 0 || b.loop.isClosing() {
+		b.loop.completeWith(c, 0, codeCanceled)
+		return
+	}
+	if c.op == opRecvFrom || c.op == opRecvMsg {
+		c.rearmReceive()
+	}
+	b.resubmit(c)
 }
 
 // cancelAll cancels queued completions directly and asks the kernel to

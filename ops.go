@@ -83,6 +83,7 @@ func Accept[T any](l *Loop, c *Completion, listenFD int, ctx *T, callback func(c
 	l.prepare(c, opAccept, callback == nil)
 	c.op = opAccept
 	c.fd = int32(listenFD)
+	c.send.cancelsInFlight = 0 // see retriedOnEAGAIN
 	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
@@ -119,6 +120,7 @@ func Recv[T any](l *Loop, c *Completion, fd int, buf []byte, ctx *T, callback fu
 	c.op = opRecv
 	c.fd = int32(fd)
 	c.io.buf = buf
+	c.send.cancelsInFlight = 0 // see retriedOnEAGAIN
 	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 

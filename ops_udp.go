@@ -61,6 +61,7 @@ func RecvFrom[T any](l *Loop, c *Completion, fd int, buf []byte, ctx *T, callbac
 	c.io.buf = buf
 	c.setOneIovec(buf)
 	c.setMessage(netip.AddrPort{}, nil, true)
+	c.send.cancelsInFlight = 0 // see retriedOnEAGAIN
 	l.submit(c, unsafe.Pointer(ctx), recvFromCallback[T](callback))
 }
 
@@ -101,6 +102,7 @@ func RecvMsg[T any](l *Loop, c *Completion, fd int, bufs [][]byte, oob []byte, c
 	c.fd = int32(fd)
 	c.setIovecs(bufs)
 	c.setMessage(netip.AddrPort{}, oob, true)
+	c.send.cancelsInFlight = 0 // see retriedOnEAGAIN
 	l.submit(c, unsafe.Pointer(ctx), recvMsgCallback[T](callback))
 }
 

@@ -135,7 +135,7 @@ func (l *Loop) cancelWithoutBackend(c *Completion) bool {
 	if target.link&linkMember != 0 {
 		target.link |= linkCancelRequested // its ECANCELED is its own (chain.go)
 	}
-	if (target.op == opSend || target.op == opSendZC) && target.send.cancelsInFlight < 255 {
+	if (target.op == opSend || target.op == opSendZC || retriedOnEAGAIN[target.op]) && target.send.cancelsInFlight < 255 {
 		target.send.cancelsInFlight++
 	}
 	return false
@@ -268,11 +268,29 @@ func (l *Loop) continueSend(c *Completion) {
 	}
 }
 
+// retriedOnEAGAIN marks the receives that no backend ends with EAGAIN:
+// Accept, Recv, RecvFrom and RecvMsg wait for data (or a connection)
+// instead, whatever the descriptor's O_NONBLOCK says. The readiness
+// backends wait for readiness on EAGAIN anyway; io_uring needs the loop's
+// help. The kernel tries such a request without blocking, then waits for
+// the socket to be readable and tries again, and when that second try
+// finds nothing (another receive waiting on the same socket took the
+// datagram, since one datagram wakes every waiter), it hands the request
+// to an io-wq worker, which honours the socket's O_NONBLOCK and returns
+// EAGAIN. Measured 2026-12-03: 2,142 of 72,514 datagrams with 64 RecvFrom
+// in flight on one socket (docs/bench/udp.md). The io_uring backend
+// submits such a request again (uringBackend.retryReceive), keeping its
+// token (not in a chain, whose later operations the kernel has already
+// canceled: there EAGAIN is the result); a Cancel aimed at it meanwhile is counted in send.cancelsInFlight,
+// as for a Send, so that a canceled receive is never resubmitted. It has
+// 256 entries so that indexing by an opcode needs no bounds check.
+var retriedOnEAGAIN = [256]bool{opAccept: true, opRecv: true, opRecvFrom: true, opRecvMsg: true}
+
 // cancelVerdict applies the kernel's answer to a Cancel aimed at a Send
 // that may have made partial progress (see Completion.cancelsInFlight).
 func (l *Loop) cancelVerdict(c *Completion, canceled bool) {
 	t := c.cancelTarget()
-	if t == nil || (t.op != opSend && t.op != opSendZC) || t.token != c.targetToken() || t.send.cancelsInFlight == 0 {
+	if t == nil || (t.op != opSend && t.op != opSendZC && !retriedOnEAGAIN[t.op]) || t.token != c.targetToken() || t.send.cancelsInFlight == 0 {
 		return // the target finished or is another operation by now
 	}
 	t.send.cancelsInFlight--

@@ -89,15 +89,11 @@ func (s udpEcho) stats() serve.EchoStats {
 // shutdown closes the loop, which cancels every receive, then the socket.
 func (s udpEcho) shutdown() error {
 	err := s.Loop.Close()
-	// '#' lines, which scripts skip: dropped echoes are what UDP does under
-	// overload, and receives ending with EAGAIN what io_uring does with
-	// several on one socket (see serve.UDPEchoStats), not failures.
+	// A '#' line, which scripts skip: dropped echoes are what UDP does
+	// under overload (see serve.UDPEchoStats), not failures.
 	st := s.Stats()
 	if st.SendErrors > 0 {
 		fmt.Fprintf(s.stderr, "# udp: %d echoes not sent (last: %v)\n", st.SendErrors, st.LastSendError)
-	}
-	if st.RecvAgain > 0 {
-		fmt.Fprintf(s.stderr, "# udp: %d receives ended with EAGAIN and were submitted again\n", st.RecvAgain)
 	}
 	return errors.Join(err, unix.Close(s.FD))
 }

@@ -5,7 +5,6 @@ package serve
 import (
 	"errors"
 	"net/netip"
-	"syscall"
 
 	"github.com/ioloop/ioloop"
 )
@@ -28,7 +27,6 @@ type UDPEcho struct {
 	messages   int64 // datagrams echoed
 	bytes      int64 // bytes echoed
 	sendErrors int64 // echoes the kernel refused (the datagram is dropped, as UDP may)
-	recvAgain  int64 // receives that completed with EAGAIN and were submitted again
 	lastSend   error // the last of those errors, for the report
 	fatal      error // a receive error that stops the server
 }
@@ -47,14 +45,6 @@ type UDPEchoStats struct {
 	// server, which goes on receiving. LastSendError is the last one.
 	SendErrors    int64
 	LastSendError error
-	// RecvAgain counts receives that completed with EAGAIN, and were
-	// submitted again. On io_uring that happens with several receives in
-	// flight on one non-blocking socket: a datagram wakes every receive
-	// waiting on the socket, one takes it, and one that finds the queue
-	// empty again after its first poll goes to io_uring's worker, where
-	// the socket's O_NONBLOCK ends it with EAGAIN. Each costs a completion
-	// and a submission: the count says how much of that a run saw.
-	RecvAgain int64
 }
 
 // NewUDPEcho returns the echo server of loop on the UDP socket fd (see
@@ -82,11 +72,11 @@ func (s *UDPEcho) Start() {
 
 // Stats returns the counters so far.
 func (s *UDPEcho) Stats() UDPEchoStats {
-	return UDPEchoStats{Messages: s.messages, Bytes: s.bytes, SendErrors: s.sendErrors, LastSendError: s.lastSend, RecvAgain: s.recvAgain}
+	return UDPEchoStats{Messages: s.messages, Bytes: s.bytes, SendErrors: s.sendErrors, LastSendError: s.lastSend}
 }
 
-// Fatal is the receive error that stopped the server, or nil. Apart from
-// EAGAIN (see RecvAgain), a receive fails only when the socket does (a datagram socket has no end of stream
+// Fatal is the receive error that stopped the server, or nil. A receive
+// fails only when the socket does (a datagram socket has no end of stream
 // and no per-peer errors unless connected), so one failure stops the
 // server rather than making every slot spin on it.
 func (s *UDPEcho) Fatal() error { return s.fatal }
@@ -97,11 +87,6 @@ func (slot *udpSlot) recv() {
 
 func (slot *udpSlot) onRecv(_ *ioloop.Completion, n int, from netip.AddrPort, err error) {
 	s := slot.srv
-	if errors.Is(err, syscall.EAGAIN) {
-		s.recvAgain++
-		slot.recv()
-		return
-	}
 	if err != nil {
 		if !stopping(err) && s.fatal == nil {
 			s.fatal = err
