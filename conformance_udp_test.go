@@ -527,7 +527,7 @@ func TestManyReceivesOnOneSocketNeverSeeEAGAIN(t *testing.T) {
 		t.Run(backend.String(), func(t *testing.T) {
 			l := newTestLoop(t, Options{Backend: backend})
 			serverFD, serverAddr := listenUDP(t, l, loopback4)
-			to := &unix.SockaddrInet4{Port: int(serverAddr.Port()), Addr: serverAddr.Addr().As4()}
+			to := unix.SockaddrInet4{Port: int(serverAddr.Port()), Addr: serverAddr.Addr().As4()}
 			const receivers, clients, window = 64, 16, 4
 			var received atomic.Int64
 			var failures []error
@@ -565,13 +565,13 @@ func TestManyReceivesOnOneSocketNeverSeeEAGAIN(t *testing.T) {
 
 // herdClient sends window datagrams to the server and reads the replies
 // back (waiting at most 100 ms for each: UDP may drop), until stop.
-func herdClient(to *unix.SockaddrInet4, window int, stop *atomic.Bool) error {
+func herdClient(to unix.SockaddrInet4, window int, stop *atomic.Bool) error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	if err := unix.Connect(fd, to); err != nil {
+	if err := unix.Connect(fd, &to); err != nil { // its own copy: Connect writes into it
 		return err
 	}
 	timeout := unix.NsecToTimeval(int64(100 * time.Millisecond))
