@@ -1,6 +1,10 @@
 package ioloop
 
-import "github.com/ioloop/ioloop/internal/uring"
+import (
+	"syscall"
+
+	"github.com/ioloop/ioloop/internal/uring"
+)
 
 // Zero-copy send on io_uring (IORING_OP_SEND_ZC, 6.0). The kernel sends
 // from the caller's pages instead of copying them into socket buffers, and
@@ -34,13 +38,31 @@ func (b *uringBackend) completeSendZC(c *Completion, res int32, flags uint32) {
 			b.loop.invariantBroken(c, "zero-copy notification without its request's CQE")
 		}
 		c.send.notifPending = false
-		b.loop.complete(c, c.n)
+		b.finishSendZC(c, c.n)
 	case c.send.notifPending:
 		b.loop.invariantBroken(c, "a second request CQE for a zero-copy send")
 	case flags&uring.CQEFMore != 0:
 		c.send.notifPending = true
 		c.n = res
 	default:
-		b.loop.complete(c, res)
+		b.finishSendZC(c, res)
 	}
+}
+
+// finishSendZC applies a SendZC's result once the kernel has let go of its
+// buffer. A socket family without a zero-copy path (AF_UNIX on 6.18)
+// answers EOPNOTSUPP, with a notification, before sending anything; the
+// SendZC then becomes the Send it is everywhere else, under the same
+// token. That is decided on each SendZC (SendZC resets c.op): the loop
+// does not remember a socket's family.
+func (b *uringBackend) finishSendZC(c *Completion, res int32) {
+	if res == -int32(syscall.EOPNOTSUPP) && c.sent() == 0 && !b.loop.isClosing() {
+		c.op = opSend
+		// Counted as a Send, as where the kernel lacks SEND_ZC (Loop.Stats).
+		b.loop.opCounts[opSendZC].Submitted--
+		b.loop.opCounts[opSend].Submitted++
+		b.resubmit(c)
+		return
+	}
+	b.loop.complete(c, res)
 }

@@ -55,6 +55,24 @@ func TestSendZCLarge(t *testing.T) {
 	})
 }
 
+// TestSendZCUnixSocket: AF_UNIX has no zero-copy path (io_uring answers
+// EOPNOTSUPP); SendZC is then a Send, with a Send's results, on every
+// backend.
+func TestSendZCUnixSocket(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		needsKernel(t, l, "a kernel socketpair")
+		for _, size := range []int{1, 64 << 10, 1<<20 + 7} {
+			fds, err := nonblockingSocketpair()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ownFD(t, l, fds[0])
+			ownFD(t, l, fds[1])
+			sendZCThroughReader(t, l, fds[0], fds[1], pattern(size, uint32(size)))
+		}
+	})
+}
+
 // TestSendZCSmallSocketBuffer makes the kernel take the buffer in many
 // pieces (the loop continues a short send as Send does).
 func TestSendZCSmallSocketBuffer(t *testing.T) {
