@@ -196,6 +196,21 @@ func (b *simBackend) startOne(c *Completion) {
 		req.Kind, req.Addr = simcore.KindConnect, addr
 	case opRecv:
 		req.Kind, req.Buf = simcore.KindRecv, c.io.buf
+	case opRecvPooled, opRecvMultishot:
+		// The simulator's receive copies into the buffer it is given, so
+		// the buffer is taken at submission (the kernel backends take one
+		// when data arrives): on the simulator an idle pooled receive holds
+		// a buffer, which changes who waits when a pool runs out, not what
+		// any receive gets. completePooled gives it back if unused.
+		id, ok := c.pool().take()
+		if !ok {
+			l.complete(c, -int32(syscall.ENOBUFS))
+			return
+		}
+		c.index = int32(id)
+		req.Kind, req.Buf = simcore.KindRecv, c.pool().buffer(id)
+	case opAcceptMultishot:
+		req.Kind = simcore.KindAccept
 	case opSendTo, opSendMsg:
 		if len(c.rare.oob) > 0 {
 			l.complete(c, -int32(syscall.EOPNOTSUPP)) // no control data in the simulated network
@@ -355,11 +370,50 @@ func (b *simBackend) Complete(token uint64, res int32) {
 	if c == nil {
 		panic("ioloop: internal error: the simulator completed an unknown token")
 	}
+	if c.op == opRecvPooled || c.op == opRecvMultishot || c.op == opAcceptMultishot {
+		if b.completePooled(c, res) {
+			return
+		}
+	}
 	if res == -int32(syscall.EBADF) && c.fd >= 0 && isKernelDescriptor(int(c.fd)) {
 		b.loop.completeWith(c, c.progress(), codeForeignFD)
 		return
 	}
 	b.loop.complete(c, res)
+}
+
+// completePooled handles a pooled or multishot operation's result: the
+// buffer taken at submission is filled or given back, and a multishot's
+// success becomes a shot, the operation being submitted again. It reports
+// whether it dealt with res; otherwise res is the operation's final
+// result.
+func (b *simBackend) completePooled(c *Completion, res int32) bool {
+	l := b.loop
+	if c.op != opAcceptMultishot {
+		id := uint16(c.index)
+		if res <= 0 {
+			c.pool().putBack(id)
+			c.index = -1
+			return false
+		}
+		c.pool().fill(id)
+		if c.op == opRecvPooled {
+			return false // its callback gets the buffer (c.index)
+		}
+		c.index = -1
+		l.deliverShot(c, res, int32(id))
+	} else {
+		if res < 0 {
+			return false
+		}
+		l.deliverShot(c, res, -1)
+	}
+	if l.isClosing() {
+		l.completeWith(c, 0, codeCanceled)
+		return true
+	}
+	b.resubmit(c)
+	return true
 }
 
 // FillStat implements simcore.Host.

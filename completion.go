@@ -201,6 +201,7 @@ const (
 	parkedRead          // in its fd's readers FIFO
 	parkedWrite         // in its fd's writers FIFO
 	parkedFile          // handed to the file worker pool
+	parkedPool          // a pooled receive in its BufferPool's waiters (pool.go)
 )
 
 type completionState uint8

@@ -102,8 +102,11 @@ func (l *Loop) record(c *Completion, n int, code errorCode) {
 		l.inflight.remove(c.token)
 		c.token = 0
 	}
-	if code != codeNone && (c.op == opAccept || c.op == opOpenAt) {
+	if code != codeNone && (c.op == opAccept || c.op == opOpenAt || c.op == opAcceptMultishot) {
 		n = -1 // never hand out 0 (stdin) as the descriptor of a failure
+	}
+	if c.op == opRecvPooled || c.op == opRecvMultishot {
+		c.pool().users-- // its final result (pool.go: Close)
 	}
 	c.n, c.errCode = int32(n), code
 	c.state = stateCompleted
@@ -159,6 +162,12 @@ func (l *Loop) cancelHeldByLoop(target *Completion) bool {
 		}
 		target.link &^= linkArmed
 		l.timers.remove(target)
+	case opRecvPooled, opRecvMultishot:
+		if target.wait.parked != parkedPool {
+			return false
+		}
+		target.pool().waiters.remove(target)
+		target.wait.parked = parkedNone
 	default:
 		return false
 	}
@@ -170,7 +179,7 @@ func (l *Loop) cancelHeldByLoop(target *Completion) bool {
 // for Cancel.
 // It has 256 entries so that indexing by an opcode needs no bounds check.
 var zeroNeedsCare = [256]bool{opRecv: true, opRead: true, opReadv: true, opSend: true, opCancel: true,
-	opReadFixed: true, opSendZC: true}
+	opReadFixed: true, opSendZC: true, opRecvPooled: true, opRecvMultishot: true}
 
 // completeFast is the inlinable fast path of complete for the results that
 // need no interpretation (most of them); it reports whether it handled
@@ -213,6 +222,11 @@ func (l *Loop) complete(c *Completion, res int32) {
 				l.completeWith(c, 0, codeEOF)
 				return
 			}
+		case opRecvPooled, opRecvMultishot:
+			if n == 0 {
+				l.completeWith(c, 0, codeEOF)
+				return
+			}
 		case opCancel:
 			l.cancelVerdict(c, true)
 		case opLinkTimeout:
@@ -230,6 +244,10 @@ func (l *Loop) complete(c *Completion, res int32) {
 		return
 	}
 	errno := syscall.Errno(-res)
+	if errno == syscall.ENOBUFS && (c.op == opRecvPooled || c.op == opRecvMultishot) {
+		l.parkOnPool(c, c.pool()) // every buffer is held: wait for a Release
+		return
+	}
 	if c.op == opCancel {
 		l.cancelVerdict(c, false)
 		if t := c.cancelTarget(); errno == syscall.ENOENT && t.link&linkCancelRequested != 0 && t.token == c.targetToken() {

@@ -1,0 +1,285 @@
+//go:build !windows
+
+package ioloop
+
+import (
+	"fmt"
+	"syscall"
+	"unsafe"
+)
+
+// A BufferPool is a set of equal buffers that pooled receives
+// (RecvPooled, RecvMultishot) share: a receive takes a buffer only when
+// data arrives, instead of owning one while it waits. An idle connection
+// then costs its Completion, not a buffer, which is what lets a server
+// hold many connections in little memory.
+//
+// A buffer is handed to a receive's callback and stays the caller's until
+// Release gives it back; the callback may keep it (to parse a request
+// later, to send it back) for as long as it likes. When every buffer is
+// held, pooled receives wait, without failing and without losing data,
+// until Release frees one: the data stays in the socket meanwhile.
+//
+// A BufferPool belongs to one Loop and, like it, to one goroutine. Its
+// memory is one Go allocation of Count()*Size() bytes, made by
+// NewBufferPool; no operation allocates.
+//
+// On io_uring (Linux 5.19 and newer) the buffers are the kernel's
+// provided-buffer ring (IORING_REGISTER_PBUF_RING): the kernel picks one
+// when data arrives. On the readiness backends the loop takes one when
+// the socket is readable, and on the simulator when the simulated data
+// arrives. docs/ARCHITECTURE.md ("Buffer pools") has the details.
+type BufferPool struct {
+	loop      *Loop
+	slab      []byte
+	sizeBytes int
+	// held marks the buffers filled by a receive and not released: from
+	// the moment the backend learns of the data (so that Free is exact
+	// while the callback waits in the completed FIFO) until Release.
+	held []bool
+	// heldCount counts them.
+	heldCount int
+	// free is the stack of buffers the loop can hand out itself (the
+	// backends without a kernel ring); on io_uring the kernel's ring holds
+	// the free buffers instead and free stays empty.
+	free []uint16
+	// waiters are the pooled receives that found no free buffer, in the
+	// order they did; Release wakes the first (see Loop.parkOnPool).
+	waiters fifo
+	// ring is the kernel's provided-buffer ring, nil where the loop hands
+	// out the buffers itself.
+	ring poolRing
+	// users counts the operations submitted on the pool whose final
+	// callback has not run: Close refuses while there are any.
+	users  int
+	closed bool
+}
+
+// poolRing is a backend's kernel-side home of a pool's free buffers
+// (io_uring's provided-buffer ring).
+type poolRing interface {
+	// give returns buffer id to the kernel.
+	give(id uint16)
+	// close unregisters the ring; nothing may be in flight on it.
+	close()
+}
+
+// Limits of NewBufferPool. 32768 is io_uring's largest provided-buffer
+// ring; the size bound keeps a buffer's length within what one receive
+// transfers (maxIOLen) with room to spare.
+const (
+	maxPoolBuffers     = 1 << 15
+	maxPoolBufferBytes = 1 << 24
+)
+
+// NewBufferPool creates a pool of count buffers of size bytes each for
+// the pooled receives of l. count must be 1..32768 and size 1..16 MiB;
+// otherwise it returns an error that matches syscall.EINVAL. On io_uring
+// it also registers the kernel's buffer ring, and returns the kernel's
+// error if that fails for another reason than the kernel being too old
+// for one (then the loop hands out the buffers itself, as on the
+// readiness backends).
+//
+// Loop.Close closes the loop's pools; Close closes one earlier.
+func NewBufferPool(l *Loop, count, size int) (*BufferPool, error) {
+	if l == nil {
+		panic("ioloop: NewBufferPool with a nil *Loop")
+	}
+	if l.closed || l.closing {
+		return nil, ErrClosed
+	}
+	if count < 1 || count > maxPoolBuffers {
+		return nil, fmt.Errorf("ioloop: NewBufferPool: %d buffers, want 1 to %d: %w", count, maxPoolBuffers, syscall.EINVAL)
+	}
+	if size < 1 || size > maxPoolBufferBytes {
+		return nil, fmt.Errorf("ioloop: NewBufferPool: buffers of %d bytes, want 1 to %d: %w", size, maxPoolBufferBytes, syscall.EINVAL)
+	}
+	p := &BufferPool{loop: l, slab: make([]byte, count*size), sizeBytes: size, held: make([]bool, count)}
+	ring, err := l.backendRegisterPool(p)
+	if err != nil {
+		return nil, err
+	}
+	p.ring = ring
+	if ring == nil {
+		p.free = make([]uint16, count)
+		for i := range p.free {
+			p.free[i] = uint16(count - 1 - i) // buffer 0 on top: handed out first
+		}
+	}
+	l.pools = append(l.pools, p)
+	return p, nil
+}
+
+// Count returns the number of buffers in the pool.
+func (p *BufferPool) Count() int { return len(p.held) }
+
+// Size returns the size of each buffer in bytes.
+func (p *BufferPool) Size() int { return p.sizeBytes }
+
+// Free returns the number of buffers not held by the caller: those a
+// receive can still fill.
+func (p *BufferPool) Free() int { return len(p.held) - p.heldCount }
+
+// buffer returns buffer id's whole memory.
+func (p *BufferPool) buffer(id uint16) []byte {
+	start := int(id) * p.sizeBytes
+	return p.slab[start : start+p.sizeBytes : start+p.sizeBytes]
+}
+
+// fill marks buffer id as holding received data, the caller's from its
+// callback on.
+func (p *BufferPool) fill(id uint16) {
+	if p.held[id] {
+		panic(fmt.Sprintf("ioloop: internal error: buffer %d of a BufferPool filled twice", id))
+	}
+	p.held[id] = true
+	p.heldCount++
+}
+
+// deliver returns the first n bytes of buffer id, for its callback.
+func (p *BufferPool) deliver(id uint16, n int) []byte { return p.buffer(id)[:n] }
+
+// take pops a free buffer for the loop to receive into (the backends
+// without a kernel ring), or reports false.
+func (p *BufferPool) take() (uint16, bool) {
+	if len(p.free) == 0 {
+		return 0, false
+	}
+	id := p.free[len(p.free)-1]
+	p.free = p.free[:len(p.free)-1]
+	return id, true
+}
+
+// putBack returns a buffer taken with take that received nothing.
+func (p *BufferPool) putBack(id uint16) { p.free = append(p.free, id) }
+
+// Release gives buf, which a pooled receive's callback received, back to
+// the pool, and wakes the first receive waiting for a buffer, if any. buf
+// may be any slice of the received buffer that starts where it starts
+// (such as buf[:0]). After Release the buffer's memory is the pool's
+// again: the next receive may overwrite it.
+//
+// Releasing a buffer that is not from this pool, or releasing one twice,
+// panics. Releasing after Close is allowed and does nothing more than
+// check the buffer, so that connections may be torn down in any order.
+func (p *BufferPool) Release(buf []byte) {
+	id := p.idOf(buf)
+	if !p.held[id] {
+		panic(fmt.Sprintf("ioloop: BufferPool.Release: buffer %d released twice (or never received)", id))
+	}
+	p.held[id] = false
+	p.heldCount--
+	if p.closed {
+		return
+	}
+	if p.ring != nil {
+		p.ring.give(id)
+	} else {
+		p.putBack(id)
+	}
+	if c := p.waiters.pop(); c != nil {
+		c.wait.parked = parkedNone
+		p.loop.backend.resubmit(c)
+	}
+}
+
+// idOf returns the buffer buf starts, or panics if buf is not one of the
+// pool's buffers.
+func (p *BufferPool) idOf(buf []byte) uint16 {
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(p.slab)))
+	at := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	if cap(buf) == 0 || at < base || at >= base+uintptr(len(p.slab)) || (at-base)%uintptr(p.sizeBytes) != 0 {
+		panic("ioloop: BufferPool.Release: the buffer is not one this pool handed out (or does not start where it did)")
+	}
+	return uint16((at - base) / uintptr(p.sizeBytes))
+}
+
+// Close releases the pool's kernel resources. It panics if pooled receives
+// are still in flight on it (cancel them first, or close the Loop, which
+// cancels them and then closes its pools). Buffers the caller holds stay
+// valid memory; Release still accepts them. Closing twice returns
+// ErrClosed.
+func (p *BufferPool) Close() error {
+	if p.closed {
+		return ErrClosed
+	}
+	if p.users > 0 {
+		panic(fmt.Sprintf("ioloop: BufferPool.Close with %d pooled receives in flight; cancel them first", p.users))
+	}
+	p.closed = true
+	if p.ring != nil {
+		p.ring.close()
+		p.ring = nil
+	}
+	for i, q := range p.loop.pools {
+		if q == p {
+			p.loop.pools = append(p.loop.pools[:i], p.loop.pools[i+1:]...)
+			break
+		}
+	}
+	return nil
+}
+
+// parkOnPool makes c, a pooled receive that found no free buffer, wait for
+// Release. It stays in flight and counted in pending; Cancel and Close
+// find it in the pool's waiters (cancelHeldByLoop, cancelPoolWaiters).
+// During Close nothing is parked: it ends with ErrCanceled.
+func (l *Loop) parkOnPool(c *Completion, p *BufferPool) {
+	if l.closing {
+		l.completeWith(c, 0, codeCanceled)
+		return
+	}
+	if p.Free() > 0 {
+		// A buffer came back between the kernel's ENOBUFS and now.
+		l.backend.resubmit(c)
+		return
+	}
+	c.wait.parked = parkedPool
+	p.waiters.push(c)
+}
+
+// cancelPoolWaiters ends every receive waiting for a buffer with
+// ErrCanceled (Close).
+func (l *Loop) cancelPoolWaiters() {
+	for _, p := range l.pools {
+		for c := p.waiters.pop(); c != nil; c = p.waiters.pop() {
+			c.wait.parked = parkedNone
+			l.completeWith(c, 0, codeCanceled)
+		}
+	}
+}
+
+// closePools closes the loop's pools once nothing is in flight (Close).
+func (l *Loop) closePools() {
+	for len(l.pools) > 0 {
+		p := l.pools[len(l.pools)-1]
+		p.users = 0 // every receive has had its final callback
+		p.Close()
+	}
+}
+
+// poolBuffersFree sums the free buffers over the loop's pools (Stats).
+func (l *Loop) poolBuffersFree() int {
+	free := 0
+	for _, p := range l.pools {
+		free += p.Free()
+	}
+	return free
+}
+
+// poolRegistrar is implemented by the backends that keep a pool's free
+// buffers in the kernel (io_uring's provided-buffer rings).
+type poolRegistrar interface {
+	// registerPool gives the kernel p's buffers, or returns a nil ring
+	// (and no error) where the kernel cannot take them.
+	registerPool(p *BufferPool) (poolRing, error)
+}
+
+// backendRegisterPool registers p with the backend if it keeps free
+// buffers in the kernel.
+func (l *Loop) backendRegisterPool(p *BufferPool) (poolRing, error) {
+	if r, ok := l.backend.(poolRegistrar); ok {
+		return r.registerPool(p)
+	}
+	return nil, nil
+}
