@@ -186,7 +186,6 @@ func (w *overflowWatermark) stats(kernelEnters uint64, depth int) backendStats {
 	return backendStats{kernelEnters: kernelEnters, overflowDepth: depth, overflowHighWater: w.high}
 }
 
-
 // depth counts the entries claimed by producers and not yet taken by the
 // loop. Loop only.
 func (q *inbox) depth() int {
