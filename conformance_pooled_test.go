@@ -157,3 +157,96 @@ func TestBufferPoolMisuse(t *testing.T) {
 	pool.Release(buf)
 	mustPanicWith(t, func() { pool.Release(buf) }, "released twice")
 }
+
+// acceptLog records an AcceptMultishot's callbacks.
+type acceptLog struct {
+	t      testing.TB
+	l      *Loop
+	fds    []int
+	final  error
+	finalN int
+	ended  int
+	moreOK bool
+}
+
+func (a *acceptLog) onAccept(c *Completion, fd int, err error) {
+	if err != nil {
+		if c.More() {
+			a.moreOK = false
+		}
+		a.final, a.finalN, a.ended = err, fd, a.ended+1
+		return
+	}
+	if !c.More() {
+		a.moreOK = false
+	}
+	ownFD(a.t, a.l, fd)
+	a.fds = append(a.fds, fd)
+}
+
+// TestAcceptMultishot: one AcceptMultishot accepts every connection, each
+// a shot with More true, until Cancel ends it once with ErrCanceled, fd -1.
+func TestAcceptMultishot(t *testing.T) {
+	for _, backend := range poolBackends(t) {
+		t.Run(backend.String(), func(t *testing.T) {
+			l := newTestLoop(t, Options{Backend: backend})
+			lfd, bound := listenTCP(t, l, loopback4)
+			log := &acceptLog{t: t, l: l, moreOK: true}
+			var c Completion
+			AcceptMultishot(l, &c, lfd, log, (*acceptLog).onAccept)
+			const conns = 5
+			for i := range conns {
+				cfd, err := l.TCPSocket(bound)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ownFD(t, l, cfd)
+				var connect opResult
+				var cc Completion
+				Connect(l, &cc, cfd, bound, &connect, (*opResult).onErr)
+				runUntil(t, l, waitLimit, func() bool { return connect.done() && len(log.fds) == i+1 })
+				wantOK(t, "Connect", &connect)
+			}
+			var cancel opResult
+			var kc Completion
+			Cancel(l, &kc, &c, &cancel, (*opResult).onErr)
+			runUntil(t, l, waitLimit, func() bool { return log.ended > 0 && cancel.done() })
+			if err := l.RunFor(1e6); err != nil {
+				t.Fatal(err)
+			}
+			if len(log.fds) != conns || log.ended != 1 || !errors.Is(log.final, ErrCanceled) || log.finalN != -1 || !log.moreOK {
+				t.Fatalf("%d connections, %d finals (%v, fd %d), More right %v; want %d, one ErrCanceled with fd -1",
+					len(log.fds), log.ended, log.final, log.finalN, log.moreOK, conns)
+			}
+		})
+	}
+}
+
+// TestRecvPooledOnce: RecvPooled receives once, into a pool buffer, and
+// ends with More false; a second after the peer closes gets io.EOF, nil.
+func TestRecvPooledOnce(t *testing.T) {
+	for _, backend := range poolBackends(t) {
+		t.Run(backend.String(), func(t *testing.T) {
+			l := newTestLoop(t, Options{Backend: backend})
+			pool, err := NewBufferPool(l, 2, 32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			client, server := tcpPairTracked(t, l, loopback4)
+			log := &shotLog{pool: pool, moreOK: true}
+			var c Completion
+			RecvPooled(l, &c, server.fd, pool, log, (*shotLog).onRecv)
+			sendAll(t, l, client.fd, []byte("pooled"))
+			runUntil(t, l, waitLimit, func() bool { return log.shots == 1 })
+			if string(log.data) != "pooled" || log.ended != 0 {
+				t.Fatalf("got %q, %d finals", log.data, log.ended)
+			}
+			client.close(t)
+			RecvPooled(l, &c, server.fd, pool, log, (*shotLog).onRecv)
+			runUntil(t, l, waitLimit, func() bool { return log.ended == 1 })
+			if !errors.Is(log.final, io.EOF) || !log.moreOK || pool.Free() != 2 {
+				t.Fatalf("after the peer closed: %v, More right %v, Free %d; want io.EOF, true, 2", log.final, log.moreOK, pool.Free())
+			}
+		})
+	}
+}
