@@ -704,7 +704,7 @@ func (b *readinessBackend) attemptPooled(c *Completion) (res int32, done bool) {
 			buf := pool.buffer(id)
 			n, errno = sysRecv(fd, buf[:min(len(buf), maxIOLen)])
 			if errno != 0 || n == 0 {
-				pool.putBack(id)
+				pool.giveBack(id)
 			} else {
 				pool.fill(id)
 			}
@@ -719,7 +719,7 @@ func (b *readinessBackend) attemptPooled(c *Completion) (res int32, done bool) {
 			return -int32(errno), true
 		case c.op == opRecvPooled:
 			if n > 0 {
-				c.index = int32(id)
+				c.setDelivered(int32(id))
 			}
 			return int32(n), true
 		case n == 0:

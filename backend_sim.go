@@ -392,15 +392,16 @@ func (b *simBackend) completePooled(c *Completion, res int32) bool {
 	if c.op != opAcceptMultishot {
 		id := uint16(c.index)
 		if res <= 0 {
-			c.pool().putBack(id)
+			c.pool().giveBack(id)
 			c.index = -1
 			return false
 		}
 		c.pool().fill(id)
-		if c.op == opRecvPooled {
-			return false // its callback gets the buffer (c.index)
-		}
 		c.index = -1
+		if c.op == opRecvPooled {
+			c.setDelivered(int32(id))
+			return false
+		}
 		l.deliverShot(c, res, int32(id))
 	} else {
 		if res < 0 {

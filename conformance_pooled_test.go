@@ -8,19 +8,25 @@ import (
 )
 
 // Conformance of buffer pools and multishot operations (pool.go,
-// ops_pooled.go). Work in progress: io_uring's provided-buffer rings are
-// not wired yet, so these run on the readiness backend and the simulator.
+// ops_pooled.go).
 
-// poolBackends are the backends pooled operations run on so far.
-func poolBackends(t *testing.T) []Backend {
-	var out []Backend
-	for _, b := range testBackends(t) {
-		if b != BackendIOUring {
-			out = append(out, b)
+// forPoolBackends runs body on a loop of each test backend, and also, where
+// io_uring is tested, on io_uring as it runs on a kernel without
+// provided-buffer rings (newPoolFallbackLoop), whose fallback the loop
+// implements itself.
+func forPoolBackends(t *testing.T, body func(t *testing.T, l *Loop)) {
+	for _, backend := range testBackends(t) {
+		t.Run(backend.String(), func(t *testing.T) { body(t, newTestLoop(t, Options{Backend: backend})) })
+		if backend == BackendIOUring && newPoolFallbackLoop != nil {
+			t.Run("io_uring-nobufring", func(t *testing.T) { body(t, newPoolFallbackLoop(t)) })
 		}
 	}
-	return out
 }
+
+// newPoolFallbackLoop creates an io_uring loop that behaves as on a kernel
+// without provided-buffer rings (whitebox_pool_linux_test.go); nil where
+// there is no io_uring.
+var newPoolFallbackLoop func(t *testing.T) *Loop
 
 // sendAll sends all of data on fd through l (the simulator's sockets are
 // its own) and waits for the Send.
@@ -68,75 +74,69 @@ func (s *shotLog) onRecv(c *Completion, buf []byte, err error) {
 }
 
 func TestRecvMultishotShotsThenEOF(t *testing.T) {
-	for _, backend := range poolBackends(t) {
-		t.Run(backend.String(), func(t *testing.T) {
-			l := newTestLoop(t, Options{Backend: backend})
-			pool, err := NewBufferPool(l, 4, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			client, server := tcpPairTracked(t, l, loopback4)
-			log := &shotLog{pool: pool, moreOK: true}
-			var c Completion
-			RecvMultishot(l, &c, server.fd, pool, log, (*shotLog).onRecv)
-			want := ""
-			for _, msg := range []string{"one", "two", "three"} {
-				want += msg
-				sendAll(t, l, client.fd, []byte(msg))
-				runUntil(t, l, waitLimit, func() bool { return len(log.data) == len(want) })
-			}
-			client.close(t)
-			runUntil(t, l, waitLimit, func() bool { return log.ended > 0 })
-			if string(log.data) != want || !errors.Is(log.final, io.EOF) || log.ended != 1 || !log.moreOK {
-				t.Fatalf("got %q, final %v (%d finals), More right: %v; want %q, io.EOF once", log.data, log.final, log.ended, log.moreOK, want)
-			}
-			if pool.Free() != pool.Count() {
-				t.Fatalf("Free = %d after every buffer was released, want %d", pool.Free(), pool.Count())
-			}
-		})
-	}
+	forPoolBackends(t, func(t *testing.T, l *Loop) {
+		pool, err := NewBufferPool(l, 4, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		client, server := tcpPairTracked(t, l, loopback4)
+		log := &shotLog{pool: pool, moreOK: true}
+		var c Completion
+		RecvMultishot(l, &c, server.fd, pool, log, (*shotLog).onRecv)
+		want := ""
+		for _, msg := range []string{"one", "two", "three"} {
+			want += msg
+			sendAll(t, l, client.fd, []byte(msg))
+			runUntil(t, l, waitLimit, func() bool { return len(log.data) == len(want) })
+		}
+		client.close(t)
+		runUntil(t, l, waitLimit, func() bool { return log.ended > 0 })
+		if string(log.data) != want || !errors.Is(log.final, io.EOF) || log.ended != 1 || !log.moreOK {
+			t.Fatalf("got %q, final %v (%d finals), More right: %v; want %q, io.EOF once", log.data, log.final, log.ended, log.moreOK, want)
+		}
+		if pool.Free() != pool.Count() {
+			t.Fatalf("Free = %d after every buffer was released, want %d", pool.Free(), pool.Count())
+		}
+	})
 }
 
 // TestRecvMultishotWaitsForRelease: with every buffer held, the receive
 // waits (no error, nothing lost), and a Release lets it go on.
 func TestRecvMultishotWaitsForRelease(t *testing.T) {
-	for _, backend := range poolBackends(t) {
-		t.Run(backend.String(), func(t *testing.T) {
-			l := newTestLoop(t, Options{Backend: backend})
-			pool, err := NewBufferPool(l, 1, 8)
-			if err != nil {
+	forPoolBackends(t, func(t *testing.T, l *Loop) {
+		pool, err := NewBufferPool(l, 1, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		client, server := tcpPairTracked(t, l, loopback4)
+		log := &shotLog{pool: pool, keep: true, moreOK: true}
+		var c Completion
+		RecvMultishot(l, &c, server.fd, pool, log, (*shotLog).onRecv)
+		sendAll(t, l, client.fd, []byte("12345678"))
+		runUntil(t, l, waitLimit, func() bool { return log.shots == 1 })
+		sendAll(t, l, client.fd, []byte("abc"))
+		for range 10 {
+			if err := l.RunFor(1e6); err != nil {
 				t.Fatal(err)
 			}
-			client, server := tcpPairTracked(t, l, loopback4)
-			log := &shotLog{pool: pool, keep: true, moreOK: true}
-			var c Completion
-			RecvMultishot(l, &c, server.fd, pool, log, (*shotLog).onRecv)
-			sendAll(t, l, client.fd, []byte("12345678"))
-			runUntil(t, l, waitLimit, func() bool { return log.shots == 1 })
-			sendAll(t, l, client.fd, []byte("abc"))
-			for range 10 {
-				if err := l.RunFor(1e6); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if log.shots != 1 || log.ended != 0 || pool.Free() != 0 {
-				t.Fatalf("with the only buffer held: %d shots, %d finals, Free %d; want 1, 0, 0", log.shots, log.ended, pool.Free())
-			}
-			pool.Release(log.held[0])
-			log.held = log.held[:0]
-			runUntil(t, l, waitLimit, func() bool { return len(log.data) == 11 })
-			if string(log.data) != "12345678abc" {
-				t.Fatalf("got %q", log.data)
-			}
-			var cc Completion
-			var cancel opResult
-			Cancel(l, &cc, &c, &cancel, (*opResult).onErr)
-			runUntil(t, l, waitLimit, func() bool { return log.ended > 0 && cancel.done() })
-			if !errors.Is(log.final, ErrCanceled) || log.ended != 1 {
-				t.Fatalf("after Cancel: final %v, %d finals; want ErrCanceled once", log.final, log.ended)
-			}
-		})
-	}
+		}
+		if log.shots != 1 || log.ended != 0 || pool.Free() != 0 {
+			t.Fatalf("with the only buffer held: %d shots, %d finals, Free %d; want 1, 0, 0", log.shots, log.ended, pool.Free())
+		}
+		pool.Release(log.held[0])
+		log.held = log.held[:0]
+		runUntil(t, l, waitLimit, func() bool { return len(log.data) == 11 })
+		if string(log.data) != "12345678abc" {
+			t.Fatalf("got %q", log.data)
+		}
+		var cc Completion
+		var cancel opResult
+		Cancel(l, &cc, &c, &cancel, (*opResult).onErr)
+		runUntil(t, l, waitLimit, func() bool { return log.ended > 0 && cancel.done() })
+		if !errors.Is(log.final, ErrCanceled) || log.ended != 1 {
+			t.Fatalf("after Cancel: final %v, %d finals; want ErrCanceled once", log.final, log.ended)
+		}
+	})
 }
 
 func TestBufferPoolMisuse(t *testing.T) {
@@ -187,66 +187,60 @@ func (a *acceptLog) onAccept(c *Completion, fd int, err error) {
 // TestAcceptMultishot: one AcceptMultishot accepts every connection, each
 // a shot with More true, until Cancel ends it once with ErrCanceled, fd -1.
 func TestAcceptMultishot(t *testing.T) {
-	for _, backend := range poolBackends(t) {
-		t.Run(backend.String(), func(t *testing.T) {
-			l := newTestLoop(t, Options{Backend: backend})
-			lfd, bound := listenTCP(t, l, loopback4)
-			log := &acceptLog{t: t, l: l, moreOK: true}
-			var c Completion
-			AcceptMultishot(l, &c, lfd, log, (*acceptLog).onAccept)
-			const conns = 5
-			for i := range conns {
-				cfd, err := l.TCPSocket(bound)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ownFD(t, l, cfd)
-				var connect opResult
-				var cc Completion
-				Connect(l, &cc, cfd, bound, &connect, (*opResult).onErr)
-				runUntil(t, l, waitLimit, func() bool { return connect.done() && len(log.fds) == i+1 })
-				wantOK(t, "Connect", &connect)
-			}
-			var cancel opResult
-			var kc Completion
-			Cancel(l, &kc, &c, &cancel, (*opResult).onErr)
-			runUntil(t, l, waitLimit, func() bool { return log.ended > 0 && cancel.done() })
-			if err := l.RunFor(1e6); err != nil {
+	forPoolBackends(t, func(t *testing.T, l *Loop) {
+		lfd, bound := listenTCP(t, l, loopback4)
+		log := &acceptLog{t: t, l: l, moreOK: true}
+		var c Completion
+		AcceptMultishot(l, &c, lfd, log, (*acceptLog).onAccept)
+		const conns = 5
+		for i := range conns {
+			cfd, err := l.TCPSocket(bound)
+			if err != nil {
 				t.Fatal(err)
 			}
-			if len(log.fds) != conns || log.ended != 1 || !errors.Is(log.final, ErrCanceled) || log.finalN != -1 || !log.moreOK {
-				t.Fatalf("%d connections, %d finals (%v, fd %d), More right %v; want %d, one ErrCanceled with fd -1",
-					len(log.fds), log.ended, log.final, log.finalN, log.moreOK, conns)
-			}
-		})
-	}
+			ownFD(t, l, cfd)
+			var connect opResult
+			var cc Completion
+			Connect(l, &cc, cfd, bound, &connect, (*opResult).onErr)
+			runUntil(t, l, waitLimit, func() bool { return connect.done() && len(log.fds) == i+1 })
+			wantOK(t, "Connect", &connect)
+		}
+		var cancel opResult
+		var kc Completion
+		Cancel(l, &kc, &c, &cancel, (*opResult).onErr)
+		runUntil(t, l, waitLimit, func() bool { return log.ended > 0 && cancel.done() })
+		if err := l.RunFor(1e6); err != nil {
+			t.Fatal(err)
+		}
+		if len(log.fds) != conns || log.ended != 1 || !errors.Is(log.final, ErrCanceled) || log.finalN != -1 || !log.moreOK {
+			t.Fatalf("%d connections, %d finals (%v, fd %d), More right %v; want %d, one ErrCanceled with fd -1",
+				len(log.fds), log.ended, log.final, log.finalN, log.moreOK, conns)
+		}
+	})
 }
 
 // TestRecvPooledOnce: RecvPooled receives once, into a pool buffer, and
 // ends with More false; a second after the peer closes gets io.EOF, nil.
 func TestRecvPooledOnce(t *testing.T) {
-	for _, backend := range poolBackends(t) {
-		t.Run(backend.String(), func(t *testing.T) {
-			l := newTestLoop(t, Options{Backend: backend})
-			pool, err := NewBufferPool(l, 2, 32)
-			if err != nil {
-				t.Fatal(err)
-			}
-			client, server := tcpPairTracked(t, l, loopback4)
-			log := &shotLog{pool: pool, moreOK: true}
-			var c Completion
-			RecvPooled(l, &c, server.fd, pool, log, (*shotLog).onRecv)
-			sendAll(t, l, client.fd, []byte("pooled"))
-			runUntil(t, l, waitLimit, func() bool { return log.shots == 1 })
-			if string(log.data) != "pooled" || log.ended != 0 {
-				t.Fatalf("got %q, %d finals", log.data, log.ended)
-			}
-			client.close(t)
-			RecvPooled(l, &c, server.fd, pool, log, (*shotLog).onRecv)
-			runUntil(t, l, waitLimit, func() bool { return log.ended == 1 })
-			if !errors.Is(log.final, io.EOF) || !log.moreOK || pool.Free() != 2 {
-				t.Fatalf("after the peer closed: %v, More right %v, Free %d; want io.EOF, true, 2", log.final, log.moreOK, pool.Free())
-			}
-		})
-	}
+	forPoolBackends(t, func(t *testing.T, l *Loop) {
+		pool, err := NewBufferPool(l, 2, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		client, server := tcpPairTracked(t, l, loopback4)
+		log := &shotLog{pool: pool, moreOK: true}
+		var c Completion
+		RecvPooled(l, &c, server.fd, pool, log, (*shotLog).onRecv)
+		sendAll(t, l, client.fd, []byte("pooled"))
+		runUntil(t, l, waitLimit, func() bool { return log.shots == 1 })
+		if string(log.data) != "pooled" || log.ended != 0 {
+			t.Fatalf("got %q, %d finals", log.data, log.ended)
+		}
+		client.close(t)
+		RecvPooled(l, &c, server.fd, pool, log, (*shotLog).onRecv)
+		runUntil(t, l, waitLimit, func() bool { return log.ended == 1 })
+		if !errors.Is(log.final, io.EOF) || !log.moreOK || pool.Free() != 2 {
+			t.Fatalf("after the peer closed: %v, More right %v, Free %d; want io.EOF, true, 2", log.final, log.moreOK, pool.Free())
+		}
+	})
 }

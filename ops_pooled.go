@@ -29,18 +29,28 @@ import "unsafe"
 func (c *Completion) More() bool { return c.state != stateIdle }
 
 // pooledCallback is the shape of RecvPooled and RecvMultishot: the
-// buffer the data landed in, from the pool c.peer names, whose id is in
-// c.index (-1: none).
+// buffer the data landed in, from the pool c.peer names, whose id
+// setDelivered left for the callback.
 type pooledCallback[T any] func(ctx *T, c *Completion, buf []byte, err error)
 
 func (f pooledCallback[T]) invoke(ctx unsafe.Pointer, c *Completion, n int, err error) {
 	var buf []byte
-	if c.index >= 0 {
-		buf = c.pool().deliver(uint16(c.index), n)
-		c.index = -1
+	if id := c.io.offset; id >= 0 {
+		buf = c.pool().deliver(uint16(id), n)
+		c.io.offset = -1
 	}
 	f((*T)(ctx), c, buf, err)
 }
+
+// A pooled receive keeps two buffer ids, -1 for none: c.index is the
+// buffer it holds while in flight (on the backends that take one before
+// the data arrives: the simulator, io_uring without buffer rings), and
+// c.io.offset the filled buffer its next callback gets. They differ
+// because a multishot receive is armed again, possibly with a new buffer,
+// before the callback of its last shot has run.
+
+// setDelivered leaves filled buffer id for c's next callback.
+func (c *Completion) setDelivered(id int32) { c.io.offset = int64(id) }
 
 // pool is a pooled receive's BufferPool.
 func (c *Completion) pool() *BufferPool { return (*BufferPool)(c.peer) }
@@ -88,6 +98,8 @@ func (l *Loop) setPooled(c *Completion, fd int, pool *BufferPool) {
 	c.fd = int32(fd)
 	c.peer = unsafe.Pointer(pool)
 	c.index = -1
+	c.io.buf, c.io.offset = nil, -1
+	c.send.cancelsInFlight = 0 // see retriedOnEAGAIN
 	pool.users++
 }
 
@@ -102,6 +114,7 @@ func AcceptMultishot[T any](l *Loop, c *Completion, listenFD int, ctx *T, callba
 	l.prepare(c, opAcceptMultishot, callback == nil)
 	c.op = opAcceptMultishot
 	c.fd = int32(listenFD)
+	c.send.cancelsInFlight = 0 // see retriedOnEAGAIN
 	l.submit(c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
 
@@ -121,7 +134,7 @@ type shotInvoker struct{}
 
 func (shotInvoker) invoke(ctx unsafe.Pointer, s *Completion, n int, err error) {
 	target := (*Completion)(ctx)
-	target.index = s.index
+	target.setDelivered(s.index)
 	l := s.loop
 	s.ctx, s.loop = nil, nil
 	l.shots.push(s) // free again before the callback, which may cause more shots

@@ -47,8 +47,10 @@ type BufferPool struct {
 	// order they did; Release wakes the first (see Loop.parkOnPool).
 	waiters fifo
 	// ring is the kernel's provided-buffer ring, nil where the loop hands
-	// out the buffers itself.
-	ring poolRing
+	// out the buffers itself; ringFree counts the buffers given to it that
+	// no CQE has reported taken yet.
+	ring     poolRing
+	ringFree int
 	// users counts the operations submitted on the pool whose final
 	// callback has not run: Close refuses while there are any.
 	users  int
@@ -99,7 +101,7 @@ func NewBufferPool(l *Loop, count, size int) (*BufferPool, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.ring = ring
+	p.ring, p.ringFree = ring, count
 	if ring == nil {
 		p.free = make([]uint16, count)
 		for i := range p.free {
@@ -136,6 +138,25 @@ func (p *BufferPool) fill(id uint16) {
 	p.heldCount++
 }
 
+// tookFromRing accounts for buffer id, which a CQE reports the kernel
+// took from the pool's ring; a buffer the loop never gave the kernel is
+// an invariant broken.
+func (p *BufferPool) tookFromRing(id uint16) {
+	if int(id) >= len(p.held) || p.held[id] {
+		panic(fmt.Sprintf("ioloop: internal error: the kernel took buffer %d of a BufferPool of %d, which it did not have", id, len(p.held)))
+	}
+	p.ringFree--
+}
+
+// available returns how many buffers a receive could be given now: those
+// in the kernel's ring, or on the loop's free stack.
+func (p *BufferPool) available() int {
+	if p.ring != nil {
+		return p.ringFree
+	}
+	return len(p.free)
+}
+
 // deliver returns the first n bytes of buffer id, for its callback.
 func (p *BufferPool) deliver(id uint16, n int) []byte { return p.buffer(id)[:n] }
 
@@ -150,8 +171,41 @@ func (p *BufferPool) take() (uint16, bool) {
 	return id, true
 }
 
-// putBack returns a buffer taken with take that received nothing.
-func (p *BufferPool) putBack(id uint16) { p.free = append(p.free, id) }
+// giveBack returns buffer id, which nobody holds, to the pool's free
+// buffers (the kernel's ring, or the loop's stack), and submits again the
+// first receive waiting for one. Release calls it, and so do the backends
+// for a buffer taken for a receive that put nothing in it.
+func (p *BufferPool) giveBack(id uint16) {
+	if p.closed {
+		return
+	}
+	if p.ring != nil {
+		p.ring.give(id)
+		p.ringFree++
+	} else {
+		p.free = append(p.free, id)
+	}
+	if c := p.waiters.pop(); c != nil {
+		c.wait.parked = parkedNone
+		p.loop.backend.resubmit(c)
+	}
+}
+
+// dropUnfilled gives back the buffer a pooled receive took for itself
+// (the backends that take one before the data arrives) if the receive
+// ends without having filled it: by Cancel, by Close, or by an error
+// found before the backend saw the buffer. Loop.record calls it at every
+// final result, so no path loses a buffer.
+func (c *Completion) dropUnfilled() {
+	if c.index < 0 {
+		return
+	}
+	if p := c.pool(); !p.held[c.index] {
+		id := uint16(c.index)
+		c.index = -1
+		p.giveBack(id)
+	}
+}
 
 // Release gives buf, which a pooled receive's callback received, back to
 // the pool, and wakes the first receive waiting for a buffer, if any. buf
@@ -169,18 +223,7 @@ func (p *BufferPool) Release(buf []byte) {
 	}
 	p.held[id] = false
 	p.heldCount--
-	if p.closed {
-		return
-	}
-	if p.ring != nil {
-		p.ring.give(id)
-	} else {
-		p.putBack(id)
-	}
-	if c := p.waiters.pop(); c != nil {
-		c.wait.parked = parkedNone
-		p.loop.backend.resubmit(c)
-	}
+	p.giveBack(id)
 }
 
 // idOf returns the buffer buf starts, or panics if buf is not one of the
@@ -229,8 +272,12 @@ func (l *Loop) parkOnPool(c *Completion, p *BufferPool) {
 		l.completeWith(c, 0, codeCanceled)
 		return
 	}
-	if p.Free() > 0 {
-		// A buffer came back between the kernel's ENOBUFS and now.
+	if p.available() > 0 {
+		// A buffer came back between the backend's ENOBUFS and now. (On
+		// io_uring a buffer the kernel took for a receive whose CQE has
+		// not been reaped yet also counts, until that CQE arrives: then
+		// c meets ENOBUFS again, at most for as long as the kernel takes
+		// to post it.)
 		l.backend.resubmit(c)
 		return
 	}

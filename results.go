@@ -106,6 +106,7 @@ func (l *Loop) record(c *Completion, n int, code errorCode) {
 		n = -1 // never hand out 0 (stdin) as the descriptor of a failure
 	}
 	if c.op == opRecvPooled || c.op == opRecvMultishot {
+		c.dropUnfilled()
 		c.pool().users-- // its final result (pool.go: Close)
 	}
 	c.n, c.errCode = int32(n), code
@@ -302,7 +303,8 @@ func (l *Loop) continueSend(c *Completion) {
 // canceled: there EAGAIN is the result); a Cancel aimed at it meanwhile is counted in send.cancelsInFlight,
 // as for a Send, so that a canceled receive is never resubmitted. It has
 // 256 entries so that indexing by an opcode needs no bounds check.
-var retriedOnEAGAIN = [256]bool{opAccept: true, opRecv: true, opRecvFrom: true, opRecvMsg: true}
+var retriedOnEAGAIN = [256]bool{opAccept: true, opRecv: true, opRecvFrom: true, opRecvMsg: true,
+	opRecvPooled: true, opRecvMultishot: true, opAcceptMultishot: true}
 
 // cancelVerdict applies the kernel's answer to a Cancel aimed at a Send
 // that may have made partial progress (see Completion.cancelsInFlight).
