@@ -24,11 +24,13 @@ import (
 // memory is one Go allocation of Count()*Size() bytes, made by
 // NewBufferPool; no operation allocates.
 //
-// On io_uring (Linux 5.19 and newer) the buffers are the kernel's
+// On io_uring (Linux 6.0 and newer) the buffers are the kernel's
 // provided-buffer ring (IORING_REGISTER_PBUF_RING): the kernel picks one
 // when data arrives. On the readiness backends the loop takes one when
-// the socket is readable, and on the simulator when the simulated data
-// arrives. docs/ARCHITECTURE.md ("Buffer pools") has the details.
+// the socket is readable. On the simulator, and on io_uring before 6.0,
+// a receive takes its buffer when it is submitted, so there a waiting
+// receive holds one. docs/ARCHITECTURE.md ("Buffer pools and multishot
+// operations") has the details.
 type BufferPool struct {
 	loop      *Loop
 	slab      []byte
@@ -77,10 +79,10 @@ const (
 // NewBufferPool creates a pool of count buffers of size bytes each for
 // the pooled receives of l. count must be 1..32768 and size 1..16 MiB;
 // otherwise it returns an error that matches syscall.EINVAL. On io_uring
-// it also registers the kernel's buffer ring, and returns the kernel's
-// error if that fails for another reason than the kernel being too old
-// for one (then the loop hands out the buffers itself, as on the
-// readiness backends).
+// 6.0 and newer it also registers the kernel's buffer ring, and returns a
+// *SetupError wrapping the kernel's error if that fails (ENOMEM when the
+// kernel cannot pin the ring; EMFILE past 65536 pools on one loop); on
+// older kernels the loop hands out the buffers itself.
 //
 // Loop.Close closes the loop's pools; Close closes one earlier.
 func NewBufferPool(l *Loop, count, size int) (*BufferPool, error) {
