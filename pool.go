@@ -80,9 +80,10 @@ const (
 // the pooled receives of l. count must be 1..32768 and size 1..16 MiB;
 // otherwise it returns an error that matches syscall.EINVAL. On io_uring
 // 6.0 and newer it also registers the kernel's buffer ring, and returns a
-// *SetupError wrapping the kernel's error if that fails (ENOMEM when the
-// kernel cannot pin the ring; EMFILE past 65536 pools on one loop); on
-// older kernels the loop hands out the buffers itself.
+// *SetupError wrapping the kernel's error if that fails (such as ENOMEM
+// when the kernel cannot pin the ring), and an error matching
+// syscall.EMFILE past 65536 open pools on one loop; on older kernels the
+// loop hands out the buffers itself.
 //
 // Loop.Close closes the loop's pools; Close closes one earlier.
 func NewBufferPool(l *Loop, count, size int) (*BufferPool, error) {
