@@ -40,7 +40,7 @@ func TestBenchReadModes(t *testing.T) {
 			// Thousands of reads ran; one allocation per read would be
 			// 1.0. What remains is the runtime's own, now and then.
 			allocs, err := strconv.ParseFloat(got["allocs_per_op"], 64)
-			if err != nil || allocs > 0.01 {
+			if err != nil || (allocs > 0.01 && !raceEnabled) { // the race detector allocates in the file workers
 				t.Errorf("%s -mode %s: allocs_per_op=%q, want 0 in steady state", backend, mode, got["allocs_per_op"])
 			}
 		}

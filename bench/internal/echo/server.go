@@ -44,8 +44,9 @@ func Serve(impl string, loops int, pin bool) error {
 	return fmt.Errorf("unknown echo server %q (want one of %v)", impl, Servers)
 }
 
-// announce tells the parent where the server listens.
-func announce(addr netip.AddrPort) {
+// Announce tells the parent of a server child where it listens (the
+// suite reads this line); every workload's servers use it.
+func Announce(addr netip.AddrPort) {
 	fmt.Printf("listening %s\n", addr)
 }
 

@@ -17,7 +17,7 @@ type gnetEcho struct {
 }
 
 func (h *gnetEcho) OnBoot(gnet.Engine) gnet.Action {
-	announce(h.addr)
+	Announce(h.addr)
 	return gnet.None
 }
 

@@ -14,7 +14,7 @@ func serveGoNet() error {
 	if err != nil {
 		return err
 	}
-	announce(ln.Addr().(*net.TCPAddr).AddrPort())
+	Announce(ln.Addr().(*net.TCPAddr).AddrPort())
 	for {
 		conn, err := ln.Accept()
 		if err != nil {

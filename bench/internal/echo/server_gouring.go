@@ -51,7 +51,7 @@ func serveGoURing() error {
 		s.accepts = append(s.accepts, op)
 		s.queue(op, uint64(i)<<urKindBits|urAccept)
 	}
-	announce(addr)
+	Announce(addr)
 	return s.run()
 }
 

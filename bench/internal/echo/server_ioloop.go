@@ -35,7 +35,7 @@ func serveIOLoop(uring bool) error {
 	}
 	s := serve.NewEcho(loop, lfd, BufSize)
 	s.Start()
-	announce(addr)
+	Announce(addr)
 	for s.Fatal() == nil {
 		if err := loop.RunFor(time.Second); err != nil {
 			return err
@@ -56,7 +56,7 @@ func serveIOLoopGroup(uring bool, n int, pin bool) error {
 	if err != nil {
 		return err
 	}
-	announce(addr)
+	Announce(addr)
 	select {
 	case <-g.Failed(): // an accept error stops the whole server: the parent sees it exit
 		return errors.Join(errors.New("a loop stopped accepting"), g.Shutdown())

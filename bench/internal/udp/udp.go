@@ -11,6 +11,8 @@
 package udp
 
 import (
+	"github.com/ioloop/ioloop/bench/internal/echo"
+
 	"fmt"
 	"net/netip"
 )
@@ -54,10 +56,9 @@ func Serve(impl string, depth int) error {
 	return fmt.Errorf("unknown udp server %q (want one of %v)", impl, Contenders)
 }
 
-// announce tells the parent where the server receives.
-func announce(addr netip.AddrPort) {
-	fmt.Printf("listening %s\n", addr)
-}
+// announce tells the parent where the server receives, in the line every
+// workload's servers print (echo.Announce).
+func announce(addr netip.AddrPort) { echo.Announce(addr) }
 
 // loopback is where every server binds: port 0, any free port.
 var loopback = netip.MustParseAddrPort("127.0.0.1:0")
