@@ -13,17 +13,19 @@ import (
 // PooledEcho is the echo server on a BufferPool and multishot operations:
 // one AcceptMultishot accepts every connection, and each connection is
 // served by one RecvMultishot for its whole life, whose buffers the
-// connections share. An idle connection therefore holds no buffer, only
-// its two Completions: the receive, and the one that sends replies and
-// finally closes. Each arrival is sent back from the pool's buffer, which
-// is released when its Send is done; arrivals during a Send wait in the
-// connection's queue, in order. Only its loop's goroutine touches it.
+// connections share. An idle connection therefore holds no buffer and one
+// Completion, its receive: the Completion that sends the replies (and
+// finally closes) is the server's, lent to a connection only while it has
+// something to send (pooledOut). Each arrival is sent back from the pool's
+// buffer, which is released when its Send is done; arrivals during a Send
+// wait in order. Only its loop's goroutine touches it.
 type PooledEcho struct {
 	loop     *ioloop.Loop
 	listenFD int
 	pool     *ioloop.BufferPool
 	accept   ioloop.Completion
 	conns    Pool[pooledConn]
+	outs     Pool[pooledOut]
 
 	connections int64
 	active      int64
@@ -33,17 +35,24 @@ type PooledEcho struct {
 }
 
 type pooledConn struct {
-	srv *PooledEcho
-	fd  int
-	// recv is the connection's RecvMultishot; out sends each reply and,
-	// once recv has ended and nothing is left to send, closes.
-	recv ioloop.Completion
-	out  ioloop.Completion
-	// queue holds the received buffers not yet sent back; queue[0] is
-	// being sent while out is pending.
-	queue    [][]byte
+	srv  *PooledEcho
+	recv ioloop.Completion // the connection's RecvMultishot
+	// out is the connection's sending side while it has replies to send
+	// or is closing, nil otherwise.
+	out      *pooledOut
+	fd       int32
 	recvDone bool // recv had its final callback
 	broken   bool // a Send failed: drop what arrives, close when recv ends
+}
+
+// pooledOut is a connection's sending side: the Completion that sends its
+// replies and finally closes it, and the buffers that wait to be sent
+// back (queue[0] is being sent while op is pending). The server keeps them
+// for reuse, so only as many exist as connections ever sent at once.
+type pooledOut struct {
+	conn  *pooledConn
+	op    ioloop.Completion
+	queue [][]byte
 }
 
 // NewPooledEcho returns the pooled echo server of loop on the listening
@@ -95,17 +104,28 @@ func (s *PooledEcho) accepted(fd int) {
 	if conn == nil {
 		conn = &pooledConn{srv: s}
 	}
-	conn.fd, conn.recvDone, conn.broken = fd, false, false
+	conn.fd, conn.recvDone, conn.broken = int32(fd), false, false
 	ioloop.RecvMultishot(s.loop, &conn.recv, fd, s.pool, conn, (*pooledConn).onRecv)
+}
+
+// lendOut gives conn a sending side.
+func (conn *pooledConn) lendOut() *pooledOut {
+	out := conn.srv.outs.Get()
+	if out == nil {
+		out = &pooledOut{}
+	}
+	out.conn = conn
+	conn.out = out
+	return out
 }
 
 func (conn *pooledConn) onRecv(_ *ioloop.Completion, buf []byte, err error) {
 	if err != nil { // the final callback: io.EOF, a reset, or Loop.Close
 		conn.recvDone = true
-		if !conn.out.Pending() {
-			conn.close()
+		if conn.out == nil {
+			conn.lendOut().close()
 		}
-		return
+		return // else the last Send's callback closes
 	}
 	if conn.broken {
 		conn.srv.pool.Release(buf)
@@ -114,52 +134,65 @@ func (conn *pooledConn) onRecv(_ *ioloop.Completion, buf []byte, err error) {
 	s := conn.srv
 	s.messages++
 	s.bytes += int64(len(buf))
-	conn.queue = append(conn.queue, buf)
-	if len(conn.queue) == 1 {
-		conn.send()
+	out := conn.out
+	if out == nil {
+		out = conn.lendOut()
+	}
+	out.queue = append(out.queue, buf)
+	if len(out.queue) == 1 {
+		out.send()
 	}
 }
 
-func (conn *pooledConn) send() {
-	ioloop.Send(conn.srv.loop, &conn.out, conn.fd, conn.queue[0], conn, (*pooledConn).onSent)
+func (out *pooledOut) send() {
+	conn := out.conn
+	ioloop.Send(conn.srv.loop, &out.op, int(conn.fd), out.queue[0], out, (*pooledOut).onSent)
 }
 
-func (conn *pooledConn) onSent(_ *ioloop.Completion, _ int, err error) {
+func (out *pooledOut) onSent(_ *ioloop.Completion, _ int, err error) {
+	conn := out.conn
 	pool := conn.srv.pool
-	pool.Release(conn.queue[0])
-	n := copy(conn.queue, conn.queue[1:])
-	conn.queue[n] = nil
-	conn.queue = conn.queue[:n]
+	pool.Release(out.queue[0])
+	n := copy(out.queue, out.queue[1:])
+	out.queue[n] = nil
+	out.queue = out.queue[:n]
 	if err != nil {
 		// The peer is gone: its receive ends too (a reset or EOF), and
 		// then the connection closes.
 		conn.broken = true
-		for _, buf := range conn.queue {
+		for _, buf := range out.queue {
 			pool.Release(buf)
 		}
-		clear(conn.queue)
-		conn.queue = conn.queue[:0]
+		clear(out.queue)
+		out.queue = out.queue[:0]
 	}
 	switch {
-	case len(conn.queue) > 0:
-		conn.send()
+	case len(out.queue) > 0:
+		out.send()
 	case conn.recvDone:
-		conn.close()
+		out.close()
+	default:
+		conn.out = nil
+		out.conn = nil
+		conn.srv.outs.Put(out)
 	}
 }
 
-func (conn *pooledConn) close() {
-	ioloop.Close(conn.srv.loop, &conn.out, conn.fd, conn, (*pooledConn).onClosed)
+func (out *pooledOut) close() {
+	ioloop.Close(out.conn.srv.loop, &out.op, int(out.conn.fd), out, (*pooledOut).onClosed)
 }
 
-func (conn *pooledConn) onClosed(_ *ioloop.Completion, err error) {
+func (out *pooledOut) onClosed(_ *ioloop.Completion, err error) {
+	conn := out.conn
 	// As Conn.onClosed: a Close during Loop.Close never ran.
 	if errors.Is(err, ioloop.ErrClosed) || errors.Is(err, ioloop.ErrCanceled) {
-		_ = unix.Close(conn.fd)
+		_ = unix.Close(int(conn.fd))
 	}
-	conn.fd = -1
-	conn.srv.active--
-	conn.srv.conns.Put(conn)
+	s := conn.srv
+	conn.fd, conn.out, out.conn = -1, nil, nil
+	s.outs.Put(out)
+	s.active--
+	s.conns.Put(conn)
 }
 
 // Fatal is the accept error that stopped the server, or nil.
