@@ -23,10 +23,7 @@ func (s *pooledAllocState) onPooled(_ *Completion, buf []byte, err error) {
 
 func TestAllocsPooled(t *testing.T) {
 	forPoolBackends(t, func(t *testing.T, l *Loop) {
-		pool, err := NewBufferPool(l, 8, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
+		pool := newTestPool(t, l, 8, 64)
 		client, server := tcpPair(t, l, loopback4)
 		out := []byte("m")
 		t.Run("RecvMultishot", func(t *testing.T) {
@@ -38,10 +35,7 @@ func TestAllocsPooled(t *testing.T) {
 				Send(l, &s.c2, client, out, s, (*pooledAllocState).onCountSend)
 				s.wait(2)
 			})
-			var cc Completion
-			var cancel opResult
-			Cancel(l, &cc, &s.c, &cancel, (*opResult).onErr)
-			runUntil(t, l, waitLimit, func() bool { return !s.c.Pending() && cancel.done() })
+			cancelUntil(t, l, &s.c, func() bool { return !s.c.Pending() })
 		})
 		t.Run("RecvPooled", func(t *testing.T) {
 			s := &pooledAllocState{allocState: allocState{loop: l}, pool: pool}

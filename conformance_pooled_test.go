@@ -76,10 +76,7 @@ func (s *shotLog) onRecv(c *Completion, buf []byte, err error) {
 
 func TestRecvMultishotShotsThenEOF(t *testing.T) {
 	forPoolBackends(t, func(t *testing.T, l *Loop) {
-		pool, err := NewBufferPool(l, 4, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
+		pool := newTestPool(t, l, 4, 64)
 		client, server := tcpPairTracked(t, l, loopback4)
 		log := &shotLog{pool: pool, moreOK: true}
 		var c Completion
@@ -105,10 +102,7 @@ func TestRecvMultishotShotsThenEOF(t *testing.T) {
 // waits (no error, nothing lost), and a Release lets it go on.
 func TestRecvMultishotWaitsForRelease(t *testing.T) {
 	forPoolBackends(t, func(t *testing.T, l *Loop) {
-		pool, err := NewBufferPool(l, 1, 8)
-		if err != nil {
-			t.Fatal(err)
-		}
+		pool := newTestPool(t, l, 1, 8)
 		client, server := tcpPairTracked(t, l, loopback4)
 		log := &shotLog{pool: pool, keep: true, moreOK: true}
 		var c Completion
@@ -130,10 +124,7 @@ func TestRecvMultishotWaitsForRelease(t *testing.T) {
 		if string(log.data) != "12345678abc" {
 			t.Fatalf("got %q", log.data)
 		}
-		var cc Completion
-		var cancel opResult
-		Cancel(l, &cc, &c, &cancel, (*opResult).onErr)
-		runUntil(t, l, waitLimit, func() bool { return log.ended > 0 && cancel.done() })
+		cancelUntil(t, l, &c, func() bool { return log.ended > 0 })
 		if !errors.Is(log.final, ErrCanceled) || log.ended != 1 {
 			t.Fatalf("after Cancel: final %v, %d finals; want ErrCanceled once", log.final, log.ended)
 		}
@@ -148,10 +139,7 @@ func TestBufferPoolMisuse(t *testing.T) {
 	if _, err := NewBufferPool(l, 4, 0); !errors.Is(err, syscall.EINVAL) {
 		t.Fatalf("NewBufferPool(0 bytes) = %v, want EINVAL", err)
 	}
-	pool, err := NewBufferPool(l, 2, 16)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool := newTestPool(t, l, 2, 16)
 	mustPanicWith(t, func() { pool.Release(make([]byte, 16)) }, "not one this pool handed out")
 	pool.fill(1)
 	buf := pool.deliver(1, 5)
@@ -206,10 +194,7 @@ func TestAcceptMultishot(t *testing.T) {
 			runUntil(t, l, waitLimit, func() bool { return connect.done() && len(log.fds) == i+1 })
 			wantOK(t, "Connect", &connect)
 		}
-		var cancel opResult
-		var kc Completion
-		Cancel(l, &kc, &c, &cancel, (*opResult).onErr)
-		runUntil(t, l, waitLimit, func() bool { return log.ended > 0 && cancel.done() })
+		cancelUntil(t, l, &c, func() bool { return log.ended > 0 })
 		if err := l.RunFor(1e6); err != nil {
 			t.Fatal(err)
 		}
@@ -224,10 +209,7 @@ func TestAcceptMultishot(t *testing.T) {
 // ends with More false; a second after the peer closes gets io.EOF, nil.
 func TestRecvPooledOnce(t *testing.T) {
 	forPoolBackends(t, func(t *testing.T, l *Loop) {
-		pool, err := NewBufferPool(l, 2, 32)
-		if err != nil {
-			t.Fatal(err)
-		}
+		pool := newTestPool(t, l, 2, 32)
 		client, server := tcpPairTracked(t, l, loopback4)
 		log := &shotLog{pool: pool, moreOK: true}
 		var c Completion
@@ -251,10 +233,7 @@ func TestRecvPooledOnce(t *testing.T) {
 // of 2 buffers, and every message on every connection arrives.
 func TestPoolServesMoreIdleConnectionsThanBuffers(t *testing.T) {
 	forPoolBackends(t, func(t *testing.T, l *Loop) {
-		pool, err := NewBufferPool(l, 2, 16)
-		if err != nil {
-			t.Fatal(err)
-		}
+		pool := newTestPool(t, l, 2, 16)
 		if pool.takesAtSubmission() {
 			t.Skip("this backend takes a pooled receive's buffer at submission (documented): a pool serves at most as many idle connections as it has buffers")
 		}
@@ -300,10 +279,7 @@ func TestPoolServesMoreIdleConnectionsThanBuffers(t *testing.T) {
 // released after Close, and the pool is closed with the loop.
 func TestLoopCloseEndsPooledOperations(t *testing.T) {
 	forPoolBackends(t, func(t *testing.T, l *Loop) {
-		pool, err := NewBufferPool(l, 1, 16)
-		if err != nil {
-			t.Fatal(err)
-		}
+		pool := newTestPool(t, l, 1, 16)
 		lfd, bound := listenTCP(t, l, loopback4)
 		holderClient, holder := connectTo(t, l, lfd, bound)
 		waiterClient, waiter := connectTo(t, l, lfd, bound)
@@ -360,10 +336,7 @@ func TestLoopCloseEndsPooledOperations(t *testing.T) {
 // pool is refused by the operations; Release still takes its buffers.
 func TestBufferPoolCloseRules(t *testing.T) {
 	forPoolBackends(t, func(t *testing.T, l *Loop) {
-		pool, err := NewBufferPool(l, 2, 16)
-		if err != nil {
-			t.Fatal(err)
-		}
+		pool := newTestPool(t, l, 2, 16)
 		client, server := tcpPairTracked(t, l, loopback4)
 		log := &shotLog{pool: pool, keep: true, moreOK: true}
 		var c Completion
@@ -371,10 +344,7 @@ func TestBufferPoolCloseRules(t *testing.T) {
 		sendAll(t, l, client.fd, []byte("x"))
 		runUntil(t, l, waitLimit, func() bool { return log.shots == 1 })
 		mustPanicWith(t, func() { _ = pool.Close() }, "pooled receives in flight")
-		var cc Completion
-		var cancel opResult
-		Cancel(l, &cc, &c, &cancel, (*opResult).onErr)
-		runUntil(t, l, waitLimit, func() bool { return log.ended == 1 && cancel.done() })
+		cancelUntil(t, l, &c, func() bool { return log.ended == 1 })
 		if err := pool.Close(); err != nil {
 			t.Fatalf("Close with nothing in flight: %v", err)
 		}
@@ -392,4 +362,27 @@ func TestBufferPoolCloseRules(t *testing.T) {
 			t.Fatalf("new pool: Free = %d, want 2", again.Free())
 		}
 	})
+}
+
+// newTestPool creates a pool of count buffers of size bytes on l.
+func newTestPool(t testing.TB, l *Loop, count, size int) *BufferPool {
+	t.Helper()
+	pool, err := NewBufferPool(l, count, size)
+	if err != nil {
+		t.Fatalf("NewBufferPool(%d, %d): %v", count, size, err)
+	}
+	return pool
+}
+
+// cancelUntil cancels c and drives l until the Cancel's callback has
+// run and ended reports that c's final callback has.
+func cancelUntil(t testing.TB, l *Loop, c *Completion, ended func() bool) {
+	t.Helper()
+	var cancelC Completion
+	var cancel opResult
+	Cancel(l, &cancelC, c, &cancel, (*opResult).onErr)
+	runUntil(t, l, waitLimit, func() bool { return ended() && cancel.done() })
+	if cancel.err != nil && !errors.Is(cancel.err, ErrNotFound) {
+		t.Fatalf("Cancel: %v", cancel.err)
+	}
 }

@@ -51,10 +51,7 @@ func TestGCSafetyPools(t *testing.T) {
 		lfd, bound := listenTCP(t, l, loopback4)
 		gconns := make([]*gcPoolConn, conns)
 		func() {
-			pool, err := NewBufferPool(l, conns, 512)
-			if err != nil {
-				t.Fatal(err)
-			}
+			pool := newTestPool(t, l, conns, 512)
 			runtime.AddCleanup(pool, func(flag *atomic.Bool) { flag.Store(true) }, &poolCollected)
 			for i := range conns {
 				client, server := connectTo(t, l, lfd, bound)
