@@ -239,7 +239,7 @@ func (b *readinessBackend) start(c *Completion) {
 	case opNop:
 		l.completeWith(c, 0, codeNone)
 	case opAccept, opRecv, opSend, opSendTo, opRecvFrom, opSendMsg, opRecvMsg,
-		opRecvPooled, opRecvMultishot, opAcceptMultishot:
+		opRecvPooled, opRecvMultishot, opAcceptMultishot, opRecvFromMultishot:
 		b.startPollable(c)
 	case opConnect:
 		b.startConnect(c)
@@ -612,7 +612,7 @@ func (b *readinessBackend) runWaiters(waiters *fifo, st *fdState) {
 // c.transferred). EINTR is retried, boundedly.
 func (b *readinessBackend) attempt(c *Completion, st *fdState) (res int32, done bool) {
 	switch c.op {
-	case opRecvPooled, opRecvMultishot, opAcceptMultishot:
+	case opRecvPooled, opRecvMultishot, opAcceptMultishot, opRecvFromMultishot:
 		return b.attemptPooled(c)
 	}
 	fd := int(c.fd)
@@ -702,10 +702,20 @@ func (b *readinessBackend) attemptPooled(c *Completion) (res int32, done bool) {
 				return -int32(syscall.ENOBUFS), true
 			}
 			buf := pool.buffer(id)
-			n, errno = sysRecv(fd, buf[:min(len(buf), maxIOLen)])
-			if errno != 0 || n == 0 {
-				pool.giveBack(id)
+			datagram := c.op == opRecvFromMultishot
+			if datagram {
+				c.pointDatagramReceive(buf)
+				n, errno = sysRecvMessage(fd, c.rare)
 			} else {
+				n, errno = sysRecv(fd, buf[:min(len(buf), maxIOLen)])
+			}
+			switch {
+			case errno != 0 || n == 0 && !datagram: // nothing, or a stream's end
+				pool.giveBack(id)
+			case datagram:
+				c.writeDatagramHeader(buf, n)
+				pool.fill(id) // a zero-length datagram too
+			default:
 				pool.fill(id)
 			}
 		}
@@ -722,8 +732,8 @@ func (b *readinessBackend) attemptPooled(c *Completion) (res int32, done bool) {
 				c.setDelivered(int32(id))
 			}
 			return int32(n), true
-		case n == 0:
-			return 0, true // a multishot receive's end of stream: its final
+		case n == 0 && c.op == opRecvMultishot:
+			return 0, true // a stream's end: the multishot's final
 		}
 		bufID := int32(id)
 		if c.op == opAcceptMultishot {

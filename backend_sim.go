@@ -196,7 +196,7 @@ func (b *simBackend) startOne(c *Completion) {
 		req.Kind, req.Addr = simcore.KindConnect, addr
 	case opRecv:
 		req.Kind, req.Buf = simcore.KindRecv, c.io.buf
-	case opRecvPooled, opRecvMultishot:
+	case opRecvPooled, opRecvMultishot, opRecvFromMultishot:
 		// The simulator's receive copies into the buffer it is given, so
 		// the buffer is taken at submission (the kernel backends take one
 		// when data arrives): on the simulator an idle pooled receive holds
@@ -209,6 +209,10 @@ func (b *simBackend) startOne(c *Completion) {
 		}
 		c.index = int32(id)
 		req.Kind, req.Buf = simcore.KindRecv, c.pool().buffer(id)
+		if c.op == opRecvFromMultishot {
+			c.rearmReceive()
+			req.Kind, req.Buf = simcore.KindRecvMsg, req.Buf[datagramPayloadOffset:]
+		}
 	case opAcceptMultishot:
 		req.Kind = simcore.KindAccept
 	case opSendTo, opSendMsg:
@@ -370,7 +374,7 @@ func (b *simBackend) Complete(token uint64, res int32) {
 	if c == nil {
 		panic("ioloop: internal error: the simulator completed an unknown token")
 	}
-	if c.op == opRecvPooled || c.op == opRecvMultishot || c.op == opAcceptMultishot {
+	if pooledOps[c.op] || c.op == opAcceptMultishot {
 		if b.completePooled(c, res) {
 			return
 		}
@@ -391,10 +395,14 @@ func (b *simBackend) completePooled(c *Completion, res int32) bool {
 	l := b.loop
 	if c.op != opAcceptMultishot {
 		id := uint16(c.index)
-		if res <= 0 {
+		datagram := c.op == opRecvFromMultishot
+		if res < 0 || res == 0 && !datagram { // an error, or a stream's end
 			c.pool().giveBack(id)
 			c.index = -1
 			return false
+		}
+		if datagram {
+			c.writeDatagramHeader(c.pool().buffer(id), int(res))
 		}
 		c.pool().fill(id)
 		c.index = -1
@@ -429,7 +437,7 @@ func (b *simBackend) FillStat(token uint64, st *simcore.Stat) {
 // callback reads (ops_udp.go).
 func (b *simBackend) FillMessage(token uint64, from netip.AddrPort, flags uint32) {
 	c := b.loop.lookupToken(token)
-	if c == nil || (c.op != opRecvFrom && c.op != opRecvMsg) {
+	if c == nil || (c.op != opRecvFrom && c.op != opRecvMsg && c.op != opRecvFromMultishot) {
 		return // a plain Recv on a datagram socket: nowhere to put them
 	}
 	msg := &c.rare.msg

@@ -316,7 +316,7 @@ func (b *uringBackend) submit(c *Completion) {
 // Cancel of an operation there) and reports whether it did.
 func (b *uringBackend) divert(c *Completion) bool {
 	switch c.op {
-	case opRecvPooled, opRecvMultishot:
+	case opRecvPooled, opRecvMultishot, opRecvFromMultishot:
 		return b.takeFallbackBuffer(c)
 	}
 	if c.op == opCancel {
@@ -463,7 +463,7 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 		sqe.OpFlags = sendFlags
 	case opSendZC:
 		prepSendZC(sqe, c)
-	case opRecvPooled, opRecvMultishot, opAcceptMultishot:
+	case opRecvPooled, opRecvMultishot, opAcceptMultishot, opRecvFromMultishot:
 		b.prepPooled(sqe, c)
 	case opReadFixed, opWriteFixed:
 		prepFixed(sqe, c)

@@ -72,8 +72,9 @@ func (b *uringBackend) detectBufRings() {
 	b.bufRings = !uringPretendNoBufRings && unix.Uname(&uts) == nil && kernelAtLeast(unix.ByteSliceToString(uts.Release[:]), 6, 0)
 	// Pooled receives pass divert, which takes their buffer where the
 	// kernel cannot (takeFallbackBuffer).
-	b.diverted[opRecvPooled] = !b.bufRings
-	b.diverted[opRecvMultishot] = !b.bufRings
+	for op := range pooledOps {
+		b.diverted[op] = b.diverted[op] || pooledOps[op] && !b.bufRings
+	}
 }
 
 // kernelAtLeast reports whether a kernel release string ("6.18.0-1-amd64")
@@ -161,16 +162,34 @@ func (b *uringBackend) prepPooled(sqe *uring.SQE, c *Completion) {
 		}
 		return
 	}
-	sqe.Opcode = uring.OpRecv
 	p := c.pool()
-	if p.ring == nil {
-		setBuffer(sqe, p.buffer(uint16(c.index)))
-		return
+	if c.op == opRecvFromMultishot {
+		// RECVMSG over c's msghdr. With a ring the kernel lays each
+		// datagram out in the buffer it picks (ops_pooled_udp.go) and
+		// reads only the msghdr's name and control lengths; without one
+		// it is a plain recvmsg into the payload region.
+		sqe.Opcode = uring.OpRecvmsg
+		sqe.Addr = uint64(uintptr(unsafe.Pointer(&c.rare.msg)))
+		sqe.Len = 1
+		if p.ring == nil {
+			c.pointDatagramReceive(p.buffer(uint16(c.index)))
+			return
+		}
+		msg := &c.rare.msg
+		msg.Iov, msg.Namelen, msg.Flags = nil, datagramNameBytes, 0
+		msg.SetIovlen(0)
+		msg.SetControllen(0)
+	} else {
+		sqe.Opcode = uring.OpRecv
+		if p.ring == nil {
+			setBuffer(sqe, p.buffer(uint16(c.index)))
+			return
+		}
+		// Len 0: the kernel receives up to the picked buffer's length.
 	}
 	sqe.Flags |= uring.SQEBufferSelect
 	sqe.BufIndex = p.ring.(*uringPoolRing).ring.Group()
-	// Len 0: the kernel receives up to the picked buffer's length.
-	if c.op == opRecvMultishot {
+	if c.op != opRecvPooled {
 		sqe.IOPrio = uring.RecvMultishot
 	}
 }
@@ -180,32 +199,43 @@ func (b *uringBackend) prepPooled(sqe *uring.SQE, c *Completion) {
 // (Loop.deliverShot), and a multishot the kernel ended while healthy (no
 // IORING_CQE_F_MORE on a success: a full CQ, or the fallback's single
 // shot) is armed again; any other result is the operation's final one,
-// which Loop.complete interprets (ENOBUFS waits on the pool, 0 is io.EOF).
+// which Loop.complete interprets (ENOBUFS waits on the pool, 0 is io.EOF
+// on a stream).
 func (b *uringBackend) completePooled(c *Completion, res int32, flags uint32) {
 	l := b.loop
 	bufID := int32(-1)
+	// success: res is a result to deliver, not a final one. A datagram
+	// of zero bytes is one; a stream's 0 is its end.
+	datagram := c.op == opRecvFromMultishot
+	success := res > 0 || res == 0 && (datagram || c.op == opAcceptMultishot)
+	n := res
 	if c.op != opAcceptMultishot {
 		p := c.pool()
 		switch {
 		case p.ring == nil:
 			bufID, c.index = c.index, -1 // the loop's, taken at submission
+			if datagram && success {
+				c.writeDatagramHeader(p.buffer(uint16(bufID)), int(res))
+			}
 		case flags&uring.CQEFBuffer != 0:
 			bufID = int32(flags >> uring.CQEBufferShift)
 			p.tookFromRing(uint16(bufID))
-		}
-		if bufID >= 0 {
-			if res > 0 {
-				p.fill(uint16(bufID))
-			} else {
-				p.giveBack(uint16(bufID))
-				bufID = -1
+			if datagram && success {
+				n = res - datagramPayloadOffset // the kernel counts its header and the name
 			}
-		} else if res > 0 {
+		}
+		switch {
+		case bufID >= 0 && success:
+			p.fill(uint16(bufID))
+		case bufID >= 0:
+			p.giveBack(uint16(bufID))
+			bufID = -1
+		case success:
 			l.invariantBroken(c, "a pooled receive's data without a buffer")
 		}
 	}
 	more := flags&uring.CQEFMore != 0
-	if res < 0 || res == 0 && c.op != opAcceptMultishot {
+	if !success {
 		if more {
 			l.invariantBroken(c, "a multishot's final result with IORING_CQE_F_MORE")
 		}
@@ -221,7 +251,7 @@ func (b *uringBackend) completePooled(c *Completion, res int32, flags uint32) {
 		l.complete(c, res)
 		return
 	}
-	l.deliverShot(c, res, bufID)
+	l.deliverShot(c, n, bufID)
 	if more {
 		return
 	}

@@ -278,6 +278,7 @@ const (
 	opReadFixed
 	opWriteFixed
 	opSendZC
+	opRecvFromMultishot
 )
 
 var opcodeNames = [...]string{
@@ -293,6 +294,7 @@ var opcodeNames = [...]string{
 	opRecvPooled:  "RecvPooled", opRecvMultishot: "RecvMultishot", opAcceptMultishot: "AcceptMultishot",
 	opSendTo: "SendTo", opRecvFrom: "RecvFrom", opSendMsg: "SendMsg", opRecvMsg: "RecvMsg",
 	opReadFixed: "ReadFixed", opWriteFixed: "WriteFixed", opSendZC: "SendZC",
+	opRecvFromMultishot: "RecvFromMultishot",
 }
 
 // String returns the operation's public name.

@@ -1,6 +1,8 @@
 package ioloop
 
 import (
+	"errors"
+	"net/netip"
 	"testing"
 )
 
@@ -46,6 +48,32 @@ func TestAllocsPooled(t *testing.T) {
 			})
 		})
 	})
+}
+
+func TestAllocsRecvFromMultishot(t *testing.T) {
+	forPoolBackends(t, func(t *testing.T, l *Loop) {
+		pool := newTestPool(t, l, 8, 128)
+		server, serverAddr := listenUDP(t, l, loopback4)
+		client, _ := listenUDP(t, l, loopback4)
+		s := &pooledAllocState{allocState: allocState{loop: l}, pool: pool}
+		RecvFromMultishot(l, &s.c, server, pool, s, (*pooledAllocState).onDatagram)
+		out := []byte("datagram")
+		wantNoAllocs(t, &s.allocState, 500, func() {
+			SendTo(l, &s.c2, client, out, serverAddr, s, (*pooledAllocState).onCountSend)
+			s.wait(2)
+		})
+		cancelUntil(t, l, &s.c, func() bool { return !s.c.Pending() })
+	})
+}
+
+func (s *pooledAllocState) onDatagram(_ *Completion, buf []byte, from netip.AddrPort, err error) {
+	if err == nil && (len(buf) != 8 || !from.IsValid()) && s.err == nil {
+		s.err = errors.New("wrong datagram or sender")
+	}
+	if buf != nil {
+		s.pool.Release(buf)
+	}
+	s.note(len(buf), err)
 }
 
 func (s *pooledAllocState) onCountSend(_ *Completion, n int, err error) { s.note(n, err) }

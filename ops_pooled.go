@@ -52,6 +52,11 @@ func (f pooledCallback[T]) invoke(ctx unsafe.Pointer, c *Completion, n int, err 
 // setDelivered leaves filled buffer id for c's next callback.
 func (c *Completion) setDelivered(id int32) { c.io.offset = int64(id) }
 
+// pooledOps marks the receives that take their buffers from a
+// BufferPool. It has 256 entries so that indexing by an opcode needs no
+// bounds check.
+var pooledOps = [256]bool{opRecvPooled: true, opRecvMultishot: true, opRecvFromMultishot: true}
+
 // pool is a pooled receive's BufferPool.
 func (c *Completion) pool() *BufferPool { return (*BufferPool)(c.peer) }
 

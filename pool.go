@@ -212,9 +212,9 @@ func (c *Completion) dropUnfilled() {
 
 // Release gives buf, which a pooled receive's callback received, back to
 // the pool, and wakes the first receive waiting for a buffer, if any. buf
-// may be any slice of the received buffer that starts where it starts
-// (such as buf[:0]). After Release the buffer's memory is the pool's
-// again: the next receive may overwrite it.
+// may be any slice of the received bytes, or of the buffer around them,
+// that starts inside it (such as buf[:0] or buf[10:]). After Release the
+// buffer's memory is the pool's again: the next receive may overwrite it.
 //
 // Releasing a buffer that is not from this pool, or releasing one twice,
 // panics. Releasing after Close is allowed and does nothing more than
@@ -229,13 +229,13 @@ func (p *BufferPool) Release(buf []byte) {
 	p.giveBack(id)
 }
 
-// idOf returns the buffer buf starts, or panics if buf is not one of the
-// pool's buffers.
+// idOf returns the buffer buf starts in, or panics if buf does not start
+// in one of the pool's buffers.
 func (p *BufferPool) idOf(buf []byte) uint16 {
 	base := uintptr(unsafe.Pointer(unsafe.SliceData(p.slab)))
 	at := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
-	if cap(buf) == 0 || at < base || at >= base+uintptr(len(p.slab)) || (at-base)%uintptr(p.sizeBytes) != 0 {
-		panic("ioloop: BufferPool.Release: the buffer is not one this pool handed out (or does not start where it did)")
+	if cap(buf) == 0 || at < base || at >= base+uintptr(len(p.slab)) {
+		panic("ioloop: BufferPool.Release: the buffer is not one this pool handed out")
 	}
 	return uint16((at - base) / uintptr(p.sizeBytes))
 }

@@ -105,7 +105,7 @@ func (l *Loop) record(c *Completion, n int, code errorCode) {
 	if code != codeNone && (c.op == opAccept || c.op == opOpenAt || c.op == opAcceptMultishot) {
 		n = -1 // never hand out 0 (stdin) as the descriptor of a failure
 	}
-	if c.op == opRecvPooled || c.op == opRecvMultishot {
+	if pooledOps[c.op] {
 		c.dropUnfilled()
 		c.pool().users-- // its final result (pool.go: Close)
 	}
@@ -163,7 +163,7 @@ func (l *Loop) cancelHeldByLoop(target *Completion) bool {
 		}
 		target.link &^= linkArmed
 		l.timers.remove(target)
-	case opRecvPooled, opRecvMultishot:
+	case opRecvPooled, opRecvMultishot, opRecvFromMultishot:
 		if target.wait.parked != parkedPool {
 			return false
 		}
@@ -245,7 +245,7 @@ func (l *Loop) complete(c *Completion, res int32) {
 		return
 	}
 	errno := syscall.Errno(-res)
-	if errno == syscall.ENOBUFS && (c.op == opRecvPooled || c.op == opRecvMultishot) {
+	if errno == syscall.ENOBUFS && pooledOps[c.op] {
 		l.parkOnPool(c, c.pool()) // every buffer is held: wait for a Release
 		return
 	}
@@ -304,7 +304,7 @@ func (l *Loop) continueSend(c *Completion) {
 // as for a Send, so that a canceled receive is never resubmitted. It has
 // 256 entries so that indexing by an opcode needs no bounds check.
 var retriedOnEAGAIN = [256]bool{opAccept: true, opRecv: true, opRecvFrom: true, opRecvMsg: true,
-	opRecvPooled: true, opRecvMultishot: true, opAcceptMultishot: true}
+	opRecvPooled: true, opRecvMultishot: true, opAcceptMultishot: true, opRecvFromMultishot: true}
 
 // cancelVerdict applies the kernel's answer to a Cancel aimed at a Send
 // that may have made partial progress (see Completion.cancelsInFlight).
