@@ -112,7 +112,8 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	statsEvery := fs.Duration("stats", 0, "print the loop's counters (Loop.Stats) as a loopstats line every `interval`, such as 1s (0: never; one loop only)")
 	pin := fs.Bool("pin", false, "with -loops, pin loop i's thread to the i-th CPU this process may run on (Linux only)")
 	poolBuffers := fs.Int("pool", 0, "share a BufferPool of `N` buffers of -bufsize bytes among all connections, each served by one RecvMultishot, "+
-		"and accept with one AcceptMultishot (0: a -bufsize buffer per connection; ioloop server on one loop only)")
+		"and accept with one AcceptMultishot; with -udp, receive with one RecvFromMultishot into N buffers instead of -depth RecvFroms "+
+		"(0: a -bufsize buffer per connection or per receive; ioloop server on one loop only)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -130,8 +131,11 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	if code, ok := checkUDPFlags(fs, *udp, server.value, *depth); !ok {
 		return code
 	}
-	if flagsSet(fs)["pool"] && (server.value == serverGoNet || *udp || *loops > 1 || *pin) {
-		return usageError(fs, "-pool is for the ioloop TCP server on one loop (not -server gonet, -udp, -loops or -pin)")
+	if flagsSet(fs)["pool"] && (server.value == serverGoNet || *loops > 1 || *pin) {
+		return usageError(fs, "-pool is for the ioloop server on one loop (not -server gonet, -loops or -pin)")
+	}
+	if flagsSet(fs)["pool"] && flagsSet(fs)["depth"] {
+		return usageError(fs, "-udp -pool N receives with one RecvFromMultishot: -depth (RecvFroms in flight) does not apply")
 	}
 	if *poolBuffers < 0 || *poolBuffers > maxPoolBuffers {
 		return usageError(fs, "-pool must be in 0..%d, got %d", maxPoolBuffers, *poolBuffers)
@@ -166,7 +170,7 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	)
 	switch {
 	case *udp:
-		us, udpAddr, err := startUDPEcho(addr, lf.options(), *depth, *bufSize, *statsEvery, stdout, stderr)
+		us, udpAddr, err := startUDPEcho(addr, lf.options(), *depth, *poolBuffers, *bufSize, *statsEvery, stdout, stderr)
 		if err != nil {
 			return fail(stderr, fs.Name(), err)
 		}
@@ -217,7 +221,10 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	if server.value == serverIOLoop {
 		loopsField = fmt.Sprintf(" loops=%d", *loops)
 	}
-	if *udp {
+	switch {
+	case *udp && *poolBuffers > 0:
+		loopsField += " proto=udp multishot=1"
+	case *udp:
 		loopsField += fmt.Sprintf(" proto=udp depth=%d", *depth)
 	}
 	if *poolBuffers > 0 {

@@ -59,8 +59,7 @@ func TestEchoPoolFlags(t *testing.T) {
 		{"-pool", "-1"},
 		{"-pool", "40000"},                 // above NewBufferPool's 32768
 		{"-pool", "8", "-server", "gonet"}, // the ioloop server only
-		{"-pool", "8", "-udp"},
-		{"-pool", "8", "-loops", "2"}, // one loop
+		{"-pool", "8", "-loops", "2"},      // one loop
 	} {
 		code, _, stderr := runCLI(append([]string{"echo"}, args...)...)
 		if code != exitUsage {
