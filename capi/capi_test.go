@@ -4,6 +4,7 @@ package main
 
 import (
 	"testing"
+	"unsafe"
 )
 
 // TestAllocsSteadyState proves that operations through the C API allocate
@@ -49,5 +50,12 @@ func TestAllocsSteadyState(t *testing.T) {
 			t.Errorf("%s: %d callbacks saw an unexpected result", backend.name, n)
 		}
 		tl.free()
+	}
+}
+
+// TestSlotSize pins the slot at 192 bytes (see slot's padding).
+func TestSlotSize(t *testing.T) {
+	if size := unsafe.Sizeof(slot{}); size != 192 {
+		t.Fatalf("slot is %d bytes, want 192", size)
 	}
 }

@@ -19,27 +19,42 @@ import (
 
 // drainSubmissions hands the C submission list to the Go loop, in order.
 func (cl *cloop) drainSubmissions() {
-	for cl.c.sq_head != nil {
-		cc := cl.c.sq_head
-		cl.c.sq_head, cl.c.sq_tail, cl.c.sq_len = nil, nil, 0
-		for cc != nil {
-			next := cc.next // read first: submitting may complete cc and link it elsewhere
-			cl.submit(cc)
-			cc = next
-		}
+	for cl.c.sq_head != nil || cl.draining != nil {
+		cl.drainSome()
 	}
 }
 
-// submit hands one C completion to the Go loop. A panic of the Go API (a
-// misuse that the C side cannot see, such as a second wait on one event)
-// is recovered here and delivered to the callback as IOLOOP_EMISUSE: the
-// Go Completion is still idle then (the Go API panics before it submits).
-func (cl *cloop) submit(cc *C.ioloop_cimpl) {
+// drainSome submits from cl.draining, refilled from the C list, until a
+// panic or the end. A panic of the Go API (a misuse that the C side
+// cannot see, such as a second wait on one event) is recovered here, once
+// per list rather than per operation (a deferred recover per operation
+// was 2.4% of a NOP profile's samples), and delivered to the panicking
+// completion's callback as IOLOOP_EMISUSE: the Go Completion is still
+// idle then, because the Go API panics before it submits. The caller
+// loops to submit the rest.
+func (cl *cloop) drainSome() {
 	defer func() {
 		if r := recover(); r != nil {
-			cl.ready(cc, recovered(cl.c, r))
+			cl.ready(cl.submitting, recovered(cl.c, r))
 		}
 	}()
+	for {
+		if cl.draining == nil {
+			cl.draining = cl.c.sq_head
+			cl.c.sq_head, cl.c.sq_tail, cl.c.sq_len = nil, nil, 0
+			if cl.draining == nil {
+				return
+			}
+		}
+		cc := cl.draining
+		cl.draining = cc.next // read first: submitting may complete cc and link it elsewhere
+		cl.submitting = cc
+		cl.submit(cc)
+	}
+}
+
+// submit hands one C completion to the Go loop (see drainSome for panics).
+func (cl *cloop) submit(cc *C.ioloop_cimpl) {
 	s := cl.slotFor(cc)
 	s.cc = cc
 	cc.state = C.IOLOOP_STATE_GO
@@ -170,11 +185,19 @@ func cString(p unsafe.Pointer) string {
 // The Go callbacks of a slot, one per shape of the Go API.
 
 func (s *slot) onError(_ *ioloop.Completion, err error) {
-	s.cl.ready(s.cc, resultOf(0, err))
+	result := int32(0)
+	if err != nil {
+		result = resultOf(0, err)
+	}
+	s.cl.ready(s.cc, result)
 }
 
 func (s *slot) onCount(_ *ioloop.Completion, n int, err error) {
-	s.cl.ready(s.cc, resultOf(n, err))
+	result := int32(n)
+	if err != nil || n > math.MaxInt32 {
+		result = resultOf(n, err)
+	}
+	s.cl.ready(s.cc, result)
 }
 
 func (s *slot) onRecvFrom(_ *ioloop.Completion, n int, from netip.AddrPort, err error) {

@@ -137,6 +137,52 @@ static void test_lifecycle(int backend)
 	CHECK(strcmp(ioloop_strerror(-100000), "unknown error") == 0);
 }
 
+/* IOLOOP_OPT_LOCKED_THREAD: another thread driving the loop is refused
+ * (io_uring's SINGLE_ISSUER ring says EEXIST, reported as misuse). */
+typedef struct foreign_driver {
+	ioloop_loop *loop;
+	op nop;
+	int rc;
+} foreign_driver;
+
+static void *drive_from_other_thread(void *arg)
+{
+	foreign_driver *f = arg;
+	CHECK_EQ(ioloop_nop(f->loop, &f->nop.c, on_done, &f->nop), 0);
+	f->rc = ioloop_run_for(f->loop, -1);
+	return NULL;
+}
+
+static void test_locked_thread(int backend)
+{
+	ioloop_options opts;
+	memset(&opts, 0, sizeof opts);
+	opts.backend = (uint32_t)backend;
+	opts.flags = IOLOOP_OPT_LOCKED_THREAD;
+	ioloop_loop *loop;
+	CHECK_EQ(ioloop_loop_new(&loop, &opts), 0);
+	op a = {0};
+	CHECK_EQ(ioloop_nop(loop, &a.c, on_done, &a), 0);
+	CHECK_EQ(ioloop_run(loop), 0);
+	CHECK_EQ(a.result, 0);
+	foreign_driver f = {.loop = loop};
+	pthread_t t;
+	CHECK_EQ(pthread_create(&t, NULL, drive_from_other_thread, &f), 0);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	if (backend == IOLOOP_BACKEND_IO_URING) {
+		CHECK_EQ(f.rc, IOLOOP_EMISUSE);
+		char msg[256];
+		ioloop_last_error(loop, msg, sizeof msg);
+		CHECK(strstr(msg, "another OS thread") != NULL);
+	} else {
+		CHECK_EQ(f.rc, 0);
+	}
+	CHECK_EQ(ioloop_run(loop), 0); /* the owner thread finishes the NOP */
+	CHECK_EQ(f.nop.calls, 1);
+	CHECK_EQ(f.nop.result, 0);
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+}
+
 /* ---------------------------------------------------------------------- */
 
 static void test_nop_timers_cancel(int backend)
@@ -690,6 +736,7 @@ static void run_all(int backend)
 	ioloop_loop_close(probe);
 	int before = checks;
 	test_lifecycle(backend);
+	test_locked_thread(backend);
 	test_nop_timers_cancel(backend);
 	test_misuse(backend);
 	test_cross_thread(backend);
