@@ -56,6 +56,8 @@ type config struct {
 	udpInFlight int
 	udpSize     int
 	udpDepth    int
+
+	kv kvConfig // the kv workload (runner_kv.go)
 }
 
 func fullConfig() config {
@@ -72,6 +74,7 @@ func fullConfig() config {
 		burstTimers: 100_000, burstSpan: 200 * time.Millisecond,
 		scalingConns: []int{64, 1000}, scalingSize: 64,
 		udpClients: []int{1, 16, 64}, udpInFlight: 4, udpSize: 64, udpDepth: udp.DefaultDepth,
+		kv: fullKVConfig(),
 	}
 }
 
@@ -89,6 +92,7 @@ func quickConfig() config {
 		burstTimers: 100_000, burstSpan: 200 * time.Millisecond,
 		scalingConns: []int{64}, scalingSize: 64,
 		udpClients: []int{16}, udpInFlight: 4, udpSize: 64, udpDepth: udp.DefaultDepth,
+		kv: quickKVConfig(),
 	}
 }
 
@@ -106,5 +110,6 @@ func (c config) describe() []string {
 			c.scalingConns, c.scalingSize, c.warmup, c.window),
 		fmt.Sprintf("udp: echo of %d B datagrams, clients %v × %d in flight each, ioloop servers with %d receives in flight, warm-up %v, measured %v, then %v with perf",
 			c.udpSize, c.udpClients, c.udpInFlight, c.udpDepth, c.warmup, c.window, c.perfWindow),
+		c.kv.describe(),
 	}
 }
