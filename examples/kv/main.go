@@ -22,10 +22,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
 	"github.com/ioloop/ioloop"
+	"github.com/ioloop/ioloop/conn"
 )
 
 func main() {
@@ -39,6 +42,9 @@ func main() {
 	one := flag.Uint64("seed", 0, "-sim: run only this seed (replay)")
 	buggy := flag.Bool("buggy", false, "acknowledge writes before the append-only file is durable (the bug -sim must catch)")
 	trace := flag.Bool("trace", false, "-sim with -seed: print the simulation trace")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the server to this file (until it exits)")
+	pool := flag.Int("pool", 0, "receive through a buffer pool of this many 16 KiB buffers (multishot receives on io_uring; 0: a buffer per connection)")
+	locked := flag.Bool("locked", true, "drive the loop from a locked OS thread (io_uring: SINGLE_ISSUER and DEFER_TASKRUN where the kernel has them)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		flag.Usage()
@@ -57,25 +63,56 @@ func main() {
 		fmt.Fprintln(os.Stderr, "kv:", err)
 		os.Exit(2)
 	}
-	if err := serve(*addr, b, *aofPath, policy, *buggy); err != nil {
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "kv:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	if err := serve(serveConfig{addr: *addr, backend: b, aofPath: *aofPath, policy: policy, buggy: *buggy, pool: *pool, locked: *locked}); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "kv:", err)
 		os.Exit(1)
 	}
 }
 
+// serveConfig is what main serves with.
+type serveConfig struct {
+	addr    string
+	backend ioloop.Backend
+	aofPath string
+	policy  fsyncPolicy
+	buggy   bool
+	pool    int  // buffers in the receive pool (0: none)
+	locked  bool // Options.LockedThread
+}
+
 // serve runs the server until SIGINT or SIGTERM, then closes it cleanly
 // (instance.shutdown).
-func serve(addr string, backend ioloop.Backend, aofPath string, policy fsyncPolicy, buggy bool) error {
-	l, err := ioloop.New(ioloop.Options{Backend: backend})
+func serve(cfg serveConfig) error {
+	if cfg.locked {
+		// The loop's goroutine stays on this thread for the process's life.
+		runtime.LockOSThread()
+	}
+	l, err := ioloop.New(ioloop.Options{Backend: cfg.backend, LockedThread: cfg.locked})
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	in := startInstance(l, addr, aofPath, policy, buggy, func(in *instance) {
+	opts := connOptions()
+	if cfg.pool > 0 {
+		if opts.Pool, err = ioloop.NewBufferPool(l, cfg.pool, 16<<10); err != nil {
+			return err
+		}
+	}
+	in := startInstance(l, cfg.addr, cfg.aofPath, cfg.policy, cfg.buggy, opts, func(in *instance) {
 		fmt.Printf("listening %s\n", in.net.ln.Addr())
 		aof := "no append-only file"
 		if in.srv.aof != nil {
-			aof = fmt.Sprintf("append-only file %s, fsync %v, %d bytes replayed", aofPath, policy, in.srv.aof.end())
+			aof = fmt.Sprintf("append-only file %s, fsync %v, %d bytes replayed", cfg.aofPath, cfg.policy, in.srv.aof.end())
 		}
 		fmt.Fprintf(os.Stderr, "kv: %s backend, %s\n", l.Backend(), aof)
 	})
@@ -102,8 +139,8 @@ type instance struct {
 }
 
 // startInstance starts a server on l: it replays aofPath (if not empty),
-// then listens on addr and calls listening.
-func startInstance(l *ioloop.Loop, addr, aofPath string, policy fsyncPolicy, buggy bool, listening func(*instance)) *instance {
+// then listens on addr with opts and calls listening.
+func startInstance(l *ioloop.Loop, addr, aofPath string, policy fsyncPolicy, buggy bool, opts conn.Options, listening func(*instance)) *instance {
 	in := &instance{l: l, srv: newServer(l)}
 	in.srv.buggy = buggy
 	in.srv.onFail = func(reason string) {
@@ -111,7 +148,7 @@ func startInstance(l *ioloop.Loop, addr, aofPath string, policy fsyncPolicy, bug
 		in.done = true
 	}
 	start := func() {
-		k, err := listen(l, in.srv, addr, connOptions())
+		k, err := listen(l, in.srv, addr, opts)
 		if err != nil {
 			in.failure, in.done = err, true
 			return

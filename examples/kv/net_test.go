@@ -35,7 +35,7 @@ func startTestServer(t *testing.T, backend ioloop.Backend, aofPath string, polic
 		}
 		defer l.Close()
 		ts.l = l
-		ts.in = startInstance(l, "127.0.0.1:0", aofPath, policy, false, func(in *instance) {
+		ts.in = startInstance(l, "127.0.0.1:0", aofPath, policy, false, connOptions(), func(in *instance) {
 			ts.addr = in.net.ln.Addr()
 			listening <- nil
 		})

@@ -66,7 +66,7 @@ func simulate(seed uint64, buggy bool, trace io.Writer) simResult {
 		panic(err)
 	}
 	addr := netip.AddrPortFrom(db.Addr(), 6379)
-	server := startInstance(db.Loop(), addr.String(), simAOFPath, fsyncAlways, buggy, nil)
+	server := startInstance(db.Loop(), addr.String(), simAOFPath, fsyncAlways, buggy, connOptions(), nil)
 	var clients []*simClient
 	for i := range simClients {
 		name := fmt.Sprintf("app%d", i+1)
@@ -86,7 +86,7 @@ func simulate(seed uint64, buggy bool, trace io.Writer) simResult {
 	r := simResult{seed: seed}
 	rand := w.Rand()
 	restart := func() {
-		server = startInstance(db.Restart(), addr.String(), simAOFPath, fsyncAlways, buggy, nil)
+		server = startInstance(db.Restart(), addr.String(), simAOFPath, fsyncAlways, buggy, connOptions(), nil)
 	}
 	crash := func(why string) {
 		w.Note("crash db: " + why)
