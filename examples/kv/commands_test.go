@@ -187,7 +187,7 @@ func TestAllocsGetSet(t *testing.T) {
 			}
 			sess.out = sess.out[:0]
 		})
-		if allocs != 0 {
+		if allocs != 0 && !raceEnabled {
 			t.Errorf("%s: %.1f allocations per request, want 0", name, allocs)
 		}
 	}

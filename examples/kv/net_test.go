@@ -35,11 +35,11 @@ func startTestServer(t *testing.T, backend ioloop.Backend, aofPath string, polic
 		}
 		defer l.Close()
 		ts.l = l
-		ts.in = startInstance(l, "127.0.0.1:0", aofPath, policy, false, connOptions(), func(in *instance) {
-			ts.addr = in.net.ln.Addr()
-			listening <- nil
+		in := startInstance(l, "127.0.0.1:0", aofPath, policy, false, connOptions(), func(in *instance) {
+			ts.in, ts.addr = in, in.net.ln.Addr()
+			listening <- nil // the test reads ts once this is received
 		})
-		err = ts.in.run()
+		err = in.run()
 		if ts.addr == "" {
 			listening <- err
 		}

@@ -4,12 +4,12 @@ import "testing"
 
 // TestAcknowledgedWritesSurviveCrashes: with the fsync policy "always",
 // every acknowledged write survives the crashes of seeds 1..100 (20 with
-// -short; `go run ./examples/kv -sim -seeds 500` runs more, and CI runs
-// it).
+// -short or the race detector; `go run ./examples/kv -sim -seeds 500` runs
+// more, and CI runs it).
 func TestAcknowledgedWritesSurviveCrashes(t *testing.T) {
 	t.Parallel()
 	seeds := uint64(100)
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		seeds = 20
 	}
 	for seed := uint64(1); seed <= seeds; seed++ {

@@ -1,0 +1,7 @@
+//go:build race
+
+package main
+
+// raceEnabled: the race detector's instrumentation allocates, so the
+// allocation tests only report their counts under it.
+const raceEnabled = true
