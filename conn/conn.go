@@ -25,11 +25,12 @@ type Handler interface {
 	OnData(c *Conn)
 	// OnClose is called exactly once per Conn that Listen accepted or
 	// Dial returned, on every path, once its descriptor is closed and
-	// nothing of it is in flight. reason is nil after Close (or
-	// Abort(nil)), io.EOF when the peer closed first, ioloop.ErrClosed
-	// when Loop.Close ended the connection, and otherwise the error that
-	// ended it: an *OpError (a reset, a timeout, a failed dial),
-	// ErrInputTooLarge, or the error given to Abort.
+	// nothing of it is in flight. reason is nil after Close (unless an
+	// error cut its flush or drain short: then that error) or Abort(nil),
+	// io.EOF when the peer closed first, ioloop.ErrClosed when Loop.Close
+	// ended the connection, and otherwise the error that ended it: an
+	// *OpError (a reset, a timeout, a failed dial), ErrInputTooLarge, or
+	// the error given to Abort.
 	OnClose(c *Conn, reason error)
 }
 
@@ -863,7 +864,11 @@ func (c *Conn) startClose(reason error) {
 		c.teardown(reason)
 		return
 	}
-	c.setReason(reason)
+	if reason != nil {
+		// Close's nil is not recorded: an error that cuts the flush or
+		// the drain short (a reset, Loop.Close) is the reason then.
+		c.setReason(reason)
+	}
 	c.state = stateClosing
 	c.r, c.w = 0, 0
 	c.readDL, c.idleDL = 0, 0
