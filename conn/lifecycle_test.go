@@ -124,7 +124,7 @@ func TestSimulatorDeterministic(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		w.RunFor(10 * time.Second) // the idle timeout closes everything
+		w.RunFor(10 * time.Second)         // the idle timeout closes everything
 		if n := server.OpenFDs(); n != 1 { // the listener
 			t.Errorf("seed %d: %d descriptors open on the server node, want 1", seed, n)
 		}
