@@ -76,7 +76,8 @@ func TestDrainBounded(t *testing.T) {
 				opts = conn.Options{DrainTimeout: 60 * time.Millisecond}
 			}
 			server := &recorder{}
-			server.onOpen = func(c *conn.Conn) { c.Close() }
+			var start time.Time // the drain's deadline counts from Close
+			server.onOpen = func(c *conn.Conn) { start = e.loop.Now(); c.Close() }
 			ln := e.listen(opts, server)
 			client := &recorder{}
 			var cl *conn.Conn
@@ -86,7 +87,6 @@ func TestDrainBounded(t *testing.T) {
 				t.Fatal(err)
 			}
 			e.runUntil("open", 5*time.Second, func() bool { return cl != nil })
-			start := e.loop.Now()
 			if bound == "bytes" {
 				chunk := make([]byte, 600)
 				for range 4 {
