@@ -17,7 +17,7 @@ type kvConfig struct {
 }
 
 func fullKVConfig() kvConfig {
-	return kvConfig{clients: 50, pipelines: []int{1, 16}, requests: map[int]int{1: 300_000, 16: 2_000_000}}
+	return kvConfig{clients: 50, pipelines: []int{1, 16}, requests: map[int]int{1: 200_000, 16: 1_000_000}}
 }
 
 func quickKVConfig() kvConfig {
@@ -64,8 +64,8 @@ func (r *runner) planKV(rep int) {
 				var summary []string
 				for _, row := range rows {
 					r.doc.KV = append(r.doc.KV, results.KV{Contender: impl, Clients: c.clients, Pipeline: pipeline, Rep: rep, Result: row})
-					summary = append(summary, fmt.Sprintf("%s %.1fk req/s, %.2f µs srv CPU/req, p99 %.0f µs",
-						row.Test, row.RequestsPerSec/1e3, row.ServerCPUusPerReq, row.P99us))
+					summary = append(summary, fmt.Sprintf("%s %.1fk req/s, %.2f µs srv CPU/req, p99 %.0f µs, util srv %.2f client %.2f",
+						row.Test, row.RequestsPerSec/1e3, row.ServerCPUusPerReq, row.P99us, row.ServerCPUUtil, row.ClientCPUUtil))
 				}
 				return strings.Join(summary, "; "), nil
 			})

@@ -79,6 +79,9 @@ type Result struct {
 	P99us             float64 `json:"p99_us"`
 	ServerCPUusPerReq float64 `json:"server_cpu_us_per_req"`
 	ServerCPUUtil     float64 `json:"server_cpu_util"` // server CPU time over wall time of the test
+	// ClientCPUUtil is redis-benchmark's: near 1.0 it, not the server, set
+	// the rate.
+	ClientCPUUtil float64 `json:"client_cpu_util"`
 }
 
 // Run starts cfg's server, runs every test of Tests against it and stops
@@ -161,10 +164,16 @@ func benchmark(port int, test string, cfg Config) (Result, error) {
 	if err := proc.StartPinned(cmd, cfg.ClientCPU); err != nil {
 		return Result{}, err
 	}
+	began := time.Now()
 	if err := proc.WaitTimeout(cmd, 2*time.Minute); err != nil {
 		return Result{}, fmt.Errorf("redis-benchmark -t %s: %v: %s", test, err, strings.TrimSpace(stderr.String()))
 	}
-	return parseCSV(stdout.Bytes(), test)
+	wall := time.Since(began)
+	res, err := parseCSV(stdout.Bytes(), test)
+	if st := cmd.ProcessState; st != nil {
+		res.ClientCPUUtil = (st.UserTime() + st.SystemTime()).Seconds() / wall.Seconds()
+	}
+	return res, err
 }
 
 func parseCSV(raw []byte, test string) (Result, error) {

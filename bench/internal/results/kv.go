@@ -81,5 +81,6 @@ func (d *Doc) printKV(w io.Writer) {
 			num("p50 µs", 0, func(r KV) float64 { return r.P50us }),
 			num("p99 µs", 0, func(r KV) float64 { return r.P99us }),
 			num("srv util", 2, func(r KV) float64 { return r.ServerCPUUtil }),
+			num("client util", 2, func(r KV) float64 { return r.ClientCPUUtil }),
 		})
 }
