@@ -71,9 +71,13 @@ func (k *kvNet) OnData(c *conn.Conn) {
 	n, err := k.srv.execute(&ns.session, &ns.p, c.Input())
 	c.Discard(n)
 	ns.flush()
-	if err != nil || ns.quit {
+	if err != nil {
+		ns.quit = true // nothing more is read from a client that broke the protocol
+	}
+	if ns.quit && ns.heldFrom < 0 {
 		// A protocol error (its reply is queued) or QUIT: close after the
-		// replies, as Redis does.
+		// replies, as Redis does. With replies still waiting for the
+		// append-only file, releaseHeld closes once they are sent.
 		c.Close()
 	}
 }

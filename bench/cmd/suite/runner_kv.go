@@ -21,7 +21,7 @@ func fullKVConfig() kvConfig {
 }
 
 func quickKVConfig() kvConfig {
-	return kvConfig{clients: 50, pipelines: []int{1, 16}, requests: map[int]int{1: 20_000, 16: 100_000}}
+	return kvConfig{clients: 50, pipelines: []int{1, 16}, requests: map[int]int{1: 10_000, 16: 50_000}}
 }
 
 func (c kvConfig) describe() string {
