@@ -101,6 +101,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 const crcName = "#CRC"
 
+var bytesCRC = []byte(crcName)
+
 // openAOF opens (creating) the file at path, makes its name durable,
 // reads and replays it through replay, cuts a torn tail, and then calls
 // ready; on an error it calls fail. Everything goes through the loop, so
@@ -280,7 +282,7 @@ func (a *aof) startWrite() {
 	var hex [8]byte
 	encodeHex(hex[:], sum)
 	before := len(a.gather)
-	a.gather = appendCommand(a.gather, []byte(crcName), hex[:])
+	a.gather = appendCommand(a.gather, bytesCRC, hex[:])
 	a.endOffset += int64(len(a.gather) - before)
 	a.flight, a.gather = a.gather, a.flight[:0]
 	a.flightAt, a.flightN = a.written, 0
@@ -304,6 +306,7 @@ func (a *aof) onWritten(_ *ioloop.Completion, n int, err error) {
 		// have dropped the data, PostgreSQL's "fsyncgate"): stop.
 		a.writing = false
 		a.failed("write", err)
+		a.closeIfIdle()
 		return
 	}
 	a.flightN += n
