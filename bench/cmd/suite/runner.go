@@ -272,7 +272,7 @@ func (r *runner) udpRun(impl string, clients, rep int) (string, error) {
 	}
 	res := results.UDP{Contender: impl, Clients: clients, InFlight: c.udpInFlight, Size: c.udpSize, Rep: rep}
 	serverArgs := []string{"-udp"}
-	if impl == "ioloop-io_uring" || impl == "ioloop-epoll" {
+	if udp.HasDepth(impl) {
 		res.Depth = c.udpDepth
 		serverArgs = append(serverArgs, "-depth", strconv.Itoa(c.udpDepth))
 	}
