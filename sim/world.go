@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"time"
 
@@ -55,6 +56,20 @@ func (w *World) AddNode(name string) *Node {
 	n.loop = n.newLoop()
 	w.nodes = append(w.nodes, n)
 	return n
+}
+
+// LookupHost is the world's name table: it returns the address of the
+// node named host (Node.Name), or a *net.DNSError with IsNotFound set
+// when no node has that name. It answers at once and never blocks, so
+// it can serve as the resolver of a simulated client (conn.Options's
+// Resolver): programs then dial nodes by name, as they would dial hosts.
+func (w *World) LookupHost(host string) ([]netip.Addr, error) {
+	for _, n := range w.nodes {
+		if n.Name() == host {
+			return []netip.Addr{n.Addr()}, nil
+		}
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 }
 
 // Nodes returns the nodes in the order they were added.
