@@ -86,3 +86,6 @@ func pipe(t testing.TB, nw *Network) (c1, c2 net.Conn, stop func(), err error) {
 	}
 	return c1, c2, stop, nil
 }
+
+// optionsFor returns the loop options of a test Network on backend b.
+func optionsFor(b ioloop.Backend) ioloop.Options { return ioloop.Options{Backend: b} }
