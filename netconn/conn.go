@@ -228,6 +228,7 @@ func (d *direction) onDone(_ *ioloop.Completion, n int, err error) {
 func (d *direction) finish(n int, err error) {
 	d.n, d.err = n, err
 	d.done <- struct{}{}
+	d.c.nw.wakeCaller()
 }
 
 // syncTimer makes the direction's timer agree with its deadline while an

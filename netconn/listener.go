@@ -96,6 +96,7 @@ func (l *Listener) onAccept(_ *ioloop.Completion, fd int, err error) {
 func (l *Listener) finish(c *Conn, err error) {
 	l.accepted, l.err = c, err
 	l.done <- struct{}{}
+	l.nw.wakeCaller()
 }
 
 // Close stops listening: a pending Accept returns net.ErrClosed, and Close

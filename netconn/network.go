@@ -45,19 +45,24 @@ type Network struct {
 	// loopClosing is set on the loop's goroutine before it closes the
 	// loop, so that callbacks run by Close arm no new timers.
 	loopClosing bool
+	// woke is set (on the loop's goroutine) when a callback has woken a
+	// caller during the current run; it has then asked the run to end
+	// (Loop.Stop), so that the loop yields before it blocks again.
+	woke bool
 }
 
 // New starts a Network: it creates a loop with opts on a goroutine of its
-// own, locked to its OS thread for the loop's whole life (opts.LockedThread
-// is always set, which on io_uring enables IORING_SETUP_SINGLE_ISSUER and
-// DEFER_TASKRUN), and runs it until Close. opts.InboxEntries 0 means
-// DefaultInboxEntries. It fails with the loop's *ioloop.SetupError when the
-// backend cannot be set up.
+// own and runs it until Close. opts.InboxEntries 0 means
+// DefaultInboxEntries. With opts.LockedThread the goroutine is locked to
+// its OS thread for the loop's whole life (on io_uring that enables
+// IORING_SETUP_SINGLE_ISSUER and DEFER_TASKRUN), but see the package
+// documentation: every hand-over between the loop and a caller is then a
+// switch between threads. It fails with the loop's *ioloop.SetupError
+// when the backend cannot be set up.
 func New(opts ioloop.Options) (*Network, error) {
 	if opts.InboxEntries == 0 {
 		opts.InboxEntries = DefaultInboxEntries
 	}
-	opts.LockedThread = true
 	nw := &Network{
 		done:      make(chan struct{}),
 		conns:     make(map[*Conn]struct{}),
@@ -74,7 +79,9 @@ func New(opts ioloop.Options) (*Network, error) {
 // run is the loop's goroutine: it creates the loop on its locked thread,
 // runs it until Close stops it, then closes it and everything left.
 func (nw *Network) run(opts ioloop.Options, ready chan<- error) {
-	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+	if opts.LockedThread {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+	}
 	loop, err := ioloop.New(opts)
 	if err != nil {
 		ready <- err
@@ -88,6 +95,15 @@ func (nw *Network) run(opts ioloop.Options, ready chan<- error) {
 		if err := loop.RunFor(math.MaxInt64); err != nil {
 			nw.runErr = err
 			break
+		}
+		if nw.woke {
+			// The callers woken in that run are runnable, most likely on
+			// this goroutine's P. Blocking in the kernel now would keep
+			// them waiting until the runtime's monitor retakes the P (20
+			// µs to 10 ms); yielding lets them run, and post their next
+			// requests, first.
+			nw.woke = false
+			runtime.Gosched()
 		}
 	}
 	// Close cancels what is in flight: every waiter is woken by its
@@ -130,6 +146,16 @@ func (nw *Network) Close() error {
 	nw.loop.Stop()
 	<-nw.done
 	return nw.runErr
+}
+
+// wakeCaller is called on the loop's goroutine after a callback has
+// handed a result to a caller: it ends the current run once its pass is
+// over (see run).
+func (nw *Network) wakeCaller() {
+	if !nw.woke {
+		nw.woke = true
+		nw.loop.Stop()
+	}
 }
 
 // post runs fn(ctx) on nw's loop. A full inbox makes the caller yield and
