@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -55,28 +56,41 @@ func readAsync(c net.Conn, buf []byte) <-chan result {
 	return ch
 }
 
-// fillUntilBlocked writes to c until a Write blocks for 50 ms (the peer
-// reads nothing), then returns that Write's result channel.
-func fillUntilBlocked(t *testing.T, c net.Conn) <-chan result {
-	t.Helper()
-	chunk := make([]byte, 64<<10)
-	for range 1000 {
-		ch := make(chan result, 1)
-		go func() {
+// writeUntilError writes 64 KiB chunks to c until a Write fails (the
+// peer reads nothing, so the buffers fill and a Write blocks), and
+// returns the failing Write's result. written counts the bytes written.
+func writeUntilError(c net.Conn) (written *atomic.Int64, failed <-chan result) {
+	written = new(atomic.Int64)
+	ch := make(chan result, 1)
+	go func() {
+		chunk := make([]byte, 64<<10)
+		for {
 			n, err := c.Write(chunk)
-			ch <- result{n, err, time.Now()}
-		}()
-		select {
-		case r := <-ch:
-			if r.err != nil {
-				t.Fatalf("Write before the buffers filled: %v", r.err)
+			written.Add(int64(n))
+			if err != nil {
+				ch <- result{n, err, time.Now()}
+				return
 			}
-		case <-time.After(50 * time.Millisecond):
-			return ch
+		}
+	}()
+	return written, ch
+}
+
+// waitStalled waits until written has not moved for 100 ms: a Write is
+// then blocked on full buffers (TCP's autotuning may grow them for a
+// while first, and a loaded machine is slow).
+func waitStalled(t *testing.T, written *atomic.Int64) {
+	t.Helper()
+	last, since := written.Load(), time.Now()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		if n := written.Load(); n != last {
+			last, since = n, time.Now()
+		} else if time.Since(since) >= 100*time.Millisecond {
+			return
 		}
 	}
-	t.Fatal("Write never blocked")
-	return nil
+	t.Fatal("Writes to a peer that reads nothing never stalled")
 }
 
 func TestReadDeadlineMovedWhileBlocked(t *testing.T) {
@@ -125,12 +139,17 @@ func TestReadDeadlineExtendedWhileBlocked(t *testing.T) {
 func TestPastDeadlineUnblocksWrite(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, nw *Network) {
 		c1, _ := mustPipe(t, nw)
-		ch := fillUntilBlocked(t, c1)
+		written, failed := writeUntilError(c1)
+		waitStalled(t, written)
 		c1.SetWriteDeadline(time.Unix(1, 0))
-		r := <-ch
-		checkTimeout(t, r.err)
-		if r.n >= 64<<10 {
-			t.Fatalf("timed-out Write reports %d bytes, the whole buffer", r.n)
+		select {
+		case r := <-failed:
+			checkTimeout(t, r.err)
+			if r.n >= 64<<10 {
+				t.Fatalf("timed-out Write reports %d bytes, the whole buffer", r.n)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Write still blocked 10 s after its deadline was set in the past")
 		}
 		// A future deadline is a deadline again: the peer reads nothing,
 		// so Writes block once the buffers are full, until it passes.
@@ -151,7 +170,8 @@ func TestCloseUnblocksReadAndWrite(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, nw *Network) {
 		c1, _ := mustPipe(t, nw)
 		rd := readAsync(c1, make([]byte, 16))
-		wr := fillUntilBlocked(t, c1)
+		written, wr := writeUntilError(c1)
+		waitStalled(t, written)
 		if err := c1.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
