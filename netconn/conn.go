@@ -424,6 +424,7 @@ func (c *Conn) onClosed(_ *ioloop.Completion, err error) {
 	}
 	c.chClosed = true
 	close(c.closedCh)
+	c.nw.wakeCaller()
 }
 
 // closeFDNow closes the descriptor directly, during the Network's teardown
@@ -466,6 +467,7 @@ func (c *Conn) shutdownWrite() {
 		c.ctlErr = os.NewSyscallError("shutdown", err)
 	}
 	c.ctlDone <- struct{}{}
+	c.nw.wakeCaller()
 }
 
 // opError wraps err as the net package does.

@@ -144,6 +144,7 @@ func (l *Listener) onClosed(_ *ioloop.Completion, err error) {
 	delete(l.nw.listeners, l)
 	l.chClosed = true
 	close(l.closedCh)
+	l.nw.wakeCaller()
 }
 
 // closeFDNow closes the socket during the Network's teardown.
@@ -160,6 +161,7 @@ func (l *Listener) closeFDNow() {
 func (l *Listener) register() {
 	l.nw.listeners[l] = struct{}{}
 	l.done <- struct{}{}
+	l.nw.wakeCaller()
 }
 
 // Addr returns the address the listener is bound to, a *net.TCPAddr (with

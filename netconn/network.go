@@ -148,9 +148,10 @@ func (nw *Network) Close() error {
 	return nw.runErr
 }
 
-// wakeCaller is called on the loop's goroutine after a callback has
-// handed a result to a caller: it ends the current run once its pass is
-// over (see run).
+// wakeCaller is called on the loop's goroutine after a callback or posted
+// function has handed a result to a caller (every send on a done channel,
+// every close of a closed channel): it ends the current run once its pass
+// is over (see run).
 func (nw *Network) wakeCaller() {
 	if !nw.woke {
 		nw.woke = true
