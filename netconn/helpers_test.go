@@ -25,22 +25,22 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, nw *Network)) {
 	t.Helper()
 	for _, b := range testBackends() {
 		t.Run(b.String(), func(t *testing.T) {
-			fn(t, newTestNetwork(t, b))
+			fn(t, newTestNetwork(t, ioloop.Options{Backend: b}))
 		})
 	}
 }
 
-// newTestNetwork starts a Network on backend b, closed at the test's end.
-// A backend the machine refuses (io_uring disabled) skips the test, except
+// newTestNetwork starts a Network with opts, closed at the test's end. A
+// backend the machine refuses (io_uring disabled) skips the test, except
 // under CI=true, where it fails.
-func newTestNetwork(t testing.TB, b ioloop.Backend) *Network {
+func newTestNetwork(t testing.TB, opts ioloop.Options) *Network {
 	t.Helper()
-	nw, err := New(ioloop.Options{Backend: b})
+	nw, err := New(opts)
 	if err != nil {
 		if os.Getenv("CI") != "true" {
-			t.Skipf("backend %v unavailable: %v", b, err)
+			t.Skipf("backend %v unavailable: %v", opts.Backend, err)
 		}
-		t.Fatalf("New(%v): %v", b, err)
+		t.Fatalf("New(%+v): %v", opts, err)
 	}
 	t.Cleanup(func() {
 		if err := nw.Close(); err != nil {
@@ -86,6 +86,3 @@ func pipe(t testing.TB, nw *Network) (c1, c2 net.Conn, stop func(), err error) {
 	}
 	return c1, c2, stop, nil
 }
-
-// optionsFor returns the loop options of a test Network on backend b.
-func optionsFor(b ioloop.Backend) ioloop.Options { return ioloop.Options{Backend: b} }
