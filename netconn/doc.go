@@ -67,7 +67,10 @@
 // return net.ErrClosed (wrapped in *net.OpError), closes the descriptor
 // once nothing of the connection is in flight (the kernel must not see a
 // number that may already belong to another file), and returns when it is
-// closed. Listener.Close does the same for a blocked Accept. Network.Close
+// closed. Listener.Close does the same for a blocked Accept. There is no
+// finalizer: a connection that is never closed keeps its descriptor until
+// Network.Close, as a leaked *os.File would without its finalizer.
+// Network.Close
 // closes the loop with everything on it: every blocked call returns
 // net.ErrClosed and every descriptor is closed; later calls fail with
 // net.ErrClosed.
