@@ -95,15 +95,22 @@ func (a *app) serve() error {
 type handler app
 
 // connSession is one connection's state; openIndex is its place in
-// app.open.
+// app.open. The rest serves streamed responses (GET /chunked?delay_ms=),
+// whose chunks a timer writes after OnData has returned.
 type connSession struct {
 	session
 	openIndex int
+
+	app    *app
+	conn   *conn.Conn
+	closed bool // OnClose has run: a timer still pending writes nothing
+	timer  ioloop.Completion
+	out    []byte
 }
 
 func (h *handler) OnOpen(c *conn.Conn) {
 	a := (*app)(h)
-	c.SetContext(&connSession{openIndex: len(a.open)})
+	c.SetContext(&connSession{openIndex: len(a.open), app: a, conn: c})
 	a.open = append(a.open, c)
 }
 
@@ -125,7 +132,38 @@ func (h *handler) OnData(c *conn.Conn) {
 			return
 		}
 	}
-	if closeConn {
+	switch {
+	case closeConn:
+		c.Close()
+	case sess.streaming() && !sess.timer.Pending():
+		// A response goes on from the timer: no more input (and no more
+		// OnData) until it has ended; the requests behind it wait
+		// buffered, or in the socket.
+		c.PauseRead()
+		ioloop.Timeout(a.loop, &sess.timer, sess.stream.delay, sess, (*connSession).onStreamTimer)
+	}
+}
+
+// onStreamTimer writes the next chunk of a streamed response, and at its
+// end lets the connection read again (or closes it, if the response said
+// so). Writes outside OnData are sent at once.
+func (sess *connSession) onStreamTimer(_ *ioloop.Completion, err error) {
+	if err != nil || sess.closed {
+		return // Loop.Close canceled it, or the connection ended
+	}
+	c := sess.conn
+	out, scratch, done, keepAlive := sess.nextStreamChunk(sess.out[:0], sess.app.srv.handlers.scratch)
+	sess.out, sess.app.srv.handlers.scratch = out, scratch
+	if _, err := c.Write(sess.out); err != nil {
+		c.Abort(err)
+		return
+	}
+	switch {
+	case !done:
+		ioloop.Timeout(sess.app.loop, &sess.timer, sess.stream.delay, sess, (*connSession).onStreamTimer)
+	case keepAlive:
+		c.ResumeRead() // OnData runs again for requests already buffered
+	default:
 		c.Close()
 	}
 }
@@ -133,6 +171,7 @@ func (h *handler) OnData(c *conn.Conn) {
 func (h *handler) OnClose(c *conn.Conn, _ error) {
 	a := (*app)(h)
 	sess := c.Context().(*connSession)
+	sess.closed = true
 	last := len(a.open) - 1
 	moved := a.open[last]
 	a.open[sess.openIndex] = moved

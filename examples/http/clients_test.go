@@ -414,3 +414,48 @@ func TestShutdownClosesConnections(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamedChunked: GET /chunked?delay_ms= streams its chunks from the
+// loop's timer, and a request pipelined behind it is answered after it,
+// in order; an HTTP/1.0 client gets the body unchunked, ended by close.
+func TestStreamedChunked(t *testing.T) {
+	forEachBackend(t, clientLimits, func(t *testing.T, addr string) {
+		rc := dialRaw(t, addr)
+		began := time.Now()
+		rc.write("GET /chunked?n=4&delay_ms=25 HTTP/1.1\r\nHost: x\r\n\r\n" + getPlaintext)
+		resp, body := rc.read("GET")
+		elapsed := time.Since(began)
+		if resp.StatusCode != 200 || len(resp.TransferEncoding) != 1 || body != "chunk 1 of 4\nchunk 2 of 4\nchunk 3 of 4\nchunk 4 of 4\n" {
+			t.Fatalf("streamed: %d %v %q", resp.StatusCode, resp.TransferEncoding, body)
+		}
+		if elapsed < 100*time.Millisecond {
+			t.Fatalf("4 chunks 25 ms apart took %v", elapsed)
+		}
+		if _, body = rc.read("GET"); body != "Hello, World!" {
+			t.Fatalf("the request behind the stream: %q", body)
+		}
+		// The same through Go's client.
+		resp2, err := newClient(t).Get("http://" + addr + "/chunked?n=3&delay_ms=10")
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := io.ReadAll(resp2.Body)
+		resp2.Body.Close()
+		if err != nil || string(all) != "chunk 1 of 3\nchunk 2 of 3\nchunk 3 of 3\n" {
+			t.Fatalf("client: %v %q", err, all)
+		}
+		// HTTP/1.0.
+		rc = dialRaw(t, addr)
+		rc.write("GET /chunked?n=2&delay_ms=5 HTTP/1.0\r\n\r\n")
+		resp, body = rc.read("GET")
+		if body != "chunk 1 of 2\nchunk 2 of 2\n" || !resp.Close || len(resp.TransferEncoding) != 0 {
+			t.Fatalf("HTTP/1.0 stream: %q close %v %v", body, resp.Close, resp.TransferEncoding)
+		}
+		// A client that leaves in the middle of a stream.
+		rc = dialRaw(t, addr)
+		rc.write("GET /chunked?n=100&delay_ms=5 HTTP/1.1\r\nHost: x\r\n\r\n")
+		time.Sleep(20 * time.Millisecond)
+		rc.nc.Close()
+		time.Sleep(20 * time.Millisecond)
+	})
+}

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -40,6 +41,7 @@ func run(args []string) int {
 	poolBuffers := fs.Int("pool", 0, "receive through a buffer pool of this many 4 KiB buffers shared by all connections (0: a buffer per connection)")
 	idle := fs.Duration("idle-timeout", 2*time.Minute, "close a connection idle this long (0: never)")
 	readTimeout := fs.Duration("read-timeout", 10*time.Second, "close a connection whose request does not arrive whole within this long (0: never)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file, from start to shutdown")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -77,6 +79,18 @@ func run(args []string) int {
 	}
 	fmt.Printf("listening %s\n", a.ln.Addr())
 	fmt.Fprintf(os.Stderr, "http: serving on %s (backend %s)\n", a.ln.Addr(), a.loop.Backend())
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "http: -cpuprofile:", err)
+			return 1
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	go func() {
 		sig := <-signals
 		fmt.Fprintf(os.Stderr, "http: %v: closing\n", sig)

@@ -32,15 +32,27 @@ type responseWriter struct {
 	// as it is and ends with the connection (rawBody).
 	chunkedBody bool
 	rawBody     bool
-	// wrote counts the responses written (each begin), for tests and
-	// the server's check that every handler answered.
+	// wrote counts the responses written (each begin).
 	wrote int
+
+	// streamRequest, when total > 0, is a handler's request to go on
+	// writing its chunked body after it returns (GET /chunked?delay_ms=):
+	// the server then holds the requests behind it until the stream ends.
+	streamRequest streamRequest
+}
+
+// streamRequest describes a streamed chunked body: total chunks, one
+// every delay.
+type streamRequest struct {
+	total int
+	delay time.Duration
 }
 
 // prepare readies w for the response to req.
 func (w *responseWriter) prepare(req *request) {
 	w.minor, w.keepAlive, w.head = req.minor, req.keepAlive, string(req.method) == "HEAD"
 	w.chunkedBody, w.rawBody = false, false
+	w.streamRequest = streamRequest{}
 }
 
 // begin writes the status line and the headers every response has.
@@ -124,19 +136,29 @@ func (w *responseWriter) chunk(p []byte) {
 	case w.rawBody:
 		w.out = append(w.out, p...)
 	case w.chunkedBody:
-		w.out = strconv.AppendUint(w.out, uint64(len(p)), 16)
-		w.out = append(w.out, "\r\n"...)
-		w.out = append(w.out, p...)
-		w.out = append(w.out, "\r\n"...)
+		w.out = appendChunk(w.out, p)
 	default:
 		panic("http: chunk without startChunked")
 	}
 }
 
+// appendChunk appends p in the chunked coding: size in hex, CRLF, data,
+// CRLF.
+func appendChunk(dst, p []byte) []byte {
+	dst = strconv.AppendUint(dst, uint64(len(p)), 16)
+	dst = append(dst, "\r\n"...)
+	dst = append(dst, p...)
+	return append(dst, "\r\n"...)
+}
+
+// lastChunk ends a chunked body: the chunk of size 0 and an empty trailer
+// section.
+const lastChunk = "0\r\n\r\n"
+
 // endChunked writes the last chunk (size 0) and the empty trailer section.
 func (w *responseWriter) endChunked() {
 	if w.chunkedBody && !w.head {
-		w.out = append(w.out, "0\r\n\r\n"...)
+		w.out = append(w.out, lastChunk...)
 	}
 	w.chunkedBody = false
 }

@@ -1,6 +1,9 @@
 package main
 
-import "strconv"
+import (
+	"strconv"
+	"time"
+)
 
 // route is one path the server answers, the methods it accepts there (a
 // request with another method is a 405 listing them in Allow), and the
@@ -90,10 +93,12 @@ func (h *handlers) json(_ *request, w *responseWriter) {
 	w.fixed("application/json", h.scratch)
 }
 
-// chunked streams a body in chunks: "chunk 1 of N\n" ... with N from the
-// query (?n=N, 1..maxChunks, default 5).
+// chunked answers a chunked body: "chunk 1 of N\n" ... with N from the
+// query (?n=N, 1..maxChunks, default 5). With ?delay_ms=D (1..10000) the
+// chunks are streamed, one every D milliseconds, from the loop's timers
+// (see stream); otherwise they are all written at once.
 func (h *handlers) chunked(req *request, w *responseWriter) {
-	n := 5
+	n, delayMs := 5, 0
 	if v, ok := queryValue(req.query, "n"); ok {
 		parsedN, ok := parseDecimal(v)
 		if !ok || parsedN < 1 || parsedN > maxChunks {
@@ -103,17 +108,40 @@ func (h *handlers) chunked(req *request, w *responseWriter) {
 		}
 		n = parsedN
 	}
+	if v, ok := queryValue(req.query, "delay_ms"); ok {
+		parsed, ok := parseDecimal(v)
+		if !ok || parsed < 1 || parsed > maxDelayMs {
+			w.begin(400)
+			w.fixedString("text/plain; charset=utf-8", "delay_ms must be an integer in 1..10000\n")
+			return
+		}
+		delayMs = parsed
+	}
 	w.begin(200)
 	w.startChunked("text/plain; charset=utf-8")
+	if delayMs > 0 && !w.head {
+		// The rest comes from the timer: the server holds the requests
+		// pipelined behind this one until the stream ends.
+		w.streamRequest = streamRequest{total: n, delay: time.Duration(delayMs) * time.Millisecond}
+		return
+	}
 	for i := 1; i <= n; i++ {
-		b := append(h.scratch[:0], "chunk "...)
-		b = strconv.AppendInt(b, int64(i), 10)
-		b = append(b, " of "...)
-		b = strconv.AppendInt(b, int64(n), 10)
-		h.scratch = append(b, '\n')
+		h.scratch = appendChunkText(h.scratch[:0], i, n)
 		w.chunk(h.scratch)
 	}
 	w.endChunked()
+}
+
+// maxDelayMs bounds GET /chunked?delay_ms=.
+const maxDelayMs = 10000
+
+// appendChunkText appends the text of chunk i of n.
+func appendChunkText(b []byte, i, n int) []byte {
+	b = append(b, "chunk "...)
+	b = strconv.AppendInt(b, int64(i), 10)
+	b = append(b, " of "...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	return append(b, '\n')
 }
 
 // echo answers the request's body, as sent with Content-Length or
@@ -131,7 +159,7 @@ func (h *handlers) echo(req *request, w *responseWriter) {
 const indexBody = `ioloop examples/http
 GET  /plaintext   Hello, World! as text/plain
 GET  /json        {"message":"Hello, World!"} as application/json
-GET  /chunked?n=N a chunked body of N chunks (default 5)
+GET  /chunked?n=N a chunked body of N chunks (default 5); &delay_ms=D streams them D ms apart
 POST /echo        the request body back (Content-Length or chunked)
 `
 

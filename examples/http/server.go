@@ -25,7 +25,19 @@ type session struct {
 	// closing: the connection is closing after a response that said so;
 	// whatever else arrives is discarded.
 	closing bool
+	// stream, when stream.total > 0, is a response still being streamed
+	// (its next chunk is next, counting from 1): process answers nothing
+	// until it has ended; streamKeepAlive says whether the connection
+	// stays open after it, streamRaw whether the body goes without the
+	// chunked coding (HTTP/1.0).
+	stream          streamRequest
+	streamNext      int
+	streamKeepAlive bool
+	streamRaw       bool
 }
+
+// streaming reports whether a response is being streamed.
+func (sess *session) streaming() bool { return sess.stream.total > 0 }
 
 // Default limits: a header section of 8 KiB (what nginx's
 // large_client_header_buffers allows per line, and Go's net/http about
@@ -61,6 +73,9 @@ func (s *server) process(sess *session, in []byte) (consumed int, closeConn bool
 	if sess.closing {
 		return len(in), true
 	}
+	if sess.streaming() {
+		return 0, false // the caller holds input while it streams
+	}
 	s.date.refresh()
 	for consumed < len(in) {
 		n, st := s.parseOne(in[consumed:])
@@ -92,6 +107,13 @@ func (s *server) process(sess *session, in []byte) (consumed int, closeConn bool
 		s.handlers.serve(&s.req, &s.w)
 		consumed += n
 		sess.continued = false
+		if s.w.streamRequest.total > 0 {
+			// The handler goes on from the loop's timer: stop here, and
+			// leave the requests behind this one buffered until it ends.
+			sess.stream, sess.streamNext = s.w.streamRequest, 1
+			sess.streamKeepAlive, sess.streamRaw = s.w.keepAlive, s.w.rawBody
+			return consumed, false
+		}
 		if !s.w.keepAlive {
 			sess.closing = true
 			return len(in), true
@@ -127,4 +149,29 @@ func (s *server) parseOne(in []byte) (int, int) {
 // appendContinue writes the interim response that asks for the body.
 func (s *server) appendContinue() {
 	s.w.out = append(s.w.out, "HTTP/1.1 100 Continue\r\n\r\n"...)
+}
+
+// nextStreamChunk appends the next chunk of the response sess streams to
+// dst, and the end of the body after the last. done reports that the
+// stream has ended; keepAlive then says whether the connection stays
+// open.
+func (sess *session) nextStreamChunk(dst []byte, scratch []byte) (out, scratchOut []byte, done, keepAlive bool) {
+	scratch = appendChunkText(scratch[:0], sess.streamNext, sess.stream.total)
+	if sess.streamRaw {
+		dst = append(dst, scratch...)
+	} else {
+		dst = appendChunk(dst, scratch)
+	}
+	sess.streamNext++
+	if sess.streamNext <= sess.stream.total {
+		return dst, scratch, false, false
+	}
+	if !sess.streamRaw {
+		dst = append(dst, lastChunk...)
+	}
+	sess.stream = streamRequest{}
+	if !sess.streamKeepAlive {
+		sess.closing = true
+	}
+	return dst, scratch, true, sess.streamKeepAlive
 }

@@ -245,3 +245,34 @@ func TestProcessAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per batch of 16 requests", allocs)
 	}
 }
+
+// TestServerStream: a streamed response stops process at its request;
+// nextStreamChunk writes the chunks and the end, and then the requests
+// behind it are answered.
+func TestServerStream(t *testing.T) {
+	s := newTestServer(testLimits)
+	var sess session
+	first := "GET /chunked?n=2&delay_ms=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+	in := []byte(first + getPlaintext)
+	s.w.out = s.w.out[:0]
+	n, closed := s.process(&sess, in)
+	if n != len(first) || closed || !sess.streaming() || strings.Contains(string(s.w.out), "chunk") {
+		t.Fatalf("consumed %d of %d, close %v, streaming %v: %q", n, len(in), closed, sess.streaming(), s.w.out)
+	}
+	if n2, _ := s.process(&sess, in[n:]); n2 != 0 {
+		t.Fatalf("answered %d bytes while streaming", n2)
+	}
+	var out, scratch []byte
+	out, scratch, done, _ := sess.nextStreamChunk(out, scratch)
+	if done || string(out) != "d\r\nchunk 1 of 2\n\r\n" {
+		t.Fatalf("first chunk %q done %v", out, done)
+	}
+	out, _, done, keepAlive := sess.nextStreamChunk(out[:0], scratch)
+	if !done || !keepAlive || string(out) != "d\r\nchunk 2 of 2\n\r\n0\r\n\r\n" || sess.streaming() {
+		t.Fatalf("last chunk %q done %v keepAlive %v", out, done, keepAlive)
+	}
+	s.w.out = s.w.out[:0]
+	if n2, _ := s.process(&sess, in[n:]); n2 != len(getPlaintext) || string(s.w.out) != plaintextResp {
+		t.Fatalf("after the stream: %d %q", n2, s.w.out)
+	}
+}
