@@ -76,7 +76,7 @@ func Listen(loop *ioloop.Loop, network, address string, opts Options, h Handler)
 			return fail(err)
 		}
 		fd, bound, err := loop.ListenTCP(ap, ioloop.ListenOptions{NoDelay: ln.set.noDelay})
-		if err != nil && network == "tcp" && ap.Addr() == netip.IPv6Unspecified() {
+		if (errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EADDRNOTAVAIL)) && network == "tcp" && ap.Addr() == netip.IPv6Unspecified() {
 			// No IPv6 here: every IPv4 address, as Go does.
 			ap = netip.AddrPortFrom(netip.IPv4Unspecified(), ap.Port())
 			fd, bound, err = loop.ListenTCP(ap, ioloop.ListenOptions{NoDelay: ln.set.noDelay})

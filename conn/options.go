@@ -37,6 +37,21 @@ type Options struct {
 	// nothing. Default 4 MiB.
 	MaxQueuedBytes int
 
+	// FullDuplex keeps receiving while the replies an OnData wrote are
+	// being sent. By default (false) a connection with its own buffer
+	// (Pool nil) receives again once the send of what the last OnData
+	// wrote has completed, as a request-response server on net.Conn
+	// does (read, write, read): a client that pipelines requests without
+	// reading the replies is slowed down by TCP instead of growing the
+	// write queue, and on echo-like traffic the next receive more often
+	// finds its data already there (measured in docs/ARCHITECTURE.md,
+	// "Writing a server"). Set it for protocols whose peers may send a
+	// lot without reading what they are sent (a proxy, an upload answered
+	// early with a large body): then a reply that cannot be sent does
+	// not stop input. Writes made outside OnData never hold receiving
+	// back, and with a Pool the receive stays armed whatever this says.
+	FullDuplex bool
+
 	// ReadTimeout bounds how long incomplete input may wait to be
 	// completed: it starts when OnData returns leaving input unconsumed
 	// (a frame has begun) and stops when the handler has consumed all of

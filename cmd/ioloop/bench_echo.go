@@ -20,7 +20,7 @@ const serverExternal = "external"
 func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ioloop bench echo",
 		"ioloop bench echo [-addr 127.0.0.1:9000] [-conns 1000] [-size 64] [-duration 5s] [-warmup 1s] [-backend B] [-entries N] [-json]\n"+
-			"       ioloop bench echo -server ioloop|gonet [-server-backend B] [-server-loops N] [-pin auto|none|S,C] [-syscalls=false] [flags above]", stderr)
+			"       ioloop bench echo -server ioloop|gonet|conn [-server-backend B] [-server-loops N] [-pin auto|none|S,C] [-syscalls=false] [flags above]", stderr)
 	// The default depends on -server, so the flag's own is empty and the
 	// usage text states both.
 	addrText := fs.String("addr", "", "echo server address, IP:port (default 127.0.0.1:9000); with -server, the address the server listens on "+
@@ -31,9 +31,10 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 	warmup := fs.Duration("warmup", time.Second, "how long to run before measuring")
 	connectTimeout := fs.Duration("connect-timeout", 30*time.Second, "how long connecting all connections may take")
 	lf := addLoopFlags(fs, "submission queue size of the load generator's loop (0: library default)")
-	server := newChoiceFlag(serverExternal, serverIOLoop, serverGoNet)
+	server := newChoiceFlag(serverExternal, serverIOLoop, serverGoNet, serverConn)
 	fs.Var(server, "server", "`server` under load: external (already running at -addr), or one this command starts in a child process "+
-		"to measure its CPU time per message: ioloop (the echo command, on -server-backend) or gonet (Go's net package, a goroutine per connection)")
+		"to measure its CPU time per message: ioloop (the echo command, on -server-backend), gonet (Go's net package, a goroutine per connection) "+
+		"or conn (the echo command through the connection layer, package conn, on -server-backend)")
 	var serverBackend backendFlag
 	fs.Var(&serverBackend, "server-backend", "`backend` of the -server ioloop child (-backend is the load generator's): "+backendUsage)
 	serverLoops := fs.Int("server-loops", 1, "event loops of the -server ioloop child (its -loops): more than 1 runs a group of loops, "+
@@ -57,6 +58,10 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 		}
 	case serverGoNet:
 		if code, ok := rejectFlags(fs, "-server gonet", "server-backend", "server-loops"); !ok {
+			return code
+		}
+	case serverConn:
+		if code, ok := rejectFlags(fs, "-server conn", "server-loops"); !ok {
 			return code
 		}
 	}

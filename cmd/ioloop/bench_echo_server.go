@@ -58,7 +58,7 @@ type serverChild struct {
 func startServerChild(c serverChild, countSyscalls bool, log io.Writer) (*serverProcess, error) {
 	server := c.server
 	args := []string{"echo", "-server", server, "-addr", c.listen.String()}
-	if server == serverIOLoop {
+	if server == serverIOLoop || server == serverConn {
 		args = append(args, "-backend", c.backend.String())
 		if c.loops > 1 || c.pinLoops {
 			args = append(args, "-loops", strconv.Itoa(c.loops))

@@ -99,10 +99,11 @@ const (
 
 func runEcho(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ioloop echo",
-		"ioloop echo [-addr 127.0.0.1:9000] [-server ioloop|gonet] [-loops N [-pin]] [-udp [-depth N]] [-pool N] [-backend B] [-entries N] [-bufsize N] [-stats D]", stderr)
+		"ioloop echo [-addr 127.0.0.1:9000] [-server ioloop|gonet|conn] [-loops N [-pin]] [-udp [-depth N]] [-pool N] [-backend B] [-entries N] [-bufsize N] [-stats D]", stderr)
 	addrText := fs.String("addr", "127.0.0.1:9000", "address to listen on, IP:port (port 0: any free port)")
-	server := newChoiceFlag(serverIOLoop, serverGoNet)
-	fs.Var(server, "server", "`server` to run: ioloop (the event loop) or gonet (Go's net package, a goroutine per connection: the baseline)")
+	server := newChoiceFlag(serverIOLoop, serverGoNet, serverConn)
+	fs.Var(server, "server", "`server` to run: ioloop (the event loop) or gonet (Go's net package, a goroutine per connection: the baseline), "+
+		"or conn (the event loop through the connection layer, package conn; one loop)")
 	lf := addLoopFlags(fs, "submission queue size (0: library default)")
 	bufSize := fs.Int("bufsize", 4096, "receive buffer per connection (with -udp: per receive in flight; longer datagrams are echoed truncated), in bytes")
 	udp := fs.Bool("udp", false, "echo UDP datagrams on -addr instead of TCP connections (ioloop server, one loop; see echo_udp.go)")
@@ -122,6 +123,11 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	}
 	if server.value == serverGoNet {
 		if code, ok := rejectFlags(fs, "-server gonet", "backend", "entries", "loops", "pin", "stats"); !ok {
+			return code
+		}
+	}
+	if server.value == serverConn {
+		if code, ok := rejectFlags(fs, "-server conn", "loops", "pin", "udp"); !ok {
 			return code
 		}
 	}
@@ -182,6 +188,13 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		}
 		// The runtime's netpoller (epoll, kqueue) is the Go server's backend.
 		srv, bound, backend = gs, gs.addr, "netpoll"
+	case server.value == serverConn:
+		cs, connAddr, err := startConnEcho(addr, lf.options(), *poolBuffers, *bufSize, stderr)
+		if err != nil {
+			return fail(stderr, fs.Name(), err)
+		}
+		startLoopStats(cs.loop, *statsEvery, stdout)
+		srv, bound, backend = cs, connAddr, cs.loop.Backend().String()
 	case *loops > 1 || *pin:
 		// -loops 1 -pin also goes through the group: pinning is the group's.
 		gs, groupAddr, err := serve.StartEchoGroup(addr, *loops, lf.options(), *pin, *bufSize, stderr)
@@ -218,7 +231,7 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	// the backend (and checks the loops); scripts wait for its "listening
 	// on" prefix.
 	loopsField := ""
-	if server.value == serverIOLoop {
+	if server.value == serverIOLoop || server.value == serverConn {
 		loopsField = fmt.Sprintf(" loops=%d", *loops)
 	}
 	switch {
