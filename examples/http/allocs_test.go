@@ -81,6 +81,61 @@ func TestPlaintextAllocs(t *testing.T) {
 	}
 }
 
+// TestOneSendPerRead: the responses to requests that arrive in one read
+// leave in one send (the loop's own count of Send and SendMsg operations
+// against its completed receives), not one per response.
+func TestOneSendPerRead(t *testing.T) {
+	for _, b := range testBackends(t) {
+		t.Run(b.String(), func(t *testing.T) {
+			a, err := start(config{addr: "127.0.0.1:0", backend: b, lim: clientLimits})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.loop.Close()
+			fd := dialNonblocking(t, a.ln.AddrPort())
+			defer unix.Close(fd)
+			const get = "GET /plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n"
+			const pipelined, rounds = 16, 100
+			req := []byte(strings.Repeat(get, pipelined))
+			buf := make([]byte, 64<<10)
+			sends := func() uint64 {
+				st := a.loop.Stats()
+				return st.Op("Send").Submitted + st.Op("SendMsg").Submitted
+			}
+			recvs := func() uint64 {
+				st := a.loop.Stats()
+				return st.Op("Recv").Completed
+			}
+			var sends0, recvs0 uint64
+			for round := range rounds + 1 {
+				if round == 1 {
+					sends0, recvs0 = sends(), recvs() // the first round accepted the connection
+				}
+				if n, err := unix.Write(fd, req); n != len(req) || err != nil {
+					t.Fatalf("write: %d, %v", n, err)
+				}
+				got := 0
+				for deadline := time.Now().Add(5 * time.Second); bytes.Count(buf[:got], []byte("Hello, World!")) < pipelined; {
+					if err := a.loop.Tick(); err != nil {
+						t.Fatal(err)
+					}
+					if n, _ := unix.Read(fd, buf[got:]); n > 0 {
+						got += n
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("round %d: %d bytes of responses after 5 s", round, got)
+					}
+				}
+			}
+			s, r := sends()-sends0, recvs()-recvs0
+			t.Logf("%d rounds of %d pipelined requests: %d sends, %d receives", rounds, pipelined, s, r)
+			if s > r || s > 2*rounds {
+				t.Fatalf("%d sends for %d receives of %d rounds of %d requests", s, r, rounds, pipelined)
+			}
+		})
+	}
+}
+
 func dialNonblocking(t *testing.T, addr netip.AddrPort) int {
 	t.Helper()
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
