@@ -85,3 +85,41 @@ func FuzzServerSplit(f *testing.F) {
 func stripContinue(out string) string {
 	return strings.ReplaceAll(out, "HTTP/1.1 100 Continue\r\n\r\n", "")
 }
+
+// nextLineBytewise is nextLine as a plain loop over the bytes: the
+// reference the vectorized one is checked against.
+func nextLineBytewise(buf []byte, pos, limit int) (line []byte, next int, status int) {
+	end := min(len(buf), limit)
+	for i := pos; i < end; i++ {
+		switch buf[i] {
+		case '\n':
+			if i > pos && buf[i-1] == '\r' {
+				return buf[pos : i-1], i + 1, parsed
+			}
+			return buf[pos:i], i + 1, parsed
+		case '\r':
+			if i+1 < len(buf) && buf[i+1] != '\n' {
+				return nil, 0, 400
+			}
+		}
+	}
+	if len(buf) >= limit {
+		return nil, 0, 431
+	}
+	return nil, 0, needMore
+}
+
+// FuzzNextLine checks nextLine against nextLineBytewise.
+func FuzzNextLine(f *testing.F) {
+	for _, s := range []string{"a\r\nb", "a\rb\n", "abc", "ab\r", "\r\n", "\n", "x\r\r\n", "abcdef\r"} {
+		f.Add([]byte(s), uint8(0), uint8(4))
+	}
+	f.Fuzz(func(t *testing.T, buf []byte, pos, limit uint8) {
+		p := min(int(pos), len(buf))
+		l1, n1, s1 := nextLine(buf, p, int(limit))
+		l2, n2, s2 := nextLineBytewise(buf, p, int(limit))
+		if string(l1) != string(l2) || n1 != n2 || s1 != s2 {
+			t.Fatalf("nextLine(%q, %d, %d) = %q, %d, %d; bytewise: %q, %d, %d", buf, p, limit, l1, n1, s1, l2, n2, s2)
+		}
+	})
+}
