@@ -193,6 +193,9 @@ func (ln *Listener) serve(fd int) {
 	c := newConn(ln.loop, ln.h, ln.set, ln.network)
 	c.fd = fd
 	if ln.network != "unix" {
+		// Learn the peer's address now, for the errors that may end the
+		// connection: once the peer has reset it, getpeername fails.
+		c.RemoteAddr()
 		if err := applySocketOptions(ln.loop, fd, ln.set, false); err != nil {
 			c.state = stateOpen
 			c.teardown(c.opError("accept", syscallError("setsockopt", err)))

@@ -139,11 +139,16 @@ type KeepAlive struct {
 
 // Defaults of the Options fields whose zero value means "default".
 const (
+	// DefaultReadBufferBytes is Options.ReadBufferBytes's default.
 	DefaultReadBufferBytes = 4096
-	DefaultMaxInputBytes   = 1 << 20
-	DefaultMaxQueuedBytes  = 4 << 20
-	DefaultDrainTimeout    = 5 * time.Second
-	DefaultDrainBytes      = 64 << 10
+	// DefaultMaxInputBytes is Options.MaxInputBytes's default.
+	DefaultMaxInputBytes = 1 << 20
+	// DefaultMaxQueuedBytes is Options.MaxQueuedBytes's default.
+	DefaultMaxQueuedBytes = 4 << 20
+	// DefaultDrainTimeout is Options.DrainTimeout's default.
+	DefaultDrainTimeout = 5 * time.Second
+	// DefaultDrainBytes is Options.DrainBytes's default.
+	DefaultDrainBytes = 64 << 10
 )
 
 // settings are Options resolved, shared by the connections of a Listener.
