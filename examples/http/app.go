@@ -31,9 +31,6 @@ type app struct {
 	// open lists the connections; each session holds its index, so that
 	// removing one is a swap with the last.
 	open []*conn.Conn
-	// closed is closed once the loop has stopped serving: the listener and
-	// every connection closed, the loop too.
-	closed chan struct{}
 }
 
 // start listens on cfg.addr with a loop of its own. Call serve on the
@@ -43,7 +40,7 @@ func start(cfg config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{loop: loop, srv: newServer(cfg.lim), closed: make(chan struct{})}
+	a := &app{loop: loop, srv: newServer(cfg.lim)}
 	opts := conn.Options{
 		// Room for the largest request, chunked framing included: the
 		// server answers 413 or 431 before the layer's own limit would
@@ -75,7 +72,6 @@ const shutdownTimeout = 3 * time.Second
 // serve runs the loop until Stop, then closes the listener and every
 // connection gracefully (within shutdownTimeout) and closes the loop.
 func (a *app) serve() error {
-	defer close(a.closed)
 	err := a.loop.RunFor(math.MaxInt64)
 	a.ln.Close()
 	for i := len(a.open) - 1; i >= 0; i-- {
