@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ioloop/ioloop"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,61 +24,71 @@ func TestPlaintextAllocs(t *testing.T) {
 		t.Skip("the race detector allocates")
 	}
 	for _, b := range testBackends(t) {
-		t.Run(b.String(), func(t *testing.T) {
-			a, err := start(config{addr: "127.0.0.1:0", backend: b, lim: clientLimits, idleTimeout: time.Minute, readTimeout: 10 * time.Second})
-			if err != nil {
+		for _, pool := range []int{0, 8} {
+			name := b.String()
+			if pool > 0 {
+				name += "-pool"
+			}
+			t.Run(name, func(t *testing.T) { testPlaintextAllocs(t, b, pool) })
+		}
+	}
+}
+
+// testPlaintextAllocs is TestPlaintextAllocs on backend b, receiving
+// through a pool of poolBuffers buffers (0: a buffer per connection).
+func testPlaintextAllocs(t *testing.T, b ioloop.Backend, poolBuffers int) {
+	a, err := start(config{addr: "127.0.0.1:0", backend: b, lim: clientLimits, idleTimeout: time.Minute, readTimeout: 10 * time.Second, poolBuffers: poolBuffers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.loop.Close()
+	fd := dialNonblocking(t, a.ln.AddrPort())
+	defer unix.Close(fd)
+	buf := make([]byte, 64<<10)
+	// readUntil runs the loop and reads until want bytes arrived, or
+	// (want 0) until a response has ended: its length.
+	readUntil := func(want int) int {
+		got := 0
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			if err := a.loop.Tick(); err != nil {
 				t.Fatal(err)
 			}
-			defer a.loop.Close()
-			fd := dialNonblocking(t, a.ln.AddrPort())
-			defer unix.Close(fd)
-			buf := make([]byte, 64<<10)
-			// readUntil runs the loop and reads until want bytes arrived, or
-			// (want 0) until a response has ended: its length.
-			readUntil := func(want int) int {
-				got := 0
-				for deadline := time.Now().Add(5 * time.Second); ; {
-					if err := a.loop.Tick(); err != nil {
-						t.Fatal(err)
-					}
-					n, err := unix.Read(fd, buf[got:])
-					if n > 0 {
-						got += n
-					}
-					if err != nil && err != unix.EAGAIN {
-						t.Fatalf("read: %v", err)
-					}
-					if want > 0 && got >= want || want == 0 && bytes.HasSuffix(buf[:got], []byte("Hello, World!")) {
-						return got
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("%d bytes of responses after 5 s, want %d", got, want)
-					}
-				}
+			n, err := unix.Read(fd, buf[got:])
+			if n > 0 {
+				got += n
 			}
-			const get = "GET /plaintext HTTP/1.1\r\nHost: localhost\r\nUser-Agent: test\r\n\r\n"
-			unix.Write(fd, []byte(get))
-			respLen := readUntil(0) // every response has this length: the Date's is fixed
-			for _, pipelined := range []int{1, 16} {
-				req := []byte(strings.Repeat(get, pipelined))
-				round := func() {
-					if n, err := unix.Write(fd, req); n != len(req) || err != nil {
-						t.Fatalf("write: %d, %v", n, err)
-					}
-					if got := readUntil(pipelined * respLen); got != pipelined*respLen {
-						t.Fatalf("%d bytes, want %d", got, pipelined*respLen)
-					}
-				}
-				for range 200 {
-					round() // warm up: buffers grow, the Date is formatted
-				}
-				allocs := testing.AllocsPerRun(2000, round)
-				t.Logf("%s, %d pipelined: %.3f allocations per round, %.4f per request", b, pipelined, allocs, allocs/float64(pipelined))
-				if allocs != 0 {
-					t.Fatalf("%.3f allocations per round of %d requests", allocs, pipelined)
-				}
+			if err != nil && err != unix.EAGAIN {
+				t.Fatalf("read: %v", err)
 			}
-		})
+			if want > 0 && got >= want || want == 0 && bytes.HasSuffix(buf[:got], []byte("Hello, World!")) {
+				return got
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d bytes of responses after 5 s, want %d", got, want)
+			}
+		}
+	}
+	const get = "GET /plaintext HTTP/1.1\r\nHost: localhost\r\nUser-Agent: test\r\n\r\n"
+	unix.Write(fd, []byte(get))
+	respLen := readUntil(0) // every response has this length: the Date's is fixed
+	for _, pipelined := range []int{1, 16} {
+		req := []byte(strings.Repeat(get, pipelined))
+		round := func() {
+			if n, err := unix.Write(fd, req); n != len(req) || err != nil {
+				t.Fatalf("write: %d, %v", n, err)
+			}
+			if got := readUntil(pipelined * respLen); got != pipelined*respLen {
+				t.Fatalf("%d bytes, want %d", got, pipelined*respLen)
+			}
+		}
+		for range 200 {
+			round() // warm up: buffers grow, the Date is formatted
+		}
+		allocs := testing.AllocsPerRun(2000, round)
+		t.Logf("%s (pool %d), %d pipelined: %.3f allocations per round, %.4f per request", b, poolBuffers, pipelined, allocs, allocs/float64(pipelined))
+		if allocs != 0 {
+			t.Fatalf("%.3f allocations per round of %d requests", allocs, pipelined)
+		}
 	}
 }
 

@@ -33,32 +33,45 @@ func testBackends(t *testing.T) []ioloop.Backend {
 	return backends
 }
 
-// forEachBackend runs fn against a server on each backend, on a loop of
-// its own goroutine, stopped (gracefully, as on SIGTERM) when the test
-// ends.
+// forEachBackend runs fn against a server on each backend, receiving
+// into a buffer per connection and (the "-pool" subtests) through a
+// shared pool of 8 buffers, on a loop of its own goroutine, stopped
+// (gracefully, as on SIGTERM) when the test ends.
 func forEachBackend(t *testing.T, lim limits, fn func(t *testing.T, addr string)) {
 	for _, b := range testBackends(t) {
-		t.Run(b.String(), func(t *testing.T) {
-			a, err := start(config{addr: "127.0.0.1:0", backend: b, lim: lim, idleTimeout: time.Minute, readTimeout: 10 * time.Second})
-			if err != nil {
-				t.Fatal(err)
+		for _, pool := range []int{0, 8} {
+			name := b.String()
+			if pool > 0 {
+				name += "-pool"
 			}
-			served := make(chan error, 1)
-			go func() { served <- a.serve() }()
-			t.Cleanup(func() {
-				a.loop.Stop()
-				select {
-				case err := <-served:
-					if err != nil {
-						t.Errorf("serve: %v", err)
-					}
-				case <-time.After(10 * time.Second):
-					t.Errorf("the server did not stop within 10 s")
-				}
+			t.Run(name, func(t *testing.T) {
+				runServer(t, config{addr: "127.0.0.1:0", backend: b, lim: lim, poolBuffers: pool}, fn)
 			})
-			fn(t, a.ln.Addr())
-		})
+		}
 	}
+}
+
+// runServer runs fn against a server of cfg, as forEachBackend does.
+func runServer(t *testing.T, cfg config, fn func(t *testing.T, addr string)) {
+	cfg.idleTimeout, cfg.readTimeout = time.Minute, 10*time.Second
+	a, err := start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- a.serve() }()
+	t.Cleanup(func() {
+		a.loop.Stop()
+		select {
+		case err := <-served:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("the server did not stop within 10 s")
+		}
+	})
+	fn(t, a.ln.Addr())
 }
 
 var clientLimits = limits{headerBytes: defaultHeaderBytes, bodyBytes: 1 << 20}
