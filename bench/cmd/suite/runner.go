@@ -207,6 +207,8 @@ func (r *runner) plan(workload string, rep int) {
 				})
 			}
 		}
+	case "http":
+		r.planHTTP(rep)
 	case "timers":
 		for _, burst := range []bool{false, true} {
 			n, span, args := c.timers, c.timerSpan, []string(nil)

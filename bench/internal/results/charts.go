@@ -190,6 +190,10 @@ func (d *Doc) Charts(dir, format string, workloads []string) ([]string, error) {
 		"server loops (one per thread and SO_REUSEPORT listener)", "µs of server CPU per message", cats, ss); err != nil {
 		return written, err
 	}
+	workload = "http"
+	if err := d.chartsHTTP(draw); err != nil {
+		return written, err
+	}
 	return written, nil
 }
 

@@ -27,6 +27,7 @@ type Doc struct {
 	Timers   []Timer    `json:"timers"`
 	Scaling  []Scaling  `json:"scaling"`
 	UDP      []UDP      `json:"udp,omitempty"`
+	HTTP     []HTTP     `json:"http,omitempty"`
 	Notes    []string   `json:"notes"`
 	Failures []string   `json:"failures"`
 	// Partial lists the runs of some workloads (-only) merged into this
@@ -217,6 +218,8 @@ func (d *Doc) Merge(base *Doc) *Doc {
 			out.Scaling = d.Scaling
 		case "udp":
 			out.UDP = d.UDP
+		case "http":
+			out.HTTP = d.HTTP
 		}
 	}
 	// Drop earlier partial runs whose workloads this one measured again.

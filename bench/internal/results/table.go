@@ -174,6 +174,7 @@ func (d *Doc) Print(w io.Writer) {
 			num("client util", 2, func(r Scaling) float64 { return r.ClientCPUUtil }),
 		})
 	d.printUDP(w)
+	d.printHTTP(w)
 	notes := d.Notes
 	for _, reps := range group(d.Echo, func(r Echo) string { return r.SyscallsNote }) {
 		if note := reps[0].SyscallsNote; note != "" {
