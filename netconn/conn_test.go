@@ -358,7 +358,7 @@ func TestNetworkCloseEndsEverything(t *testing.T) {
 	for _, b := range testBackends() {
 		t.Run(b.String(), func(t *testing.T) {
 			before := openFDs(t)
-			nw, err := New(ioloop.Options{Backend: b})
+			nw, err := New(Options{Loop: ioloop.Options{Backend: b}})
 			if err != nil {
 				if os.Getenv("CI") == "true" {
 					t.Fatalf("New(%v): %v", b, err)

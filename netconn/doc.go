@@ -2,7 +2,7 @@
 // net.Conn and net.Listener, for code that needs those interfaces:
 // crypto/tls, net/http, gRPC, anything written against package net.
 //
-//	nw, err := netconn.New(ioloop.Options{}) // a loop on a goroutine of its own
+//	nw, err := netconn.New(netconn.Options{}) // a loop on a goroutine of its own
 //	ln, err := nw.Listen("tcp", "127.0.0.1:8080")
 //	http.Serve(ln, handler)                  // net/http, unchanged
 //	conn, err := nw.DialContext(ctx, "tcp", "127.0.0.1:9000")
