@@ -60,7 +60,7 @@ type Options struct {
 	// UnlockedThread runs the loop on an ordinary goroutine instead of one
 	// locked to its OS thread. It is there for comparison: measured with
 	// net/http (docs/BENCHMARKS.md, "net.Conn adapter"), the locked thread
-	// costs less CPU per request and serves more requests per second.
+	// was never clearly worse, and much better when the CPU was contended.
 	UnlockedThread bool
 }
 
