@@ -101,8 +101,9 @@
 // The package passes golang.org/x/net/nettest.TestConn, the net.Conn
 // conformance suite, on io_uring and epoll, with the race detector, both
 // with two netconn ends and with a net.TCPConn at the other end; net/http
-// serves through it to the Go client and to curl, plain and over TLS
-// (HTTP/2). x/net is a test-only dependency: the package's non-test code
+// serves through it to the Go client (HTTP/1.1, and HTTP/2 over TLS) and
+// to curl, plain and over TLS. x/net is a test-only dependency: the
+// package's non-test code
 // imports only the standard library, golang.org/x/sys and ioloop.
 //
 // Each blocking call crosses goroutines twice (the caller posts and parks
