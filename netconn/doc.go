@@ -103,8 +103,8 @@
 // with two netconn ends and with a net.TCPConn at the other end; net/http
 // serves through it to the Go client (HTTP/1.1, and HTTP/2 over TLS) and
 // to curl, plain and over TLS. x/net is a test-only dependency: the
-// package's non-test code
-// imports only the standard library, golang.org/x/sys and ioloop.
+// package's non-test code imports only the standard library,
+// golang.org/x/sys and ioloop.
 //
 // Each blocking call crosses goroutines twice (the caller posts and parks
 // on a channel, the loop's callback wakes it), where the net package's
