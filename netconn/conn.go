@@ -275,9 +275,17 @@ func (d *direction) cancel() {
 
 // onCanceled is the cancel's callback. Whatever it reports (nil,
 // ErrNotFound when the operation finished first), the operation's own
-// callback delivers the result.
+// callback delivers the result. While it was in flight, cancel() declined
+// to cancel again, and the Cancel may have aimed at an earlier operation
+// of the direction (a Dial's Connect, say) than the one in flight now: so
+// the reasons to cancel are checked again.
 func (d *direction) onCanceled(_ *ioloop.Completion, _ error) {
 	d.canceling = false
+	if d.c.closing {
+		d.cancel()
+	} else {
+		d.syncTimer()
+	}
 	d.c.maybeCloseFD()
 }
 
@@ -290,8 +298,15 @@ func (d *direction) stopTimer() {
 	ioloop.Cancel(d.c.nw.loop, &d.cancelTimer, &d.timer, d, (*direction).onTimerStopped)
 }
 
+// onTimerStopped is the timer cancel's callback. As in onCanceled, a timer
+// armed again while it was in flight may need stopping too.
 func (d *direction) onTimerStopped(_ *ioloop.Completion, _ error) {
 	d.timerCanceling = false
+	if d.c.closing {
+		d.stopTimer()
+	} else {
+		d.syncTimer()
+	}
 	d.c.maybeCloseFD()
 }
 

@@ -358,7 +358,7 @@ func TestNetworkCloseEndsEverything(t *testing.T) {
 	for _, b := range testBackends() {
 		t.Run(b.String(), func(t *testing.T) {
 			before := openFDs(t)
-			nw, err := New(ioloop.Options{Backend: b})
+			nw, err := New(Options{Loop: ioloop.Options{Backend: b}})
 			if err != nil {
 				if os.Getenv("CI") == "true" {
 					t.Fatalf("New(%v): %v", b, err)
@@ -469,4 +469,39 @@ func openFDs(t *testing.T) int {
 		t.Skip("no /proc/self/fd")
 	}
 	return len(entries)
+}
+
+// TestPeerResetIsECONNRESET resets the connection from the peer's side
+// (SO_LINGER 0, then close): a blocked Read fails with a *net.OpError
+// matching syscall.ECONNRESET.
+func TestPeerResetIsECONNRESET(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, nw *Network) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		c, err := nw.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		peer, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := readAsync(c, make([]byte, 16))
+		time.Sleep(20 * time.Millisecond)
+		peer.(*net.TCPConn).SetLinger(0)
+		peer.Close()
+		select {
+		case r := <-ch:
+			var oe *net.OpError
+			if !errors.Is(r.err, syscall.ECONNRESET) || !errors.As(r.err, &oe) || oe.Op != "read" {
+				t.Fatalf("Read after the peer's reset: %v (%T), want a *net.OpError matching ECONNRESET", r.err, r.err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Read still blocked 10 s after the peer reset the connection")
+		}
+	})
 }

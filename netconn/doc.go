@@ -2,7 +2,7 @@
 // net.Conn and net.Listener, for code that needs those interfaces:
 // crypto/tls, net/http, gRPC, anything written against package net.
 //
-//	nw, err := netconn.New(ioloop.Options{}) // a loop on a goroutine of its own
+//	nw, err := netconn.New(netconn.Options{}) // a loop on a goroutine of its own
 //	ln, err := nw.Listen("tcp", "127.0.0.1:8080")
 //	http.Serve(ln, handler)                  // net/http, unchanged
 //	conn, err := nw.DialContext(ctx, "tcp", "127.0.0.1:9000")
@@ -29,17 +29,18 @@
 // for closing its descriptor. A Read or Write allocates nothing in steady
 // state, with or without deadlines (TestReadWriteAllocateNothing).
 //
-// After a run of the loop that woke callers, the loop's goroutine yields
-// (runtime.Gosched) before it waits in the kernel again. Otherwise, with
-// GOMAXPROCS=1, the callers it just made runnable would wait for the
-// runtime's monitor to take the processor back from the thread blocked in
-// io_uring_enter or epoll_wait (20 µs to 10 ms): in one short wrk run
-// (bench.sh, 2026-12-03) the server then reached 0.36× net/http's
-// requests/s, against 0.69× with the yield, at a fraction of one CPU
-// busy. For the same reason the loop's goroutine is not
-// locked to its thread unless ioloop.Options.LockedThread asks for it:
-// with a locked thread every hand-over between the loop and a caller is a
-// switch between OS threads.
+// The loop's goroutine is locked to its OS thread (on io_uring that also
+// gives the ring IORING_SETUP_SINGLE_ISSUER and DEFER_TASKRUN), and after
+// a run of the loop that woke callers it yields (runtime.Gosched) before
+// it waits in the kernel again, so that the callers run, and post their
+// next requests, first. Both were measured with net/http under wrk
+// (docs/BENCHMARKS.md, "net.Conn adapter"): without the yield, with
+// GOMAXPROCS=1 the woken callers waited for the runtime's monitor to take
+// the processor back from the thread blocked in io_uring_enter or
+// epoll_wait, and the server sat mostly idle. On a contended machine the
+// locked thread cost 0.92-0.93x net/http's CPU per request where an
+// ordinary goroutine (Options.UnlockedThread) cost 1.19-1.31x; on a
+// quieter one the two were alike.
 //
 // # Deadlines
 //
@@ -100,14 +101,18 @@
 // The package passes golang.org/x/net/nettest.TestConn, the net.Conn
 // conformance suite, on io_uring and epoll, with the race detector, both
 // with two netconn ends and with a net.TCPConn at the other end; net/http
-// serves through it to the Go client and to curl, plain and over TLS
-// (HTTP/2). x/net is a test-only dependency: the package's non-test code
-// imports only the standard library, golang.org/x/sys and ioloop.
+// serves through it to the Go client (HTTP/1.1, and HTTP/2 over TLS) and
+// to curl, plain and over TLS. x/net is a test-only dependency: the
+// package's non-test code imports only the standard library,
+// golang.org/x/sys and ioloop.
 //
-// The adapter is for interoperability, not for speed: each blocking call
-// crosses goroutines twice, where the net package's poller parks the
-// caller inside the runtime. Measured with wrk against the same net/http
-// handler on net.Listen, see "net.Conn adapter" in docs/BENCHMARKS.md
-// (examples/nethttp/bench.sh). Servers that need the loop's speed use it
-// directly, or the connection layer built on it.
+// Each blocking call crosses goroutines twice (the caller posts and parks
+// on a channel, the loop's callback wakes it), where the net package's
+// poller tries the system call on the caller's goroutine and parks only
+// when it would block; the loop in exchange batches the system calls of
+// all connections into few io_uring_enter calls. For the cost measured
+// with wrk against the same net/http handler on net.Listen, see "net.Conn
+// adapter" in docs/BENCHMARKS.md (examples/nethttp/bench.sh). Servers that
+// want all of the loop's speed use it directly, or the connection layer
+// (package github.com/ioloop/ioloop/conn).
 package netconn

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/ioloop/ioloop"
 	"github.com/ioloop/ioloop/netconn"
 )
 
@@ -18,7 +17,7 @@ import (
 // with a connection dialed through the same Network: both ends are
 // net.Conn values whose I/O runs on one ioloop.Loop.
 func Example() {
-	nw, err := netconn.New(ioloop.Options{})
+	nw, err := netconn.New(netconn.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -53,7 +52,7 @@ func Example() {
 // ExampleConn_SetReadDeadline shows a Read that times out: the error is a
 // net.Error whose Timeout method reports true, as with the net package.
 func ExampleConn_SetReadDeadline() {
-	nw, err := netconn.New(ioloop.Options{})
+	nw, err := netconn.New(netconn.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}

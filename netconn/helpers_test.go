@@ -25,7 +25,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, nw *Network)) {
 	t.Helper()
 	for _, b := range testBackends() {
 		t.Run(b.String(), func(t *testing.T) {
-			fn(t, newTestNetwork(t, ioloop.Options{Backend: b}))
+			fn(t, newTestNetwork(t, Options{Loop: ioloop.Options{Backend: b}}))
 		})
 	}
 }
@@ -33,12 +33,12 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, nw *Network)) {
 // newTestNetwork starts a Network with opts, closed at the test's end. A
 // backend the machine refuses (io_uring disabled) skips the test, except
 // under CI=true, where it fails.
-func newTestNetwork(t testing.TB, opts ioloop.Options) *Network {
+func newTestNetwork(t testing.TB, opts Options) *Network {
 	t.Helper()
 	nw, err := New(opts)
 	if err != nil {
 		if os.Getenv("CI") != "true" {
-			t.Skipf("backend %v unavailable: %v", opts.Backend, err)
+			t.Skipf("backend %v unavailable: %v", opts.Loop.Backend, err)
 		}
 		t.Fatalf("New(%+v): %v", opts, err)
 	}

@@ -51,25 +51,37 @@ type Network struct {
 	woke bool
 }
 
-// New starts a Network: it creates a loop with opts on a goroutine of its
-// own and runs it until Close. opts.InboxEntries 0 means
-// DefaultInboxEntries. With opts.LockedThread the goroutine is locked to
-// its OS thread for the loop's whole life (on io_uring that enables
-// IORING_SETUP_SINGLE_ISSUER and DEFER_TASKRUN), but see the package
-// documentation: every hand-over between the loop and a caller is then a
-// switch between threads. It fails with the loop's *ioloop.SetupError
-// when the backend cannot be set up.
-func New(opts ioloop.Options) (*Network, error) {
-	if opts.InboxEntries == 0 {
-		opts.InboxEntries = DefaultInboxEntries
+// Options configures a Network.
+type Options struct {
+	// Loop configures the Network's loop: its backend, queue sizes, timer
+	// slack. Loop.InboxEntries 0 means DefaultInboxEntries. Loop.LockedThread
+	// is set unless UnlockedThread is.
+	Loop ioloop.Options
+	// UnlockedThread runs the loop on an ordinary goroutine instead of one
+	// locked to its OS thread. It is there for comparison: measured with
+	// net/http (docs/BENCHMARKS.md, "net.Conn adapter"), the locked thread
+	// was never clearly worse, and much better when the CPU was contended.
+	UnlockedThread bool
+}
+
+// New starts a Network: it creates a loop with opts.Loop on a goroutine of
+// its own, locked to its OS thread for the loop's whole life (on io_uring
+// that enables IORING_SETUP_SINGLE_ISSUER and DEFER_TASKRUN), and runs it
+// until Close. It fails with the loop's *ioloop.SetupError when the
+// backend cannot be set up.
+func New(opts Options) (*Network, error) {
+	loopOpts := opts.Loop
+	if loopOpts.InboxEntries == 0 {
+		loopOpts.InboxEntries = DefaultInboxEntries
 	}
+	loopOpts.LockedThread = !opts.UnlockedThread
 	nw := &Network{
 		done:      make(chan struct{}),
 		conns:     make(map[*Conn]struct{}),
 		listeners: make(map[*Listener]struct{}),
 	}
 	ready := make(chan error)
-	go nw.run(opts, ready)
+	go nw.run(loopOpts, ready)
 	if err := <-ready; err != nil {
 		return nil, err
 	}
@@ -203,11 +215,11 @@ var (
 )
 
 // Default returns the Network that the package-level functions use,
-// starting it on the first call with ioloop.Options{} (the backend
+// starting it on the first call with Options{} (the backend
 // ioloop.BackendAuto selects, which the IOLOOP_BACKEND environment
 // variable can override).
 func Default() (*Network, error) {
-	defaultOnce.Do(func() { defaultNetwork, defaultErr = New(ioloop.Options{}) })
+	defaultOnce.Do(func() { defaultNetwork, defaultErr = New(Options{}) })
 	return defaultNetwork, defaultErr
 }
 

@@ -72,13 +72,13 @@ func TestManyConnections(t *testing.T) {
 	})
 }
 
-// TestLockedThread runs the conformance suite on a Network whose loop
-// owns its OS thread (on io_uring: SINGLE_ISSUER and DEFER_TASKRUN, which
-// the kernel enforces: every submission must come from that thread).
-func TestLockedThread(t *testing.T) {
+// TestUnlockedThread runs the conformance suite on a Network whose loop
+// runs on an ordinary goroutine (the others lock theirs to their thread:
+// on io_uring SINGLE_ISSUER and DEFER_TASKRUN, which the kernel enforces).
+func TestUnlockedThread(t *testing.T) {
 	for _, b := range testBackends() {
 		t.Run(b.String(), func(t *testing.T) {
-			nw := newTestNetwork(t, ioloop.Options{Backend: b, LockedThread: true})
+			nw := newTestNetwork(t, Options{Loop: ioloop.Options{Backend: b}, UnlockedThread: true})
 			nettest.TestConn(t, func() (net.Conn, net.Conn, func(), error) { return pipe(t, nw) })
 		})
 	}

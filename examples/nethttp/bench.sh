@@ -8,6 +8,7 @@
 #
 #   examples/nethttp/bench.sh                      # 3 rounds, 10 s each, 100 connections
 #   ROUNDS=5 DURATION=15s ROUTE=/json examples/nethttp/bench.sh
+#   SERVERS="netconn-io_uring netconn-unlocked-io_uring net" examples/nethttp/bench.sh
 #
 # Needs wrk (apt-get install -y wrk) and taskset (util-linux).
 set -euo pipefail
@@ -38,6 +39,7 @@ run_one() { # server round
 	local server=$1 round=$2 args
 	case $server in
 	net) args=(-server net) ;;
+	netconn-unlocked-*) args=(-server netconn -unlocked-thread -backend "${server#netconn-unlocked-}") ;;
 	netconn-*) args=(-server netconn -backend "${server#netconn-}") ;;
 	esac
 	taskset -c "$SERVER_CPU" "$bin" -addr "127.0.0.1:$PORT" "${args[@]}" 2>/dev/null &

@@ -9,7 +9,8 @@
 //
 // It serves until killed. -server net serves the same handler through
 // net.Listen instead, the baseline bench.sh measures against; -backend
-// picks the loop's backend (auto, io_uring, epoll, kqueue).
+// picks the loop's backend (auto, io_uring, epoll, kqueue) and
+// -unlocked-thread runs the loop on an ordinary goroutine (for comparison).
 package main
 
 import (
@@ -32,6 +33,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on, IP:port")
 	server := flag.String("server", "netconn", "netconn: through an ioloop.Loop; net: through net.Listen (the baseline)")
 	backend := flag.String("backend", "auto", "the loop's backend: auto, io_uring, epoll or kqueue")
+	unlockedThread := flag.Bool("unlocked-thread", false, "run the loop on an ordinary goroutine, not one locked to its OS thread (netconn.Options.UnlockedThread; for comparison)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until SIGINT or SIGTERM")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -42,7 +44,7 @@ func main() {
 		defer stop()
 	}
 
-	ln, err := listen(*server, *backend, *addr)
+	ln, err := listen(*server, *backend, *unlockedThread, *addr)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -71,7 +73,7 @@ func profile(path string) (stop func(), err error) {
 }
 
 // listen opens the listener the -server flag names.
-func listen(server, backend, addr string) (net.Listener, error) {
+func listen(server, backend string, unlockedThread bool, addr string) (net.Listener, error) {
 	switch server {
 	case "net":
 		return net.Listen("tcp", addr)
@@ -80,7 +82,7 @@ func listen(server, backend, addr string) (net.Listener, error) {
 		if err != nil {
 			return nil, err
 		}
-		nw, err := netconn.New(ioloop.Options{Backend: b})
+		nw, err := netconn.New(netconn.Options{Loop: ioloop.Options{Backend: b}, UnlockedThread: unlockedThread})
 		if err != nil {
 			return nil, err
 		}

@@ -14,7 +14,7 @@ import (
 func TestRoutes(t *testing.T) {
 	for _, server := range []string{"netconn", "net"} {
 		t.Run(server, func(t *testing.T) {
-			ln, err := listen(server, "auto", "127.0.0.1:0")
+			ln, err := listen(server, "auto", false, "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -36,7 +36,7 @@ func TestRoutes(t *testing.T) {
 					t.Fatalf("GET %s = %d %q %q, %v", route.path, resp.StatusCode, resp.Header.Get("Content-Type"), body, err)
 				}
 			}
-			if _, err := listen("bogus", "auto", "127.0.0.1:0"); err == nil {
+			if _, err := listen("bogus", "auto", false, "127.0.0.1:0"); err == nil {
 				t.Fatal("an unknown -server was accepted")
 			}
 		})
