@@ -689,6 +689,7 @@ func (b *readinessBackend) attemptPooled(c *Completion) (res int32, done bool) {
 	for shots := 0; shots < maxShotsPerReadiness; {
 		var n int
 		var errno syscall.Errno
+		drained := false
 		id := uint16(0)
 		if c.op == opAcceptMultishot {
 			n, errno = sysAccept(fd)
@@ -707,7 +708,15 @@ func (b *readinessBackend) attemptPooled(c *Completion) (res int32, done bool) {
 				c.pointDatagramReceive(buf)
 				n, errno = sysRecvMessage(fd, c.rare)
 			} else {
-				n, errno = sysRecv(fd, buf[:min(len(buf), maxIOLen)])
+				want := min(len(buf), maxIOLen)
+				n, errno = sysRecv(fd, buf[:want])
+				// A short read took all the socket had: the next recv
+				// would fail with EAGAIN, so this shot is the readiness
+				// event's last (fdState.recvWaitFirst's reasoning). The
+				// interest is level-triggered, so data or an end of
+				// stream that is already queued is reported again at
+				// once when it is re-armed.
+				drained = errno == 0 && n > 0 && n < want
 			}
 			switch {
 			case errno != 0 || n == 0 && !datagram: // nothing, or a stream's end
@@ -741,6 +750,9 @@ func (b *readinessBackend) attemptPooled(c *Completion) (res int32, done bool) {
 		}
 		b.loop.deliverShot(c, int32(n), bufID)
 		shots++
+		if drained {
+			return 0, false
+		}
 	}
 	return 0, false
 }

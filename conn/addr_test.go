@@ -139,3 +139,43 @@ func TestAddressForms(t *testing.T) {
 		}
 	})
 }
+
+// ReusePort: two listeners, on two loops, share one address.
+func TestReusePort(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		if e.sim() {
+			t.Skip("the simulator has no SO_REUSEPORT")
+		}
+		e2 := newEnv(t, e.backend)
+		defer e2.close()
+		server1, server2 := &lineEcho{}, &lineEcho{}
+		ln1, err := conn.Listen(e.loop, "tcp", "127.0.0.1:0", conn.Options{ReusePort: true, Backlog: 64}, server1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Listen(e2.loop, "tcp", ln1.Addr(), conn.Options{}, server2); err == nil {
+			t.Fatal("a second listener without ReusePort succeeded")
+		}
+		ln2, err := conn.Listen(e2.loop, "tcp", ln1.Addr(), conn.Options{ReusePort: true}, server2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ln2.Addr() != ln1.Addr() {
+			t.Errorf("addresses %s and %s", ln1.Addr(), ln2.Addr())
+		}
+		// A dial reaches one of them; drive both loops.
+		client := &recorder{}
+		client.onOpen = func(c *conn.Conn) { c.WriteString("x\n") }
+		if _, err := conn.Dial(e.loop, "tcp", ln1.Addr(), conn.Options{}, client); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for len(client.got) < 2 && time.Now().Before(deadline) {
+			e.loop.RunFor(time.Millisecond)
+			e2.loop.RunFor(time.Millisecond)
+		}
+		if string(client.got) != "x\n" || server1.opened+server2.opened != 1 {
+			t.Errorf("got %q; servers opened %d and %d", client.got, server1.opened, server2.opened)
+		}
+	})
+}

@@ -139,6 +139,9 @@ func TestPeerReset(t *testing.T) {
 		if !errors.Is(reason, syscall.ECONNRESET) || !errors.As(reason, &oe) || oe.Op != "read" {
 			t.Errorf("reason %v, want read: ECONNRESET in an *OpError", reason)
 		}
+		if oe != nil && oe.Addr == "" {
+			t.Errorf("reason %v names no address", reason)
+		}
 		t.Logf("reason: %v", reason)
 		ln.Close()
 		e.runUntil("listener closed", 5*time.Second, func() bool { return ln.FD() < 0 })

@@ -63,6 +63,11 @@ const (
 	segmentBytes     = 8 << 10
 	maxSendSegments  = 64
 	maxSpareSegments = 2
+	// firstSegmentBytes is the size of the segment a connection's first
+	// Write allocates: small, because a connection keeps its last segment
+	// for ever (so that steady-state writing allocates nothing), and most
+	// replies are small. Writes that do not fit add full segments.
+	firstSegmentBytes = 1 << 10
 )
 
 // neverNs is the deadline of a timer armed only so that Loop.Close finds
@@ -335,6 +340,9 @@ func (c *Conn) newSegment() []byte {
 		c.spare = c.spare[:k-1]
 		return s[:0]
 	}
+	if c.out == nil {
+		return make([]byte, 0, firstSegmentBytes)
+	}
 	return make([]byte, 0, segmentBytes)
 }
 
@@ -370,7 +378,7 @@ func (c *Conn) sent(n int) {
 			c.out[0] = s[:0]
 			return
 		}
-		if len(c.spare) < maxSpareSegments {
+		if len(c.spare) < maxSpareSegments && cap(s) == segmentBytes {
 			c.spare = append(c.spare, s[:0])
 		}
 		c.out[0] = nil

@@ -245,6 +245,7 @@ func (c *Conn) onConnect(_ *ioloop.Completion, err error) {
 				return
 			}
 		}
+		c.addr = d.lastAddr // the address connected to, for later errors
 		c.dial, c.dialDL = nil, 0
 		c.open()
 	case errors.Is(err, ioloop.ErrCanceled):

@@ -22,9 +22,10 @@ type env struct {
 	closed  bool
 }
 
-// backends are the backends conn's tests run on: io_uring and epoll where
-// the machine has them, and always the simulator.
-var backends = []ioloop.Backend{ioloop.BackendIOUring, ioloop.BackendEpoll, ioloop.BackendSimulator}
+// backends are the backends conn's tests run on: io_uring and epoll (on
+// Linux) or kqueue (on the BSDs and macOS) where the machine has them, and
+// always the simulator.
+var backends = []ioloop.Backend{ioloop.BackendIOUring, ioloop.BackendEpoll, ioloop.BackendKqueue, ioloop.BackendSimulator}
 
 // forEachBackend runs fn once per backend, each in its own subtest with
 // a fresh loop, which it closes at the end unless fn did.
@@ -48,8 +49,8 @@ func newEnv(t *testing.T, b ioloop.Backend) *env {
 		e.loop = e.node.Loop()
 		return e
 	}
-	if runtime.GOOS != "linux" && b != ioloop.BackendKqueue {
-		t.Skipf("%v needs Linux", b)
+	if (runtime.GOOS == "linux") == (b == ioloop.BackendKqueue) {
+		t.Skipf("%v is not a backend of %s", b, runtime.GOOS)
 	}
 	loop, err := ioloop.New(ioloop.Options{Backend: b})
 	if err != nil {
@@ -108,7 +109,7 @@ func (e *env) runFor(d time.Duration) {
 }
 
 // openFDs counts open descriptors: the process's on the kernel backends
-// (from /proc/self/fd), the node's on the simulator.
+// (from /proc/self/fd, or /dev/fd), the node's on the simulator.
 func (e *env) openFDs() int {
 	if e.sim() {
 		return e.node.OpenFDs()
@@ -119,6 +120,9 @@ func (e *env) openFDs() int {
 func countProcessFDs(t *testing.T) int {
 	t.Helper()
 	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		entries, err = os.ReadDir("/dev/fd") // macOS and the BSDs
+	}
 	if err != nil {
 		t.Skipf("cannot count descriptors: %v", err)
 	}

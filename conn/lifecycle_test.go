@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ioloop/ioloop"
 	"github.com/ioloop/ioloop/conn"
 	"github.com/ioloop/ioloop/sim"
 )
@@ -145,4 +146,33 @@ func TestSimulatorDeterministic(t *testing.T) {
 	if h1 == h3 {
 		t.Error("different seeds, same trace")
 	}
+}
+
+// Writes from a posted function (the way other goroutines reach a Conn)
+// are sent at once, without an OnData to flush them.
+func TestWriteFromPost(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		if e.sim() {
+			t.Skip("the simulator's programs run on the world's goroutine")
+		}
+		server := &recorder{}
+		ln := e.listen(conn.Options{}, server)
+		client := &recorder{}
+		dialPair(t, e, ln, server, conn.Options{}, client)
+		srv := server.conns[0]
+		done := make(chan error, 1)
+		go func() {
+			done <- ioloop.Post(e.loop, srv, func(c *conn.Conn) {
+				c.WriteString("pushed ")
+				c.WriteString("by a goroutine\n")
+			})
+		}()
+		e.runUntil("push", 5*time.Second, func() bool { return len(client.got) == len("pushed by a goroutine\n") })
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if string(client.got) != "pushed by a goroutine\n" {
+			t.Errorf("got %q", client.got)
+		}
+	})
 }

@@ -65,7 +65,7 @@ func Listen(loop *ioloop.Loop, network, address string, opts Options, h Handler)
 		if address == "" {
 			return fail(errEmptyPath)
 		}
-		fd, err := listenUnix(address)
+		fd, err := listenUnix(address, opts.Backlog)
 		if err != nil {
 			return fail(syscallError("bind", err))
 		}
@@ -75,11 +75,12 @@ func Listen(loop *ioloop.Loop, network, address string, opts Options, h Handler)
 		if err != nil {
 			return fail(err)
 		}
-		fd, bound, err := loop.ListenTCP(ap, ioloop.ListenOptions{NoDelay: ln.set.noDelay})
+		lopts := ioloop.ListenOptions{NoDelay: ln.set.noDelay, Backlog: opts.Backlog, ReusePort: opts.ReusePort}
+		fd, bound, err := loop.ListenTCP(ap, lopts)
 		if (errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EADDRNOTAVAIL)) && network == "tcp" && ap.Addr() == netip.IPv6Unspecified() {
 			// No IPv6 here: every IPv4 address, as Go does.
 			ap = netip.AddrPortFrom(netip.IPv4Unspecified(), ap.Port())
-			fd, bound, err = loop.ListenTCP(ap, ioloop.ListenOptions{NoDelay: ln.set.noDelay})
+			fd, bound, err = loop.ListenTCP(ap, lopts)
 		}
 		if err != nil {
 			return fail(syscallError("bind", err))
@@ -193,6 +194,9 @@ func (ln *Listener) serve(fd int) {
 	c := newConn(ln.loop, ln.h, ln.set, ln.network)
 	c.fd = fd
 	if ln.network != "unix" {
+		// Learn the peer's address now, for the errors that may end the
+		// connection: once the peer has reset it, getpeername fails.
+		c.RemoteAddr()
 		if err := applySocketOptions(ln.loop, fd, ln.set, false); err != nil {
 			c.state = stateOpen
 			c.teardown(c.opError("accept", syscallError("setsockopt", err)))

@@ -108,6 +108,17 @@ type Options struct {
 	// (RST) and discard unsent data.
 	Linger time.Duration
 
+	// Backlog is a Listener's listen(2) backlog; 0 means the system's
+	// maximum (SOMAXCONN).
+	Backlog int
+
+	// ReusePort lets several Listeners (one per loop of an ioloop.Group,
+	// say) listen on the same TCP address, the kernel spreading the
+	// connections across them: SO_REUSEPORT (SO_REUSEPORT_LB on
+	// FreeBSD), as ioloop.ListenOptions.ReusePort. Ignored by Dial and on
+	// the simulator.
+	ReusePort bool
+
 	// Resolver resolves the host names Dial is given. On the kernel
 	// backends it runs on a goroutine of its own, so it may block, and
 	// its answer is handed back to the loop with ioloop.Post; nil uses

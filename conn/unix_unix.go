@@ -9,7 +9,7 @@ import (
 	"github.com/ioloop/ioloop"
 )
 
-func listenUnix(path string) (int, error) { return ioloop.ListenUnix(path, 0) }
+func listenUnix(path string, backlog int) (int, error) { return ioloop.ListenUnix(path, backlog) }
 
 func unixSocket() (int, error) { return ioloop.UnixSocket() }
 

@@ -20,7 +20,7 @@ const serverExternal = "external"
 func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ioloop bench echo",
 		"ioloop bench echo [-addr 127.0.0.1:9000] [-conns 1000] [-size 64] [-duration 5s] [-warmup 1s] [-backend B] [-entries N] [-json]\n"+
-			"       ioloop bench echo -server ioloop|gonet|conn [-server-backend B] [-server-loops N] [-pin auto|none|S,C] [-syscalls=false] [flags above]", stderr)
+			"       ioloop bench echo -server ioloop|gonet|conn [-server-backend B] [-server-loops N] [-server-pool N] [-pin auto|none|S,C] [-syscalls=false] [flags above]", stderr)
 	// The default depends on -server, so the flag's own is empty and the
 	// usage text states both.
 	addrText := fs.String("addr", "", "echo server address, IP:port (default 127.0.0.1:9000); with -server, the address the server listens on "+
@@ -39,6 +39,8 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&serverBackend, "server-backend", "`backend` of the -server ioloop child (-backend is the load generator's): "+backendUsage)
 	serverLoops := fs.Int("server-loops", 1, "event loops of the -server ioloop child (its -loops): more than 1 runs a group of loops, "+
 		"one per thread and SO_REUSEPORT listener")
+	serverPool := fs.Int("server-pool", defaultPoolBuffers, "the -server ioloop child's -pool: buffers of its BufferPool (per loop), "+
+		"served by AcceptMultishot and RecvMultishot; 0 runs the plain variant, a buffer per connection and Recv then Send")
 	pinText := fs.String("pin", "auto", "with -server, the CPUs of the server and of this load generator: auto (the first two this process may use), none, "+
 		"or SERVER,CLIENT such as 0,1. With -server-loops N > 1, auto pins loop i to the i-th CPU and the load generator to CPU N+1 "+
 		"when there is one, else leaves the load generator unpinned, sharing the loops' CPUs; S,C does not apply")
@@ -53,11 +55,11 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 	}
 	switch server.value {
 	case serverExternal:
-		if code, ok := rejectFlags(fs, "an external server (see -server)", "server-backend", "server-loops", "pin", "syscalls"); !ok {
+		if code, ok := rejectFlags(fs, "an external server (see -server)", "server-backend", "server-loops", "server-pool", "pin", "syscalls"); !ok {
 			return code
 		}
 	case serverGoNet:
-		if code, ok := rejectFlags(fs, "-server gonet", "server-backend", "server-loops"); !ok {
+		if code, ok := rejectFlags(fs, "-server gonet", "server-backend", "server-loops", "server-pool"); !ok {
 			return code
 		}
 	case serverConn:
@@ -67,6 +69,12 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 	}
 	if *serverLoops < 1 || *serverLoops > maxEchoLoops {
 		return usageError(fs, "-server-loops must be in 1..%d, got %d", maxEchoLoops, *serverLoops)
+	}
+	if *serverPool < 0 || *serverPool > maxPoolBuffers {
+		return usageError(fs, "-server-pool must be in 0..%d, got %d", maxPoolBuffers, *serverPool)
+	}
+	if server.value == serverGoNet {
+		*serverPool = 0
 	}
 	switch {
 	case *addrText != "":
@@ -115,7 +123,7 @@ func runBenchEcho(args []string, stdout, stderr io.Writer) int {
 		}
 		srv, err = startServerChild(serverChild{
 			server: server.value, backend: serverBackend, listen: addr,
-			loops: *serverLoops, pinLoops: loopCPUs != nil, cpu: pin.server,
+			loops: *serverLoops, pinLoops: loopCPUs != nil, pool: *serverPool, cpu: pin.server,
 		}, *countSyscalls, stderr)
 		if err != nil {
 			return fail(stderr, fs.Name(), err)
@@ -179,7 +187,7 @@ func (res echoResult) report(srv *serverProcess, pin pinning, loopCPUs []int, st
 	} else {
 		serverCPU := srv.meter.CPU.Total()
 		serverUtil := res.Interval.Utilization(serverCPU)
-		r = newReport("echo_server").str("server", srv.server).str("server_backend", srv.backend).str("client_backend", res.backend)
+		r = newReport("echo_server").str("server", srv.server).str("server_backend", srv.backend).int("server_pool", int64(srv.pool)).str("client_backend", res.backend)
 		res.addRate(r)
 		r.float("cpu_us_per_msg", proc.MicrosPer(serverCPU, res.Messages), 3).float("server_cpu_util", serverUtil, 2)
 		if srv.meter.Syscalls >= 0 && res.SyscallWindowMessages > 0 {

@@ -25,6 +25,7 @@ type serverProcess struct {
 	stopped bool
 	log     io.Writer // where notes go: the client's stderr
 	loops   int       // the ioloop server's event loops
+	pool    int       // the ioloop server's -pool: buffers per loop, 0 for the plain variant
 
 	// countSyscalls asks for the second window, in which perf counts the
 	// server's system calls.
@@ -36,7 +37,7 @@ type serverProcess struct {
 // listen, pinned to cpu (none if negative), and waits until it listens.
 // countSyscalls asks for the system calls to be counted.
 func startServerProcess(server string, backend backendFlag, listen netip.AddrPort, cpu int, countSyscalls bool, log io.Writer) (*serverProcess, error) {
-	return startServerChild(serverChild{server: server, backend: backend, listen: listen, loops: 1, cpu: cpu}, countSyscalls, log)
+	return startServerChild(serverChild{server: server, backend: backend, listen: listen, loops: 1, pool: defaultPoolBuffers, cpu: cpu}, countSyscalls, log)
 }
 
 // serverChild says how to start the echo server's child process.
@@ -50,7 +51,10 @@ type serverChild struct {
 	// pinLoops passes -pin: the server pins loop i to the i-th CPU it may
 	// use. The process as a whole is then not pinned (cpu is -1).
 	pinLoops bool
-	cpu      int // the CPU the whole process is bound to; -1: none
+	// pool is the ioloop server's -pool: its BufferPool's buffers (per
+	// loop), or 0 for the plain Recv/Send variant.
+	pool int
+	cpu  int // the CPU the whole process is bound to; -1: none
 }
 
 // startServerChild starts the server described by c and waits until it
@@ -66,6 +70,7 @@ func startServerChild(c serverChild, countSyscalls bool, log io.Writer) (*server
 		if c.pinLoops {
 			args = append(args, "-pin")
 		}
+		args = append(args, "-pool", strconv.Itoa(c.pool))
 	}
 	child, err := newChildServer("echo server", args...)
 	if err != nil {
@@ -73,7 +78,7 @@ func startServerChild(c serverChild, countSyscalls bool, log io.Writer) (*server
 	}
 	p := &serverProcess{
 		childServer: child, server: server, log: log,
-		countSyscalls: countSyscalls, loops: max(c.loops, 1),
+		countSyscalls: countSyscalls, loops: max(c.loops, 1), pool: c.pool,
 	}
 	if err := p.launch(c.cpu); err != nil {
 		return nil, fmt.Errorf("starting the %s echo server: %w", server, err)

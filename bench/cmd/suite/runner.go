@@ -209,6 +209,8 @@ func (r *runner) plan(workload string, rep int) {
 		}
 	case "kv":
 		r.planKV(rep)
+	case "http":
+		r.planHTTP(rep)
 	case "timers":
 		for _, burst := range []bool{false, true} {
 			n, span, args := c.timers, c.timerSpan, []string(nil)
@@ -274,7 +276,7 @@ func (r *runner) udpRun(impl string, clients, rep int) (string, error) {
 	}
 	res := results.UDP{Contender: impl, Clients: clients, InFlight: c.udpInFlight, Size: c.udpSize, Rep: rep}
 	serverArgs := []string{"-udp"}
-	if impl == "ioloop-io_uring" || impl == "ioloop-epoll" {
+	if udp.HasDepth(impl) {
 		res.Depth = c.udpDepth
 		serverArgs = append(serverArgs, "-depth", strconv.Itoa(c.udpDepth))
 	}

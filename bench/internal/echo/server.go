@@ -16,36 +16,54 @@ import (
 const BufSize = 4096
 
 // Servers lists the contenders of the echo workloads, in table order.
-// The -pool contenders are `ioloop echo -pool`: connections share a
-// BufferPool, each served by one RecvMultishot (serveIOLoopPooled).
-var Servers = []string{"ioloop-io_uring", "ioloop-epoll", "ioloop-io_uring-pool", "ioloop-epoll-pool", "gonet", "gnet", "go-uring"}
+// The ioloop contenders run `ioloop echo`'s servers: ioloop-io_uring and
+// ioloop-epoll its default, connections sharing a BufferPool, accepted by
+// one AcceptMultishot and each served by one RecvMultishot
+// (serveIOLoopPooled); the -recv contenders its plain variant (`ioloop
+// echo -pool 0`), a buffer per connection and Recv then Send
+// (serveIOLoop), so that the chart shows what the pool buys.
+var Servers = []string{"ioloop-io_uring", "ioloop-epoll", "ioloop-io_uring-recv", "ioloop-epoll-recv", "gonet", "gnet", "go-uring"}
 
-// PoolBuffers is the pool of the -pool contenders: buffers of BufSize
-// bytes, shared by all connections. A buffer is held only from an
-// arrival until its echo is sent, so this covers far more connections
-// than it has buffers; a receive that finds none waits for one.
+// PoolBuffers is the pool of the pooled contenders: buffers of BufSize
+// bytes, shared by all connections of a loop. A buffer is held only from
+// an arrival until its echo is sent, so this covers far more connections
+// than it has buffers; a receive that finds none waits for one. Fewer
+// buffers also mean fewer pages touched: the ring hands them out in turn
+// (see docs/BENCHMARKS.md, "Buffer pools and multishot receive").
 const PoolBuffers = 64
+
+// ioloopServer is what an ioloop contender's name says: its backend, and
+// whether it is the pooled (default) or the plain variant.
+type ioloopServer struct {
+	uring, pooled bool
+}
+
+var ioloopServers = map[string]ioloopServer{
+	"ioloop-io_uring":      {uring: true, pooled: true},
+	"ioloop-epoll":         {uring: false, pooled: true},
+	"ioloop-io_uring-recv": {uring: true, pooled: false},
+	"ioloop-epoll-recv":    {uring: false, pooled: false},
+}
 
 // Serve runs the echo server impl on a free port of 127.0.0.1. loops > 0
 // runs the ioloop server as an ioloop.Group of that many loops (see
 // serveIOLoopGroup), each pinned to a CPU of the process's own when pin is
 // set; other servers reject it.
 func Serve(impl string, loops int, pin bool) error {
-	if loops > 0 {
-		if impl != "ioloop-io_uring" && impl != "ioloop-epoll" {
-			return fmt.Errorf("echo server %q has no loops to set (only ioloop-io_uring and ioloop-epoll)", impl)
+	if s, ok := ioloopServers[impl]; ok {
+		switch {
+		case loops > 0:
+			return serveIOLoopGroup(s, loops, pin)
+		case s.pooled:
+			return serveIOLoopPooled(s.uring)
+		default:
+			return serveIOLoop(s.uring)
 		}
-		return serveIOLoopGroup(impl == "ioloop-io_uring", loops, pin)
+	}
+	if loops > 0 {
+		return fmt.Errorf("echo server %q has no loops to set (only the ioloop servers)", impl)
 	}
 	switch impl {
-	case "ioloop-io_uring":
-		return serveIOLoop(true)
-	case "ioloop-epoll":
-		return serveIOLoop(false)
-	case "ioloop-io_uring-pool":
-		return serveIOLoopPooled(true)
-	case "ioloop-epoll-pool":
-		return serveIOLoopPooled(false)
 	case "gonet":
 		return serveGoNet()
 	case "gnet":

@@ -11,11 +11,12 @@ import (
 	"github.com/ioloop/ioloop/internal/benchkit/serve"
 )
 
-// The ioloop contenders run the echo server of `ioloop echo` (package
-// serve): one Completion per connection, which carries Recv, then Send of
-// what arrived, then Recv again.
+// The ioloop contenders run the echo servers of `ioloop echo` (package
+// serve): its default, serve.PooledEcho, and its plain variant,
+// serve.Echo, with one Completion per connection, which carries Recv,
+// then Send of what arrived, then Recv again.
 
-// backendOf is the backend of contender ioloop-io_uring or ioloop-epoll.
+// backendOf is the backend of an ioloop contender.
 func backendOf(uring bool) ioloop.Backend {
 	if uring {
 		return ioloop.BackendIOUring
@@ -23,7 +24,8 @@ func backendOf(uring bool) ioloop.Backend {
 	return ioloop.BackendEpoll
 }
 
-// serveIOLoop is the server on one loop, on this goroutine. It serves
+// serveIOLoop is the plain server (`ioloop echo -pool 0`) on one loop, on
+// this goroutine. It serves
 // until killed, or until accepting fails.
 func serveIOLoop(uring bool) error {
 	loop, lfd, addr, err := listenIOLoop(uring)
@@ -35,7 +37,7 @@ func serveIOLoop(uring bool) error {
 }
 
 // serveIOLoopPooled is the server of `ioloop echo -pool PoolBuffers` on
-// one loop, on this goroutine: serve.PooledEcho.
+// one loop, on this goroutine: serve.PooledEcho, the default.
 func serveIOLoopPooled(uring bool) error {
 	loop, lfd, addr, err := listenIOLoop(uring)
 	if err != nil {
@@ -81,8 +83,12 @@ func runIOLoop(loop *ioloop.Loop, s interface {
 // listener, so the kernel spreads connections over the loops and they
 // share nothing while serving. It serves until killed, or until a loop
 // fails.
-func serveIOLoopGroup(uring bool, n int, pin bool) error {
-	g, addr, err := serve.StartEchoGroup(loopback, n, ioloop.Options{Backend: backendOf(uring)}, pin, BufSize, os.Stderr)
+func serveIOLoopGroup(s ioloopServer, n int, pin bool) error {
+	poolBuffers := 0
+	if s.pooled {
+		poolBuffers = PoolBuffers // a pool per loop
+	}
+	g, addr, err := serve.StartEchoGroup(loopback, n, ioloop.Options{Backend: backendOf(s.uring)}, pin, poolBuffers, BufSize, os.Stderr)
 	if err != nil {
 		return err
 	}

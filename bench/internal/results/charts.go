@@ -194,6 +194,10 @@ func (d *Doc) Charts(dir, format string, workloads []string) ([]string, error) {
 	if err := d.kvCharts(draw); err != nil {
 		return written, err
 	}
+	workload = "http"
+	if err := d.chartsHTTP(draw); err != nil {
+		return written, err
+	}
 	return written, nil
 }
 

@@ -28,6 +28,7 @@ type Doc struct {
 	Scaling  []Scaling  `json:"scaling"`
 	UDP      []UDP      `json:"udp,omitempty"`
 	KV       []KV       `json:"kv,omitempty"`
+	HTTP     []HTTP     `json:"http,omitempty"`
 	Notes    []string   `json:"notes"`
 	Failures []string   `json:"failures"`
 	// Partial lists the runs of some workloads (-only) merged into this
@@ -220,6 +221,8 @@ func (d *Doc) Merge(base *Doc) *Doc {
 			out.UDP = d.UDP
 		case "kv":
 			out.KV = d.KV
+		case "http":
+			out.HTTP = d.HTTP
 		}
 	}
 	// Drop earlier partial runs whose workloads this one measured again.

@@ -175,6 +175,7 @@ func (d *Doc) Print(w io.Writer) {
 		})
 	d.printUDP(w)
 	d.printKV(w)
+	d.printHTTP(w)
 	notes := d.Notes
 	for _, reps := range group(d.Echo, func(r Echo) string { return r.SyscallsNote }) {
 		if note := reps[0].SyscallsNote; note != "" {

@@ -17,12 +17,20 @@ import (
 	"net/netip"
 )
 
-// Contenders lists the UDP echo servers, in table order. The -multishot
-// contenders are `ioloop echo -udp -pool MultishotBuffers`: one
-// RecvFromMultishot into a BufferPool instead of depth RecvFroms.
-var Contenders = []string{"ioloop-io_uring", "ioloop-epoll", "ioloop-io_uring-multishot", "ioloop-epoll-multishot", "gonet", "gnet"}
+// Contenders lists the UDP echo servers, in table order. The ioloop
+// contenders run `ioloop echo -udp`'s servers: ioloop-io_uring and
+// ioloop-epoll its default, one RecvFromMultishot into a BufferPool of
+// MultishotBuffers; the -recvfrom contenders its plain variant (`-depth
+// N`), depth RecvFroms in flight, each with its own buffer.
+var Contenders = []string{"ioloop-io_uring", "ioloop-epoll", "ioloop-io_uring-recvfrom", "ioloop-epoll-recvfrom", "gonet", "gnet"}
 
-// MultishotBuffers is the pool of the -multishot contenders: twice the
+// HasDepth reports whether contender impl is a plain ioloop server, whose
+// receives in flight (depth) the suite sets.
+func HasDepth(impl string) bool {
+	return impl == "ioloop-io_uring-recvfrom" || impl == "ioloop-epoll-recvfrom"
+}
+
+// MultishotBuffers is the pool of the multishot contenders: twice the
 // most datagrams the workload has in flight (64 clients × 4), so that a
 // datagram rarely waits for a buffer.
 const MultishotBuffers = 512
@@ -44,21 +52,21 @@ const DefaultDepth = 64
 // is the ioloop servers' receives in flight (the others have one
 // receiving goroutine or event loop, and reject any other than 0).
 func Serve(impl string, depth int) error {
-	if depth != 0 && impl != "ioloop-io_uring" && impl != "ioloop-epoll" {
-		return fmt.Errorf("udp server %q has no receive depth to set (only ioloop-io_uring and ioloop-epoll)", impl)
+	if depth != 0 && !HasDepth(impl) {
+		return fmt.Errorf("udp server %q has no receive depth to set (only ioloop-io_uring-recvfrom and ioloop-epoll-recvfrom)", impl)
 	}
-	if depth == 0 && (impl == "ioloop-io_uring" || impl == "ioloop-epoll") {
+	if depth == 0 && HasDepth(impl) {
 		depth = DefaultDepth
 	}
 	switch impl {
 	case "ioloop-io_uring":
-		return serveIOLoop(true, depth)
-	case "ioloop-epoll":
-		return serveIOLoop(false, depth)
-	case "ioloop-io_uring-multishot":
 		return serveIOLoop(true, 0)
-	case "ioloop-epoll-multishot":
+	case "ioloop-epoll":
 		return serveIOLoop(false, 0)
+	case "ioloop-io_uring-recvfrom":
+		return serveIOLoop(true, depth)
+	case "ioloop-epoll-recvfrom":
+		return serveIOLoop(false, depth)
 	case "gonet":
 		return serveGoNet()
 	case "gnet":

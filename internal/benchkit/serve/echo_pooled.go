@@ -32,6 +32,9 @@ type PooledEcho struct {
 	messages    int64
 	bytes       int64
 	fatal       error
+	// onFatal, if set, is called on the loop's goroutine when fatal is
+	// set, as Echo.onFatal.
+	onFatal func()
 }
 
 type pooledConn struct {
@@ -87,6 +90,9 @@ func (s *PooledEcho) onAccept(c *ioloop.Completion, fd int, err error) {
 	default:
 		if s.fatal == nil {
 			s.fatal = fmt.Errorf("accept: %w", err)
+			if s.onFatal != nil {
+				s.onFatal()
+			}
 		}
 	}
 }

@@ -32,15 +32,24 @@ type EchoGroup struct {
 	done      bool          // Shutdown has shut the group down
 }
 
-// echoShard is one loop's Echo and the mailbox through which other
-// goroutines read its counters.
+// echoShard is one loop's server (Echo, or PooledEcho when the group
+// has a pool per loop) and the mailbox through which other goroutines
+// read its counters.
 type echoShard struct {
-	srv  *Echo
+	srv  shardServer
+	loop *ioloop.Loop
 	snap EchoStats
 	// copied receives one value per snapshot, after snap is written: the
 	// channel operation is what orders the loop's write before the
 	// reader's read.
 	copied chan struct{}
+}
+
+// shardServer is what a group needs of one loop's echo server.
+type shardServer interface {
+	Start()
+	Fatal() error
+	Stats() EchoStats
 }
 
 // snapshot runs on the shard's loop goroutine (posted by
@@ -52,9 +61,12 @@ func (sh *echoShard) snapshot() {
 
 // StartEchoGroup listens on addr with n SO_REUSEPORT sockets and starts n
 // loops serving them, loop i pinned to the i-th allowed CPU when pin is
-// set, each receiving into bufSize bytes per connection. When a loop's
-// BackendAuto fell back from io_uring, a '#' line on notes says so.
-func StartEchoGroup(addr netip.AddrPort, n int, opts ioloop.Options, pin bool, bufSize int, notes io.Writer) (*EchoGroup, netip.AddrPort, error) {
+// set. With poolBuffers 0 each loop runs Echo, receiving into bufSize
+// bytes per connection; otherwise each runs PooledEcho with a BufferPool
+// of its own, of poolBuffers buffers of bufSize bytes (loops share
+// nothing, so neither do their pools). When a loop's BackendAuto fell
+// back from io_uring, a '#' line on notes says so.
+func StartEchoGroup(addr netip.AddrPort, n int, opts ioloop.Options, pin bool, poolBuffers, bufSize int, notes io.Writer) (*EchoGroup, netip.AddrPort, error) {
 	fds, bound, err := ioloop.ListenTCPShards(addr, n, ioloop.ListenOptions{NoDelay: true})
 	if err != nil {
 		return nil, netip.AddrPort{}, fmt.Errorf("listen on %s: %w", addr, err)
@@ -76,10 +88,21 @@ func StartEchoGroup(addr netip.AddrPort, n int, opts ioloop.Options, pin bool, b
 		if reason := l.FallbackReason(); reason != nil {
 			fmt.Fprintf(notes, "# loop %d: backend %s: auto fell back from io_uring: %v\n", i, l.Backend(), reason)
 		}
-		srv := NewEcho(l, fds[i], bufSize)
-		srv.onFatal = signalFatal
+		var srv shardServer
+		if poolBuffers > 0 {
+			pooled, err := NewPooledEcho(l, fds[i], poolBuffers, bufSize)
+			if err != nil {
+				return fmt.Errorf("loop %d: %w", i, err)
+			}
+			pooled.onFatal = signalFatal
+			srv = pooled
+		} else {
+			plain := NewEcho(l, fds[i], bufSize)
+			plain.onFatal = signalFatal
+			srv = plain
+		}
 		srv.Start()
-		gs.shards[i] = &echoShard{srv: srv, copied: make(chan struct{}, 1)}
+		gs.shards[i] = &echoShard{srv: srv, loop: l, copied: make(chan struct{}, 1)}
 		return nil
 	}
 	gs.group, err = ioloop.StartGroup(ioloop.GroupOptions{Loops: n, Loop: opts, PinCPUs: pin}, setup)
@@ -96,7 +119,7 @@ func StartEchoGroup(addr netip.AddrPort, n int, opts ioloop.Options, pin bool, b
 
 // Backend names the loops' backend: all loops are created with the same
 // options, so they select the same one.
-func (gs *EchoGroup) Backend() string { return gs.shards[0].srv.Loop.Backend().String() }
+func (gs *EchoGroup) Backend() string { return gs.shards[0].loop.Backend().String() }
 
 // Exited is closed once every loop has closed: the group ended, on its
 // own (a loop failed) or by Shutdown.
@@ -124,8 +147,8 @@ func (gs *EchoGroup) Shutdown() error {
 	gs.closeListeners()
 	errs := []error{err}
 	for i, sh := range gs.shards {
-		if sh.srv.fatal != nil {
-			errs = append(errs, fmt.Errorf("loop %d: %w", i, sh.srv.fatal))
+		if err := sh.srv.Fatal(); err != nil {
+			errs = append(errs, fmt.Errorf("loop %d: %w", i, err))
 		}
 	}
 	return errors.Join(errs...)
