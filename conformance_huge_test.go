@@ -1,4 +1,4 @@
-//go:build (amd64 || arm64 || riscv64 || ppc64le || s390x || loong64 || mips64 || mips64le) && !windows
+//go:build amd64 || arm64 || riscv64 || ppc64le || s390x || loong64 || mips64 || mips64le
 
 package ioloop
 

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -470,88 +469,9 @@ func acceptConnected(t *testing.T, l *Loop, lfd int, what string, connect func(c
 	return accepted.n
 }
 
-// The helpers of stress_helpers_test.go that the portable tests use.
-
 // readinessBackendKind is the second kernel backend the harness
 // (testBackends) runs every conformance test on: on Windows, IOCP.
 const readinessBackendKind = BackendIOCP
-
-// mustPanicWith runs fn and fails unless it panics with a message containing
-// every string in want. It returns the message.
-func mustPanicWith(t testing.TB, fn func(), want ...string) (msg string) {
-	t.Helper()
-	defer func() {
-		t.Helper()
-		r := recover()
-		if r == nil {
-			t.Fatalf("no panic; want one mentioning %q", want)
-		}
-		msg = fmt.Sprint(r)
-		for _, w := range want {
-			if !strings.Contains(msg, w) {
-				t.Fatalf("panic %q does not mention %q", msg, w)
-			}
-		}
-	}()
-	fn()
-	return ""
-}
-
-// stressPatternByte is the byte at position i of the deterministic stream seed.
-func stressPatternByte(seed uint64, i int) byte {
-	x := seed*0x9E3779B97F4A7C15 + uint64(i)*0xBF58476D1CE4E5B9
-	x ^= x >> 29
-	return byte(x ^ x>>17)
-}
-
-func fillStressPattern(buf []byte, seed uint64, start int) {
-	for i := range buf {
-		buf[i] = stressPatternByte(seed, start+i)
-	}
-}
-
-// firstStressMismatch returns the index of the first byte of buf that differs
-// from the pattern, or -1.
-func firstStressMismatch(buf []byte, seed uint64, start int) int {
-	for i := range buf {
-		if buf[i] != stressPatternByte(seed, start+i) {
-			return i
-		}
-	}
-	return -1
-}
-
-// isOneOf reports whether err is one of errnos by errors.Is semantics.
-func isOneOf(err error, errnos ...syscall.Errno) bool {
-	for _, e := range errnos {
-		if err != nil && errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
-
-// simOf returns the loop's simulator backend, or nil on other backends;
-// tests use it to reach the simulated node behind a loop.
-func simOf(l *Loop) *simBackend {
-	b, _ := l.backend.(*simBackend)
-	return b
-}
-
-// runShort drives l in short slices until done() or the time limit. It is
-// runUntil for tests of many rounds, where 10 ms slices would dominate.
-func runShort(t testing.TB, l *Loop, limit time.Duration, done func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !done() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for the loop", limit)
-		}
-		if err := l.RunFor(100 * time.Microsecond); err != nil {
-			t.Fatalf("RunFor: %v", err)
-		}
-	}
-}
 
 // readAllNonblocking reads exactly n bytes from the socket fd with the
 // loop's Recv (on Windows, as on the simulator: the test's sockets belong
