@@ -99,6 +99,10 @@ var (
 type handleState struct {
 	kind       handleKind
 	associated bool
+	// checkedSeq is handleBirths.seq when the loop last made sure that the
+	// handle was not created again since it learned it (see
+	// handles_windows.go).
+	checkedSeq uint64
 	// skipOnSuccess: FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set, so a
 	// call that succeeds at once posts no packet and completes inline.
 	skipOnSuccess bool
@@ -342,7 +346,19 @@ func (b *iocpBackend) start(c *Completion) {
 // state returns what the loop knows of h, learning its kind on first use.
 func (b *iocpBackend) state(h windows.Handle) handleState {
 	st, ok := b.handles[h]
+	if ok && st.checkedSeq != handleBirths.seq.Load() {
+		// Handles were born since: is this one of them? One lookup, then
+		// the record is current again.
+		born, now := handleBorn(h)
+		if born > st.checkedSeq {
+			st, ok = handleState{}, false // a new handle with an old value
+		} else {
+			st.checkedSeq = now
+			b.handles[h] = st
+		}
+	}
 	if !ok || st.kind == handleUnknown {
+		_, st.checkedSeq = handleBorn(h)
 		st.kind = handleFile
 		if isSocket(h) {
 			st.kind = handleSocket
@@ -656,7 +672,8 @@ func (b *iocpBackend) reap(e *overlappedEntry) {
 	if op.onWorker {
 		res = op.workerResult
 		if c.op == opOpenAt && res >= 0 {
-			st := handleState{kind: handleFile, appendMode: c.flags&sysO_APPEND != 0}
+			_, now := handleBorn(windows.Handle(res))
+			st := handleState{kind: handleFile, appendMode: c.flags&sysO_APPEND != 0, checkedSeq: now}
 			b.handles[windows.Handle(res)] = st
 		}
 	} else {
@@ -687,7 +704,8 @@ func (b *iocpBackend) kernelResult(op *iocpOp, n uint32) int32 {
 			_ = windows.Closesocket(op.accepted)
 			return -int32(errno)
 		}
-		b.handles[op.accepted] = handleState{kind: handleSocket}
+		_, now := handleBorn(op.accepted)
+		b.handles[op.accepted] = handleState{kind: handleSocket, checkedSeq: now}
 		return int32(op.accepted)
 	case opConnect:
 		if errno == 0 {
@@ -700,6 +718,11 @@ func (b *iocpBackend) kernelResult(op *iocpOp, n uint32) int32 {
 		}
 	}
 	if errno != 0 {
+		if c.op == opSend && n > 0 {
+			// Canceled or failed after part of the buffer went: the
+			// error comes with the bytes sent, as on every backend.
+			c.setSent(c.sent() + int(n))
+		}
 		return -int32(errno)
 	}
 	if (c.op == opRead || c.op == opWrite) && c.io.offset < 0 {

@@ -192,6 +192,7 @@ func openWindowsFile(dirfd int, pathNUL []byte, flags, mode uint32) (windows.Han
 	if err != nil {
 		return windows.InvalidHandle, windowsErrno(err)
 	}
+	noteHandleBorn(h)
 	return h, 0
 }
 

@@ -51,6 +51,7 @@ func newSocket(family, typ, proto int) (int, error) {
 	if err != nil {
 		return -1, windowsErrno(err)
 	}
+	noteHandleBorn(s)
 	return int(s), nil
 }
 
