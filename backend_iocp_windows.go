@@ -151,6 +151,9 @@ type iocpOp struct {
 	// wsabufs is the buffer list of WSARecv and WSASend, reused.
 	wsabufs []windows.WSABuf
 	one     [1]windows.WSABuf
+	// fromBytes is WSARecvFrom's address length, which the kernel writes
+	// when the datagram arrives.
+	fromBytes int32
 	// nextFree links free records; slot is this record's index.
 	nextFree int32
 	slot     int32
@@ -326,6 +329,8 @@ func (b *iocpBackend) start(c *Completion) {
 		b.startConnect(c)
 	case opRecv, opSend, opReadv, opWritev:
 		b.startStream(c)
+	case opSendTo, opRecvFrom, opSendMsg, opRecvMsg:
+		b.startDatagram(c)
 	case opRead, opWrite:
 		b.startReadWrite(c)
 	case opShutdown:
@@ -570,6 +575,63 @@ func (b *iocpBackend) startSocketIO(c *Completion, s windows.Handle, st *handleS
 	b.issued(op, err, st)
 }
 
+// startDatagram starts SendTo or SendMsg (WSASendTo) and RecvFrom or
+// RecvMsg (WSARecvFrom) over the iovecs and sockaddr the portable code put
+// in the Completion's msghdr. Control data is not carried on IOCP (that
+// needs WSASendMsg and WSARecvMsg, loaded through WSAIoctl): a non-empty
+// oob fails with EOPNOTSUPP, as on the simulator.
+func (b *iocpBackend) startDatagram(c *Completion) {
+	s := windows.Handle(c.fd)
+	st, ok := b.prepared(c, s)
+	if !ok {
+		return
+	}
+	if st.kind != handleSocket {
+		b.loop.complete(c, -int32(syscall.ENOTSOCK))
+		return
+	}
+	rare := c.rare
+	if len(rare.oob) > 0 {
+		b.loop.complete(c, -int32(syscall.EOPNOTSUPP))
+		return
+	}
+	op := b.ops.get(c)
+	op.handle = s
+	if cap(op.wsabufs) < max(len(rare.iovecs), 1) {
+		op.wsabufs = make([]windows.WSABuf, max(len(rare.iovecs), 1))
+	}
+	bufs := op.wsabufs[:max(len(rare.iovecs), 1)]
+	for i, v := range rare.iovecs {
+		bufs[i] = windows.WSABuf{Len: uint32(v.Len), Buf: v.Base}
+	}
+	var err error
+	if c.op == opSendTo || c.op == opSendMsg {
+		var to *windows.RawSockaddrAny
+		if rare.msg.Name != nil {
+			to = &rare.sockaddr
+		}
+		err = windows.WSASendTo(s, &bufs[0], uint32(len(bufs)), &op.bytes, 0, to, int32(rare.msg.Namelen), &op.ov, nil)
+	} else {
+		op.fromBytes = int32(unsafe.Sizeof(rare.sockaddr))
+		err = windows.WSARecvFrom(s, &bufs[0], uint32(len(bufs)), &op.bytes, &op.flags, &rare.sockaddr, &op.fromBytes, &op.ov, nil)
+		if err == syscall.Errno(wsaEMSGSIZE) {
+			// A datagram longer than the buffers, there at once: they hold
+			// its start and the call has finished; no packet follows
+			// (wine posts none, and Go's net package, which also skips
+			// the port on success, waits for none).
+			total := 0
+			for _, v := range rare.iovecs {
+				total += int(v.Len)
+			}
+			rare.msg.Flags, rare.msg.Controllen, rare.msg.Namelen = sysMSG_TRUNC, 0, uint32(op.fromBytes)
+			b.ops.put(op)
+			b.loop.complete(c, int32(total))
+			return
+		}
+	}
+	b.issued(op, err, &st)
+}
+
 func wsaBuf(buf []byte) windows.WSABuf {
 	return windows.WSABuf{Len: uint32(len(buf)), Buf: unsafe.SliceData(buf)}
 }
@@ -715,6 +777,17 @@ func (b *iocpBackend) kernelResult(op *iocpOp, n uint32) int32 {
 	case opRead, opRecv, opReadv:
 		if errno == syscall.Errno(errorHandleEOF) || errno == syscall.EPIPE && c.op == opRead {
 			return 0 // end of file, or a pipe whose writer is gone
+		}
+	case opRecvFrom, opRecvMsg:
+		msg := &c.rare.msg
+		msg.Flags, msg.Controllen = 0, 0
+		if errno == errorMoreData || errno == syscall.EMSGSIZE {
+			// STATUS_BUFFER_OVERFLOW: the datagram was longer than the
+			// buffers, which hold its start; the rest is lost.
+			msg.Flags, errno = sysMSG_TRUNC, 0
+		}
+		if errno == 0 {
+			msg.Namelen = uint32(op.fromBytes)
 		}
 	}
 	if errno != 0 {

@@ -322,18 +322,102 @@ func TestWindowsOpenAtFlags(t *testing.T) {
 	})
 }
 
-func TestWindowsUnsupportedOperations(t *testing.T) {
-	l := newTestLoop(t, Options{Backend: BackendIOCP})
-	fd, _, err := ListenUDP(loopback4, UDPOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	closeOnCleanup(t, fd)
-	var r opResult
-	var c Completion
-	SendTo(l, &c, fd, []byte("x"), netip.MustParseAddrPort("127.0.0.1:9"), &r, (*opResult).onCount)
-	await(t, l, &r)
-	wantErr(t, "SendTo on IOCP", &r, syscall.EOPNOTSUPP)
+func TestWindowsUDPRoundTrip(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		a, aAddr, err := l.ListenUDP(loopback4, UDPOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ownFD(t, l, a)
+		b, bAddr, err := l.ListenUDP(loopback4, UDPOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ownFD(t, l, b)
+		var send, recv datagramResult
+		var sc, rc Completion
+		in := make([]byte, 64)
+		RecvFrom(l, &rc, b, in, &recv, (*datagramResult).onFrom)
+		SendTo(l, &sc, a, []byte("ping"), bAddr, &send, (*datagramResult).onCount)
+		runUntil(t, l, waitLimit, func() bool { return send.calls > 0 && recv.calls > 0 })
+		if send.err != nil || send.n != 4 {
+			t.Fatalf("SendTo: n=%d err=%v", send.n, send.err)
+		}
+		if recv.err != nil || string(in[:recv.n]) != "ping" || recv.from != aAddr {
+			t.Fatalf("RecvFrom: %q from %v, err=%v; want %q from %v", in[:recv.n], recv.from, recv.err, "ping", aAddr)
+		}
+
+		// A datagram longer than the buffers: RecvMsg fills them and says
+		// MSG_TRUNC; RecvFrom reports the bytes copied.
+		recv = datagramResult{}
+		send = datagramResult{}
+		small := [][]byte{make([]byte, 2), make([]byte, 3)}
+		RecvMsg(l, &rc, b, small, nil, &recv, (*datagramResult).onMsg)
+		SendTo(l, &sc, a, []byte("truncated"), bAddr, &send, (*datagramResult).onCount)
+		runUntil(t, l, waitLimit, func() bool { return send.calls > 0 && recv.calls > 0 })
+		if recv.err != nil || recv.n != 5 || recv.flags&sysMSG_TRUNC == 0 || string(small[0])+string(small[1]) != "trunc" {
+			t.Fatalf("RecvMsg of a long datagram: n=%d flags=%#x err=%v got %q%q", recv.n, recv.flags, recv.err, small[0], small[1])
+		}
+		if recv.from != aAddr {
+			t.Fatalf("RecvMsg sender %v, want %v", recv.from, aAddr)
+		}
+
+		// The same with the datagram already there when RecvMsg starts
+		// (on IOCP, WSARecvFrom then fails at once with WSAEMSGSIZE and
+		// still posts its packet).
+		recv = datagramResult{}
+		send = datagramResult{}
+		SendTo(l, &sc, a, []byte("TRUNCATED"), bAddr, &send, (*datagramResult).onCount)
+		runUntil(t, l, waitLimit, func() bool { return send.calls > 0 })
+		time.Sleep(10 * time.Millisecond) // loopback delivers at once; be generous
+		simSettle(t, l)
+		RecvMsg(l, &rc, b, small, nil, &recv, (*datagramResult).onMsg)
+		runUntil(t, l, waitLimit, func() bool { return recv.calls > 0 })
+		if recv.err != nil || recv.n != 5 || recv.flags&sysMSG_TRUNC == 0 || string(small[0])+string(small[1]) != "TRUNC" {
+			t.Fatalf("RecvMsg of a long datagram already there: n=%d flags=%#x err=%v got %q%q", recv.n, recv.flags, recv.err, small[0], small[1])
+		}
+		stillPending(t, l, 20*time.Millisecond, "a Nop after the truncated RecvMsg", &opResult{})
+		if recv.calls != 1 {
+			t.Fatalf("RecvMsg called back %d times", recv.calls)
+		}
+	})
+}
+
+func TestWindowsSendMsgControlDataRefused(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		a, _, err := l.ListenUDP(loopback4, UDPOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ownFD(t, l, a)
+		var r opResult
+		var c Completion
+		SendMsg(l, &c, a, [][]byte{[]byte("x")}, make([]byte, 16), netip.MustParseAddrPort("127.0.0.1:9"), &r, (*opResult).onCount)
+		await(t, l, &r)
+		wantErr(t, "SendMsg with control data", &r, syscall.EOPNOTSUPP)
+	})
+}
+
+// datagramResult records a datagram operation's callback.
+type datagramResult struct {
+	calls, n, flags int
+	from            netip.AddrPort
+	err             error
+}
+
+func (r *datagramResult) onCount(_ *Completion, n int, err error) {
+	r.calls++
+	r.n, r.err = n, err
+}
+
+func (r *datagramResult) onFrom(_ *Completion, n int, from netip.AddrPort, err error) {
+	r.calls++
+	r.n, r.from, r.err = n, from, err
+}
+
+func (r *datagramResult) onMsg(_ *Completion, n, _, flags int, from netip.AddrPort, err error) {
+	r.calls++
+	r.n, r.flags, r.from, r.err = n, flags, from, err
 }
 
 func TestWindowsBackendSelection(t *testing.T) {

@@ -39,6 +39,7 @@ const (
 	errorHostUnreachable    syscall.Errno = 1232
 	errorPortUnreachable    syscall.Errno = 1234
 	errorSemTimeout         syscall.Errno = 121
+	errorMoreData           syscall.Errno = 234 // STATUS_BUFFER_OVERFLOW: a datagram longer than the buffer
 	errorHandlesClosed      syscall.Errno = 676 // STATUS_HANDLES_CLOSED: wine ends I/O on a socket closed under it so
 	wsaEINTR                syscall.Errno = 10004
 	wsaEBADF                syscall.Errno = 10009

@@ -205,9 +205,9 @@ type UDPOptions struct {
 }
 
 // ListenUDP opens an overlapped UDP socket bound to addr and returns it
-// with the address it is bound to. The IOCP backend does not run the
-// datagram operations yet (SendTo, RecvFrom, SendMsg and RecvMsg fail with
-// EOPNOTSUPP); the simulator does.
+// with the address it is bound to. The IOCP backend runs SendTo and
+// RecvFrom, and SendMsg and RecvMsg without control data (a non-empty oob
+// fails with EOPNOTSUPP).
 func ListenUDP(addr netip.AddrPort, opts UDPOptions) (fd int, bound netip.AddrPort, err error) {
 	if !addr.IsValid() {
 		return -1, netip.AddrPort{}, syscall.EINVAL
@@ -247,8 +247,26 @@ func UDPSocket(addr netip.AddrPort) (fd int, err error) {
 	if !addr.IsValid() {
 		return -1, syscall.EINVAL
 	}
-	return newSocket(familyOf(addr), windows.SOCK_DGRAM, windows.IPPROTO_UDP)
+	fd, err = newSocket(familyOf(addr), windows.SOCK_DGRAM, windows.IPPROTO_UDP)
+	if err != nil {
+		return -1, err
+	}
+	// Windows reports an ICMP port unreachable to the next receive of an
+	// unconnected UDP socket as WSAECONNRESET; Linux and the BSDs report
+	// ICMP errors only to connected sockets. SIO_UDP_CONNRESET off makes
+	// Windows do the same (Go's net package does it too).
+	off := uint32(0)
+	var n uint32
+	if err := windows.WSAIoctl(windows.Handle(fd), sioUDPConnReset, (*byte)(unsafe.Pointer(&off)),
+		uint32(unsafe.Sizeof(off)), nil, 0, &n, nil, 0); err != nil {
+		windows.Closesocket(windows.Handle(fd))
+		return -1, windowsErrno(err)
+	}
+	return fd, nil
 }
+
+// sioUDPConnReset is SIO_UDP_CONNRESET (_WSAIOW(IOC_VENDOR, 12)).
+const sioUDPConnReset = 0x9800000C
 
 // ListenUDP opens a UDP socket bound to addr, like the package function
 // ListenUDP. On the simulator, addr must be the node's address, a
