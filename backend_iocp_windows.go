@@ -154,6 +154,13 @@ type iocpOp struct {
 	// fromBytes is WSARecvFrom's address length, which the kernel writes
 	// when the datagram arrives.
 	fromBytes int32
+	// workerOv is the OVERLAPPED of the calls a worker makes and waits
+	// for (Readv and Writev of a file, durable writes); offsetBytes is
+	// where in the file they start.
+	workerOv    windows.Overlapped
+	offsetBytes int64
+	// event is what a worker waits on for workerOv.
+	event windows.Handle
 	// nextFree links free records; slot is this record's index.
 	nextFree int32
 	slot     int32
@@ -339,7 +346,7 @@ func (b *iocpBackend) start(c *Completion) {
 		b.startClose(c)
 	case opCancel:
 		b.cancel(c)
-	case opFsync, opOpenAt:
+	case opFsync, opOpenAt, opFtruncate, opUnlinkat, opMkdirat, opRenameat:
 		b.toWorkers(c)
 	default:
 		// Datagrams, the file-system operations (Fallocate, Renameat, …)
@@ -532,15 +539,14 @@ func (b *iocpBackend) startStream(c *Completion) {
 	if !ok {
 		return
 	}
-	if st.kind != handleSocket {
-		errno := syscall.ENOTSOCK
-		if c.op == opReadv || c.op == opWritev {
-			errno = syscall.EOPNOTSUPP
-		}
-		b.loop.complete(c, -int32(errno))
-		return
+	switch {
+	case st.kind == handleSocket:
+		b.startSocketIO(c, s, &st)
+	case c.op == opReadv || c.op == opWritev:
+		b.fileToWorkers(c, &st)
+	default:
+		b.loop.complete(c, -int32(syscall.ENOTSOCK))
 	}
-	b.startSocketIO(c, s, &st)
 }
 
 // startSocketIO issues WSARecv or WSASend for c on the socket s.
@@ -655,15 +661,13 @@ func (b *iocpBackend) startReadWrite(c *Completion) {
 		b.startSocketIO(c, h, &st)
 		return
 	}
+	if c.op == opWrite && c.flags != 0 {
+		b.fileToWorkers(c, &st) // WriteDurable: the write, then FlushFileBuffers
+		return
+	}
 	op := b.ops.get(c)
 	op.handle = h
-	offset := c.io.offset
-	switch {
-	case c.op == opWrite && st.appendMode:
-		offset = -1 // 0xFFFFFFFF_FFFFFFFF: to the end of the file
-	case offset < 0:
-		offset = st.positionBytes
-	}
+	offset := fileOffset(c, &st)
 	op.ov.Offset, op.ov.OffsetHigh = uint32(offset), uint32(uint64(offset)>>32)
 	buf := c.io.buf[:min(len(c.io.buf), maxIOLen)]
 	var err error
@@ -722,6 +726,50 @@ func (b *iocpBackend) toWorkers(c *Completion) {
 	b.workers.submit(op)
 }
 
+// fileToWorkers hands a file's Readv, Writev or durable Write to the
+// workers, which make one overlapped call per buffer and wait for each;
+// where it starts is decided now, on the loop's goroutine, which owns the
+// handle's position.
+func (b *iocpBackend) fileToWorkers(c *Completion, st *handleState) {
+	op := b.ops.get(c)
+	op.onWorker = true
+	op.handle = windows.Handle(c.fd)
+	op.offsetBytes = fileOffset(c, st)
+	b.outstanding++
+	b.workers.submit(op)
+}
+
+// fileOffset is where a Read, Write, Readv or Writev of a file happens:
+// its offset, the handle's position for -1, the end of the file (the
+// OVERLAPPED's offset 0xFFFFFFFF_FFFFFFFF) for a write to a file opened
+// with O_APPEND.
+func fileOffset(c *Completion, st *handleState) int64 {
+	switch {
+	case (c.op == opWrite || c.op == opWritev) && st.appendMode:
+		return -1
+	case c.io.offset < 0:
+		return st.positionBytes
+	}
+	return c.io.offset
+}
+
+// advancePosition moves the handle's position past n bytes that a Read,
+// Write, Readv or Writev at offset -1 moved.
+func (b *iocpBackend) advancePosition(c *Completion, h windows.Handle, n int32) {
+	if n <= 0 || c.io.offset >= 0 {
+		return
+	}
+	switch c.op {
+	case opRead, opWrite, opReadv, opWritev:
+	default:
+		return
+	}
+	if st, ok := b.handles[h]; ok && st.kind == handleFile && !st.appendMode {
+		st.positionBytes += int64(n)
+		b.handles[h] = st
+	}
+}
+
 // reap completes the operation of one completion packet.
 func (b *iocpBackend) reap(e *overlappedEntry) {
 	if e.CompletionKey == keyWake || e.Overlapped == nil {
@@ -733,6 +781,7 @@ func (b *iocpBackend) reap(e *overlappedEntry) {
 	var res int32
 	if op.onWorker {
 		res = op.workerResult
+		b.advancePosition(c, op.handle, res)
 		if c.op == opOpenAt && res >= 0 {
 			_, now := handleBorn(windows.Handle(res))
 			st := handleState{kind: handleFile, appendMode: c.flags&sysO_APPEND != 0, checkedSeq: now}
@@ -798,12 +847,7 @@ func (b *iocpBackend) kernelResult(op *iocpOp, n uint32) int32 {
 		}
 		return -int32(errno)
 	}
-	if (c.op == opRead || c.op == opWrite) && c.io.offset < 0 {
-		if st, ok := b.handles[op.handle]; ok && st.kind == handleFile && !st.appendMode {
-			st.positionBytes += int64(n)
-			b.handles[op.handle] = st
-		}
-	}
+	b.advancePosition(c, op.handle, int32(n))
 	return int32(n)
 }
 
@@ -895,6 +939,13 @@ func (b *iocpBackend) backendStats() backendStats {
 
 func (b *iocpBackend) close() error {
 	b.workers.stop()
+	for i := range b.ops.chunks {
+		for j := range b.ops.chunks[i] {
+			if ev := b.ops.chunks[i][j].event; ev != 0 {
+				_ = windows.CloseHandle(ev)
+			}
+		}
+	}
 	err := windows.CloseHandle(b.port)
 	b.ops.pinner.Unpin()
 	b.ops.chunks = nil

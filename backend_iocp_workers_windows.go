@@ -4,6 +4,7 @@ import (
 	"sync"
 	"syscall"
 	"unicode/utf16"
+	"unsafe"
 
 	"golang.org/x/sys/windows"
 )
@@ -98,7 +99,7 @@ func (p *iocpWorkers) run() {
 			p.work, p.head = p.work[:0], 0 // empty: start again at the front
 		}
 		p.mu.Unlock()
-		op.workerResult = runWorkerOp(op.c)
+		op.workerResult = p.runOp(op)
 		_ = windows.PostQueuedCompletionStatus(p.port, 0, keyWorker, &op.ov)
 		p.mu.Lock()
 	}
@@ -114,8 +115,9 @@ func (p *iocpWorkers) stop() {
 	p.exited.Wait()
 }
 
-// runWorkerOp performs c's blocking call and returns its raw result.
-func runWorkerOp(c *Completion) int32 {
+// runOp performs op's blocking calls and returns the raw result.
+func (p *iocpWorkers) runOp(op *iocpOp) int32 {
+	c := op.c
 	switch c.op {
 	case opFsync:
 		return -int32(windowsErrno(windows.FlushFileBuffers(windows.Handle(c.fd))))
@@ -125,8 +127,126 @@ func runWorkerOp(c *Completion) int32 {
 			return -int32(errno)
 		}
 		return int32(h)
+	case opRead, opWrite, opReadv, opWritev:
+		return p.fileIO(op)
+	case opFtruncate:
+		info := struct{ EndOfFile int64 }{c.rare.lengthBytes}
+		err := windows.SetFileInformationByHandle(windows.Handle(c.fd), windows.FileEndOfFileInfo,
+			(*byte)(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)))
+		return -int32(windowsErrno(err))
+	case opUnlinkat, opMkdirat, opRenameat:
+		return -int32(pathOp(c))
 	}
 	panic("ioloop: internal error: IOCP worker cannot run " + c.op.String())
+}
+
+// fileIO runs a file's Readv or Writev (a Read or Write: one buffer) as
+// one overlapped ReadFile or WriteFile per buffer, waiting for each, and
+// stops at a short one, as preadv(2) and pwritev(2) report; a durable
+// write then flushes the file (FlushFileBuffers, which on Windows is both
+// fsync and fdatasync). The OVERLAPPED is the record's workerOv, pinned
+// like the others, with the low bit of its event handle set, which tells
+// the kernel to post no packet to the port.
+func (p *iocpWorkers) fileIO(op *iocpOp) int32 {
+	c := op.c
+	if op.event == 0 { // made once per record, closed with the backend
+		ev, err := windows.CreateEvent(nil, 1, 0, nil)
+		if err != nil {
+			return -int32(windowsErrno(err))
+		}
+		op.event = ev
+	}
+	var one [1][]byte
+	bufs := one[:]
+	if c.op == opReadv || c.op == opWritev {
+		bufs = c.rare.bufs
+	} else {
+		one[0] = c.io.buf
+	}
+	write := c.op == opWrite || c.op == opWritev
+	offset := op.offsetBytes
+	total := 0
+	for _, buf := range bufs {
+		buf = buf[:min(len(buf), maxIOLen-total)]
+		op.workerOv = windows.Overlapped{HEvent: op.event | 1}
+		op.workerOv.Offset, op.workerOv.OffsetHigh = uint32(offset), uint32(uint64(offset)>>32)
+		var n uint32
+		var err error
+		if write {
+			err = windows.WriteFile(op.handle, buf, &n, &op.workerOv)
+		} else {
+			err = windows.ReadFile(op.handle, buf, &n, &op.workerOv)
+		}
+		if err == nil || err == windows.ERROR_IO_PENDING {
+			err = windows.GetOverlappedResult(op.handle, &op.workerOv, &n, true)
+		}
+		if err == windows.ERROR_HANDLE_EOF {
+			break
+		}
+		if err != nil {
+			if total > 0 {
+				break // what moved is the result; the error comes again next time
+			}
+			return -int32(windowsErrno(err))
+		}
+		total += int(n)
+		if offset >= 0 {
+			offset += int64(n)
+		}
+		if int(n) < len(buf) || total >= maxIOLen {
+			break
+		}
+	}
+	if write && c.flags != 0 {
+		if err := windows.FlushFileBuffers(op.handle); err != nil {
+			return -int32(windowsErrno(err))
+		}
+	}
+	return int32(total)
+}
+
+// pathOp runs Unlinkat (DeleteFile, or RemoveDirectory with AT_REMOVEDIR),
+// Mkdirat (CreateDirectory; the mode does not apply) and Renameat
+// (MoveFileEx, replacing an existing file as rename(2) does; the Linux
+// flags RENAME_NOREPLACE and RENAME_EXCHANGE are refused with EINVAL).
+// Paths are relative to the working directory, as for OpenAt.
+func pathOp(c *Completion) syscall.Errno {
+	path, errno := windowsPath(int(c.fd), c.rare.pathNUL)
+	if errno != 0 {
+		return errno
+	}
+	switch c.op {
+	case opUnlinkat:
+		if c.flags&^sysAT_REMOVEDIR != 0 {
+			return syscall.EINVAL
+		}
+		if c.flags&sysAT_REMOVEDIR != 0 {
+			return windowsErrno(windows.RemoveDirectory(path))
+		}
+		return windowsErrno(windows.DeleteFile(path))
+	case opMkdirat:
+		return windowsErrno(windows.CreateDirectory(path, nil))
+	}
+	if c.flags != 0 {
+		return syscall.EINVAL
+	}
+	to, errno := windowsPath(int(c.rare.dirFD2), c.rare.path2NUL)
+	if errno != 0 {
+		return errno
+	}
+	return windowsErrno(windows.MoveFileEx(path, to, windows.MOVEFILE_REPLACE_EXISTING))
+}
+
+// windowsPath converts an *at path for Windows: NUL-terminated UTF-16,
+// relative to the working directory (dirfd AT_FDCWD) or absolute.
+func windowsPath(dirfd int, pathNUL []byte) (*uint16, syscall.Errno) {
+	path := pathNUL[:len(pathNUL)-1]
+	if dirfd != sysAT_FDCWD && !isAbsWindowsPath(path) {
+		return nil, syscall.EINVAL
+	}
+	name := utf16.Encode([]rune(string(path)))
+	name = append(name, 0)
+	return &name[0], 0
 }
 
 // openWindowsFile is OpenAt on Windows: CreateFile with FILE_FLAG_OVERLAPPED,
@@ -146,9 +266,9 @@ func runWorkerOp(c *Completion) int32 {
 // path is relative to the working directory: dirfd must be AT_FDCWD
 // unless the path is absolute (EINVAL otherwise).
 func openWindowsFile(dirfd int, pathNUL []byte, flags, mode uint32) (windows.Handle, syscall.Errno) {
-	path := pathNUL[:len(pathNUL)-1]
-	if dirfd != sysAT_FDCWD && !isAbsWindowsPath(path) {
-		return windows.InvalidHandle, syscall.EINVAL
+	name, errno := windowsPath(dirfd, pathNUL)
+	if errno != 0 {
+		return windows.InvalidHandle, errno
 	}
 	var access uint32
 	switch flags & (sysO_WRONLY | sysO_RDWR) {
@@ -185,9 +305,7 @@ func openWindowsFile(dirfd int, pathNUL []byte, flags, mode uint32) (windows.Han
 	if flags&sysO_DIRECTORY != 0 {
 		attrs |= windows.FILE_FLAG_BACKUP_SEMANTICS
 	}
-	name := utf16.Encode([]rune(string(path)))
-	name = append(name, 0)
-	h, err := windows.CreateFile(&name[0], access,
+	h, err := windows.CreateFile(name, access,
 		windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE|windows.FILE_SHARE_DELETE, nil, disposition, attrs, 0)
 	if err != nil {
 		return windows.InvalidHandle, windowsErrno(err)
