@@ -19,10 +19,11 @@ import (
 // next poll (or an early flush) starts it: the first time a handle is used
 // it is associated with the port (once per handle, remembered in
 // handles), then the overlapped call is made with a record from ops. A
-// call that fails at once completes at once; one that succeeds at once or
-// is pending completes when its packet is reaped (the loop does not set
-// FILE_SKIP_COMPLETION_PORT_ON_SUCCESS, so every started call posts one
-// packet, and "exactly one result per operation" needs no second path).
+// call that fails at once completes at once; one that is pending completes
+// when its packet is reaped; one that succeeds at once completes inline,
+// since handles get FILE_SKIP_COMPLETION_PORT_ON_SUCCESS and post no
+// packet for it (see associate). Every result, wherever it comes from,
+// goes through finish.
 // Operations Windows has no overlapped form of (FlushFileBuffers,
 // CreateFile) run on worker goroutines, which post their result to the
 // same port, so the loop has one place to wait.
@@ -154,6 +155,12 @@ type iocpOp struct {
 	// fromBytes is WSARecvFrom's address length, which the kernel writes
 	// when the datagram arrives.
 	fromBytes int32
+	// bufID is the BufferPool buffer a pooled receive took when it started
+	// (-1: none; backend_iocp_pool_windows.go); cancelRequested: a Cancel
+	// or Close asked for a multishot operation's end while the kernel had
+	// it, so its next result is its last.
+	bufID           int32
+	cancelRequested bool
 	// workerOv is the OVERLAPPED of the calls a worker makes and waits
 	// for (Readv and Writev of a file, durable writes); offsetBytes is
 	// where in the file they start.
@@ -200,6 +207,7 @@ func (s *iocpOps) get(c *Completion) *iocpOp {
 	op.ov = windows.Overlapped{}
 	op.bytes, op.flags, op.onWorker, op.workerResult = 0, 0, false, 0
 	op.accepted = windows.InvalidHandle
+	op.bufID, op.cancelRequested = -1, false
 	c.index = op.slot // where Cancel finds it
 	return op
 }
@@ -330,8 +338,10 @@ func (b *iocpBackend) start(c *Completion) {
 	switch c.op {
 	case opNop:
 		l.completeWith(c, 0, codeNone)
-	case opAccept:
+	case opAccept, opAcceptMultishot:
 		b.startAccept(c)
+	case opRecvPooled, opRecvMultishot, opRecvFromMultishot:
+		b.startPooled(c)
 	case opConnect:
 		b.startConnect(c)
 	case opRecv, opSend, opReadv, opWritev:
@@ -421,28 +431,29 @@ func (b *iocpBackend) prepared(c *Completion, h windows.Handle) (handleState, bo
 // any other error completes c now.
 func (b *iocpBackend) issued(op *iocpOp, err error, st *handleState) {
 	if err == nil && st.skipOnSuccess {
-		c := op.c
-		res := b.kernelResult(op, uint32(op.ov.InternalHigh))
-		b.ops.put(op)
-		b.loop.complete(c, res)
+		b.finish(op, b.kernelResult(op, uint32(op.ov.InternalHigh)))
 		return
 	}
 	if err == nil || err == windows.ERROR_IO_PENDING {
 		b.outstanding++
 		return
 	}
-	c := op.c
-	b.failStart(op)
-	b.loop.complete(c, -int32(windowsErrno(err)))
+	if op.accepted != windows.InvalidHandle {
+		_ = windows.Closesocket(op.accepted) // the socket AcceptEx would have filled
+	}
+	b.finish(op, -int32(windowsErrno(err)))
 }
 
-// failStart releases a record whose operation never reached the kernel,
-// with the socket AcceptEx would have filled.
-func (b *iocpBackend) failStart(op *iocpOp) {
-	if op.accepted != windows.InvalidHandle {
-		_ = windows.Closesocket(op.accepted)
+// finish releases the record of an operation the kernel is done with and
+// reports its raw result: the one place a started overlapped call ends.
+func (b *iocpBackend) finish(op *iocpOp, res int32) {
+	c := op.c
+	if pooledOps[c.op] || c.op == opAcceptMultishot {
+		b.finishPooled(op, res)
+		return
 	}
 	b.ops.put(op)
+	b.loop.complete(c, res)
 }
 
 func (b *iocpBackend) startAccept(c *Completion) {
@@ -630,8 +641,7 @@ func (b *iocpBackend) startDatagram(c *Completion) {
 				total += int(v.Len)
 			}
 			rare.msg.Flags, rare.msg.Controllen, rare.msg.Namelen = sysMSG_TRUNC, 0, uint32(op.fromBytes)
-			b.ops.put(op)
-			b.loop.complete(c, int32(total))
+			b.finish(op, int32(total))
 			return
 		}
 	}
@@ -787,11 +797,11 @@ func (b *iocpBackend) reap(e *overlappedEntry) {
 			st := handleState{kind: handleFile, appendMode: c.flags&sysO_APPEND != 0, checkedSeq: now}
 			b.handles[windows.Handle(res)] = st
 		}
-	} else {
-		res = b.kernelResult(op, e.NumberOfBytesTransferred)
+		b.ops.put(op)
+		b.loop.complete(c, res)
+		return
 	}
-	b.ops.put(op)
-	b.loop.complete(c, res)
+	b.finish(op, b.kernelResult(op, e.NumberOfBytesTransferred))
 }
 
 // kernelResult turns an overlapped call's outcome into a raw result, and
@@ -805,7 +815,7 @@ func (b *iocpBackend) kernelResult(op *iocpOp, n uint32) int32 {
 		errno = errnoFromWindows(status.Errno())
 	}
 	switch c.op {
-	case opAccept:
+	case opAccept, opAcceptMultishot:
 		if errno == 0 {
 			listener := op.handle
 			errno = windowsErrno(windows.Setsockopt(op.accepted, windows.SOL_SOCKET, windows.SO_UPDATE_ACCEPT_CONTEXT,
@@ -823,11 +833,11 @@ func (b *iocpBackend) kernelResult(op *iocpOp, n uint32) int32 {
 			errno = windowsErrno(windows.Setsockopt(op.handle, windows.SOL_SOCKET, windows.SO_UPDATE_CONNECT_CONTEXT, nil, 0))
 		}
 		return -int32(errno)
-	case opRead, opRecv, opReadv:
+	case opRead, opRecv, opReadv, opRecvPooled, opRecvMultishot:
 		if errno == syscall.Errno(errorHandleEOF) || errno == syscall.EPIPE && c.op == opRead {
 			return 0 // end of file, or a pipe whose writer is gone
 		}
-	case opRecvFrom, opRecvMsg:
+	case opRecvFrom, opRecvMsg, opRecvFromMultishot:
 		msg := &c.rare.msg
 		msg.Flags, msg.Controllen = 0, 0
 		if errno == errorMoreData || errno == syscall.EMSGSIZE {
@@ -895,7 +905,14 @@ func (b *iocpBackend) abandon(t *Completion) errorCode {
 		}
 		return errorCode(syscall.EALREADY)
 	}
-	if err := windows.CancelIoEx(op.handle, &op.ov); err != nil {
+	err := windows.CancelIoEx(op.handle, &op.ov)
+	if t.op == opRecvMultishot || t.op == opRecvFromMultishot || t.op == opAcceptMultishot {
+		// Aborted or not, its next packet is its last: a multishot
+		// operation the kernel finished a shot of is not armed again.
+		op.cancelRequested = true
+		return codeNone
+	}
+	if err != nil {
 		return codeNotFound // ERROR_NOT_FOUND: it has finished; its packet is on the way
 	}
 	return codeNone
@@ -926,6 +943,7 @@ func (b *iocpBackend) cancelAll() {
 		for j := range b.ops.chunks[i] {
 			op := &b.ops.chunks[i][j]
 			if op.c != nil && !op.onWorker {
+				op.cancelRequested = true
 				_ = windows.CancelIoEx(op.handle, &op.ov)
 			}
 		}

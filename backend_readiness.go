@@ -238,7 +238,8 @@ func (b *readinessBackend) start(c *Completion) {
 	switch c.op {
 	case opNop:
 		l.completeWith(c, 0, codeNone)
-	case opAccept, opRecv, opSend, opSendTo, opRecvFrom, opSendMsg, opRecvMsg:
+	case opAccept, opRecv, opSend, opSendTo, opRecvFrom, opSendMsg, opRecvMsg,
+		opRecvPooled, opRecvMultishot, opAcceptMultishot, opRecvFromMultishot:
 		b.startPollable(c)
 	case opConnect:
 		b.startConnect(c)
@@ -420,7 +421,7 @@ func (b *readinessBackend) readyNonblocking(c *Completion) (*fdState, syscall.Er
 // (fdState.recvWaitFirst).
 func (b *readinessBackend) startPollable(c *Completion) {
 	st := b.record(c.fd)
-	if c.op == opAccept {
+	if c.op == opAccept || c.op == opAcceptMultishot {
 		var errno syscall.Errno
 		if st, errno = b.readyNonblocking(c); errno != 0 {
 			b.loop.complete(c, -int32(errno))
@@ -610,6 +611,10 @@ func (b *readinessBackend) runWaiters(waiters *fifo, st *fdState) {
 // negated errno; for Send, 0 or a negated errno, its progress being in
 // c.transferred). EINTR is retried, boundedly.
 func (b *readinessBackend) attempt(c *Completion, st *fdState) (res int32, done bool) {
+	switch c.op {
+	case opRecvPooled, opRecvMultishot, opAcceptMultishot, opRecvFromMultishot:
+		return b.attemptPooled(c)
+	}
 	fd := int(c.fd)
 	for retry := 0; retry < maxEINTRRetries; retry++ {
 		var n int
@@ -664,6 +669,80 @@ func (b *readinessBackend) attempt(c *Completion, st *fdState) (res int32, done 
 		return -int32(errno), true
 	}
 	return -int32(syscall.EINTR), true
+}
+
+// maxShotsPerReadiness bounds the shots one readiness event gives a
+// multishot operation, so that one busy connection cannot starve the
+// others waiting in the same pass; the rest waits for the next event
+// (the poller is re-armed, and reports the fd readable again at once).
+const maxShotsPerReadiness = 16
+
+// attemptPooled performs a pooled or multishot operation on a socket that
+// may be ready. A pooled receive takes its buffer now, when there is data
+// to put in it, and gives it back if there was none; with no free buffer
+// it reports ENOBUFS, on which the loop parks it on its pool
+// (Loop.parkOnPool). A multishot operation delivers its shots directly
+// (Loop.deliverShot) and is done only at its final result.
+func (b *readinessBackend) attemptPooled(c *Completion) (res int32, done bool) {
+	fd := int(c.fd)
+	retries := 0
+	for shots := 0; shots < maxShotsPerReadiness; {
+		var n int
+		var errno syscall.Errno
+		id := uint16(0)
+		if c.op == opAcceptMultishot {
+			n, errno = sysAccept(fd)
+			if errno == 0 {
+				b.forgetNewFD(n)
+			}
+		} else {
+			var ok bool
+			pool := c.pool()
+			if id, ok = pool.take(); !ok {
+				return -int32(syscall.ENOBUFS), true
+			}
+			buf := pool.buffer(id)
+			datagram := c.op == opRecvFromMultishot
+			if datagram {
+				c.pointDatagramReceive(buf)
+				n, errno = sysRecvMessage(fd, c.rare)
+			} else {
+				n, errno = sysRecv(fd, buf[:min(len(buf), maxIOLen)])
+			}
+			switch {
+			case errno != 0 || n == 0 && !datagram: // nothing, or a stream's end
+				pool.giveBack(id)
+			case datagram:
+				c.writeDatagramHeader(buf, n)
+				pool.fill(id) // a zero-length datagram too
+			default:
+				pool.fill(id)
+			}
+		}
+		switch {
+		case errno == syscall.EINTR && retries < maxEINTRRetries:
+			retries++
+			continue
+		case errno == syscall.EAGAIN:
+			return 0, false
+		case errno != 0:
+			return -int32(errno), true
+		case c.op == opRecvPooled:
+			if n > 0 {
+				c.setDelivered(int32(id))
+			}
+			return int32(n), true
+		case n == 0 && c.op == opRecvMultishot:
+			return 0, true // a stream's end: the multishot's final
+		}
+		bufID := int32(id)
+		if c.op == opAcceptMultishot {
+			bufID = -1
+		}
+		b.loop.deliverShot(c, int32(n), bufID)
+		shots++
+	}
+	return 0, false
 }
 
 // attemptConnect finishes a Connect once its socket is writable. A

@@ -193,6 +193,25 @@ func (b *simBackend) startOne(c *Completion) {
 		req.Kind, req.Addr = simcore.KindConnect, addr
 	case opRecv:
 		req.Kind, req.Buf = simcore.KindRecv, c.io.buf
+	case opRecvPooled, opRecvMultishot, opRecvFromMultishot:
+		// The simulator's receive copies into the buffer it is given, so
+		// the buffer is taken at submission (the kernel backends take one
+		// when data arrives): on the simulator an idle pooled receive holds
+		// a buffer, which changes who waits when a pool runs out, not what
+		// any receive gets. completePooled gives it back if unused.
+		id, ok := c.pool().take()
+		if !ok {
+			l.complete(c, -int32(syscall.ENOBUFS))
+			return
+		}
+		c.index = int32(id)
+		req.Kind, req.Buf = simcore.KindRecv, c.pool().buffer(id)
+		if c.op == opRecvFromMultishot {
+			c.rearmReceive()
+			req.Kind, req.Buf = simcore.KindRecvMsg, req.Buf[datagramPayloadOffset:]
+		}
+	case opAcceptMultishot:
+		req.Kind = simcore.KindAccept
 	case opSendTo, opSendMsg:
 		if len(c.rare.oob) > 0 {
 			l.complete(c, -int32(syscall.EOPNOTSUPP)) // no control data in the simulated network
@@ -352,11 +371,55 @@ func (b *simBackend) Complete(token uint64, res int32) {
 	if c == nil {
 		panic("ioloop: internal error: the simulator completed an unknown token")
 	}
+	if pooledOps[c.op] || c.op == opAcceptMultishot {
+		if b.completePooled(c, res) {
+			return
+		}
+	}
 	if res == -int32(syscall.EBADF) && c.fd >= 0 && isKernelDescriptor(int(c.fd)) {
 		b.loop.completeWith(c, c.progress(), codeForeignFD)
 		return
 	}
 	b.loop.complete(c, res)
+}
+
+// completePooled handles a pooled or multishot operation's result: the
+// buffer taken at submission is filled or given back, and a multishot's
+// success becomes a shot, the operation being submitted again. It reports
+// whether it dealt with res; otherwise res is the operation's final
+// result.
+func (b *simBackend) completePooled(c *Completion, res int32) bool {
+	l := b.loop
+	if c.op != opAcceptMultishot {
+		id := uint16(c.index)
+		datagram := c.op == opRecvFromMultishot
+		if res < 0 || res == 0 && !datagram { // an error, or a stream's end
+			c.pool().giveBack(id)
+			c.index = -1
+			return false
+		}
+		if datagram {
+			c.writeDatagramHeader(c.pool().buffer(id), int(res))
+		}
+		c.pool().fill(id)
+		c.index = -1
+		if c.op == opRecvPooled {
+			c.setDelivered(int32(id))
+			return false
+		}
+		l.deliverShot(c, res, int32(id))
+	} else {
+		if res < 0 {
+			return false
+		}
+		l.deliverShot(c, res, -1)
+	}
+	if l.isClosing() {
+		l.completeWith(c, 0, codeCanceled)
+		return true
+	}
+	b.resubmit(c)
+	return true
 }
 
 // FillStat implements simcore.Host.
@@ -371,7 +434,7 @@ func (b *simBackend) FillStat(token uint64, st *simcore.Stat) {
 // callback reads (ops_udp.go).
 func (b *simBackend) FillMessage(token uint64, from netip.AddrPort, flags uint32) {
 	c := b.loop.lookupToken(token)
-	if c == nil || (c.op != opRecvFrom && c.op != opRecvMsg) {
+	if c == nil || (c.op != opRecvFrom && c.op != opRecvMsg && c.op != opRecvFromMultishot) {
 		return // a plain Recv on a datagram socket: nowhere to put them
 	}
 	msg := &c.rare.msg

@@ -9,7 +9,8 @@ package ioloop
 
 // cqeFlagged marks the operations completeFlagged handles. It has 256
 // entries so that indexing by an opcode needs no bounds check.
-var cqeFlagged = [256]bool{opSendZC: true}
+var cqeFlagged = [256]bool{opSendZC: true, opRecvPooled: true, opRecvMultishot: true, opAcceptMultishot: true,
+	opRecvFromMultishot: true}
 
 // completeFlagged completes (or, for a multishot or a zero-copy send,
 // advances) c from one of its CQEs.
@@ -17,6 +18,8 @@ func (b *uringBackend) completeFlagged(c *Completion, res int32, flags uint32) {
 	switch c.op {
 	case opSendZC:
 		b.completeSendZC(c, res, flags)
+	case opRecvPooled, opRecvMultishot, opAcceptMultishot, opRecvFromMultishot:
+		b.completePooled(c, res, flags)
 	default:
 		panic("ioloop: internal error: io_uring CQE flags for " + c.op.String() + ", which has none")
 	}

@@ -62,6 +62,13 @@ type uringBackend struct {
 	// sparse at the first RegisterFile; backend_uring_fixed_linux.go).
 	fileTable bool
 
+	// bufRings: the kernel has provided-buffer rings and multishot
+	// receive (backend_uring_pool_linux.go); nextGroup is the next buffer
+	// group id never used and freeGroups those of closed pools.
+	bufRings   bool
+	nextGroup  int
+	freeGroups []uint16
+
 	// files runs them; filesInPool counts those handed over and not yet
 	// collected. Its workers start on first use: a kernel with every
 	// opcode never starts one.
@@ -170,6 +177,7 @@ func newURingBackend(l *Loop, opts Options) (*uringBackend, error) {
 		b.doorbells = &doorbells{b: b, skipSuccess: params.Features&uring.FeatCQESkip != 0}
 	}
 	b.routeFileOps(supported)
+	b.detectBufRings()
 	l.fixed.nativeBuffers = true // READ_FIXED and WRITE_FIXED are as old as io_uring (5.1)
 	l.fixed.nativeSendZC = int(uring.OpSendZC) < len(supported) && supported[uring.OpSendZC] &&
 		(uringPretendMissing == nil || !uringPretendMissing(uring.OpSendZC))
@@ -307,6 +315,10 @@ func (b *uringBackend) submit(c *Completion) {
 // divert takes c away from the kernel if it runs on the workers (or is a
 // Cancel of an operation there) and reports whether it did.
 func (b *uringBackend) divert(c *Completion) bool {
+	switch c.op {
+	case opRecvPooled, opRecvMultishot, opRecvFromMultishot:
+		return b.takeFallbackBuffer(c)
+	}
 	if c.op == opCancel {
 		if t := c.cancelTarget(); t.wait.parked == parkedFile {
 			b.cancelOnWorkers(c, t)
@@ -451,6 +463,8 @@ func (b *uringBackend) prep(sqe *uring.SQE, c *Completion) {
 		sqe.OpFlags = sendFlags
 	case opSendZC:
 		prepSendZC(sqe, c)
+	case opRecvPooled, opRecvMultishot, opAcceptMultishot, opRecvFromMultishot:
+		b.prepPooled(sqe, c)
 	case opReadFixed, opWriteFixed:
 		prepFixed(sqe, c)
 	case opRead, opWrite:

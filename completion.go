@@ -197,6 +197,7 @@ const (
 	parkedRead          // in its fd's readers FIFO
 	parkedWrite         // in its fd's writers FIFO
 	parkedFile          // handed to the file worker pool
+	parkedPool          // a pooled receive in its BufferPool's waiters (pool.go)
 )
 
 type completionState uint8
@@ -273,6 +274,7 @@ const (
 	opReadFixed
 	opWriteFixed
 	opSendZC
+	opRecvFromMultishot
 )
 
 var opcodeNames = [...]string{
@@ -288,6 +290,7 @@ var opcodeNames = [...]string{
 	opRecvPooled:  "RecvPooled", opRecvMultishot: "RecvMultishot", opAcceptMultishot: "AcceptMultishot",
 	opSendTo: "SendTo", opRecvFrom: "RecvFrom", opSendMsg: "SendMsg", opRecvMsg: "RecvMsg",
 	opReadFixed: "ReadFixed", opWriteFixed: "WriteFixed", opSendZC: "SendZC",
+	opRecvFromMultishot: "RecvFromMultishot",
 }
 
 // String returns the operation's public name.

@@ -217,6 +217,11 @@ type Loop struct {
 	// fixed holds the registered files and buffers, and which of the
 	// opt-in operations the backend runs natively (ops_fixed.go).
 	fixed fixedResources
+	// pools are the loop's buffer pools (pool.go), closed by Close.
+	pools []*BufferPool
+	// shots is the free list of the Completions that carry multishot
+	// results (ops_pooled.go).
+	shots fifo
 }
 
 // New creates a Loop on the backend Options.Backend selects (see Options).
@@ -420,6 +425,7 @@ func (l *Loop) Close() error {
 	l.cancelEventWaits()
 	l.cancelTimers()
 	l.runPosted()
+	l.cancelPoolWaiters()
 	l.backend.cancelAll()
 	for l.pending > 0 {
 		if err := l.backend.poll(-1); err != nil {
@@ -434,6 +440,7 @@ func (l *Loop) Close() error {
 		l.runCompleted()
 	}
 	l.closed = true
+	l.closePools()
 	return l.backend.close()
 }
 

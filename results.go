@@ -100,8 +100,12 @@ func (l *Loop) record(c *Completion, n int, code errorCode) {
 		l.inflight.remove(c.token)
 		c.token = 0
 	}
-	if code != codeNone && (c.op == opAccept || c.op == opOpenAt) {
+	if code != codeNone && (c.op == opAccept || c.op == opOpenAt || c.op == opAcceptMultishot) {
 		n = -1 // never hand out 0 (stdin) as the descriptor of a failure
+	}
+	if pooledOps[c.op] {
+		c.dropUnfilled()
+		c.pool().users-- // its final result (pool.go: Close)
 	}
 	c.n, c.errCode = int32(n), code
 	c.state = stateCompleted
@@ -157,6 +161,12 @@ func (l *Loop) cancelHeldByLoop(target *Completion) bool {
 		}
 		target.link &^= linkArmed
 		l.timers.remove(target)
+	case opRecvPooled, opRecvMultishot, opRecvFromMultishot:
+		if target.wait.parked != parkedPool {
+			return false
+		}
+		target.pool().waiters.remove(target)
+		target.wait.parked = parkedNone
 	default:
 		return false
 	}
@@ -168,7 +178,7 @@ func (l *Loop) cancelHeldByLoop(target *Completion) bool {
 // for Cancel.
 // It has 256 entries so that indexing by an opcode needs no bounds check.
 var zeroNeedsCare = [256]bool{opRecv: true, opRead: true, opReadv: true, opSend: true, opCancel: true,
-	opReadFixed: true, opSendZC: true}
+	opReadFixed: true, opSendZC: true, opRecvPooled: true, opRecvMultishot: true}
 
 // completeFast is the inlinable fast path of complete for the results that
 // need no interpretation (most of them); it reports whether it handled
@@ -211,6 +221,11 @@ func (l *Loop) complete(c *Completion, res int32) {
 				l.completeWith(c, 0, codeEOF)
 				return
 			}
+		case opRecvPooled, opRecvMultishot:
+			if n == 0 {
+				l.completeWith(c, 0, codeEOF)
+				return
+			}
 		case opCancel:
 			l.cancelVerdict(c, true)
 		case opLinkTimeout:
@@ -228,6 +243,10 @@ func (l *Loop) complete(c *Completion, res int32) {
 		return
 	}
 	errno := syscall.Errno(-res)
+	if errno == syscall.ENOBUFS && pooledOps[c.op] {
+		l.parkOnPool(c, c.pool()) // every buffer is held: wait for a Release
+		return
+	}
 	if c.op == opCancel {
 		l.cancelVerdict(c, false)
 		if t := c.cancelTarget(); errno == syscall.ENOENT && t.link&linkCancelRequested != 0 && t.token == c.targetToken() {
@@ -282,7 +301,8 @@ func (l *Loop) continueSend(c *Completion) {
 // canceled: there EAGAIN is the result); a Cancel aimed at it meanwhile is counted in send.cancelsInFlight,
 // as for a Send, so that a canceled receive is never resubmitted. It has
 // 256 entries so that indexing by an opcode needs no bounds check.
-var retriedOnEAGAIN = [256]bool{opAccept: true, opRecv: true, opRecvFrom: true, opRecvMsg: true}
+var retriedOnEAGAIN = [256]bool{opAccept: true, opRecv: true, opRecvFrom: true, opRecvMsg: true,
+	opRecvPooled: true, opRecvMultishot: true, opAcceptMultishot: true, opRecvFromMultishot: true}
 
 // cancelVerdict applies the kernel's answer to a Cancel aimed at a Send
 // that may have made partial progress (see Completion.cancelsInFlight).

@@ -184,11 +184,6 @@ func (w *overflowWatermark) stats(kernelEnters uint64, depth int) backendStats {
 	return backendStats{kernelEnters: kernelEnters, overflowDepth: depth, overflowHighWater: w.high}
 }
 
-// poolBuffersFree sums the free buffers over the loop's registered buffer
-// pools. It is the hook for the pools of issue 15 (BufferPool): there are
-// none yet, so it reports 0.
-func (l *Loop) poolBuffersFree() int { return 0 }
-
 // depth counts the entries claimed by producers and not yet taken by the
 // loop. Loop only.
 func (q *inbox) depth() int {

@@ -19,25 +19,26 @@ type (
 )
 
 const (
-	sysAF_INET           = unix.AF_INET
-	sysAF_INET6          = unix.AF_INET6
-	sysSizeofSockaddrAny = unix.SizeofSockaddrAny
-	sysMSG_TRUNC         = unix.MSG_TRUNC
-	sysSHUT_RD           = unix.SHUT_RD
-	sysSHUT_WR           = unix.SHUT_WR
-	sysSHUT_RDWR         = unix.SHUT_RDWR
-	sysAT_FDCWD          = unix.AT_FDCWD
-	sysAT_REMOVEDIR      = unix.AT_REMOVEDIR
-	sysAT_SYMLINK_FOLLOW = unix.AT_SYMLINK_FOLLOW
-	sysO_RDONLY          = unix.O_RDONLY
-	sysO_WRONLY          = unix.O_WRONLY
-	sysO_CREAT           = unix.O_CREAT
-	sysO_EXCL            = unix.O_EXCL
-	sysO_TRUNC           = unix.O_TRUNC
-	sysO_APPEND          = unix.O_APPEND
-	sysO_DIRECTORY       = unix.O_DIRECTORY
-	sysO_NOFOLLOW        = unix.O_NOFOLLOW
-	sysO_CLOEXEC         = unix.O_CLOEXEC
+	sysAF_INET             = unix.AF_INET
+	sysAF_INET6            = unix.AF_INET6
+	sysSizeofSockaddrAny   = unix.SizeofSockaddrAny
+	sysSizeofSockaddrInet6 = unix.SizeofSockaddrInet6
+	sysMSG_TRUNC           = unix.MSG_TRUNC
+	sysSHUT_RD             = unix.SHUT_RD
+	sysSHUT_WR             = unix.SHUT_WR
+	sysSHUT_RDWR           = unix.SHUT_RDWR
+	sysAT_FDCWD            = unix.AT_FDCWD
+	sysAT_REMOVEDIR        = unix.AT_REMOVEDIR
+	sysAT_SYMLINK_FOLLOW   = unix.AT_SYMLINK_FOLLOW
+	sysO_RDONLY            = unix.O_RDONLY
+	sysO_WRONLY            = unix.O_WRONLY
+	sysO_CREAT             = unix.O_CREAT
+	sysO_EXCL              = unix.O_EXCL
+	sysO_TRUNC             = unix.O_TRUNC
+	sysO_APPEND            = unix.O_APPEND
+	sysO_DIRECTORY         = unix.O_DIRECTORY
+	sysO_NOFOLLOW          = unix.O_NOFOLLOW
+	sysO_CLOEXEC           = unix.O_CLOEXEC
 )
 
 func sysNsecToTimespec(ns int64) sysTimespec { return unix.NsecToTimespec(ns) }

@@ -56,10 +56,13 @@ const (
 	sysAF_INET           = windows.AF_INET
 	sysAF_INET6          = windows.AF_INET6
 	sysSizeofSockaddrAny = uint32(unsafe.Sizeof(windows.RawSockaddrAny{}))
-	sysMSG_TRUNC         = 0x20 // Linux's; the simulator reports it
-	sysSHUT_RD           = windows.SHUT_RD
-	sysSHUT_WR           = windows.SHUT_WR
-	sysSHUT_RDWR         = windows.SHUT_RDWR
+	// sysSizeofSockaddrInet6 is sizeof(SOCKADDR_IN6), untyped as x/sys/unix's
+	// (checked against the type below).
+	sysSizeofSockaddrInet6 = 28
+	sysMSG_TRUNC           = 0x20 // Linux's; the simulator reports it
+	sysSHUT_RD             = windows.SHUT_RD
+	sysSHUT_WR             = windows.SHUT_WR
+	sysSHUT_RDWR           = windows.SHUT_RDWR
 	// sysAT_FDCWD is Linux's AT_FDCWD: OpenAt relative to the working
 	// directory. On Windows it is the only directory OpenAt accepts
 	// besides an absolute path.
@@ -81,6 +84,12 @@ const (
 	// FILE_FLAG_WRITE_THROUGH.
 	sysO_DSYNC   = 0x1000
 	sysO_CLOEXEC = windows.O_CLOEXEC
+)
+
+// Compile-time check: sysSizeofSockaddrInet6 is windows.RawSockaddrInet6's size.
+var (
+	_ [sysSizeofSockaddrInet6 - unsafe.Sizeof(windows.RawSockaddrInet6{})]struct{}
+	_ [unsafe.Sizeof(windows.RawSockaddrInet6{}) - sysSizeofSockaddrInet6]struct{}
 )
 
 func sysNsecToTimespec(ns int64) sysTimespec { return windows.NsecToTimespec(ns) }

@@ -83,15 +83,20 @@ func TestTimerSlackFiresNeighboursTogether(t *testing.T) {
 		backends = append(backends, BackendIOUring)
 	}
 	for _, backend := range backends {
+		// Without slack the second timer is due 100 ms after the first,
+		// far more than a pass of a loaded machine (with 2 ms between
+		// them the race detector on a busy machine once ran both in one
+		// pass); with 200 ms of slack it is due 2 ms after.
 		for _, tc := range []struct {
 			slack    time.Duration
+			second   time.Duration
 			together bool
-		}{{200 * time.Millisecond, true}, {-1, false}} {
+		}{{200 * time.Millisecond, 7 * time.Millisecond, true}, {-1, 105 * time.Millisecond, false}} {
 			t.Run(backend.String()+"/"+tc.slack.String(), func(t *testing.T) {
 				l := newTestLoop(t, Options{Backend: backend, TimerSlack: tc.slack})
 				p := &slackPair{}
 				Timeout(l, &p.first, 5*time.Millisecond, p, (*slackPair).onFirst)
-				Timeout(l, &p.second, 7*time.Millisecond, p, (*slackPair).onSecond)
+				Timeout(l, &p.second, tc.second, p, (*slackPair).onSecond)
 				if err := l.Run(); err != nil {
 					t.Fatal(err)
 				}

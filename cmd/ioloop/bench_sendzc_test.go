@@ -50,7 +50,11 @@ func TestBenchSendZC(t *testing.T) {
 					// receiver may miss a tick's worth).
 					t.Errorf("%s -mode %s -size %s: CPU per byte sender=%v receiver=%v process=%v", backend, mode, size, sender, receiver, process)
 				}
-				if allocs := number("allocs_per_send"); allocs > 0.05 {
+				// The race detector's runtime allocates on the command's
+				// other goroutines, which the process-wide count sees
+				// (as in bench_read_test.go); the library's own proof
+				// of zero allocations is TestAllocs*.
+				if allocs := number("allocs_per_send"); allocs > 0.05 && !raceEnabled {
 					t.Errorf("%s -mode %s -size %s: allocs_per_send=%v, want 0 in steady state", backend, mode, size, allocs)
 				}
 			}

@@ -21,31 +21,44 @@ import (
 // loop runs in slices of it and checks the signal channel in between.
 const signalCheckInterval = 100 * time.Millisecond
 
-// loopEcho is `ioloop echo` on one loop: the echo server of package
-// serve, driven from this goroutine between signals.
-type loopEcho struct{ *serve.Echo }
+// maxPoolBuffers is NewBufferPool's largest pool.
+const maxPoolBuffers = 1 << 15
 
-func (s loopEcho) stats() serve.EchoStats { return s.Stats() }
+// loopEcho is `ioloop echo` on one loop: an echo server of package serve
+// (serve.Echo, or serve.PooledEcho with -pool), driven from this
+// goroutine between signals.
+type loopEcho struct {
+	loop *ioloop.Loop
+	srv  loopServer
+}
 
-func (s loopEcho) shutdown() error { return s.Loop.Close() }
+// loopServer is what loopEcho needs of its server.
+type loopServer interface {
+	Fatal() error
+	Stats() serve.EchoStats
+}
+
+func (s loopEcho) stats() serve.EchoStats { return s.srv.Stats() }
+
+func (s loopEcho) shutdown() error { return s.loop.Close() }
 
 // serve runs the loop until SIGINT or SIGTERM arrives on signals (or an
 // accept error stops the server), then closes the loop.
 func (s loopEcho) serve(signals <-chan os.Signal, stdout io.Writer) error {
-	for s.Fatal() == nil {
-		if err := s.Loop.RunFor(signalCheckInterval); err != nil {
-			_ = s.Loop.Close()
+	for s.srv.Fatal() == nil {
+		if err := s.loop.RunFor(signalCheckInterval); err != nil {
+			_ = s.loop.Close()
 			return err
 		}
 		select {
 		case sig := <-signals:
 			if stop, err := handleSignal(sig, s, stdout); stop || err != nil {
-				return errors.Join(err, s.Loop.Close())
+				return errors.Join(err, s.loop.Close())
 			}
 		default:
 		}
 	}
-	return errors.Join(s.Fatal(), s.Loop.Close())
+	return errors.Join(s.srv.Fatal(), s.loop.Close())
 }
 
 // echoService is either echo server, as runEcho drives it.
@@ -86,7 +99,7 @@ const (
 
 func runEcho(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ioloop echo",
-		"ioloop echo [-addr 127.0.0.1:9000] [-server ioloop|gonet] [-loops N [-pin]] [-udp [-depth N]] [-backend B] [-entries N] [-bufsize N] [-stats D]", stderr)
+		"ioloop echo [-addr 127.0.0.1:9000] [-server ioloop|gonet] [-loops N [-pin]] [-udp [-depth N]] [-pool N] [-backend B] [-entries N] [-bufsize N] [-stats D]", stderr)
 	addrText := fs.String("addr", "127.0.0.1:9000", "address to listen on, IP:port (port 0: any free port)")
 	server := newChoiceFlag(serverIOLoop, serverGoNet)
 	fs.Var(server, "server", "`server` to run: ioloop (the event loop) or gonet (Go's net package, a goroutine per connection: the baseline)")
@@ -98,6 +111,9 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		"connections across them (1: one loop on this goroutine, no group)")
 	statsEvery := fs.Duration("stats", 0, "print the loop's counters (Loop.Stats) as a loopstats line every `interval`, such as 1s (0: never; one loop only)")
 	pin := fs.Bool("pin", false, "with -loops, pin loop i's thread to the i-th CPU this process may run on (Linux only)")
+	poolBuffers := fs.Int("pool", 0, "share a BufferPool of `N` buffers of -bufsize bytes among all connections, each served by one RecvMultishot, "+
+		"and accept with one AcceptMultishot; with -udp, receive with one RecvFromMultishot into N buffers instead of -depth RecvFroms "+
+		"(0: a -bufsize buffer per connection or per receive; ioloop server on one loop only)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -114,6 +130,15 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	}
 	if code, ok := checkUDPFlags(fs, *udp, server.value, *depth); !ok {
 		return code
+	}
+	if flagsSet(fs)["pool"] && (server.value == serverGoNet || *loops > 1 || *pin) {
+		return usageError(fs, "-pool is for the ioloop server on one loop (not -server gonet, -loops or -pin)")
+	}
+	if flagsSet(fs)["pool"] && flagsSet(fs)["depth"] {
+		return usageError(fs, "-udp -pool N receives with one RecvFromMultishot: -depth (RecvFroms in flight) does not apply")
+	}
+	if *poolBuffers < 0 || *poolBuffers > maxPoolBuffers {
+		return usageError(fs, "-pool must be in 0..%d, got %d", maxPoolBuffers, *poolBuffers)
 	}
 	if *pin && !flagsSet(fs)["loops"] {
 		return usageError(fs, "-pin needs -loops N: it pins each loop of the group to a CPU of its own")
@@ -145,7 +170,7 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	)
 	switch {
 	case *udp:
-		us, udpAddr, err := startUDPEcho(addr, lf.options(), *depth, *bufSize, *statsEvery, stdout, stderr)
+		us, udpAddr, err := startUDPEcho(addr, lf.options(), *depth, *poolBuffers, *bufSize, *statsEvery, stdout, stderr)
 		if err != nil {
 			return fail(stderr, fs.Name(), err)
 		}
@@ -174,10 +199,20 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(stderr, fs.Name(), err)
 		}
-		ls := serve.NewEcho(loop, listenFD, *bufSize)
+		var ls interface {
+			loopServer
+			Start()
+		}
+		if *poolBuffers > 0 {
+			if ls, err = serve.NewPooledEcho(loop, listenFD, *poolBuffers, *bufSize); err != nil {
+				return fail(stderr, fs.Name(), errors.Join(err, loop.Close()))
+			}
+		} else {
+			ls = serve.NewEcho(loop, listenFD, *bufSize)
+		}
 		ls.Start()
 		startLoopStats(loop, *statsEvery, stdout)
-		srv, bound, backend = loopEcho{ls}, listenAddr, loop.Backend().String()
+		srv, bound, backend = loopEcho{loop, ls}, listenAddr, loop.Backend().String()
 	}
 	// `ioloop bench echo -server` reads this line to learn the address and
 	// the backend (and checks the loops); scripts wait for its "listening
@@ -186,8 +221,14 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	if server.value == serverIOLoop {
 		loopsField = fmt.Sprintf(" loops=%d", *loops)
 	}
-	if *udp {
+	switch {
+	case *udp && *poolBuffers > 0:
+		loopsField += " proto=udp multishot=1"
+	case *udp:
 		loopsField += fmt.Sprintf(" proto=udp depth=%d", *depth)
+	}
+	if *poolBuffers > 0 {
+		loopsField += fmt.Sprintf(" pool=%d", *poolBuffers)
 	}
 	if _, err := fmt.Fprintf(stdout, "listening on %s server=%s backend=%s%s\n", bound, server.value, backend, loopsField); err != nil {
 		return fail(stderr, fs.Name(), errors.Join(err, srv.shutdown()))

@@ -23,41 +23,96 @@ import (
 )
 
 // TestEchoServeClosesLiveConnections stops the server while connections
-// are open: Loop.Close cancels their Recvs, and each connection's close
-// path must still close its descriptor, which the client sees as EOF.
+// are open, after they echoed: Loop.Close cancels their receives, and each
+// connection's close path must still close its descriptor, which the
+// client sees as EOF. It runs the plain server (a Recv buffer per
+// connection) and the pooled one (-pool: RecvMultishot on a shared
+// BufferPool, AcceptMultishot), whose pool must hold every buffer again.
 func TestEchoServeClosesLiveConnections(t *testing.T) {
 	requireIOURing(t)
-	listenFD, bound, err := ioloop.ListenTCP(netip.MustParseAddrPort("127.0.0.1:0"), ioloop.ListenOptions{NoDelay: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = unix.Close(listenFD) })
-	loop, err := ioloop.New(ioloop.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := loopEcho{serve.NewEcho(loop, listenFD, 4096)}
-	srv.Start()
-	const conns = 4
-	clients := dialEchoClients(t, bound, conns, 10*time.Second)
-	// Accepting takes loop passes: serve would print the counters before
-	// the server has seen every connection.
-	for deadline := time.Now().Add(10 * time.Second); srv.Stats().Active < conns; {
-		if time.Now().After(deadline) {
-			t.Fatalf("the server accepted %+v", srv.Stats())
-		}
-		if err := loop.Tick(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	serveStatsThenStop(t, srv, conns, srv.Stats())
-	if st := srv.Stats(); st.Active != 0 {
-		t.Errorf("%d connections still active after serve returned", st.Active)
-	}
-	for i, c := range clients {
-		if n, err := c.Read(make([]byte, 1)); err == nil {
-			t.Errorf("connection %d: read %d bytes after shutdown, want EOF or reset", i, n)
-		}
+	for _, tc := range []struct {
+		name    string
+		backend ioloop.Backend
+		pool    int
+	}{
+		{"plain/io_uring", ioloop.BackendIOUring, 0},
+		{"pooled/io_uring", ioloop.BackendIOUring, 8},
+		{"pooled/epoll", ioloop.BackendEpoll, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			listenFD, bound, err := ioloop.ListenTCP(netip.MustParseAddrPort("127.0.0.1:0"), ioloop.ListenOptions{NoDelay: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = unix.Close(listenFD) })
+			loop, err := ioloop.New(ioloop.Options{Backend: tc.backend})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var server interface {
+				loopServer
+				Start()
+			}
+			var pool *ioloop.BufferPool
+			if tc.pool > 0 {
+				pooled, err := serve.NewPooledEcho(loop, listenFD, tc.pool, 4096)
+				if err != nil {
+					t.Fatal(err)
+				}
+				server, pool = pooled, pooled.Pool()
+			} else {
+				server = serve.NewEcho(loop, listenFD, 4096)
+			}
+			srv := loopEcho{loop, server}
+			server.Start()
+			const conns, rounds, size = 16, 3, 300
+			clients := dialEchoClients(t, bound, conns, 10*time.Second)
+			// The clients block in their reads: the loop runs meanwhile.
+			echoed := make(chan error, 1)
+			go func() { echoed <- echoRoundsErr(clients, rounds, size) }()
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				select {
+				case err := <-echoed:
+					if err != nil {
+						t.Fatal(err)
+					}
+				default:
+					if time.Now().After(deadline) {
+						t.Fatalf("the echo rounds did not finish: %+v", srv.stats())
+					}
+					if err := loop.RunFor(time.Millisecond); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				break
+			}
+			if st := srv.stats(); st.Active != conns || st.Bytes != conns*rounds*size {
+				t.Fatalf("stats %+v, want %d active, %d bytes", st, conns, conns*rounds*size)
+			}
+			if pool != nil {
+				// The client can read the last reply before the server's
+				// loop has run that Send's callback, which releases its
+				// buffer: give it the passes it needs.
+				for deadline := time.Now().Add(10 * time.Second); pool.Free() != pool.Count() && time.Now().Before(deadline); {
+					if err := loop.RunFor(time.Millisecond); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if pool.Free() != pool.Count() {
+					t.Fatalf("pool: %d of %d buffers free with every message echoed", pool.Free(), pool.Count())
+				}
+			}
+			serveStatsThenStop(t, srv, conns, srv.stats())
+			if st := srv.stats(); st.Active != 0 {
+				t.Errorf("%d connections still active after serve returned", st.Active)
+			}
+			for i, c := range clients {
+				if n, err := c.Read(make([]byte, 1)); err == nil {
+					t.Errorf("connection %d: read %d bytes after shutdown, want EOF or reset", i, n)
+				}
+			}
+		})
 	}
 }
 
@@ -384,21 +439,29 @@ func dialEchoClients(t *testing.T, addr netip.AddrPort, conns int, timeout time.
 // so a reply to the wrong connection or round is caught.
 func echoRounds(t *testing.T, clients []net.Conn, rounds, size int) {
 	t.Helper()
+	if err := echoRoundsErr(clients, rounds, size); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// echoRoundsErr is echoRounds for a goroutine other than the test's.
+func echoRoundsErr(clients []net.Conn, rounds, size int) error {
 	for round := range rounds {
 		for i, c := range clients {
 			msg := bytes.Repeat([]byte{byte(i*rounds + round)}, size)
 			if _, err := c.Write(msg); err != nil {
-				t.Fatal(err)
+				return err
 			}
 			got := make([]byte, size)
 			if _, err := io.ReadFull(c, got); err != nil {
-				t.Fatalf("connection %d, round %d: %v", i, round, err)
+				return fmt.Errorf("connection %d, round %d: %v", i, round, err)
 			}
 			if !bytes.Equal(got, msg) {
-				t.Fatalf("connection %d, round %d: echoed %x, sent %x", i, round, got, msg)
+				return fmt.Errorf("connection %d, round %d: echoed %x, sent %x", i, round, got, msg)
 			}
 		}
 	}
+	return nil
 }
 
 // serveStatsThenStop serves srv with a SIGUSR1 and a SIGTERM queued: the

@@ -61,9 +61,10 @@ type udpEcho struct {
 }
 
 // startUDPEcho binds a UDP socket to addr, starts the echo server on a
-// new loop with depth receives of bufSize bytes in flight, and returns it
-// with the address it is bound to.
-func startUDPEcho(addr netip.AddrPort, opts ioloop.Options, depth, bufSize int, statsEvery time.Duration, stdout, stderr io.Writer) (udpEcho, netip.AddrPort, error) {
+// new loop with depth receives of bufSize bytes in flight (or, with
+// poolBuffers > 0, one RecvFromMultishot into a pool of that many), and
+// returns it with the address it is bound to.
+func startUDPEcho(addr netip.AddrPort, opts ioloop.Options, depth, poolBuffers, bufSize int, statsEvery time.Duration, stdout, stderr io.Writer) (udpEcho, netip.AddrPort, error) {
 	fd, bound, err := ioloop.ListenUDP(addr, ioloop.UDPOptions{ReceiveBufferBytes: udpReceiveBufferBytes})
 	if err != nil {
 		return udpEcho{}, bound, fmt.Errorf("listen on udp %s: %w", addr, err)
@@ -73,7 +74,15 @@ func startUDPEcho(addr netip.AddrPort, opts ioloop.Options, depth, bufSize int, 
 		_ = unix.Close(fd)
 		return udpEcho{}, bound, err
 	}
-	s := udpEcho{serve.NewUDPEcho(loop, fd, depth, bufSize), stderr}
+	srv := serve.NewUDPEcho(loop, fd, depth, bufSize)
+	if poolBuffers > 0 {
+		if srv, err = serve.NewUDPEchoMultishot(loop, fd, poolBuffers, bufSize); err != nil {
+			_ = loop.Close()
+			_ = unix.Close(fd)
+			return udpEcho{}, bound, err
+		}
+	}
+	s := udpEcho{srv, stderr}
 	s.Start()
 	startLoopStats(loop, statsEvery, stdout)
 	return s, bound, nil

@@ -53,42 +53,49 @@ func kernelBackends(t *testing.T) []ioloop.Backend {
 }
 
 // TestEchoUDPCommand runs `ioloop echo -udp` as a process on every kernel
-// backend: it announces proto=udp and the backend asked for, echoes
-// datagrams from several sockets at once back to each sender unchanged,
-// and on SIGTERM exits with a summary that counts every one.
+// backend, with RecvFroms in flight (-depth 8) and with one
+// RecvFromMultishot (-pool 16): it announces proto=udp and the backend
+// asked for, echoes datagrams from several sockets at once back to each
+// sender unchanged, and on SIGTERM exits with a summary that counts every
+// one.
 func TestEchoUDPCommand(t *testing.T) {
 	t.Setenv(cliEnv, "1")
 	for _, backend := range kernelBackends(t) {
-		t.Run(backend.String(), func(t *testing.T) {
-			p, err := newChildServer("udp echo server", "echo", "-udp", "-addr", "127.0.0.1:0", "-backend", backend.String(), "-depth", "8")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := p.launch(-1); err != nil {
-				t.Fatal(err)
-			}
-			defer p.kill()
-			line, err := p.listening()
-			if err != nil {
-				t.Fatal(err)
-			}
-			addr, gotBackend, err := parseListening(line, "server", serverIOLoop)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if gotBackend != backend.String() || !strings.Contains(line, " proto=udp depth=8") {
-				t.Errorf("announced %q, want backend=%v proto=udp depth=8", line, backend)
-			}
-			const clients, rounds, window = 4, 20, 4
-			echoUDPClients(t, addr, clients, rounds, window)
-			if err := p.terminate(); err != nil {
-				t.Fatal(err)
-			}
-			want := fmt.Sprintf("\nsummary connections=0 active=0 messages=%d ", clients*rounds*window)
-			if !strings.Contains(p.stdout.String(), want) {
-				t.Errorf("printed %q, want a line starting %q", p.stdout.String(), want[1:])
-			}
-		})
+		for _, mode := range []struct{ flag, value, announced string }{
+			{"-depth", "8", " proto=udp depth=8"},
+			{"-pool", "16", " proto=udp multishot=1"},
+		} {
+			t.Run(backend.String()+mode.flag, func(t *testing.T) {
+				p, err := newChildServer("udp echo server", "echo", "-udp", "-addr", "127.0.0.1:0", "-backend", backend.String(), mode.flag, mode.value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := p.launch(-1); err != nil {
+					t.Fatal(err)
+				}
+				defer p.kill()
+				line, err := p.listening()
+				if err != nil {
+					t.Fatal(err)
+				}
+				addr, gotBackend, err := parseListening(line, "server", serverIOLoop)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if gotBackend != backend.String() || !strings.Contains(line, mode.announced) {
+					t.Errorf("announced %q, want backend=%v%s", line, backend, mode.announced)
+				}
+				const clients, rounds, window = 4, 20, 4
+				echoUDPClients(t, addr, clients, rounds, window)
+				if err := p.terminate(); err != nil {
+					t.Fatal(err)
+				}
+				want := fmt.Sprintf("\nsummary connections=0 active=0 messages=%d ", clients*rounds*window)
+				if !strings.Contains(p.stdout.String(), want) {
+					t.Errorf("printed %q, want a line starting %q", p.stdout.String(), want[1:])
+				}
+			})
+		}
 	}
 }
 
@@ -154,54 +161,61 @@ func echoUDPClient(addr netip.AddrPort, id, rounds, window int) error {
 // would be the server's (or the loop's).
 func TestUDPEchoZeroAllocs(t *testing.T) {
 	for _, backend := range kernelBackends(t) {
-		t.Run(backend.String(), func(t *testing.T) {
-			fd, bound, err := ioloop.ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), ioloop.UDPOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer unix.Close(fd)
-			loop, err := ioloop.New(ioloop.Options{Backend: backend})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer loop.Close()
-			srv := serve.NewUDPEcho(loop, fd, 4, 2048)
-			srv.Start()
-
-			client := connectedUDPClient(t, bound)
-			msg := bytes.Repeat([]byte{0xa5}, 64)
-			got := make([]byte, 128)
-			echoOne := func() {
-				want := srv.Stats().Messages + 1
-				if _, err := unix.Write(client, msg); err != nil {
+		for _, multishot := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%v/multishot=%v", backend, multishot), func(t *testing.T) {
+				fd, bound, err := ioloop.ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"), ioloop.UDPOptions{})
+				if err != nil {
 					t.Fatal(err)
 				}
-				for deadline := time.Now().Add(udpTestTimeout); srv.Stats().Messages < want; {
-					if time.Now().After(deadline) {
-						st := loop.Stats()
-						var ops strings.Builder
-						_ = writeLoopStats(&ops, &st)
-						t.Fatalf("no echo within %v: %+v, fatal %v; %s", udpTestTimeout, srv.Stats(), srv.Fatal(), ops.String())
-					}
-					if err := loop.RunFor(time.Millisecond); err != nil {
+				defer unix.Close(fd)
+				loop, err := ioloop.New(ioloop.Options{Backend: backend})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer loop.Close()
+				srv := serve.NewUDPEcho(loop, fd, 4, 2048)
+				if multishot {
+					if srv, err = serve.NewUDPEchoMultishot(loop, fd, 4, 2048); err != nil {
 						t.Fatal(err)
 					}
 				}
-				n, err := unix.Read(client, got)
-				if err != nil || !bytes.Equal(got[:n], msg) {
-					t.Fatalf("client read %x, %v; want %x", got[:n], err, msg)
+				srv.Start()
+
+				client := connectedUDPClient(t, bound)
+				msg := bytes.Repeat([]byte{0xa5}, 64)
+				got := make([]byte, 128)
+				echoOne := func() {
+					want := srv.Stats().Messages + 1
+					if _, err := unix.Write(client, msg); err != nil {
+						t.Fatal(err)
+					}
+					for deadline := time.Now().Add(udpTestTimeout); srv.Stats().Messages < want; {
+						if time.Now().After(deadline) {
+							st := loop.Stats()
+							var ops strings.Builder
+							_ = writeLoopStats(&ops, &st)
+							t.Fatalf("no echo within %v: %+v, fatal %v; %s", udpTestTimeout, srv.Stats(), srv.Fatal(), ops.String())
+						}
+						if err := loop.RunFor(time.Millisecond); err != nil {
+							t.Fatal(err)
+						}
+					}
+					n, err := unix.Read(client, got)
+					if err != nil || !bytes.Equal(got[:n], msg) {
+						t.Fatalf("client read %x, %v; want %x", got[:n], err, msg)
+					}
 				}
-			}
-			for range 20 { // warm up: the rare arguments, the runtime's first timers
-				echoOne()
-			}
-			if allocs := testing.AllocsPerRun(200, echoOne); allocs != 0 {
-				t.Errorf("%.2f allocations per datagram echoed, want 0", allocs)
-			}
-			if st := srv.Stats(); st.SendErrors != 0 || srv.Fatal() != nil {
-				t.Errorf("stats %+v, fatal %v", st, srv.Fatal())
-			}
-		})
+				for range 20 { // warm up: the rare arguments, the runtime's first timers
+					echoOne()
+				}
+				if allocs := testing.AllocsPerRun(200, echoOne); allocs != 0 {
+					t.Errorf("%.2f allocations per datagram echoed, want 0", allocs)
+				}
+				if st := srv.Stats(); st.SendErrors != 0 || srv.Fatal() != nil {
+					t.Errorf("stats %+v, fatal %v", st, srv.Fatal())
+				}
+			})
+		}
 	}
 }
 
@@ -228,11 +242,12 @@ func connectedUDPClient(t *testing.T, addr netip.AddrPort) int {
 // opened.
 func TestEchoUDPFlags(t *testing.T) {
 	for _, args := range [][]string{
-		{"-depth", "8"},                  // -depth without -udp
-		{"-udp", "-depth", "0"},          // no receive in flight
-		{"-udp", "-server", "gonet"},     // the ioloop server only
-		{"-udp", "-loops", "2"},          // one loop
-		{"-udp", "-addr", "localhost:9"}, // not IP:port
+		{"-depth", "8"},                       // -depth without -udp
+		{"-udp", "-depth", "0"},               // no receive in flight
+		{"-udp", "-server", "gonet"},          // the ioloop server only
+		{"-udp", "-loops", "2"},               // one loop
+		{"-udp", "-addr", "localhost:9"},      // not IP:port
+		{"-udp", "-pool", "8", "-depth", "4"}, // multishot has no depth
 	} {
 		code, _, stderr := runCLI(append([]string{"echo"}, args...)...)
 		if code != exitUsage {

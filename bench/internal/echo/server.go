@@ -16,7 +16,15 @@ import (
 const BufSize = 4096
 
 // Servers lists the contenders of the echo workloads, in table order.
-var Servers = []string{"ioloop-io_uring", "ioloop-epoll", "gonet", "gnet", "go-uring"}
+// The -pool contenders are `ioloop echo -pool`: connections share a
+// BufferPool, each served by one RecvMultishot (serveIOLoopPooled).
+var Servers = []string{"ioloop-io_uring", "ioloop-epoll", "ioloop-io_uring-pool", "ioloop-epoll-pool", "gonet", "gnet", "go-uring"}
+
+// PoolBuffers is the pool of the -pool contenders: buffers of BufSize
+// bytes, shared by all connections. A buffer is held only from an
+// arrival until its echo is sent, so this covers far more connections
+// than it has buffers; a receive that finds none waits for one.
+const PoolBuffers = 64
 
 // Serve runs the echo server impl on a free port of 127.0.0.1. loops > 0
 // runs the ioloop server as an ioloop.Group of that many loops (see
@@ -34,6 +42,10 @@ func Serve(impl string, loops int, pin bool) error {
 		return serveIOLoop(true)
 	case "ioloop-epoll":
 		return serveIOLoop(false)
+	case "ioloop-io_uring-pool":
+		return serveIOLoopPooled(true)
+	case "ioloop-epoll-pool":
+		return serveIOLoopPooled(false)
 	case "gonet":
 		return serveGoNet()
 	case "gnet":

@@ -3,6 +3,7 @@ package echo
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"time"
 
@@ -25,15 +26,44 @@ func backendOf(uring bool) ioloop.Backend {
 // serveIOLoop is the server on one loop, on this goroutine. It serves
 // until killed, or until accepting fails.
 func serveIOLoop(uring bool) error {
-	loop, err := ioloop.New(ioloop.Options{Backend: backendOf(uring)})
-	if err != nil {
-		return err
-	}
-	lfd, addr, err := ioloop.ListenTCP(loopback, ioloop.ListenOptions{NoDelay: true})
+	loop, lfd, addr, err := listenIOLoop(uring)
 	if err != nil {
 		return err
 	}
 	s := serve.NewEcho(loop, lfd, BufSize)
+	return runIOLoop(loop, s, addr)
+}
+
+// serveIOLoopPooled is the server of `ioloop echo -pool PoolBuffers` on
+// one loop, on this goroutine: serve.PooledEcho.
+func serveIOLoopPooled(uring bool) error {
+	loop, lfd, addr, err := listenIOLoop(uring)
+	if err != nil {
+		return err
+	}
+	s, err := serve.NewPooledEcho(loop, lfd, PoolBuffers, BufSize)
+	if err != nil {
+		return err
+	}
+	return runIOLoop(loop, s, addr)
+}
+
+// listenIOLoop creates a server's loop and listening socket.
+func listenIOLoop(uring bool) (*ioloop.Loop, int, netip.AddrPort, error) {
+	loop, err := ioloop.New(ioloop.Options{Backend: backendOf(uring)})
+	if err != nil {
+		return nil, -1, netip.AddrPort{}, err
+	}
+	lfd, addr, err := ioloop.ListenTCP(loopback, ioloop.ListenOptions{NoDelay: true})
+	return loop, lfd, addr, err
+}
+
+// runIOLoop starts s, announces addr, and runs loop until killed or until
+// accepting fails.
+func runIOLoop(loop *ioloop.Loop, s interface {
+	Start()
+	Fatal() error
+}, addr netip.AddrPort) error {
 	s.Start()
 	Announce(addr)
 	for s.Fatal() == nil {

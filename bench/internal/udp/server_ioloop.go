@@ -10,7 +10,8 @@ import (
 
 // serveIOLoop runs the UDP echo server of `ioloop echo -udp` (package
 // serve's UDPEcho: depth receives in flight, each RecvFrom into its own
-// buffer followed by a SendTo back to the sender) on one loop, on this
+// buffer followed by a SendTo back to the sender; with depth 0, one
+// RecvFromMultishot into a pool of MultishotBuffers) on one loop, on this
 // goroutine, until killed or until receiving fails.
 func serveIOLoop(uring bool, depth int) error {
 	backend := ioloop.BackendEpoll
@@ -26,6 +27,11 @@ func serveIOLoop(uring bool, depth int) error {
 		return err
 	}
 	s := serve.NewUDPEcho(loop, fd, depth, BufSize)
+	if depth == 0 {
+		if s, err = serve.NewUDPEchoMultishot(loop, fd, MultishotBuffers, BufSize); err != nil {
+			return err
+		}
+	}
 	s.Start()
 	announce(addr)
 	for s.Fatal() == nil {

@@ -17,8 +17,15 @@ import (
 	"net/netip"
 )
 
-// Contenders lists the UDP echo servers, in table order.
-var Contenders = []string{"ioloop-io_uring", "ioloop-epoll", "gonet", "gnet"}
+// Contenders lists the UDP echo servers, in table order. The -multishot
+// contenders are `ioloop echo -udp -pool MultishotBuffers`: one
+// RecvFromMultishot into a BufferPool instead of depth RecvFroms.
+var Contenders = []string{"ioloop-io_uring", "ioloop-epoll", "ioloop-io_uring-multishot", "ioloop-epoll-multishot", "gonet", "gnet"}
+
+// MultishotBuffers is the pool of the -multishot contenders: twice the
+// most datagrams the workload has in flight (64 clients × 4), so that a
+// datagram rarely waits for a buffer.
+const MultishotBuffers = 512
 
 // ReceiveBufferBytes is every server socket's SO_RCVBUF: datagrams wait
 // there while the server is busy, and beyond it the kernel drops them.
@@ -40,7 +47,7 @@ func Serve(impl string, depth int) error {
 	if depth != 0 && impl != "ioloop-io_uring" && impl != "ioloop-epoll" {
 		return fmt.Errorf("udp server %q has no receive depth to set (only ioloop-io_uring and ioloop-epoll)", impl)
 	}
-	if depth == 0 {
+	if depth == 0 && (impl == "ioloop-io_uring" || impl == "ioloop-epoll") {
 		depth = DefaultDepth
 	}
 	switch impl {
@@ -48,6 +55,10 @@ func Serve(impl string, depth int) error {
 		return serveIOLoop(true, depth)
 	case "ioloop-epoll":
 		return serveIOLoop(false, depth)
+	case "ioloop-io_uring-multishot":
+		return serveIOLoop(true, 0)
+	case "ioloop-epoll-multishot":
+		return serveIOLoop(false, 0)
 	case "gonet":
 		return serveGoNet()
 	case "gnet":

@@ -23,6 +23,11 @@ type UDPEcho struct {
 	Loop  *ioloop.Loop
 	FD    int
 	slots []udpSlot
+	// The multishot server (NewUDPEchoMultishot) has no slots: one
+	// receive into pool, and the send Completions not in flight.
+	pool      *ioloop.BufferPool
+	recv      ioloop.Completion
+	freeSends []*udpSend
 
 	messages   int64 // datagrams echoed
 	bytes      int64 // bytes echoed
@@ -63,8 +68,12 @@ func NewUDPEcho(loop *ioloop.Loop, fd, depth, bufSize int) *UDPEcho {
 	return s
 }
 
-// Start submits every slot's first receive.
+// Start submits every slot's first receive, or the multishot receive.
 func (s *UDPEcho) Start() {
+	if s.pool != nil {
+		ioloop.RecvFromMultishot(s.Loop, &s.recv, s.FD, s.pool, s, (*UDPEcho).onDatagram)
+		return
+	}
 	for i := range s.slots {
 		s.slots[i].recv()
 	}
@@ -97,10 +106,17 @@ func (slot *udpSlot) onRecv(_ *ioloop.Completion, n int, from netip.AddrPort, er
 }
 
 func (slot *udpSlot) onSent(_ *ioloop.Completion, n int, err error) {
-	s := slot.srv
+	if slot.srv.countSend(n, err) {
+		slot.recv()
+	}
+}
+
+// countSend counts one echo's result and reports whether the server goes
+// on receiving.
+func (s *UDPEcho) countSend(n int, err error) bool {
 	switch {
 	case stopping(err):
-		return
+		return false
 	case err != nil:
 		s.sendErrors++
 		s.lastSend = err
@@ -108,13 +124,68 @@ func (slot *udpSlot) onSent(_ *ioloop.Completion, n int, err error) {
 		s.messages++
 		s.bytes += int64(n)
 	}
-	if s.fatal == nil {
-		slot.recv()
-	}
+	return s.fatal == nil
 }
 
 // stopping reports whether err ends an operation because the loop is
 // closing: the slot then has nothing left to do.
 func stopping(err error) bool {
 	return errors.Is(err, ioloop.ErrCanceled) || errors.Is(err, ioloop.ErrClosed)
+}
+
+// udpSend is one echo in flight of a multishot UDPEcho: its Completion and
+// the pool buffer it sends from, released when the send is done.
+type udpSend struct {
+	srv *UDPEcho
+	op  ioloop.Completion
+	buf []byte
+}
+
+// NewUDPEchoMultishot returns the echo server of loop on the UDP socket fd
+// that receives with one RecvFromMultishot into a BufferPool of buffers
+// buffers, each holding a datagram of up to bufSize bytes (and the 44
+// bytes of its sender: ioloop.RecvFromMultishot), instead of Depth
+// RecvFroms each waiting with a buffer of its own: one receive waits on
+// the socket however many datagrams are in flight. Each datagram is sent
+// back from its pool buffer, with one of buffers send Completions made
+// here (a datagram being sent holds a buffer, so there is always one
+// free). Start starts it; closing the loop stops it and closes the pool.
+func NewUDPEchoMultishot(loop *ioloop.Loop, fd, buffers, bufSize int) (*UDPEcho, error) {
+	pool, err := ioloop.NewBufferPool(loop, buffers, bufSize+44)
+	if err != nil {
+		return nil, err
+	}
+	s := &UDPEcho{Loop: loop, FD: fd, pool: pool}
+	sends := make([]udpSend, buffers)
+	s.freeSends = make([]*udpSend, buffers)
+	for i := range sends {
+		sends[i].srv = s
+		s.freeSends[i] = &sends[i]
+	}
+	return s, nil
+}
+
+func (s *UDPEcho) onDatagram(_ *ioloop.Completion, buf []byte, from netip.AddrPort, err error) {
+	if err != nil {
+		if !stopping(err) && s.fatal == nil {
+			s.fatal = err
+		}
+		return
+	}
+	n := len(s.freeSends)
+	if n == 0 {
+		panic("serve: UDPEcho: a datagram arrived with every send in flight, which the pool's size rules out")
+	}
+	snd := s.freeSends[n-1]
+	s.freeSends = s.freeSends[:n-1]
+	snd.buf = buf
+	ioloop.SendTo(s.Loop, &snd.op, s.FD, buf, from, snd, (*udpSend).onSent)
+}
+
+func (snd *udpSend) onSent(_ *ioloop.Completion, n int, err error) {
+	s := snd.srv
+	s.pool.Release(snd.buf)
+	snd.buf = nil
+	s.freeSends = append(s.freeSends, snd)
+	s.countSend(n, err)
 }

@@ -1,0 +1,755 @@
+/*
+ * test.c: the C API's test program. It runs every operation's success and
+ * error path, the cross-thread calls, misuse, and close with work in
+ * flight, on io_uring (when the machine allows it) and on epoll, and exits
+ * nonzero on the first failure. Built by examples/c/Makefile, also with
+ * AddressSanitizer (make check), and run by capi/ci.sh.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ioloop.h"
+
+static const char *backend_label = "?";
+static int checks;
+
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		checks++;                                                                        \
+		if (!(cond)) {                                                                   \
+			fprintf(stderr, "FAIL [%s] %s:%d: %s\n", backend_label, __FILE__, __LINE__, \
+				#cond);                                                          \
+			exit(1);                                                                 \
+		}                                                                                \
+	} while (0)
+
+#define CHECK_EQ(got, want)                                                                           \
+	do {                                                                                          \
+		long long got_ = (long long)(got), want_ = (long long)(want);                         \
+		checks++;                                                                             \
+		if (got_ != want_) {                                                                  \
+			fprintf(stderr, "FAIL [%s] %s:%d: %s = %lld (%s), want %lld (%s)\n", backend_label, \
+				__FILE__, __LINE__, #got, got_, ioloop_strerror((int32_t)got_), want_,  \
+				ioloop_strerror((int32_t)want_));                                     \
+			exit(1);                                                                      \
+		}                                                                                     \
+	} while (0)
+
+/* An operation under test: its completion and what its callback saw. */
+typedef struct op {
+	ioloop_completion c;
+	int calls;
+	int32_t result;
+	ioloop_loop *loop_seen;
+} op;
+
+static void on_done(ioloop_loop *loop, ioloop_completion *c, int32_t result, void *userdata)
+{
+	op *o = userdata;
+	CHECK(c == &o->c);
+	CHECK(!ioloop_completion_pending(c));
+	o->calls++;
+	o->result = result;
+	o->loop_seen = loop;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* run_until runs the loop until o's callback ran (at most 5 s). */
+static void run_until(ioloop_loop *loop, op *o)
+{
+	int64_t deadline = now_ns() + 5000000000LL;
+	while (o->calls == 0) {
+		CHECK(now_ns() < deadline);
+		CHECK_EQ(ioloop_run_for(loop, 10 * 1000000), 0);
+	}
+	CHECK_EQ(o->calls, 1);
+}
+
+static ioloop_loop *new_loop(int backend)
+{
+	ioloop_options opts;
+	memset(&opts, 0, sizeof opts);
+	opts.backend = (uint32_t)backend;
+	ioloop_loop *loop = NULL;
+	CHECK_EQ(ioloop_loop_new(&loop, &opts), 0);
+	CHECK(loop != NULL);
+	return loop;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void test_lifecycle(int backend)
+{
+	ioloop_loop *loop = new_loop(backend);
+	CHECK_EQ(ioloop_loop_backend(loop), backend);
+	CHECK(strcmp(ioloop_backend_name(backend), backend == IOLOOP_BACKEND_EPOLL ? "epoll" : "io_uring") == 0);
+	char reason[256];
+	CHECK_EQ(ioloop_loop_fallback_reason(loop, reason, sizeof reason), 0); /* explicit backend */
+	CHECK_EQ(ioloop_run_for(loop, -1), 0);
+	CHECK_EQ(ioloop_tick(loop), 0);
+	CHECK_EQ(ioloop_run(loop), 0); /* nothing pending: returns at once */
+	CHECK_EQ(ioloop_loop_pending(loop), 0);
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+
+	/* Defaults, and an invalid option. */
+	CHECK_EQ(ioloop_loop_new(&loop, NULL), 0);
+	int b = ioloop_loop_backend(loop);
+	CHECK(b == IOLOOP_BACKEND_IO_URING || b == IOLOOP_BACKEND_EPOLL);
+	size_t n = ioloop_loop_fallback_reason(loop, reason, sizeof reason);
+	CHECK((b == IOLOOP_BACKEND_IO_URING) == (n == 0));
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+
+	ioloop_options bad;
+	memset(&bad, 0, sizeof bad);
+	bad._reserved[0] = 1;
+	CHECK_EQ(ioloop_loop_new(&loop, &bad), -EINVAL);
+	CHECK(loop == NULL);
+	char msg[256];
+	CHECK(ioloop_last_error(NULL, msg, sizeof msg) > 0);
+	bad._reserved[0] = 0;
+	bad.entries = 1 << 20;
+	CHECK_EQ(ioloop_loop_new(&loop, &bad), -EINVAL);
+	CHECK(strstr(msg, "reserved") != NULL);
+	CHECK_EQ(ioloop_loop_new(NULL, NULL), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_loop_close(NULL), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_run_for(NULL, 0), IOLOOP_EMISUSE);
+
+	/* strerror */
+	CHECK(strcmp(ioloop_strerror(-ENOENT), "no such file or directory") == 0);
+	CHECK(strcmp(ioloop_strerror(5), "success") == 0);
+	CHECK(strstr(ioloop_strerror(IOLOOP_EMISUSE), "misuse") != NULL);
+	CHECK(strstr(ioloop_strerror(IOLOOP_ECLOSED), "closed") != NULL);
+	CHECK(strcmp(ioloop_strerror(-100000), "unknown error") == 0);
+}
+
+/* IOLOOP_OPT_LOCKED_THREAD: another thread driving the loop is refused
+ * (io_uring's SINGLE_ISSUER ring says EEXIST, reported as misuse). */
+typedef struct foreign_driver {
+	ioloop_loop *loop;
+	op nop;
+	int rc;
+} foreign_driver;
+
+static void *drive_from_other_thread(void *arg)
+{
+	foreign_driver *f = arg;
+	CHECK_EQ(ioloop_nop(f->loop, &f->nop.c, on_done, &f->nop), 0);
+	f->rc = ioloop_run_for(f->loop, -1);
+	return NULL;
+}
+
+static void test_locked_thread(int backend)
+{
+	ioloop_options opts;
+	memset(&opts, 0, sizeof opts);
+	opts.backend = (uint32_t)backend;
+	opts.flags = IOLOOP_OPT_LOCKED_THREAD;
+	ioloop_loop *loop;
+	CHECK_EQ(ioloop_loop_new(&loop, &opts), 0);
+	op a = {0};
+	CHECK_EQ(ioloop_nop(loop, &a.c, on_done, &a), 0);
+	CHECK_EQ(ioloop_run(loop), 0);
+	CHECK_EQ(a.result, 0);
+	foreign_driver f = {.loop = loop};
+	pthread_t t;
+	CHECK_EQ(pthread_create(&t, NULL, drive_from_other_thread, &f), 0);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	if (backend == IOLOOP_BACKEND_IO_URING) {
+		CHECK_EQ(f.rc, IOLOOP_EMISUSE);
+		char msg[256];
+		ioloop_last_error(loop, msg, sizeof msg);
+		CHECK(strstr(msg, "another OS thread") != NULL);
+	} else {
+		CHECK_EQ(f.rc, 0);
+	}
+	CHECK_EQ(ioloop_run(loop), 0); /* the owner thread finishes the NOP */
+	CHECK_EQ(f.nop.calls, 1);
+	CHECK_EQ(f.nop.result, 0);
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void test_nop_timers_cancel(int backend)
+{
+	ioloop_loop *loop = new_loop(backend);
+	op a = {0}, b = {0}, cancel = {0};
+
+	CHECK_EQ(ioloop_nop(loop, &a.c, on_done, &a), 0);
+	CHECK(ioloop_completion_pending(&a.c));
+	CHECK_EQ(ioloop_loop_pending(loop), 1);
+	CHECK_EQ(ioloop_nop(loop, &a.c, on_done, &a), IOLOOP_EMISUSE); /* still pending */
+	CHECK_EQ(ioloop_nop(loop, &b.c, NULL, &b), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_nop(NULL, &b.c, on_done, &b), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_nop(loop, NULL, on_done, &b), IOLOOP_EMISUSE);
+	run_until(loop, &a);
+	CHECK_EQ(a.result, 0);
+	CHECK(a.loop_seen == loop);
+	CHECK_EQ(ioloop_completion_result(&a.c), 0);
+	CHECK_EQ(ioloop_loop_pending(loop), 0);
+
+	/* ioloop_run returns once everything is done. */
+	a.calls = 0;
+	CHECK_EQ(ioloop_next_tick(loop, &a.c, on_done, &a), 0);
+	CHECK_EQ(ioloop_nop(loop, &b.c, on_done, &b), 0);
+	CHECK_EQ(ioloop_run(loop), 0);
+	CHECK_EQ(a.calls, 1);
+	CHECK_EQ(b.calls, 1);
+
+	/* A timer fires, not early. */
+	a.calls = 0;
+	int64_t start = now_ns();
+	CHECK_EQ(ioloop_timeout(loop, &a.c, 20 * 1000000, on_done, &a), 0);
+	CHECK_EQ(ioloop_run(loop), 0);
+	CHECK_EQ(a.calls, 1);
+	CHECK_EQ(a.result, 0);
+	CHECK(now_ns() - start >= 20 * 1000000);
+
+	/* Cancel a pending timer: -ECANCELED for it, 0 for the cancel. */
+	a.calls = b.calls = 0;
+	CHECK_EQ(ioloop_timeout(loop, &a.c, 10ULL * 1000000000, on_done, &a), 0);
+	CHECK_EQ(ioloop_run_for(loop, -1), 0);
+	CHECK_EQ(ioloop_cancel(loop, &cancel.c, &a.c, on_done, &cancel), 0);
+	CHECK_EQ(ioloop_run(loop), 0);
+	CHECK_EQ(a.calls, 1);
+	CHECK_EQ(a.result, -ECANCELED);
+	CHECK_EQ(cancel.calls, 1);
+	CHECK_EQ(cancel.result, 0);
+
+	/* Cancel a completion that is not pending: -ENOENT; cancel a
+	 * completion submitted in the same batch (not yet in Go): it works. */
+	cancel.calls = 0;
+	CHECK_EQ(ioloop_cancel(loop, &cancel.c, &b.c, on_done, &cancel), 0);
+	run_until(loop, &cancel);
+	CHECK_EQ(cancel.result, -ENOENT);
+	a.calls = cancel.calls = 0;
+	CHECK_EQ(ioloop_timeout(loop, &a.c, 10ULL * 1000000000, on_done, &a), 0);
+	CHECK_EQ(ioloop_cancel(loop, &cancel.c, &a.c, on_done, &cancel), 0);
+	CHECK_EQ(ioloop_run(loop), 0);
+	CHECK_EQ(a.result, -ECANCELED);
+	CHECK_EQ(cancel.result, 0);
+	CHECK_EQ(ioloop_cancel(loop, &cancel.c, &cancel.c, on_done, &cancel), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_cancel(loop, &cancel.c, NULL, on_done, &cancel), IOLOOP_EMISUSE);
+
+	/* Release returns the slot; the completion works again afterwards. */
+	CHECK_EQ(ioloop_completion_release(loop, &a.c), 0);
+	a.calls = 0;
+	CHECK_EQ(ioloop_nop(loop, &a.c, on_done, &a), 0);
+	CHECK_EQ(ioloop_completion_release(loop, &a.c), IOLOOP_EMISUSE); /* pending */
+	CHECK_EQ(ioloop_run(loop), 0);
+	CHECK_EQ(a.calls, 1);
+
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Misuse from callbacks. */
+
+typedef struct reentry {
+	ioloop_completion c;
+	int run_rc, close_rc, calls;
+} reentry;
+
+static void on_reenter(ioloop_loop *loop, ioloop_completion *c, int32_t result, void *userdata)
+{
+	(void)c;
+	(void)result;
+	reentry *r = userdata;
+	r->calls++;
+	r->run_rc = ioloop_run_for(loop, 0);
+	r->close_rc = ioloop_loop_close(loop);
+}
+
+static void test_misuse(int backend)
+{
+	ioloop_loop *loop = new_loop(backend);
+	reentry r = {0};
+	CHECK_EQ(ioloop_nop(loop, &r.c, on_reenter, &r), 0);
+	CHECK_EQ(ioloop_run(loop), 0);
+	CHECK_EQ(r.calls, 1);
+	CHECK_EQ(r.run_rc, IOLOOP_EMISUSE);
+	CHECK_EQ(r.close_rc, IOLOOP_EMISUSE);
+	char msg[256];
+	CHECK(ioloop_last_error(loop, msg, sizeof msg) > 0);
+	CHECK(strstr(msg, "callbacks") != NULL);
+
+	/* A second wait on one event: the Go API's panic, recovered and
+	 * delivered as IOLOOP_EMISUSE to the second wait's callback. */
+	ioloop_event *ev = ioloop_event_new(loop);
+	CHECK(ev != NULL);
+	op w1 = {0}, w2 = {0};
+	CHECK_EQ(ioloop_wait_event(loop, &w1.c, ev, on_done, &w1), 0);
+	CHECK_EQ(ioloop_wait_event(loop, &w2.c, ev, on_done, &w2), 0);
+	run_until(loop, &w2);
+	CHECK_EQ(w2.result, IOLOOP_EMISUSE);
+	CHECK(ioloop_last_error(loop, msg, sizeof msg) > 0);
+	CHECK(strstr(msg, "WaitEvent") != NULL);
+	CHECK_EQ(w1.calls, 0);
+	ioloop_event_trigger(ev);
+	run_until(loop, &w1);
+	CHECK_EQ(w1.result, 1);
+
+	/* An event of another loop is refused. */
+	ioloop_loop *other = new_loop(backend);
+	ioloop_event *foreign = ioloop_event_new(other);
+	CHECK_EQ(ioloop_wait_event(loop, &w1.c, foreign, on_done, &w1), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_loop_close(other), 0);
+
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+	/* (The loop pointer is invalid now; not touched again.) */
+}
+
+/* ---------------------------------------------------------------------- */
+/* Cross-thread: post, event trigger, stop. */
+
+enum { POSTS = 1000 };
+
+typedef struct xthread {
+	ioloop_loop *loop;
+	ioloop_event *ev;
+	op posts[POSTS];
+	int posted_ok;
+	int delivered;
+} xthread;
+
+static void on_posted(ioloop_loop *loop, ioloop_completion *c, int32_t result, void *userdata)
+{
+	(void)loop;
+	(void)c;
+	xthread *x = userdata;
+	CHECK_EQ(result, 0);
+	x->delivered++;
+}
+
+static void *poster(void *arg)
+{
+	xthread *x = arg;
+	for (int i = 0; i < POSTS; i++) {
+		int rc;
+		while ((rc = ioloop_post(x->loop, &x->posts[i].c, on_posted, x)) == -EAGAIN)
+			usleep(100);
+		CHECK_EQ(rc, 0);
+		__atomic_add_fetch(&x->posted_ok, 1, __ATOMIC_SEQ_CST);
+		ioloop_event_trigger(x->ev);
+	}
+	usleep(20000);
+	ioloop_stop(x->loop);
+	return NULL;
+}
+
+typedef struct waiter {
+	ioloop_completion c;
+	ioloop_event *ev;
+	int64_t triggers;
+} waiter;
+
+static void on_event(ioloop_loop *loop, ioloop_completion *c, int32_t result, void *userdata)
+{
+	waiter *w = userdata;
+	if (result == -ECANCELED)
+		return;
+	CHECK(result >= 1);
+	w->triggers += result;
+	CHECK_EQ(ioloop_wait_event(loop, c, w->ev, on_event, w), 0);
+}
+
+static void test_cross_thread(int backend)
+{
+	xthread *x = calloc(1, sizeof *x);
+	x->loop = new_loop(backend);
+	x->ev = ioloop_event_new(x->loop);
+	waiter w = {.ev = x->ev};
+	CHECK_EQ(ioloop_wait_event(x->loop, &w.c, x->ev, on_event, &w), 0);
+	pthread_t t;
+	CHECK_EQ(pthread_create(&t, NULL, poster, x), 0);
+	/* Runs until the poster's ioloop_stop. */
+	CHECK_EQ(ioloop_run_for(x->loop, INT64_MAX), 0);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	CHECK_EQ(ioloop_run_for(x->loop, 10 * 1000000), 0);
+	CHECK_EQ(x->delivered, POSTS);
+	CHECK_EQ(w.triggers, POSTS);
+	/* A stop before the run ends the next run. */
+	ioloop_stop(x->loop);
+	int64_t start = now_ns();
+	CHECK_EQ(ioloop_run_for(x->loop, 5LL * 1000000000), 0);
+	CHECK(now_ns() - start < 1000000000);
+	CHECK_EQ(ioloop_loop_close(x->loop), 0); /* cancels the wait */
+	free(x);
+
+	/* A full inbox: -EAGAIN, and nothing queued. */
+	ioloop_options opts;
+	memset(&opts, 0, sizeof opts);
+	opts.backend = (uint32_t)backend;
+	opts.inbox_entries = 2;
+	ioloop_loop *loop;
+	CHECK_EQ(ioloop_loop_new(&loop, &opts), 0);
+	xthread *y = calloc(1, sizeof *y);
+	CHECK_EQ(ioloop_post(loop, &y->posts[0].c, on_posted, y), 0);
+	CHECK_EQ(ioloop_post(loop, &y->posts[1].c, on_posted, y), 0);
+	CHECK_EQ(ioloop_post(loop, &y->posts[2].c, on_posted, y), -EAGAIN);
+	CHECK(!ioloop_completion_pending(&y->posts[2].c));
+	CHECK_EQ(ioloop_post(loop, &y->posts[0].c, on_posted, y), IOLOOP_EMISUSE); /* pending */
+	/* Posted callbacks run at the latest during close. */
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+	CHECK_EQ(y->delivered, 2);
+	free(y);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Network */
+
+static void test_net(int backend)
+{
+	ioloop_loop *loop = new_loop(backend);
+	struct sockaddr_storage addr, bound;
+	socklen_t addrlen, boundlen;
+	CHECK_EQ(ioloop_sockaddr_parse("127.0.0.1:0", &addr, &addrlen), 0);
+	CHECK_EQ(addrlen, sizeof(struct sockaddr_in));
+	CHECK_EQ(ioloop_sockaddr_parse("nonsense", &addr, &addrlen), -EINVAL);
+	CHECK_EQ(ioloop_sockaddr_parse("127.0.0.1:0", &addr, &addrlen), 0);
+	int lfd = ioloop_listen_tcp((struct sockaddr *)&addr, addrlen, 0, IOLOOP_LISTEN_NODELAY, &bound, &boundlen);
+	CHECK(lfd >= 0);
+	char text[64];
+	CHECK(ioloop_sockaddr_format((struct sockaddr *)&bound, boundlen, text, sizeof text) > 0);
+	CHECK(strncmp(text, "127.0.0.1:", 10) == 0);
+
+	op acc = {0}, con = {0}, snd = {0}, rcv = {0}, sh = {0}, cl1 = {0}, cl2 = {0};
+	int cfd = ioloop_tcp_socket((struct sockaddr *)&bound, boundlen);
+	CHECK(cfd >= 0);
+	CHECK_EQ(ioloop_accept(loop, &acc.c, lfd, on_done, &acc), 0);
+	CHECK_EQ(ioloop_connect(loop, &con.c, cfd, (struct sockaddr *)&bound, boundlen, on_done, &con), 0);
+	run_until(loop, &acc);
+	run_until(loop, &con);
+	CHECK(acc.result >= 0);
+	CHECK_EQ(con.result, 0);
+	int sfd = acc.result;
+
+	char out[1000], in[1000];
+	for (size_t i = 0; i < sizeof out; i++)
+		out[i] = (char)i;
+	CHECK_EQ(ioloop_send(loop, &snd.c, cfd, out, sizeof out, on_done, &snd), 0);
+	run_until(loop, &snd);
+	CHECK_EQ(snd.result, sizeof out);
+	size_t got = 0;
+	while (got < sizeof in) {
+		rcv.calls = 0;
+		CHECK_EQ(ioloop_recv(loop, &rcv.c, sfd, in + got, sizeof in - got, on_done, &rcv), 0);
+		run_until(loop, &rcv);
+		CHECK(rcv.result > 0);
+		got += (size_t)rcv.result;
+	}
+	CHECK(memcmp(in, out, sizeof in) == 0);
+
+	/* Shutdown: the peer's receive reports end of stream (0). */
+	CHECK_EQ(ioloop_shutdown(loop, &sh.c, cfd, SHUT_WR, on_done, &sh), 0);
+	run_until(loop, &sh);
+	CHECK_EQ(sh.result, 0);
+	rcv.calls = 0;
+	CHECK_EQ(ioloop_recv(loop, &rcv.c, sfd, in, sizeof in, on_done, &rcv), 0);
+	run_until(loop, &rcv);
+	CHECK_EQ(rcv.result, 0);
+
+	CHECK_EQ(ioloop_close(loop, &cl1.c, cfd, on_done, &cl1), 0);
+	CHECK_EQ(ioloop_close(loop, &cl2.c, sfd, on_done, &cl2), 0);
+	CHECK_EQ(ioloop_run(loop), 0);
+	CHECK_EQ(cl1.result, 0);
+	CHECK_EQ(cl2.result, 0);
+
+	/* Error paths: a bad descriptor, a refused connection, a foreign
+	 * address family, accept on a socket that does not listen. */
+	rcv.calls = 0;
+	CHECK_EQ(ioloop_recv(loop, &rcv.c, 1 << 20, in, sizeof in, on_done, &rcv), 0);
+	run_until(loop, &rcv);
+	CHECK_EQ(rcv.result, -EBADF);
+	cl1.calls = 0;
+	CHECK_EQ(ioloop_close(loop, &cl1.c, 1 << 20, on_done, &cl1), 0);
+	run_until(loop, &cl1);
+	CHECK_EQ(cl1.result, -EBADF);
+	CHECK_EQ(ioloop_close(loop, &cl1.c, lfd, on_done, &cl1), 0); /* frees the port */
+	cl1.calls = 0;
+	CHECK_EQ(ioloop_run(loop), 0);
+	cfd = ioloop_tcp_socket((struct sockaddr *)&bound, boundlen);
+	con.calls = 0;
+	CHECK_EQ(ioloop_connect(loop, &con.c, cfd, (struct sockaddr *)&bound, boundlen, on_done, &con), 0);
+	run_until(loop, &con);
+	CHECK_EQ(con.result, -ECONNREFUSED);
+	struct sockaddr bogus = {.sa_family = AF_APPLETALK};
+	con.calls = 0;
+	CHECK_EQ(ioloop_connect(loop, &con.c, cfd, &bogus, sizeof bogus, on_done, &con), 0);
+	run_until(loop, &con);
+	CHECK_EQ(con.result, -EAFNOSUPPORT);
+	acc.calls = 0;
+	CHECK_EQ(ioloop_accept(loop, &acc.c, cfd, on_done, &acc), 0);
+	run_until(loop, &acc);
+	CHECK(acc.result == -EINVAL || acc.result == -ENOTSOCK || acc.result == -EOPNOTSUPP);
+	close(cfd);
+	CHECK_EQ(ioloop_listen_tcp((struct sockaddr *)&bogus, sizeof bogus, 0, 0, NULL, NULL), -EAFNOSUPPORT);
+
+	/* UDP: sendto and recvfrom with the sender's address. */
+	int ufd = ioloop_listen_udp((struct sockaddr *)&addr, addrlen, &bound, &boundlen);
+	CHECK(ufd >= 0);
+	int u2 = ioloop_listen_udp((struct sockaddr *)&addr, addrlen, NULL, NULL);
+	CHECK(u2 >= 0);
+	struct sockaddr_storage from;
+	socklen_t fromlen = sizeof from;
+	rcv.calls = snd.calls = 0;
+	CHECK_EQ(ioloop_recvfrom(loop, &rcv.c, ufd, in, sizeof in, (struct sockaddr *)&from, &fromlen, on_done, &rcv), 0);
+	CHECK_EQ(ioloop_sendto(loop, &snd.c, u2, "datagram", 8, (struct sockaddr *)&bound, boundlen, on_done, &snd), 0);
+	run_until(loop, &rcv);
+	run_until(loop, &snd);
+	CHECK_EQ(snd.result, 8);
+	CHECK_EQ(rcv.result, 8);
+	CHECK(memcmp(in, "datagram", 8) == 0);
+	CHECK_EQ(fromlen, sizeof(struct sockaddr_in));
+	CHECK_EQ(((struct sockaddr_in *)&from)->sin_family, AF_INET);
+	CHECK_EQ(((struct sockaddr_in *)&from)->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+	snd.calls = 0;
+	CHECK_EQ(ioloop_sendto(loop, &snd.c, u2, "x", 1, &bogus, sizeof bogus, on_done, &snd), 0);
+	run_until(loop, &snd);
+	CHECK_EQ(snd.result, -EAFNOSUPPORT);
+	close(ufd);
+	close(u2);
+
+	/* Unix sockets. */
+	char path[] = "/tmp/ioloop-capi-test-XXXXXX";
+	CHECK(mkdtemp(path) != NULL);
+	char sock[128];
+	snprintf(sock, sizeof sock, "%s/s", path);
+	int ulfd = ioloop_listen_unix(sock, 0);
+	CHECK(ulfd >= 0);
+	int ucfd = ioloop_unix_socket();
+	CHECK(ucfd >= 0);
+	struct sockaddr_storage un;
+	memset(&un, 0, sizeof un);
+	un.ss_family = AF_UNIX;
+	strcpy(((char *)&un) + 2, sock);
+	acc.calls = con.calls = 0;
+	CHECK_EQ(ioloop_accept(loop, &acc.c, ulfd, on_done, &acc), 0);
+	CHECK_EQ(ioloop_connect(loop, &con.c, ucfd, (struct sockaddr *)&un, sizeof un, on_done, &con), 0);
+	run_until(loop, &acc);
+	run_until(loop, &con);
+	CHECK(acc.result >= 0);
+	CHECK_EQ(con.result, 0);
+	close(acc.result);
+	close(ucfd);
+	close(ulfd);
+	unlink(sock);
+	rmdir(path);
+
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Files */
+
+static void test_files(int backend)
+{
+	ioloop_loop *loop = new_loop(backend);
+	char dir[] = "/tmp/ioloop-capi-files-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	CHECK(dfd >= 0);
+	op o = {0};
+#define DO(call)                               \
+	do {                                   \
+		o.calls = 0;                   \
+		CHECK_EQ((call), 0);           \
+		run_until(loop, &o);           \
+	} while (0)
+
+	DO(ioloop_openat(loop, &o.c, dfd, "f", O_RDWR | O_CREAT | O_EXCL, 0644, on_done, &o));
+	CHECK(o.result >= 0);
+	int fd = o.result;
+	DO(ioloop_write(loop, &o.c, fd, "hello world", 11, 0, on_done, &o));
+	CHECK_EQ(o.result, 11);
+	char buf[64] = {0};
+	DO(ioloop_read(loop, &o.c, fd, buf, sizeof buf, 0, on_done, &o));
+	CHECK_EQ(o.result, 11);
+	CHECK(memcmp(buf, "hello world", 11) == 0);
+	DO(ioloop_read(loop, &o.c, fd, buf, sizeof buf, 11, on_done, &o));
+	CHECK_EQ(o.result, 0); /* end of file */
+
+	char a[3] = "abc", b[4] = "defg";
+	struct iovec wv[2] = {{a, 3}, {b, 4}};
+	DO(ioloop_writev(loop, &o.c, fd, wv, 2, 100, on_done, &o));
+	CHECK_EQ(o.result, 7);
+	char ra[2], rb[5];
+	struct iovec rv[2] = {{ra, 2}, {rb, 5}};
+	DO(ioloop_readv(loop, &o.c, fd, rv, 2, 100, on_done, &o));
+	CHECK_EQ(o.result, 7);
+	CHECK(memcmp(ra, "ab", 2) == 0 && memcmp(rb, "cdefg", 5) == 0);
+
+	DO(ioloop_write_durable(loop, &o.c, fd, "dur", 3, 200, IOLOOP_DATA_SYNC, on_done, &o));
+	CHECK_EQ(o.result, 3);
+	DO(ioloop_write_durable(loop, &o.c, fd, "dur", 3, 203, IOLOOP_FILE_SYNC, on_done, &o));
+	CHECK_EQ(o.result, 3);
+	CHECK_EQ(ioloop_write_durable(loop, &o.c, fd, "dur", 3, 0, 7, on_done, &o), IOLOOP_EMISUSE);
+	DO(ioloop_fsync(loop, &o.c, fd, on_done, &o));
+	CHECK_EQ(o.result, 0);
+	DO(ioloop_fdatasync(loop, &o.c, fd, on_done, &o));
+	CHECK_EQ(o.result, 0);
+	DO(ioloop_fallocate(loop, &o.c, fd, 0, 0, 8192, on_done, &o));
+	CHECK_EQ(o.result, 0);
+	struct stat st;
+	CHECK_EQ(fstat(fd, &st), 0);
+	CHECK_EQ(st.st_size, 8192);
+	DO(ioloop_ftruncate(loop, &o.c, fd, 10, on_done, &o));
+	CHECK_EQ(o.result, 0);
+	CHECK_EQ(fstat(fd, &st), 0);
+	CHECK_EQ(st.st_size, 10);
+	DO(ioloop_fadvise(loop, &o.c, fd, 0, 0, POSIX_FADV_SEQUENTIAL, on_done, &o));
+	CHECK_EQ(o.result, 0);
+	DO(ioloop_sync_file_range(loop, &o.c, fd, 0, 0, SYNC_FILE_RANGE_WRITE, on_done, &o));
+	CHECK_EQ(o.result, 0);
+	DO(ioloop_fallocate(loop, &o.c, fd, 0, 0, 0, on_done, &o)); /* zero length */
+	CHECK_EQ(o.result, -EINVAL);
+	DO(ioloop_read(loop, &o.c, fd, buf, sizeof buf, -2, on_done, &o)); /* bad offset */
+	CHECK_EQ(o.result, -EINVAL);
+
+	/* Paths. */
+	DO(ioloop_mkdirat(loop, &o.c, dfd, "d", 0755, on_done, &o));
+	CHECK_EQ(o.result, 0);
+	DO(ioloop_mkdirat(loop, &o.c, dfd, "d", 0755, on_done, &o));
+	CHECK_EQ(o.result, -EEXIST);
+	DO(ioloop_renameat(loop, &o.c, dfd, "f", dfd, "g", 0, on_done, &o));
+	CHECK_EQ(o.result, 0);
+	DO(ioloop_linkat(loop, &o.c, dfd, "g", dfd, "h", 0, on_done, &o));
+	CHECK_EQ(o.result, 0);
+	DO(ioloop_renameat(loop, &o.c, dfd, "g", dfd, "h", IOLOOP_RENAME_NOREPLACE, on_done, &o));
+	CHECK_EQ(o.result, -EEXIST);
+	DO(ioloop_symlinkat(loop, &o.c, "g", dfd, "s", on_done, &o));
+	CHECK_EQ(o.result, 0);
+	CHECK_EQ(faccessat(dfd, "s", F_OK, 0), 0);
+	DO(ioloop_unlinkat(loop, &o.c, dfd, "s", 0, on_done, &o));
+	CHECK_EQ(o.result, 0);
+	DO(ioloop_unlinkat(loop, &o.c, dfd, "h", 0, on_done, &o));
+	CHECK_EQ(o.result, 0);
+	DO(ioloop_unlinkat(loop, &o.c, dfd, "d", AT_REMOVEDIR, on_done, &o));
+	CHECK_EQ(o.result, 0);
+	DO(ioloop_close(loop, &o.c, fd, on_done, &o));
+	CHECK_EQ(o.result, 0);
+	DO(ioloop_unlinkat(loop, &o.c, dfd, "g", 0, on_done, &o));
+	CHECK_EQ(o.result, 0);
+
+	/* Error paths. */
+	DO(ioloop_openat(loop, &o.c, dfd, "missing", O_RDONLY, 0, on_done, &o));
+	CHECK_EQ(o.result, -ENOENT);
+	DO(ioloop_unlinkat(loop, &o.c, dfd, "missing", 0, on_done, &o));
+	CHECK_EQ(o.result, -ENOENT);
+	DO(ioloop_read(loop, &o.c, 1 << 20, buf, sizeof buf, 0, on_done, &o));
+	CHECK_EQ(o.result, -EBADF);
+	DO(ioloop_write(loop, &o.c, 1 << 20, buf, sizeof buf, 0, on_done, &o));
+	CHECK_EQ(o.result, -EBADF);
+	DO(ioloop_fsync(loop, &o.c, 1 << 20, on_done, &o));
+	CHECK_EQ(o.result, -EBADF);
+	CHECK_EQ(ioloop_openat(loop, &o.c, dfd, NULL, O_RDONLY, 0, on_done, &o), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_read(loop, &o.c, 0, NULL, 10, 0, on_done, &o), IOLOOP_EMISUSE);
+#undef DO
+	close(dfd);
+	CHECK_EQ(rmdir(dir), 0);
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Close with work in flight. */
+
+typedef struct closing {
+	op accept, recv, timer, nop;
+	op late; /* submitted from a callback during close */
+	int late_rc;
+} closing;
+
+static void on_cancelled_resubmit(ioloop_loop *loop, ioloop_completion *c, int32_t result, void *userdata)
+{
+	closing *cl = userdata;
+	on_done(loop, c, result, &cl->timer);
+	cl->late_rc = ioloop_nop(loop, &cl->late.c, on_done, &cl->late);
+}
+
+static void test_close_in_flight(int backend)
+{
+	ioloop_loop *loop = new_loop(backend);
+	closing *cl = calloc(1, sizeof *cl);
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	CHECK_EQ(ioloop_sockaddr_parse("127.0.0.1:0", &addr, &addrlen), 0);
+	int lfd = ioloop_listen_tcp((struct sockaddr *)&addr, addrlen, 0, 0, NULL, NULL);
+	CHECK(lfd >= 0);
+	int pair[2];
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pair), 0);
+	static char buf[64];
+	CHECK_EQ(ioloop_accept(loop, &cl->accept.c, lfd, on_done, &cl->accept), 0);
+	CHECK_EQ(ioloop_recv(loop, &cl->recv.c, pair[0], buf, sizeof buf, on_done, &cl->recv), 0);
+	CHECK_EQ(ioloop_timeout(loop, &cl->timer.c, 60ULL * 1000000000, on_cancelled_resubmit, cl), 0);
+	CHECK_EQ(ioloop_run_for(loop, 5 * 1000000), 0); /* all three in flight */
+	CHECK_EQ(ioloop_nop(loop, &cl->nop.c, on_done, &cl->nop), 0); /* still on the C list */
+	CHECK_EQ(ioloop_loop_pending(loop), 4);
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+	CHECK_EQ(cl->accept.calls, 1);
+	CHECK_EQ(cl->accept.result, -ECANCELED);
+	CHECK_EQ(cl->recv.calls, 1);
+	CHECK_EQ(cl->recv.result, -ECANCELED);
+	CHECK_EQ(cl->timer.calls, 1);
+	CHECK_EQ(cl->timer.result, -ECANCELED);
+	CHECK_EQ(cl->nop.calls, 1);
+	CHECK(cl->nop.result == 0 || cl->nop.result == -ECANCELED);
+	CHECK_EQ(cl->late_rc, 0);
+	CHECK_EQ(cl->late.calls, 1);
+	CHECK_EQ(cl->late.result, IOLOOP_ECLOSED);
+	close(lfd);
+	close(pair[0]);
+	close(pair[1]);
+	free(cl);
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void run_all(int backend)
+{
+	backend_label = ioloop_backend_name(backend);
+	ioloop_options opts;
+	memset(&opts, 0, sizeof opts);
+	opts.backend = (uint32_t)backend;
+	ioloop_loop *probe;
+	int rc = ioloop_loop_new(&probe, &opts);
+	if (rc != 0) {
+		char msg[256];
+		ioloop_last_error(NULL, msg, sizeof msg);
+		printf("skip %s: %s (%s)\n", backend_label, ioloop_strerror(rc), msg);
+		return;
+	}
+	ioloop_loop_close(probe);
+	int before = checks;
+	test_lifecycle(backend);
+	test_locked_thread(backend);
+	test_nop_timers_cancel(backend);
+	test_misuse(backend);
+	test_cross_thread(backend);
+	test_net(backend);
+	test_files(backend);
+	test_close_in_flight(backend);
+	printf("ok %s: %d checks\n", backend_label, checks - before);
+}
+
+int main(void)
+{
+	run_all(IOLOOP_BACKEND_IO_URING);
+	run_all(IOLOOP_BACKEND_EPOLL);
+	printf("PASS\n");
+	return 0;
+}
