@@ -462,6 +462,10 @@ func (b *iocpBackend) startAccept(c *Completion) {
 	if !ok {
 		return
 	}
+	if st.kind != handleSocket {
+		b.loop.complete(c, -int32(syscall.ENOTSOCK))
+		return
+	}
 	if st.family == 0 {
 		sa, err := windows.Getsockname(listener)
 		if err != nil {
@@ -548,6 +552,10 @@ func (b *iocpBackend) startStream(c *Completion) {
 	s := windows.Handle(c.fd)
 	st, ok := b.prepared(c, s)
 	if !ok {
+		return
+	}
+	if (c.op == opReadv || c.op == opWritev) && len(c.rare.bufs) > iocpIOVMax {
+		b.loop.complete(c, -int32(syscall.EINVAL))
 		return
 	}
 	switch {
@@ -668,6 +676,13 @@ func (b *iocpBackend) startReadWrite(c *Completion) {
 			b.loop.complete(c, -int32(syscall.ESPIPE))
 			return
 		}
+		if c.op == opRead && len(c.io.buf) == 0 {
+			// read(2) of nothing from a socket returns 0 at once; a
+			// zero-byte WSARecv would wait for data (as a zero-length Recv
+			// does everywhere).
+			b.loop.complete(c, 0)
+			return
+		}
 		b.startSocketIO(c, h, &st)
 		return
 	}
@@ -701,6 +716,10 @@ func (b *iocpBackend) startShutdown(c *Completion) {
 	case sysSHUT_RD, sysSHUT_WR, sysSHUT_RDWR: // SD_RECEIVE, SD_SEND, SD_BOTH
 	default:
 		b.loop.complete(c, -int32(syscall.EINVAL))
+		return
+	}
+	if h := windows.Handle(c.fd); !isSocket(h) {
+		b.loop.complete(c, -int32(notSocketErrno(h)))
 		return
 	}
 	err := windows.Shutdown(windows.Handle(c.fd), int(c.flags))
@@ -974,6 +993,12 @@ func (b *iocpBackend) close() error {
 // (see associate). A variable so that BenchmarkIOCPSkipOnSuccess can
 // compare both ways; set before a loop is created.
 var iocpSkipOnSuccess = true
+
+// iocpIOVMax is Unix's IOV_MAX, the most buffers one Readv or Writev takes on
+// every other backend (their kernels refuse more with EINVAL). WSASend and
+// the workers' file calls would take more; the limit is kept so that the
+// API is the same everywhere.
+const iocpIOVMax = 1024
 
 // maxIOLen caps one kernel read or write, as on the other backends (the
 // results are 32-bit); Send continues with the rest.

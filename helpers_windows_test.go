@@ -1,331 +1,42 @@
 package ioloop
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
-	"net/netip"
+	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
 )
 
-// This file is helpers_test.go for Windows (that one makes pipes,
-// socketpairs and unix sockets with x/sys/unix): the same helpers, with
-// handles closed by closesocket or CloseHandle and files opened as the
-// IOCP backend opens them. Kept in step with helpers_test.go by hand.
-//
-// Shared helpers of the per-operation conformance tests (ops_*_test.go,
-// conformance_allocs_test.go). Those that take the test's Loop work on every backend:
-// on the simulator they act on the loop's simulated node (its sockets and
-// file system) instead of the kernel.
+// The helpers of helpers_test.go that differ by system, for Windows
+// (helpers_unix_test.go has Unix's): handles are opened as the IOCP
+// backend opens them, and the test's sockets, associated with a loop's
+// completion port, are read and written through the loop.
 
-// waitLimit bounds every wait on the kernel in the conformance tests.
-const waitLimit = 5 * time.Second
-
-// badFD is a descriptor number that is never open: it is above the
-// process's RLIMIT_NOFILE, so every backend's syscall (or io_uring's fget)
-// fails with EBADF.
-const badFD = 1 << 24
-
-// opResult records the callbacks of one operation. Its methods are used as
-// method expressions ((*opResult).onCount, (*opResult).onErr) with the
-// *opResult as ctx: the documented allocation-free shape.
-type opResult struct {
-	calls int
-	n     int
-	err   error
-	c     *Completion
-	at    time.Time // when the callback ran, by the loop's clock (Loop.Now)
-	seq   int       // order among all callbacks of the test binary
-}
-
-// callbackSeq numbers callbacks in the order they run.
-var callbackSeq int
-
-func (r *opResult) onCount(c *Completion, n int, err error) {
-	r.calls++
-	r.n, r.err, r.c = n, err, c
-	r.at = c.loop.Now()
-	callbackSeq++
-	r.seq = callbackSeq
-}
-
-func (r *opResult) onErr(c *Completion, err error) {
-	r.calls++
-	r.n, r.err, r.c = 0, err, c
-	r.at = c.loop.Now()
-	callbackSeq++
-	r.seq = callbackSeq
-}
-
-func (r *opResult) done() bool { return r.calls > 0 }
-
-// await drives l until every r has its callback, then runs one more pass
-// and checks that none was called twice.
-func await(t testing.TB, l *Loop, rs ...*opResult) {
+// kernelTempDir returns a new, empty directory removed at cleanup
+// (wineSafeTempDir).
+func kernelTempDir(t testing.TB) string {
 	t.Helper()
-	runUntil(t, l, waitLimit, func() bool {
-		for _, r := range rs {
-			if !r.done() {
-				return false
-			}
-		}
-		return true
-	})
-	if err := l.Tick(); err != nil {
-		t.Fatalf("Tick: %v", err)
-	}
-	for i, r := range rs {
-		if r.calls != 1 {
-			t.Fatalf("operation %d: callback ran %d times, want exactly once", i, r.calls)
-		}
-	}
+	return wineSafeTempDir(t)
 }
 
-// wantOK fails unless r completed once with a nil error.
-func wantOK(t testing.TB, what string, r *opResult) {
+// openKernelFile opens path as the IOCP backend's OpenAt does (overlapped,
+// not inheritable), flags O_RDONLY, O_WRONLY or O_RDWR.
+func openKernelFile(t testing.TB, path string, flags int) int {
 	t.Helper()
-	if r.calls != 1 || r.err != nil {
-		t.Fatalf("%s: calls=%d n=%d err=%v, want one call with a nil error", what, r.calls, r.n, r.err)
+	h, errno := openWindowsFile(sysAT_FDCWD, append([]byte(path), 0), uint32(flags), 0)
+	if errno != 0 {
+		t.Fatalf("open %s: %v", path, errno)
 	}
-}
-
-// wantN fails unless r completed once with n == want and a nil error.
-func wantN(t testing.TB, what string, r *opResult, want int) {
-	t.Helper()
-	if r.calls != 1 || r.err != nil || r.n != want {
-		t.Fatalf("%s: calls=%d n=%d err=%v, want n=%d and a nil error", what, r.calls, r.n, r.err, want)
-	}
-}
-
-// wantErr fails unless r completed once with an error matching target.
-func wantErr(t testing.TB, what string, r *opResult, target error) {
-	t.Helper()
-	if r.calls != 1 || !errors.Is(r.err, target) {
-		t.Fatalf("%s: calls=%d n=%d err=%v (%T), want %v", what, r.calls, r.n, r.err, r.err, target)
-	}
-}
-
-// closeOnCleanup closes fd, a kernel descriptor, when the test ends.
-func closeOnCleanup(t testing.TB, fd int) {
-	t.Helper()
-	if fd < 0 {
-		t.Fatalf("closeOnCleanup: invalid fd %d", fd)
-	}
-	t.Cleanup(func() { sysCloseFD(fd) })
-}
-
-// ownFD is closeOnCleanup for a descriptor of l: on the simulator it
-// belongs to the loop's simulated node, which goes away with the test's
-// world, and it must never reach close(2), where the number means another
-// file of the test process.
-func ownFD(t testing.TB, l *Loop, fd int) {
-	t.Helper()
-	if fd < 0 {
-		t.Fatalf("ownFD: invalid fd %d", fd)
-	}
-	if l == nil || simOf(l) == nil {
-		closeOnCleanup(t, fd)
-	}
-}
-
-// trackedFD is an fd that the test may close itself (with the Close
-// operation); the cleanup closes it only if the test did not.
-type trackedFD struct {
-	l      *Loop // nil: a kernel descriptor
-	fd     int
-	closed bool
-}
-
-func trackFD(t testing.TB, l *Loop, fd int) *trackedFD {
-	t.Helper()
-	if fd < 0 {
-		t.Fatalf("trackFD: invalid fd %d", fd)
-	}
-	f := &trackedFD{l: l, fd: fd}
-	t.Cleanup(func() {
-		if !f.closed && (l == nil || simOf(l) == nil) {
-			sysCloseFD(f.fd)
-		}
-	})
-	return f
-}
-
-// close closes the fd now, as a peer outside the loop would (on the
-// simulator, through the loop, waiting until the peer could know); the
-// cleanup will not close it again.
-func (f *trackedFD) close(t testing.TB) {
-	t.Helper()
-	if f.closed {
-		t.Fatalf("fd %d closed twice", f.fd)
-	}
-	f.closed = true
-	if err := closeFD(t, f.l, f.fd); err != nil {
-		t.Fatalf("close(%d): %v", f.fd, err)
-	}
-}
-
-// closeFD closes fd now: with close(2) on the kernel backends, and with
-// the Close operation on the simulator, after which it lets the network
-// carry the FIN or RST to the peer, as loopback does at once.
-func closeFD(t testing.TB, l *Loop, fd int) error {
-	t.Helper()
-	if l == nil || simOf(l) == nil {
-		return sysCloseFD(fd)
-	}
-	var r opResult
-	var c Completion
-	Close(l, &c, fd, &r, (*opResult).onErr)
-	runUntil(t, l, waitLimit, r.done)
-	simSettle(t, l)
-	return r.err
-}
-
-// simSettleTime is longer than any one-way delay of the simulated
-// network (faults off): after it, what was sent has arrived.
-const simSettleTime = time.Millisecond
-
-// simSettle runs a simulated loop until whatever is on the simulated wire
-// has arrived, which on loopback is at once. It does nothing on the kernel
-// backends.
-func simSettle(t testing.TB, l *Loop) {
-	t.Helper()
-	if l == nil || simOf(l) == nil {
-		return
-	}
-	if err := l.RunFor(simSettleTime); err != nil {
-		t.Fatalf("RunFor: %v", err)
-	}
-}
-
-// fdIsOpen reports whether fd is an open descriptor (fcntl F_GETFD; on
-// the simulator, whether the node knows the number).
-func fdIsOpen(t testing.TB, l *Loop, fd int) bool {
-	t.Helper()
-	if l != nil && simOf(l) != nil {
-		_, err := l.LocalAddr(fd) // ENOTSOCK for an open file
-		return !errors.Is(err, syscall.EBADF)
-	}
-	_, err := sysFcntlGetfd(fd)
-	switch {
-	case err == nil:
-		return true
-	case errors.Is(err, syscall.EBADF):
-		return false
-	}
-	t.Fatalf("fcntl(%d, F_GETFD): %v", fd, err)
-	return false
-}
-
-var (
-	loopback4 = netip.MustParseAddrPort("127.0.0.1:0")
-	loopback6 = netip.MustParseAddrPort("[::1]:0")
-)
-
-// loopbacks returns the loopback listen addresses to test: IPv4 always,
-// IPv6 when ::1 can be bound on this machine (always on the simulator).
-func loopbacks(t testing.TB, l *Loop) []netip.AddrPort {
-	t.Helper()
-	addrs := []netip.AddrPort{loopback4}
-	if l != nil && simOf(l) != nil {
-		return append(addrs, loopback6)
-	}
-	if fd, _, err := ListenTCP(loopback6, ListenOptions{}); err == nil {
-		sysCloseFD(fd)
-		addrs = append(addrs, loopback6)
-	} else {
-		t.Logf("IPv6 loopback unavailable (%v); testing IPv4 only", err)
-	}
-	return addrs
-}
-
-// listenTCP opens a listener of l on addr (port 0) that is closed at
-// cleanup.
-func listenTCP(t testing.TB, l *Loop, addr netip.AddrPort) (int, netip.AddrPort) {
-	t.Helper()
-	fd, bound, err := l.ListenTCP(addr, ListenOptions{})
-	if err != nil {
-		t.Fatalf("ListenTCP(%v): %v", addr, err)
-	}
-	ownFD(t, l, fd)
-	return fd, bound
-}
-
-// tcpSocket opens a TCP socket of l for addr that is closed at cleanup.
-func tcpSocket(t testing.TB, l *Loop, addr netip.AddrPort) int {
-	t.Helper()
-	fd, err := l.TCPSocket(addr)
-	if err != nil {
-		t.Fatalf("TCPSocket(%v): %v", addr, err)
-	}
-	ownFD(t, l, fd)
-	return fd
-}
-
-// tcpPair returns a connected loopback TCP pair (client, server), both
-// non-blocking and closed at cleanup, established through the loop's
-// Connect and Accept.
-func tcpPair(t testing.TB, l *Loop, addr netip.AddrPort) (client, server int) {
-	t.Helper()
-	c, s := tcpPairTracked(t, l, addr)
-	return c.fd, s.fd
-}
-
-// tcpPairTracked is tcpPair for tests that close one end themselves.
-func tcpPairTracked(t testing.TB, l *Loop, addr netip.AddrPort) (client, server *trackedFD) {
-	t.Helper()
-	lfd, bound := listenTCP(t, l, addr)
-	return connectTo(t, l, lfd, bound)
-}
-
-// connectTo connects a new TCP socket to the listener lfd at bound and
-// accepts it, through the loop. Both fds are closed at cleanup unless the
-// test closes them first.
-func connectTo(t testing.TB, l *Loop, lfd int, bound netip.AddrPort) (client, server *trackedFD) {
-	t.Helper()
-	cfd, err := l.TCPSocket(bound)
-	if err != nil {
-		t.Fatalf("TCPSocket(%v): %v", bound, err)
-	}
-	client = trackFD(t, l, cfd)
-	var accept, connect opResult
-	var ac, cc Completion
-	Accept(l, &ac, lfd, &accept, (*opResult).onCount)
-	Connect(l, &cc, cfd, bound, &connect, (*opResult).onErr)
-	await(t, l, &accept, &connect)
-	wantOK(t, "Connect", &connect)
-	if accept.err != nil || accept.n < 0 {
-		t.Fatalf("Accept: fd=%d err=%v", accept.n, accept.err)
-	}
-	return client, trackFD(t, l, accept.n)
+	return int(h)
 }
 
 // shortTempDir returns a fresh directory with a short path (unix socket
 // paths are limited to 107 bytes; t.TempDir embeds the test name).
 func shortTempDir(t testing.TB) string {
 	t.Helper()
-	return wineSafeTempDir(t)
-}
-
-// tempDir returns a new, empty directory for the test's files: t.TempDir
-// on the kernel backends; on the simulator, a directory unique to the test
-// created on the loop's node (durably, as if its parent had been synced).
-func tempDir(t testing.TB, l *Loop) string {
-	t.Helper()
-	if l != nil && simOf(l) != nil {
-		simTempDirs++
-		dir := fmt.Sprintf("/tmp/iol%d", simTempDirs)
-		if errno := simOf(l).node.MkdirAll(dir); errno != 0 {
-			t.Fatalf("mkdir %s on the simulated node: %v", dir, errno)
-		}
-		return dir
-	}
 	return wineSafeTempDir(t)
 }
 
@@ -355,88 +66,6 @@ func wineSafeTempDir(t testing.TB) string {
 	return dir
 }
 
-var simTempDirs int
-
-// tempFile creates a file holding content and returns its path and an
-// O_RDWR descriptor, closed at cleanup: in t.TempDir on the kernel
-// backends (l nil: always), in the simulated node's file system on the
-// simulator, created from outside the loop in both cases.
-func tempFile(t testing.TB, l *Loop, content []byte) (string, int) {
-	t.Helper()
-	path := filepath.Join(tempDir(t, l), "data")
-	if l != nil && simOf(l) != nil {
-		simOf(l).node.WriteFile(path, content)
-		return path, openFile(t, l, path, sysO_RDWR)
-	}
-	if err := os.WriteFile(path, content, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path, openFile(t, l, path, sysO_RDWR)
-}
-
-// openFile opens path (on the simulator, directly on the node) with flags
-// O_RDONLY, O_WRONLY or O_RDWR, as OpenAt would, closed at cleanup.
-func openFile(t testing.TB, l *Loop, path string, flags int) int {
-	t.Helper()
-	if l != nil && simOf(l) != nil {
-		fd, errno := simOf(l).node.Open(path, simOpenFlags(uint32(flags)))
-		if errno != 0 {
-			t.Fatalf("open %s: %v", path, errno)
-		}
-		return fd
-	}
-	h, errno := openWindowsFile(sysAT_FDCWD, append([]byte(path), 0), uint32(flags), 0)
-	if errno != 0 {
-		t.Fatalf("open %s: %v", path, errno)
-	}
-	closeOnCleanup(t, int(h))
-	return int(h)
-}
-
-// wantFile fails unless the file at path holds exactly want.
-func wantFile(t testing.TB, l *Loop, path string, want []byte) {
-	t.Helper()
-	var got []byte
-	if l != nil && simOf(l) != nil {
-		var ok bool
-		if got, ok = simOf(l).node.ReadFile(path); !ok {
-			t.Fatalf("%s does not exist", path)
-		}
-	} else {
-		var err error
-		if got, err = os.ReadFile(path); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s holds %q, want %q", path, got, want)
-	}
-}
-
-// pattern returns n deterministic, non-repeating-looking bytes.
-func pattern(n int, seed uint32) []byte {
-	b := make([]byte, n)
-	x := seed | 1
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		b[i] = byte(x)
-	}
-	return b
-}
-
-// stillPending runs l for d and fails if r's callback ran.
-func stillPending(t testing.TB, l *Loop, d time.Duration, what string, r *opResult) {
-	t.Helper()
-	if err := l.RunFor(d); err != nil {
-		t.Fatalf("RunFor: %v", err)
-	}
-	if r.calls != 0 {
-		t.Fatalf("%s completed unexpectedly: n=%d err=%v", what, r.n, r.err)
-	}
-}
-
 // hugeBuffer reserves and commits size bytes with VirtualAlloc (untouched
 // pages cost no memory), skipping the test if Windows refuses, and frees
 // them at cleanup. Loops that may touch the buffer must be created after
@@ -449,24 +78,6 @@ func hugeBuffer(t testing.TB, size int) []byte {
 	}
 	t.Cleanup(func() { _ = windows.VirtualFree(addr, 0, windows.MEM_RELEASE) })
 	return unsafe.Slice(*(**byte)(unsafe.Pointer(&addr)), size)
-}
-
-// acceptConnected runs an Accept on lfd together with the connection that
-// connect submits (Connect or ConnectUnix with c and r), checks both
-// succeed, and returns the accepted descriptor, closed at cleanup.
-func acceptConnected(t *testing.T, l *Loop, lfd int, what string, connect func(c *Completion, r *opResult)) int {
-	t.Helper()
-	var accepted, connected opResult
-	var ac, cc Completion
-	Accept(l, &ac, lfd, &accepted, (*opResult).onCount)
-	connect(&cc, &connected)
-	await(t, l, &accepted, &connected)
-	wantOK(t, what, &connected)
-	if accepted.err != nil || accepted.n < 0 {
-		t.Fatalf("Accept: fd=%d err=%v", accepted.n, accepted.err)
-	}
-	ownFD(t, l, accepted.n)
-	return accepted.n
 }
 
 // readinessBackendKind is the second kernel backend the harness
@@ -504,4 +115,50 @@ func writeAll(t testing.TB, l *Loop, fd int, b []byte) {
 		t.Fatalf("write: %v after %d of %d bytes", r.err, r.n, len(b))
 	}
 	simSettle(t, l)
+}
+
+// wantNonblockCloexec fails unless the handle fd is open and not
+// inheritable (HANDLE_FLAG_INHERIT clear), Windows' close-on-exec. Windows
+// has no non-blocking flag a test could read back (FIONBIO can only be
+// set), and the loop's overlapped calls never block. Simulated
+// descriptors have no such flags: nothing to check.
+func wantNonblockCloexec(t testing.TB, l *Loop, fd int) {
+	t.Helper()
+	if l != nil && simOf(l) != nil {
+		return
+	}
+	var flags uint32
+	if r, _, err := procGetHandleInformation.Call(uintptr(fd), uintptr(unsafe.Pointer(&flags))); r == 0 {
+		t.Fatalf("GetHandleInformation(%d): %v", fd, err)
+	}
+	if flags&windows.HANDLE_FLAG_INHERIT != 0 {
+		t.Errorf("handle %d: inheritable (HANDLE_FLAG_INHERIT set)", fd)
+	}
+}
+
+// procGetHandleInformation is kernel32's GetHandleInformation, which
+// x/sys/windows lacks.
+var procGetHandleInformation = windows.NewLazySystemDLL("kernel32.dll").NewProc("GetHandleInformation")
+
+// seekFile is SetFilePointerEx on a file of l (on the simulator, lseek on
+// the node). An overlapped handle's file pointer is not where the IOCP
+// backend reads and writes at offset -1 (the loop keeps that position
+// itself), so on Windows it serves for io.SeekEnd, the file's size, only.
+func seekFile(t testing.TB, l *Loop, fd int, offset int64, whence int) int64 {
+	t.Helper()
+	if l != nil && simOf(l) != nil {
+		off, errno := simOf(l).node.Seek(fd, offset, whence)
+		if errno != 0 {
+			t.Fatalf("lseek: %v", errno)
+		}
+		return off
+	}
+	if whence != io.SeekEnd {
+		t.Fatalf("seekFile(%d): only io.SeekEnd means something for an overlapped handle", whence)
+	}
+	off, err := windows.Seek(windows.Handle(fd), offset, whence)
+	if err != nil {
+		t.Fatalf("SetFilePointerEx: %v", err)
+	}
+	return off
 }

@@ -52,6 +52,14 @@ func newSocket(family, typ, proto int) (int, error) {
 		return -1, windowsErrno(err)
 	}
 	noteHandleBorn(s)
+	if family == windows.AF_INET6 {
+		// Dual-stack, as Linux's default: an IPv6 socket also reaches
+		// IPv4-mapped addresses. Windows makes IPv6 sockets IPv6-only.
+		if err := windows.SetsockoptInt(s, windows.IPPROTO_IPV6, windows.IPV6_V6ONLY, 0); err != nil {
+			windows.Closesocket(s)
+			return -1, windowsErrno(err)
+		}
+	}
 	return int(s), nil
 }
 
@@ -152,6 +160,9 @@ func familyOf(addr netip.AddrPort) int {
 
 // LocalAddr returns the address the socket fd is bound to.
 func LocalAddr(fd int) (netip.AddrPort, error) {
+	if !isSocket(windows.Handle(fd)) {
+		return netip.AddrPort{}, notSocketErrno(windows.Handle(fd))
+	}
 	sa, err := windows.Getsockname(windows.Handle(fd))
 	if err != nil {
 		return netip.AddrPort{}, windowsErrno(err)
@@ -161,6 +172,9 @@ func LocalAddr(fd int) (netip.AddrPort, error) {
 
 // RemoteAddr returns the address of the socket fd's peer.
 func RemoteAddr(fd int) (netip.AddrPort, error) {
+	if !isSocket(windows.Handle(fd)) {
+		return netip.AddrPort{}, notSocketErrno(windows.Handle(fd))
+	}
 	sa, err := windows.Getpeername(windows.Handle(fd))
 	if err != nil {
 		return netip.AddrPort{}, windowsErrno(err)
@@ -191,6 +205,15 @@ func isSocket(h windows.Handle) bool {
 	var typ int32
 	size := int32(unsafe.Sizeof(typ))
 	return windows.Getsockopt(h, windows.SOL_SOCKET, soType, (*byte)(unsafe.Pointer(&typ)), &size) == nil
+}
+
+// notSocketErrno is the error of a socket operation on h, which is no
+// socket: ENOTSOCK for an open handle (a file), EBADF for none, as on Unix.
+func notSocketErrno(h windows.Handle) syscall.Errno {
+	if _, err := windows.GetFileType(h); err != nil {
+		return syscall.EBADF
+	}
+	return syscall.ENOTSOCK
 }
 
 // UDPOptions configures ListenUDP. The zero value binds a plain socket

@@ -32,6 +32,7 @@ const (
 	sysAT_SYMLINK_FOLLOW   = unix.AT_SYMLINK_FOLLOW
 	sysO_RDONLY            = unix.O_RDONLY
 	sysO_WRONLY            = unix.O_WRONLY
+	sysO_RDWR              = unix.O_RDWR
 	sysO_CREAT             = unix.O_CREAT
 	sysO_EXCL              = unix.O_EXCL
 	sysO_TRUNC             = unix.O_TRUNC

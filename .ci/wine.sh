@@ -34,15 +34,30 @@ trap cleanup EXIT
 
 export WINEPREFIX="$work/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 echo "== wine prefix in $WINEPREFIX"
-/usr/lib/wine/wine64 wineboot --init >"$work/wineboot.log" 2>&1 || { cat "$work/wineboot.log"; exit 1; }
+# One persistent wineserver for the run, started first and with its output
+# on /dev/null, so that no test binary's wine starts it (see the wrapper
+# below); wineboot then starts wine's services, which stay for the run.
+mkdir -p "$WINEPREFIX"
+/usr/lib/wine/wineserver -p </dev/null >/dev/null 2>&1
+/usr/lib/wine/wine64 wineboot --init >"$work/wineboot.log" 2>&1 </dev/null || { cat "$work/wineboot.log"; exit 1; }
 x86_64-w64-mingw32-gcc -shared -O2 -s -o "$work/bcryptprimitives.dll" .ci/bcryptprimitives.c -ladvapi32
 cp "$work/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
 
 # go test -exec runs the test binary through this wrapper. wine64 passes the
-# binary's exit status through, so a failing test fails the run.
-cat >"$work/wine-exec" <<'WRAP'
+# binary's exit status through, so a failing test fails the run. The
+# binary's output goes to a file, copied out when wine64 exits: wine
+# processes that outlive the test (the services the first wine client
+# starts) inherit its stdout, and on go test's pipe they would keep go
+# test waiting long after the test has exited ("Test I/O incomplete", a
+# failure).
+cat >"$work/wine-exec" <<WRAP
 #!/bin/sh
-exec /usr/lib/wine/wine64 "$@"
+out=\$(mktemp "$work/out.XXXXXX")
+/usr/lib/wine/wine64 "\$@" >"\$out" 2>&1 </dev/null
+rc=\$?
+cat "\$out"
+rm -f "\$out"
+exit \$rc
 WRAP
 chmod +x "$work/wine-exec"
 
