@@ -356,7 +356,16 @@ func (b *iocpBackend) start(c *Completion) {
 		b.startClose(c)
 	case opCancel:
 		b.cancel(c)
-	case opFsync, opOpenAt, opFtruncate, opUnlinkat, opMkdirat, opRenameat:
+	case opFsync:
+		// The handle's recorded kind, learned once, not isSocket each
+		// time: that getsockopt's result word escapes, an allocation per
+		// Fsync.
+		if c.fd >= 0 && b.learn(windows.Handle(c.fd)).kind == handleSocket {
+			l.complete(c, -int32(syscall.EINVAL)) // fsync(2) of a socket
+			return
+		}
+		b.toWorkers(c)
+	case opOpenAt, opFtruncate, opUnlinkat, opMkdirat, opRenameat:
 		b.toWorkers(c)
 	default:
 		// Datagrams, the file-system operations (Fallocate, Renameat, …)
@@ -389,6 +398,14 @@ func (b *iocpBackend) state(h windows.Handle) handleState {
 	return st
 }
 
+// learn returns h's state and records it, so that its kind is looked up
+// once per handle, not once per operation.
+func (b *iocpBackend) learn(h windows.Handle) handleState {
+	st := b.state(h)
+	b.handles[h] = st
+	return st
+}
+
 // associate makes sure h delivers its completions to the loop's port; it
 // returns the errno to fail the operation with.
 func (b *iocpBackend) associate(h windows.Handle, st *handleState) syscall.Errno {
@@ -417,6 +434,13 @@ func (b *iocpBackend) associate(h windows.Handle, st *handleState) syscall.Errno
 
 // prepared returns h's state, associated with the port, or fails c.
 func (b *iocpBackend) prepared(c *Completion, h windows.Handle) (handleState, bool) {
+	if c.fd < 0 {
+		// -1 is INVALID_HANDLE_VALUE (and the current process's pseudo
+		// handle), which Windows would answer with EINVAL: a negative fd
+		// is EBADF on every backend.
+		b.loop.complete(c, -int32(syscall.EBADF))
+		return handleState{}, false
+	}
 	st := b.state(h)
 	if errno := b.associate(h, &st); errno != 0 {
 		b.loop.complete(c, -int32(errno))
@@ -453,7 +477,24 @@ func (b *iocpBackend) finish(op *iocpOp, res int32) {
 		return
 	}
 	b.ops.put(op)
-	b.loop.complete(c, res)
+	b.loop.complete(c, fileWriteResult(c, res))
+}
+
+// fileWriteResult makes a write to a handle opened without write access,
+// or a read from one opened without read access, fail with EBADF, as
+// write(2) to a read-only descriptor does: Windows says
+// ERROR_ACCESS_DENIED (EACCES).
+// A read of a directory handle fails with ERROR_INVALID_FUNCTION, which
+// is read(2)'s EISDIR.
+func fileWriteResult(c *Completion, res int32) int32 {
+	read := c.op == opRead || c.op == opReadv
+	switch {
+	case res == -int32(syscall.EACCES) && (read || c.op == opWrite || c.op == opWritev):
+		return -int32(syscall.EBADF)
+	case res == -int32(errorInvalidFunction) && read:
+		return -int32(syscall.EISDIR)
+	}
+	return res
 }
 
 func (b *iocpBackend) startAccept(c *Completion) {
@@ -809,7 +850,7 @@ func (b *iocpBackend) reap(e *overlappedEntry) {
 	b.outstanding--
 	var res int32
 	if op.onWorker {
-		res = op.workerResult
+		res = fileWriteResult(c, op.workerResult)
 		b.advancePosition(c, op.handle, res)
 		if c.op == opOpenAt && res >= 0 {
 			_, now := handleBorn(windows.Handle(res))

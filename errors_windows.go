@@ -15,6 +15,7 @@ import (
 // os.ErrPermission, for one).
 const (
 	errorFileNotFound       syscall.Errno = 2
+	errorInvalidFunction    syscall.Errno = 1 // ReadFile of a directory handle
 	errorPathNotFound       syscall.Errno = 3
 	errorAccessDenied       syscall.Errno = 5
 	errorInvalidHandle      syscall.Errno = 6

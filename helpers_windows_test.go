@@ -140,10 +140,11 @@ func wantNonblockCloexec(t testing.TB, l *Loop, fd int) {
 // x/sys/windows lacks.
 var procGetHandleInformation = windows.NewLazySystemDLL("kernel32.dll").NewProc("GetHandleInformation")
 
-// seekFile is SetFilePointerEx on a file of l (on the simulator, lseek on
-// the node). An overlapped handle's file pointer is not where the IOCP
-// backend reads and writes at offset -1 (the loop keeps that position
-// itself), so on Windows it serves for io.SeekEnd, the file's size, only.
+// seekFile moves where Reads and Writes at offset -1 of the file fd
+// happen, as lseek(2) does on Unix, and returns the new position (on the
+// simulator, lseek on the node). On IOCP that position is the loop's own
+// (an overlapped handle has no file pointer the kernel advances), so this
+// sets it in the backend's record of the handle: a whitebox step.
 func seekFile(t testing.TB, l *Loop, fd int, offset int64, whence int) int64 {
 	t.Helper()
 	if l != nil && simOf(l) != nil {
@@ -153,12 +154,47 @@ func seekFile(t testing.TB, l *Loop, fd int, offset int64, whence int) int64 {
 		}
 		return off
 	}
-	if whence != io.SeekEnd {
-		t.Fatalf("seekFile(%d): only io.SeekEnd means something for an overlapped handle", whence)
+	b, ok := l.backend.(*iocpBackend)
+	if !ok {
+		t.Fatalf("seekFile on a %v loop", l.Backend())
 	}
-	off, err := windows.Seek(windows.Handle(fd), offset, whence)
-	if err != nil {
-		t.Fatalf("SetFilePointerEx: %v", err)
+	h := windows.Handle(fd)
+	st := b.state(h)
+	switch whence {
+	case io.SeekCurrent:
+		offset += st.positionBytes
+	case io.SeekEnd:
+		size, err := windows.Seek(h, 0, io.SeekEnd)
+		if err != nil {
+			t.Fatalf("SetFilePointerEx: %v", err)
+		}
+		offset += size
 	}
-	return off
+	st.positionBytes = offset
+	b.handles[h] = st
+	return offset
+}
+
+// currentOffset returns where a Read or Write at offset -1 of the file fd
+// happens next: on IOCP the loop's own position for the handle (an
+// overlapped handle has no file pointer the kernel advances), on the
+// simulator the node's.
+func currentOffset(t testing.TB, l *Loop, fd int) int64 {
+	t.Helper()
+	if l != nil && simOf(l) != nil {
+		off, errno := simOf(l).node.Seek(fd, 0, io.SeekCurrent)
+		if errno != 0 {
+			t.Fatalf("lseek: %v", errno)
+		}
+		return off
+	}
+	b, ok := l.backend.(*iocpBackend)
+	if !ok {
+		t.Fatalf("currentOffset on a %v loop", l.Backend())
+	}
+	st, ok := b.handles[windows.Handle(fd)]
+	if !ok {
+		return 0 // the loop has not used it: nothing moved it
+	}
+	return st.positionBytes
 }

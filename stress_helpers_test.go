@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // Shared helpers for the loop-level tests (conformance_*_test.go, whitebox_gc_safety_test.go).
@@ -217,6 +220,34 @@ func runShort(t testing.TB, l *Loop, limit time.Duration, done func() bool) {
 		}
 		if err := l.RunFor(100 * time.Microsecond); err != nil {
 			t.Fatalf("RunFor: %v", err)
+		}
+	}
+}
+
+// withLowGCPercent makes the collector run often for the rest of the test
+// (the GC safety tests).
+func withLowGCPercent(t *testing.T) {
+	old := debug.SetGCPercent(1)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+}
+
+// gcSink keeps poison reachable until the next poisoning.
+var gcSink [][]byte
+
+// collectAndPoison collects garbage and then allocates objects of the
+// sizes the tests use, filled with a poison byte, so that memory freed by
+// mistake is reused and any kernel write into it, or any read of it,
+// shows.
+func collectAndPoison() {
+	runtime.GC()
+	gcSink = gcSink[:0]
+	for _, size := range []int{16, 100, 512, 1000, 2996, 4096, int(unsafe.Sizeof(Completion{})), int(unsafe.Sizeof(statxBuffer{}))} {
+		for i := 0; i < 16; i++ {
+			b := make([]byte, size)
+			for j := range b {
+				b[j] = 0xA5
+			}
+			gcSink = append(gcSink, b)
 		}
 	}
 }

@@ -172,3 +172,27 @@ func rawWrite(fd int, b []byte) (int, error) { return unix.Write(fd, b) }
 // rawReadNonblocking is read(2) on the non-blocking socket fd, from
 // outside the loop (any goroutine): EAGAIN when nothing is there.
 func rawReadNonblocking(fd int, buf []byte) (int, error) { return unix.Read(fd, buf) }
+
+// dupSocket returns another descriptor of the socket fd (dup(2)), to be
+// closed by the caller.
+func dupSocket(fd int) (int, error) { return unix.Dup(fd) }
+
+// nonblockingPipe returns a non-blocking, close-on-exec pipe, closed at
+// cleanup.
+func nonblockingPipe(t testing.TB, l *Loop) (readEnd, writeEnd int) {
+	t.Helper()
+	var p [2]int
+	if err := testPipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	closeOnCleanup(t, p[0])
+	closeOnCleanup(t, p[1])
+	return p[0], p[1]
+}
+
+// sameDevice reports whether paths a and b are on one device (or cannot
+// be told apart).
+func sameDevice(a, b string) bool {
+	var sa, sb unix.Stat_t
+	return unix.Stat(a, &sa) != nil || unix.Stat(b, &sb) != nil || sa.Dev == sb.Dev
+}

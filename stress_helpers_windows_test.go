@@ -2,7 +2,10 @@ package ioloop
 
 import (
 	"io"
+	"net/netip"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -194,4 +197,30 @@ func rawReadNonblocking(fd int, buf []byte) (int, error) {
 		return 0, errnoFromWindows(err.(syscall.Errno))
 	}
 	return int(int32(r)), nil
+}
+
+// dupSocket returns a new socket where Unix dups one: a Winsock socket is
+// duplicated only through WSADuplicateSocket for another process, and the
+// tests that call this need another open descriptor, not the same socket.
+func dupSocket(fd int) (int, error) {
+	addr, err := LocalAddr(fd)
+	if err != nil {
+		addr = netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
+	}
+	return TCPSocket(addr)
+}
+
+// nonblockingPipe skips the test on Windows: the package makes no
+// overlapped pipes there (an anonymous pipe cannot be associated with a
+// completion port; a named pipe opened overlapped can, which the backend
+// does not test).
+func nonblockingPipe(t testing.TB, l *Loop) (readEnd, writeEnd int) {
+	t.Helper()
+	t.Skip("iocp: no pipes on Windows (anonymous pipes are not overlapped)")
+	return -1, -1
+}
+
+// sameDevice reports whether paths a and b are on one volume (drive).
+func sameDevice(a, b string) bool {
+	return strings.EqualFold(filepath.VolumeName(a), filepath.VolumeName(b))
 }

@@ -53,7 +53,11 @@ cp "$work/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
 cat >"$work/wine-exec" <<WRAP
 #!/bin/sh
 out=\$(mktemp "$work/out.XXXXXX")
-/usr/lib/wine/wine64 "\$@" >"\$out" 2>&1 </dev/null
+/usr/lib/wine/wine64 "\$@" >"\$out" 2>&1 </dev/null &
+pid=\$!
+# go test's timeout sends SIGQUIT: show what the test wrote, then stop it.
+trap 'cat "\$out"; kill \$pid 2>/dev/null; exit 2' QUIT TERM INT
+wait \$pid
 rc=\$?
 cat "\$out"
 rm -f "\$out"
