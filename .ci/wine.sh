@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs ioloop's tests for Windows under wine, and vets the Windows builds.
 #
-#   bash .ci/wine.sh             vet windows/amd64 and windows/arm64, then test . and ./sim under wine
+#   bash .ci/wine.sh             vet windows/amd64 and windows/arm64, run ioloop info, then test . and ./sim under wine
 #   bash .ci/wine.sh -run Nop    extra arguments go to both go test runs
 #
 # What it needs, it installs: Debian's wine64 (wine 8.0) and mingw-w64 (to
@@ -64,6 +64,11 @@ rm -f "\$out"
 exit \$rc
 WRAP
 chmod +x "$work/wine-exec"
+
+echo "== ioloop info under wine"
+GOOS=windows GOARCH=amd64 go build -o "$work/ioloop.exe" ./cmd/ioloop
+"$work/wine-exec" "$work/ioloop.exe" info | tee "$work/info.txt"
+grep -q 'iocp' "$work/info.txt" || { echo "wine.sh: ioloop info does not name the iocp backend"; exit 1; }
 
 echo "== go test under wine: . and ./sim"
 GOOS=windows GOARCH=amd64 go test -count=1 -timeout 8m -exec "$work/wine-exec" "$@" . ./sim
