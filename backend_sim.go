@@ -1,5 +1,3 @@
-//go:build !windows
-
 package ioloop
 
 import (
@@ -10,7 +8,6 @@ import (
 	"unsafe"
 
 	"github.com/ioloop/ioloop/internal/simcore"
-	"golang.org/x/sys/unix"
 )
 
 // simBackend serves a loop's operations from the deterministic simulator
@@ -252,11 +249,11 @@ func (b *simBackend) startOne(c *Completion) {
 	case opShutdown:
 		req.Kind = simcore.KindShutdown
 		switch c.flags {
-		case unix.SHUT_RD:
+		case sysSHUT_RD:
 			req.Flags = simcore.ShutRead
-		case unix.SHUT_WR:
+		case sysSHUT_WR:
 			req.Flags = simcore.ShutWrite
-		case unix.SHUT_RDWR:
+		case sysSHUT_RDWR:
 			req.Flags = simcore.ShutRead | simcore.ShutWrite
 		default:
 			l.complete(c, -int32(syscall.EINVAL))
@@ -275,7 +272,7 @@ func (b *simBackend) startOne(c *Completion) {
 		req.FD = simDirFD(c.fd)
 	case opUnlinkat:
 		req.Kind, req.Path = simcore.KindUnlinkat, c.rare.pathNUL[:len(c.rare.pathNUL)-1]
-		req.FD, req.Flags = simDirFD(c.fd), simAtFlags(c.flags, unix.AT_REMOVEDIR, simcore.UnlinkRemoveDir)
+		req.FD, req.Flags = simDirFD(c.fd), simAtFlags(c.flags, sysAT_REMOVEDIR, simcore.UnlinkRemoveDir)
 	case opRenameat, opLinkat, opSymlinkat:
 		req.Path, req.Path2 = c.rare.pathNUL[:len(c.rare.pathNUL)-1], c.rare.path2NUL[:len(c.rare.path2NUL)-1]
 		req.FD, req.FD2 = simDirFD(c.fd), simDirFD(c.rare.dirFD2)
@@ -285,7 +282,7 @@ func (b *simBackend) startOne(c *Completion) {
 			// values (Linux's).
 			req.Kind, req.Flags = simcore.KindRenameat, c.flags
 		case opLinkat:
-			req.Kind, req.Flags = simcore.KindLinkat, simAtFlags(c.flags, unix.AT_SYMLINK_FOLLOW, simcore.LinkFollow)
+			req.Kind, req.Flags = simcore.KindLinkat, simAtFlags(c.flags, sysAT_SYMLINK_FOLLOW, simcore.LinkFollow)
 		default:
 			req.Kind = simcore.KindSymlinkat
 		}
@@ -297,7 +294,7 @@ func (b *simBackend) startOne(c *Completion) {
 }
 
 func simDirFD(fd int32) int {
-	if int(fd) == unix.AT_FDCWD {
+	if int(fd) == sysAT_FDCWD {
 		return simcore.AtCWD
 	}
 	return int(fd)
@@ -336,16 +333,16 @@ const accessModeMask = 3
 func simOpenFlags(flags uint32) uint32 {
 	var out uint32
 	switch flags & accessModeMask {
-	case unix.O_RDONLY:
+	case sysO_RDONLY:
 		out = simcore.OpenRead
-	case unix.O_WRONLY:
+	case sysO_WRONLY:
 		out = simcore.OpenWrite
 	default:
 		out = simcore.OpenRead | simcore.OpenWrite
 	}
-	for _, pair := range [...][2]uint32{{unix.O_CREAT, simcore.OpenCreate}, {unix.O_EXCL, simcore.OpenExclusive},
-		{unix.O_TRUNC, simcore.OpenTruncate}, {unix.O_APPEND, simcore.OpenAppend},
-		{unix.O_DIRECTORY, simcore.OpenDirectory}, {unix.O_NOFOLLOW, simcore.OpenNoFollow}} {
+	for _, pair := range [...][2]uint32{{sysO_CREAT, simcore.OpenCreate}, {sysO_EXCL, simcore.OpenExclusive},
+		{sysO_TRUNC, simcore.OpenTruncate}, {sysO_APPEND, simcore.OpenAppend},
+		{sysO_DIRECTORY, simcore.OpenDirectory}, {sysO_NOFOLLOW, simcore.OpenNoFollow}} {
 		if flags&pair[0] != 0 {
 			out |= pair[1]
 		}
@@ -354,14 +351,14 @@ func simOpenFlags(flags uint32) uint32 {
 }
 
 // decodeInetSockaddr reads back what encodeInetSockaddr wrote.
-func decodeInetSockaddr(raw *unix.RawSockaddrAny) (netip.AddrPort, bool) {
+func decodeInetSockaddr(raw *sysRawSockaddrAny) (netip.AddrPort, bool) {
 	switch raw.Addr.Family {
-	case unix.AF_INET:
-		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(raw))
+	case sysAF_INET:
+		sa := (*sysRawSockaddrInet4)(unsafe.Pointer(raw))
 		port := (*[2]byte)(unsafe.Pointer(&sa.Port))
 		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(port[0])<<8|uint16(port[1])), true
-	case unix.AF_INET6:
-		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(raw))
+	case sysAF_INET6:
+		sa := (*sysRawSockaddrInet6)(unsafe.Pointer(raw))
 		port := (*[2]byte)(unsafe.Pointer(&sa.Port))
 		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(port[0])<<8|uint16(port[1])), true
 	}
@@ -445,7 +442,7 @@ func (b *simBackend) FillMessage(token uint64, from netip.AddrPort, flags uint32
 	msg.SetControllen(0)
 	msg.Flags = 0
 	if flags&simcore.MsgTrunc != 0 {
-		msg.Flags = unix.MSG_TRUNC
+		msg.Flags = sysMSG_TRUNC
 	}
 }
 
@@ -522,6 +519,6 @@ func errnoResult(addr netip.AddrPort, errno syscall.Errno) (netip.AddrPort, erro
 // for a descriptor the simulator does not know means the program handed a
 // simulated loop a real socket or file. Asked only on the EBADF path.
 func isKernelDescriptor(fd int) bool {
-	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	_, err := sysFcntlGetfd(fd)
 	return err == nil
 }

@@ -1,13 +1,9 @@
-//go:build !windows
-
 package ioloop
 
 import (
 	"strconv"
 	"time"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // Linked operations: a chain of operations that run one after another, in
@@ -179,7 +175,7 @@ func LinkTimeout[T any](l *Loop, c *Completion, d time.Duration, ctx *T, callbac
 		panic("ioloop: LinkTimeout right after another LinkTimeout; an operation has at most one")
 	}
 	c.setDurationNs(max(int64(d), 0))
-	c.attachRare().timeout = unix.NsecToTimespec(c.durationNs())
+	c.attachRare().timeout = sysNsecToTimespec(c.durationNs())
 	c.peer = unsafe.Pointer(l.chain.last)
 	l.submit(c, unsafe.Pointer(ctx), errorCallback[T](callback))
 }

@@ -1,11 +1,7 @@
-//go:build !windows
-
 package ioloop
 
 import (
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // A Completion is the caller-owned record of one I/O operation: its
@@ -124,13 +120,13 @@ type ioArgs struct {
 // buffer's address it is given, so this storage stays attached (and
 // reachable) for as long as its Completion.
 type rareArgs struct {
-	bufs        [][]byte     // Readv, Writev
-	iovecs      []unix.Iovec // Readv, Writev: the kernel-visible array, reused
-	pathNUL     []byte       // OpenAt, Statx, Renameat, Unlinkat, Mkdirat, Linkat: NUL-terminated copy of the (old) path, reused; Symlinkat: the target
-	path2NUL    []byte       // Renameat, Linkat: the new path; Symlinkat: the link's path
-	dirFD2      int32        // Renameat, Linkat, Symlinkat: the new path's directory
-	mode        uint32       // OpenAt and Mkdirat mode, Statx mask, Fallocate mode
-	lengthBytes int64        // Fallocate, Ftruncate, Fadvise, SyncFileRange: the length
+	bufs        [][]byte   // Readv, Writev
+	iovecs      []sysIovec // Readv, Writev: the kernel-visible array, reused
+	pathNUL     []byte     // OpenAt, Statx, Renameat, Unlinkat, Mkdirat, Linkat: NUL-terminated copy of the (old) path, reused; Symlinkat: the target
+	path2NUL    []byte     // Renameat, Linkat: the new path; Symlinkat: the link's path
+	dirFD2      int32      // Renameat, Linkat, Symlinkat: the new path's directory
+	mode        uint32     // OpenAt and Mkdirat mode, Statx mask, Fallocate mode
+	lengthBytes int64      // Fallocate, Ftruncate, Fadvise, SyncFileRange: the length
 	// chainNext is the next operation of the chain this one belongs to
 	// (chain.go); chainLength, on a chain's first operation, counts its
 	// operations.
@@ -138,9 +134,9 @@ type rareArgs struct {
 	chainLength int32
 	// timeout is a LinkTimeout's duration as io_uring reads it (at
 	// submission).
-	timeout     unix.Timespec
-	statx       *statxBuffer        // Statx
-	sockaddr    unix.RawSockaddrAny // Connect, ConnectUnix; SendTo, SendMsg: the destination; RecvFrom, RecvMsg: the sender, as the kernel writes it
+	timeout     sysTimespec
+	statx       *statxBuffer      // Statx
+	sockaddr    sysRawSockaddrAny // Connect, ConnectUnix; SendTo, SendMsg: the destination; RecvFrom, RecvMsg: the sender, as the kernel writes it
 	sockaddrLen uint32
 	// msg is the msghdr of SendTo, RecvFrom, SendMsg and RecvMsg
 	// (ops_udp.go), pointing into iovecs, sockaddr and oob. io_uring reads
@@ -148,7 +144,7 @@ type rareArgs struct {
 	// msg_controllen and msg_flags back at completion, which is why it
 	// lives here, referenced until the callback, and why the callback
 	// reads the sender, the control length and the flags from here.
-	msg unix.Msghdr
+	msg sysMsghdr
 	oob []byte // SendMsg, RecvMsg: the control (ancillary) data buffer
 }
 

@@ -4,8 +4,6 @@ import (
 	"io"
 	"syscall"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 // Conformance of WriteDurable and WritevDurable on every backend: the data
@@ -112,17 +110,12 @@ func TestDurableInvalidPanics(t *testing.T) {
 func TestDurableOnSocket(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
 		needsKernel(t, l, "a socketpair of the kernel")
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		closeOnCleanup(t, fds[0])
-		closeOnCleanup(t, fds[1])
+		a, b := newTestFDs(t, l).socketPair()
 		c, r := new(Completion), new(opResult)
-		WriteDurable(l, c, fds[0], []byte("hello"), -1, DataSync, r, (*opResult).onCount)
+		WriteDurable(l, c, a, []byte("hello"), -1, DataSync, r, (*opResult).onCount)
 		await(t, l, r)
 		wantN(t, "WriteDurable to a socket", r, 5)
-		if got := readAllNonblocking(t, l, fds[1], 5); string(got) != "hello" {
+		if got := readAllNonblocking(t, l, b, 5); string(got) != "hello" {
 			t.Fatalf("the peer read %q, want %q", got, "hello")
 		}
 	})

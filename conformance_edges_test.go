@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"io"
 	"math"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Conformance tests of the edges where the simulator used to differ from
@@ -124,12 +121,13 @@ func padPath(t *testing.T, dir, name string, size int) string {
 
 func TestEdgeOpenAtNameTooLong(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		skipOnIOCP(t, l, "Windows' limits are not NAME_MAX and PATH_MAX (MAX_PATH is 260 without the \\\\?\\ prefix), and wine reports a name too long as ERROR_FILE_NOT_FOUND")
 		dir := tempDir(t, l)
 		open := func(what, path string, flags int, want error) {
 			t.Helper()
 			var r opResult
 			var c Completion
-			OpenAt(l, &c, unix.AT_FDCWD, path, flags, 0o600, &r, (*opResult).onCount)
+			OpenAt(l, &c, sysAT_FDCWD, path, flags, 0o600, &r, (*opResult).onCount)
 			await(t, l, &r)
 			if want != nil {
 				wantErr(t, what, &r, want)
@@ -146,14 +144,14 @@ func TestEdgeOpenAtNameTooLong(t *testing.T) {
 			}
 		}
 		longest := strings.Repeat("n", nameMax)
-		open("create a NAME_MAX name", filepath.Join(dir, longest), unix.O_CREAT|unix.O_RDWR, nil)
-		open("open a NAME_MAX name", filepath.Join(dir, longest), unix.O_RDONLY, nil)
-		open("create a NAME_MAX+1 name", filepath.Join(dir, longest+"n"), unix.O_CREAT|unix.O_RDWR, syscall.ENAMETOOLONG)
-		open("open a NAME_MAX+1 name", filepath.Join(dir, longest+"n"), unix.O_RDONLY, syscall.ENAMETOOLONG)
+		open("create a NAME_MAX name", joinPath(l, dir, longest), sysO_CREAT|sysO_RDWR, nil)
+		open("open a NAME_MAX name", joinPath(l, dir, longest), sysO_RDONLY, nil)
+		open("create a NAME_MAX+1 name", joinPath(l, dir, longest+"n"), sysO_CREAT|sysO_RDWR, syscall.ENAMETOOLONG)
+		open("open a NAME_MAX+1 name", joinPath(l, dir, longest+"n"), sysO_RDONLY, syscall.ENAMETOOLONG)
 
-		open("create with a PATH_MAX-1 path", padPath(t, dir, "short", pathMax-1), unix.O_CREAT|unix.O_RDWR, nil)
-		open("open a PATH_MAX path", padPath(t, dir, "short", pathMax), unix.O_RDONLY, syscall.ENAMETOOLONG)
-		open("create with a PATH_MAX path", padPath(t, dir, "other", pathMax), unix.O_CREAT|unix.O_RDWR, syscall.ENAMETOOLONG)
+		open("create with a PATH_MAX-1 path", padPath(t, dir, "short", pathMax-1), sysO_CREAT|sysO_RDWR, nil)
+		open("open a PATH_MAX path", padPath(t, dir, "short", pathMax), sysO_RDONLY, syscall.ENAMETOOLONG)
+		open("create with a PATH_MAX path", padPath(t, dir, "other", pathMax), sysO_CREAT|sysO_RDWR, syscall.ENAMETOOLONG)
 	})
 }
 
@@ -161,6 +159,7 @@ func TestEdgeOpenAtNameTooLong(t *testing.T) {
 // fails with EPIPE (sk_stream_wait_connect), and a Recv with ENOTCONN.
 func TestEdgeSendUnconnected(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		skipOnIOCP(t, l, "wine fails a WSASend on a never-connected socket as a reset connection (ECONNRESET); Windows documents WSAENOTCONN")
 		fd := tcpSocket(t, l, loopback4)
 		var send, recv opResult
 		var sc, rc Completion
@@ -188,6 +187,7 @@ func TestEdgeSendUnconnected(t *testing.T) {
 // and waits for it); a third, later, gets EISCONN.
 func TestEdgeTwoConnectsOnePass(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		skipOnIOCP(t, l, "ConnectEx refuses a second connect of a socket whose connect is under way (WSAEINVAL); the backend does not make it wait for the first")
 		lfd, bound := listenTCP(t, l, loopback4)
 		fd := tcpSocket(t, l, bound)
 		var second opResult
@@ -244,6 +244,7 @@ func TestEdgeSendRecvWhileConnecting(t *testing.T) {
 // disk to speak of.
 func TestEdgeSparseWrite(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		skipOnIOCP(t, l, "an NTFS file is sparse only after FSCTL_SET_SPARSE, which the backend does not issue: a write at 1 TiB would have Windows fill the hole with zeros")
 		const tib = int64(1) << 40
 		_, fd := tempFile(t, l, []byte("head"))
 		var r opResult

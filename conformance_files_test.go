@@ -2,7 +2,6 @@ package ioloop
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,8 +10,6 @@ import (
 	"syscall"
 	"testing"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // Conformance tests of the file operations (Read, Write, Readv, Writev,
@@ -104,8 +101,8 @@ func TestReadWrite(t *testing.T) {
 func TestReadWriteErrors(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
 		path, _ := tempFile(t, l, []byte("read only"))
-		roFD := openFile(t, l, path, unix.O_RDONLY)
-		woFD := openFile(t, l, path, unix.O_WRONLY)
+		roFD := openFile(t, l, path, sysO_RDONLY)
+		woFD := openFile(t, l, path, sysO_WRONLY)
 		type errCase struct {
 			name  string
 			write bool
@@ -118,7 +115,7 @@ func TestReadWriteErrors(t *testing.T) {
 			{"Write to a bad fd", true, badFD, syscall.EBADF},
 			{"Read from a bad fd", false, badFD, syscall.EBADF},
 		}
-		dirFD := openFile(t, l, tempDir(t, l), unix.O_RDONLY|unix.O_DIRECTORY)
+		dirFD := openFile(t, l, tempDir(t, l), sysO_RDONLY|sysO_DIRECTORY)
 		cases = append(cases, errCase{"Read from a directory", false, dirFD, syscall.EISDIR})
 
 		buf := []byte("data")
@@ -240,7 +237,7 @@ func TestReadvWritev(t *testing.T) {
 func TestReadvWritevErrors(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
 		path, _ := tempFile(t, l, []byte("read only"))
-		roFD := openFile(t, l, path, unix.O_RDONLY)
+		roFD := openFile(t, l, path, sysO_RDONLY)
 		var r opResult
 		var c Completion
 		Writev(l, &c, roFD, [][]byte{[]byte("a"), []byte("b")}, 0, &r, (*opResult).onCount)
@@ -306,12 +303,14 @@ func TestClose(t *testing.T) {
 					fd, err = l.TCPSocket(loopback4)
 				case simOf(l) != nil:
 					var errno syscall.Errno
-					if fd, errno = simOf(l).node.Open("/tmp/file", simOpenFlags(unix.O_CREAT|unix.O_RDWR)); errno != 0 {
+					if fd, errno = simOf(l).node.Open("/tmp/file", simOpenFlags(sysO_CREAT|sysO_RDWR)); errno != 0 {
 						err = errno
 					}
 				default:
-					path := filepath.Join(t.TempDir(), "file")
-					fd, err = unix.Open(path, unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+					path := filepath.Join(kernelTempDir(t), "file")
+					if err = os.WriteFile(path, nil, 0o600); err == nil {
+						fd = openKernelFile(t, path, sysO_RDWR)
+					}
 				}
 				if err != nil {
 					t.Fatal(err)
@@ -338,110 +337,6 @@ func TestClose(t *testing.T) {
 			await(t, l, &r)
 			wantErr(t, "Close of a bad fd", &r, syscall.EBADF)
 		})
-	})
-}
-
-// currentUmask returns the process umask.
-func currentUmask() uint32 {
-	old := unix.Umask(0o022)
-	unix.Umask(old)
-	return uint32(old)
-}
-
-func TestOpenAt(t *testing.T) {
-	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		dir := tempDir(t, l)
-		path := filepath.Join(dir, "created")
-		var r opResult
-		var c Completion
-		OpenAt(l, &c, unix.AT_FDCWD, path, unix.O_CREAT|unix.O_EXCL|unix.O_RDWR, 0o640, &r, (*opResult).onCount)
-		await(t, l, &r)
-		if r.err != nil || r.n < 0 {
-			t.Fatalf("OpenAt(O_CREAT): fd=%d err=%v", r.n, r.err)
-		}
-		fd := r.n
-		ownFD(t, l, fd)
-		if simOf(l) == nil { // simulated descriptors have no flags; the mode: TestStatx
-			flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-			if err != nil || flags&unix.FD_CLOEXEC == 0 {
-				t.Fatalf("OpenAt fd: F_GETFD = %#x, %v; want FD_CLOEXEC", flags, err)
-			}
-			if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err != nil || fl&unix.O_ACCMODE != unix.O_RDWR {
-				t.Fatalf("OpenAt fd: F_GETFL = %#x, %v; want O_RDWR", fl, err)
-			}
-			var st unix.Stat_t
-			if err := unix.Fstat(fd, &st); err != nil {
-				t.Fatal(err)
-			}
-			if want := 0o640 &^ currentUmask(); uint32(st.Mode)&0o7777 != want || st.Mode&unix.S_IFMT != unix.S_IFREG {
-				t.Fatalf("created file mode %#o, want regular file with %#o", st.Mode, want)
-			}
-		}
-		r = opResult{}
-		Write(l, &c, fd, []byte("via openat"), -1, &r, (*opResult).onCount)
-		await(t, l, &r)
-		wantN(t, "Write through the fd from OpenAt", &r, 10)
-		wantFile(t, l, path, []byte("via openat"))
-		r = opResult{}
-		buf := make([]byte, 16)
-		Read(l, &c, fd, buf, 0, &r, (*opResult).onCount)
-		await(t, l, &r)
-		wantN(t, "Read through the fd from OpenAt", &r, 10)
-
-		// Relative to a directory descriptor.
-		dirFD := openFile(t, l, dir, unix.O_RDONLY|unix.O_DIRECTORY)
-		r = opResult{}
-		OpenAt(l, &c, dirFD, "created", unix.O_RDONLY, 0, &r, (*opResult).onCount)
-		await(t, l, &r)
-		if r.err != nil || r.n < 0 {
-			t.Fatalf("OpenAt(dirfd, relative): fd=%d err=%v", r.n, r.err)
-		}
-		ownFD(t, l, r.n)
-		got := make([]byte, 16)
-		r2 := opResult{}
-		Read(l, &c, r.n, got, 0, &r2, (*opResult).onCount)
-		await(t, l, &r2)
-		if string(got[:r2.n]) != "via openat" {
-			t.Fatalf("read %q through the fd from OpenAt(dirfd)", got[:r2.n])
-		}
-
-		type errCase struct {
-			name  string
-			dirfd int
-			path  string
-			flags int
-			want  error
-		}
-		cases := []errCase{
-			{"missing file", unix.AT_FDCWD, filepath.Join(dir, "missing"), unix.O_RDONLY, syscall.ENOENT},
-			{"O_EXCL on an existing file", unix.AT_FDCWD, path, unix.O_CREAT | unix.O_EXCL | unix.O_RDWR, syscall.EEXIST},
-			{"relative to a bad dirfd", badFD, "created", unix.O_RDONLY, syscall.EBADF},
-			{"O_DIRECTORY on a file", unix.AT_FDCWD, path, unix.O_RDONLY | unix.O_DIRECTORY, syscall.ENOTDIR},
-			{"path with NUL", unix.AT_FDCWD, path + "\x00suffix", unix.O_RDONLY, syscall.EINVAL},
-		}
-		if simOf(l) == nil { // the simulated file system is flat: every directory exists
-			cases = append(cases, errCase{"missing directory", unix.AT_FDCWD, filepath.Join(dir, "no", "file"), unix.O_CREAT | unix.O_RDWR, syscall.ENOENT})
-		}
-		for _, tc := range cases {
-			r = opResult{}
-			OpenAt(l, &c, tc.dirfd, tc.path, tc.flags, 0o600, &r, (*opResult).onCount)
-			if r.calls != 0 {
-				t.Fatalf("OpenAt %s ran its callback synchronously", tc.name)
-			}
-			await(t, l, &r)
-			if r.err == nil {
-				ownFD(t, l, r.n)
-			}
-			wantErr(t, "OpenAt "+tc.name, &r, tc.want)
-			if r.n != -1 {
-				t.Fatalf("failed OpenAt %s reported fd %d, want -1", tc.name, r.n)
-			}
-		}
-		if simOf(l) == nil {
-			if _, err := os.Stat(filepath.Join(dir, "no")); !errors.Is(err, os.ErrNotExist) {
-				t.Fatalf("failed OpenAt created something: %v", err)
-			}
-		}
 	})
 }
 

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"syscall"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 // Registered files and buffers (ops_fixed.go): the same results on every
@@ -205,7 +203,7 @@ func TestRegisterFileTableFull(t *testing.T) {
 					fd = tcpSocket(t, l, loopback4)
 				} else {
 					var err error
-					if fd, err = unix.Dup(base); err != nil {
+					if fd, err = dupSocket(base); err != nil {
 						t.Skipf("cannot open %d descriptors: %v", MaxRegisteredFiles+1, err)
 					}
 					closeOnCleanup(t, fd)

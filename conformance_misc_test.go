@@ -5,8 +5,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Conformance tests of the operations that are not about files or sockets
@@ -305,13 +303,8 @@ func cancelTargets() []cancelTarget {
 		}},
 		{"Read from an empty pipe", func(t *testing.T, l *Loop, c *Completion, r *opResult) {
 			needsKernel(t, l, "pipes")
-			var p [2]int
-			if err := testPipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
-				t.Fatal(err)
-			}
-			closeOnCleanup(t, p[0])
-			closeOnCleanup(t, p[1])
-			Read(l, c, p[0], make([]byte, 16), -1, r, (*opResult).onCount)
+			readEnd, _ := nonblockingPipe(t, l)
+			Read(l, c, readEnd, make([]byte, 16), -1, r, (*opResult).onCount)
 		}},
 		{"Timeout", func(t *testing.T, l *Loop, c *Completion, r *opResult) {
 			Timeout(l, c, time.Hour, r, (*opResult).onErr)

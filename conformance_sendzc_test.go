@@ -8,8 +8,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // SendZC (ops_sendzc.go): Send's results on every backend; on io_uring
@@ -51,24 +49,6 @@ func TestSendZCLarge(t *testing.T) {
 		for _, size := range []int{1, 64 << 10, 1 << 20, 8<<20 + 123} {
 			client, server := tcpPair(t, l, loopback4)
 			sendZCThroughReader(t, l, client, server, pattern(size, uint32(size)))
-		}
-	})
-}
-
-// TestSendZCUnixSocket: AF_UNIX has no zero-copy path (io_uring answers
-// EOPNOTSUPP); SendZC is then a Send, with a Send's results, on every
-// backend.
-func TestSendZCUnixSocket(t *testing.T) {
-	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		needsKernel(t, l, "a kernel socketpair")
-		for _, size := range []int{1, 64 << 10, 1<<20 + 7} {
-			fds, err := nonblockingSocketpair()
-			if err != nil {
-				t.Fatal(err)
-			}
-			ownFD(t, l, fds[0])
-			ownFD(t, l, fds[1])
-			sendZCThroughReader(t, l, fds[0], fds[1], pattern(size, uint32(size)))
 		}
 	})
 }
@@ -163,7 +143,7 @@ func TestSendZCLoopClose(t *testing.T) {
 				defer wg.Done()
 				buf := make([]byte, 256<<10)
 				for !stop.Load() {
-					if _, err := unix.Read(server, buf); err == syscall.EAGAIN {
+					if _, err := rawReadNonblocking(server, buf); err == syscall.EAGAIN {
 						runtime.Gosched()
 					}
 				}

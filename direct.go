@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"runtime"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -36,10 +35,6 @@ import (
 // size and O_DSYNC has no metadata to write. To make only some writes
 // durable, use WriteDurable on a file opened without O_DSYNC.
 // TestDurableODirectODsync checks this on every kernel backend.
-
-// DirectAlignment is the alignment AlignedBuffer uses by default: the page
-// size, which satisfies O_DIRECT on every common filesystem and device.
-const DirectAlignment = 4096
 
 // DirectFallback says what OpenDirect does when the filesystem or the
 // system does not support direct I/O.
@@ -113,32 +108,4 @@ func probeDirectRead(fd int, flags int, file DirectFile) error {
 	buf := AlignedBuffer(size, max(file.MemoryAlignBytes, DirectAlignment))
 	_, err := unix.Pread(fd, buf, 0)
 	return err
-}
-
-// AlignedBuffer returns a zeroed buffer of sizeBytes whose first byte is
-// aligned to alignBytes (a power of two; 0 means DirectAlignment), as
-// direct I/O requires. Go's heap does not move objects, so the alignment
-// holds for the buffer's lifetime.
-func AlignedBuffer(sizeBytes, alignBytes int) []byte {
-	if alignBytes == 0 {
-		alignBytes = DirectAlignment
-	}
-	if alignBytes < 0 || alignBytes&(alignBytes-1) != 0 {
-		panic("ioloop: AlignedBuffer alignment must be a power of two")
-	}
-	if sizeBytes < 0 {
-		panic("ioloop: AlignedBuffer with a negative size")
-	}
-	raw := make([]byte, sizeBytes+alignBytes)
-	misalignment := int(uintptr(unsafe.Pointer(unsafe.SliceData(raw))) & uintptr(alignBytes-1))
-	start := 0
-	if misalignment != 0 {
-		start = alignBytes - misalignment
-	}
-	return raw[start : start+sizeBytes : start+sizeBytes]
-}
-
-// IsAligned reports whether buf starts at a multiple of alignBytes.
-func IsAligned(buf []byte, alignBytes int) bool {
-	return uintptr(unsafe.Pointer(unsafe.SliceData(buf)))%uintptr(alignBytes) == 0
 }

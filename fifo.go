@@ -1,5 +1,3 @@
-//go:build !windows
-
 package ioloop
 
 // fifo is an intrusive singly linked FIFO of completions, threaded through

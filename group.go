@@ -1,5 +1,3 @@
-//go:build !windows
-
 package ioloop
 
 import (
@@ -10,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // GroupOptions configures a Group.
@@ -211,7 +207,7 @@ func ListenTCPShards(addr netip.AddrPort, n int, opts ListenOptions) (fds []int,
 		fd, got, err := ListenTCP(bound, opts)
 		if err != nil {
 			for _, open := range fds {
-				_ = unix.Close(open)
+				_ = sysCloseFD(open)
 			}
 			return nil, netip.AddrPort{}, err
 		}

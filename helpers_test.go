@@ -4,15 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
+	"path"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Shared helpers of the per-operation conformance tests (ops_*_test.go,
@@ -113,7 +111,7 @@ func closeOnCleanup(t testing.TB, fd int) {
 	if fd < 0 {
 		t.Fatalf("closeOnCleanup: invalid fd %d", fd)
 	}
-	t.Cleanup(func() { unix.Close(fd) })
+	t.Cleanup(func() { sysCloseFD(fd) })
 }
 
 // ownFD is closeOnCleanup for a descriptor of l: on the simulator it
@@ -146,7 +144,7 @@ func trackFD(t testing.TB, l *Loop, fd int) *trackedFD {
 	f := &trackedFD{l: l, fd: fd}
 	t.Cleanup(func() {
 		if !f.closed && (l == nil || simOf(l) == nil) {
-			unix.Close(f.fd)
+			sysCloseFD(f.fd)
 		}
 	})
 	return f
@@ -172,7 +170,7 @@ func (f *trackedFD) close(t testing.TB) {
 func closeFD(t testing.TB, l *Loop, fd int) error {
 	t.Helper()
 	if l == nil || simOf(l) == nil {
-		return unix.Close(fd)
+		return sysCloseFD(fd)
 	}
 	var r opResult
 	var c Completion
@@ -207,7 +205,7 @@ func fdIsOpen(t testing.TB, l *Loop, fd int) bool {
 		_, err := l.LocalAddr(fd) // ENOTSOCK for an open file
 		return !errors.Is(err, syscall.EBADF)
 	}
-	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	_, err := sysFcntlGetfd(fd)
 	switch {
 	case err == nil:
 		return true
@@ -216,30 +214,6 @@ func fdIsOpen(t testing.TB, l *Loop, fd int) bool {
 	}
 	t.Fatalf("fcntl(%d, F_GETFD): %v", fd, err)
 	return false
-}
-
-// wantNonblockCloexec fails unless fd is open, non-blocking and
-// close-on-exec. Simulated descriptors have no such flags: nothing to
-// check.
-func wantNonblockCloexec(t testing.TB, l *Loop, fd int) {
-	t.Helper()
-	if l != nil && simOf(l) != nil {
-		return
-	}
-	fdFlags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-	if err != nil {
-		t.Fatalf("fcntl(%d, F_GETFD): %v", fd, err)
-	}
-	if fdFlags&unix.FD_CLOEXEC == 0 {
-		t.Errorf("fd %d: FD_CLOEXEC not set (F_GETFD = %#x)", fd, fdFlags)
-	}
-	flFlags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
-	if err != nil {
-		t.Fatalf("fcntl(%d, F_GETFL): %v", fd, err)
-	}
-	if flFlags&unix.O_NONBLOCK == 0 {
-		t.Errorf("fd %d: O_NONBLOCK not set (F_GETFL = %#x)", fd, flFlags)
-	}
 }
 
 var (
@@ -256,7 +230,7 @@ func loopbacks(t testing.TB, l *Loop) []netip.AddrPort {
 		return append(addrs, loopback6)
 	}
 	if fd, _, err := ListenTCP(loopback6, ListenOptions{}); err == nil {
-		unix.Close(fd)
+		sysCloseFD(fd)
 		addrs = append(addrs, loopback6)
 	} else {
 		t.Logf("IPv6 loopback unavailable (%v); testing IPv4 only", err)
@@ -325,20 +299,8 @@ func connectTo(t testing.TB, l *Loop, lfd int, bound netip.AddrPort) (client, se
 	return client, trackFD(t, l, accept.n)
 }
 
-// shortTempDir returns a fresh directory with a short path (unix socket
-// paths are limited to 107 bytes; t.TempDir embeds the test name).
-func shortTempDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "iol")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
-// tempDir returns a new, empty directory for the test's files: t.TempDir
-// on the kernel backends; on the simulator, a directory unique to the test
+// tempDir returns a new, empty directory for the test's files:
+// kernelTempDir on the kernel backends; on the simulator, a directory unique to the test
 // created on the loop's node (durably, as if its parent had been synced).
 func tempDir(t testing.TB, l *Loop) string {
 	t.Helper()
@@ -350,7 +312,7 @@ func tempDir(t testing.TB, l *Loop) string {
 		}
 		return dir
 	}
-	return t.TempDir()
+	return kernelTempDir(t)
 }
 
 var simTempDirs int
@@ -364,16 +326,16 @@ func tempFile(t testing.TB, l *Loop, content []byte) (string, int) {
 	path := filepath.Join(tempDir(t, l), "data")
 	if l != nil && simOf(l) != nil {
 		simOf(l).node.WriteFile(path, content)
-		return path, openFile(t, l, path, unix.O_RDWR)
+		return path, openFile(t, l, path, sysO_RDWR)
 	}
 	if err := os.WriteFile(path, content, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return path, openFile(t, l, path, unix.O_RDWR)
+	return path, openFile(t, l, path, sysO_RDWR)
 }
 
-// openFile opens path with open(2) (on the simulator, directly on the
-// node) with flags O_RDONLY, O_WRONLY or O_RDWR, closed at cleanup.
+// openFile opens path with openKernelFile (on the simulator, directly on
+// the node) with flags O_RDONLY, O_WRONLY or O_RDWR, closed at cleanup.
 func openFile(t testing.TB, l *Loop, path string, flags int) int {
 	t.Helper()
 	if l != nil && simOf(l) != nil {
@@ -383,10 +345,7 @@ func openFile(t testing.TB, l *Loop, path string, flags int) int {
 		}
 		return fd
 	}
-	fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
+	fd := openKernelFile(t, path, flags)
 	closeOnCleanup(t, fd)
 	return fd
 }
@@ -411,29 +370,6 @@ func wantFile(t testing.TB, l *Loop, path string, want []byte) {
 	}
 }
 
-// seekFile is lseek(2) on a file of l.
-func seekFile(t testing.TB, l *Loop, fd int, offset int64, whence int) int64 {
-	t.Helper()
-	if l != nil && simOf(l) != nil {
-		off, errno := simOf(l).node.Seek(fd, offset, whence)
-		if errno != 0 {
-			t.Fatalf("lseek: %v", errno)
-		}
-		return off
-	}
-	off, err := unix.Seek(fd, offset, whence)
-	if err != nil {
-		t.Fatalf("lseek: %v", err)
-	}
-	return off
-}
-
-// currentOffset returns fd's file position.
-func currentOffset(t testing.TB, l *Loop, fd int) int64 {
-	t.Helper()
-	return seekFile(t, l, fd, 0, io.SeekCurrent)
-}
-
 // pattern returns n deterministic, non-repeating-looking bytes.
 func pattern(n int, seed uint32) []byte {
 	b := make([]byte, n)
@@ -447,79 +383,6 @@ func pattern(n int, seed uint32) []byte {
 	return b
 }
 
-// readAllNonblocking reads exactly n bytes from the non-blocking socket
-// fd with plain syscalls (on the simulator, where the test has no other
-// way into the node, with the loop's Recv), waiting up to waitLimit.
-func readAllNonblocking(t testing.TB, l *Loop, fd int, n int) []byte {
-	t.Helper()
-	out := make([]byte, 0, n)
-	buf := make([]byte, 64<<10)
-	if l != nil && simOf(l) != nil {
-		for len(out) < n {
-			var r opResult
-			var c Completion
-			Recv(l, &c, fd, buf[:min(len(buf), n-len(out))], &r, (*opResult).onCount)
-			runUntil(t, l, waitLimit, r.done)
-			if r.err != nil {
-				t.Fatalf("read: %v after %d of %d bytes", r.err, len(out), n)
-			}
-			out = append(out, buf[:r.n]...)
-		}
-		return out
-	}
-	deadline := time.Now().Add(waitLimit)
-	for len(out) < n {
-		m, err := unix.Read(fd, buf[:min(len(buf), n-len(out))])
-		switch {
-		case err == syscall.EAGAIN:
-			if time.Now().After(deadline) {
-				t.Fatalf("read: got %d of %d bytes before the time limit", len(out), n)
-			}
-			time.Sleep(time.Millisecond)
-		case err != nil:
-			t.Fatalf("read: %v", err)
-		case m == 0:
-			t.Fatalf("read: EOF after %d of %d bytes", len(out), n)
-		default:
-			out = append(out, buf[:m]...)
-		}
-	}
-	return out
-}
-
-// writeAll writes b to the non-blocking socket fd with plain syscalls (on
-// the simulator, with the loop's Send, and until the bytes have arrived:
-// on loopback, written bytes are readable at once).
-func writeAll(t testing.TB, l *Loop, fd int, b []byte) {
-	t.Helper()
-	if l != nil && simOf(l) != nil {
-		var r opResult
-		var c Completion
-		Send(l, &c, fd, b, &r, (*opResult).onCount)
-		runUntil(t, l, waitLimit, r.done)
-		if r.err != nil {
-			t.Fatalf("write: %v after %d of %d bytes", r.err, r.n, len(b))
-		}
-		simSettle(t, l)
-		return
-	}
-	deadline := time.Now().Add(waitLimit)
-	for len(b) > 0 {
-		m, err := unix.Write(fd, b)
-		switch {
-		case err == syscall.EAGAIN:
-			if time.Now().After(deadline) {
-				t.Fatalf("write: %d bytes left at the time limit", len(b))
-			}
-			time.Sleep(time.Millisecond)
-		case err != nil:
-			t.Fatalf("write: %v", err)
-		default:
-			b = b[m:]
-		}
-	}
-}
-
 // stillPending runs l for d and fails if r's callback ran.
 func stillPending(t testing.TB, l *Loop, d time.Duration, what string, r *opResult) {
 	t.Helper()
@@ -529,22 +392,6 @@ func stillPending(t testing.TB, l *Loop, d time.Duration, what string, r *opResu
 	if r.calls != 0 {
 		t.Fatalf("%s completed unexpectedly: n=%d err=%v", what, r.n, r.err)
 	}
-}
-
-// hugeBuffer maps size bytes of anonymous memory without reserving it:
-// untouched pages cost nothing (reads see the shared zero page), so tests
-// can hand the kernel buffers of several GiB. It skips the test if the
-// mapping is refused, and unmaps at cleanup. Loops that may touch the
-// buffer must be created after it, so that they are closed before it is
-// unmapped.
-func hugeBuffer(t testing.TB, size int) []byte {
-	t.Helper()
-	mem, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, hugeBufferFlags)
-	if err != nil {
-		t.Skipf("cannot map a %d-byte buffer: %v", size, err)
-	}
-	t.Cleanup(func() { unix.Munmap(mem) })
-	return mem
 }
 
 // acceptConnected runs an Accept on lfd together with the connection that
@@ -563,4 +410,24 @@ func acceptConnected(t *testing.T, l *Loop, lfd int, what string, connect func(c
 	}
 	ownFD(t, l, accepted.n)
 	return accepted.n
+}
+
+// skipOnIOCP skips the rest of a conformance test (or subtest) on the IOCP
+// backend, for a reason that is Windows' or wine's; docs/ARCHITECTURE.md
+// ("Windows") lists them.
+func skipOnIOCP(t testing.TB, l *Loop, reason string) {
+	t.Helper()
+	if l.Backend() == BackendIOCP {
+		t.Skip("iocp: " + reason)
+	}
+}
+
+// joinPath joins path elements for l's file system: with slashes on the
+// simulator, whose paths are Unix paths on every system, with the
+// system's separator elsewhere.
+func joinPath(l *Loop, elem ...string) string {
+	if l != nil && simOf(l) != nil {
+		return path.Join(elem...)
+	}
+	return filepath.Join(elem...)
 }

@@ -1,5 +1,3 @@
-//go:build !windows
-
 package ioloop
 
 // inflightTable maps the 64-bit token the kernel hands back (io_uring's

@@ -1,5 +1,3 @@
-//go:build !windows
-
 package ioloop
 
 import (
@@ -27,11 +25,13 @@ const (
 	// BackendSimulator is the deterministic simulator of package sim. Only
 	// that package creates such loops (New refuses it).
 	BackendSimulator
+	// BackendIOCP is Windows' I/O completion ports (backend_iocp_windows.go).
+	BackendIOCP
 )
 
 var backendNames = [...]string{
 	BackendAuto: "auto", BackendIOUring: "io_uring", BackendEpoll: "epoll", BackendKqueue: "kqueue",
-	BackendSimulator: "simulator",
+	BackendSimulator: "simulator", BackendIOCP: "iocp",
 }
 
 // String returns the backend's name, as `ioloop info` prints it and

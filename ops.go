@@ -1,5 +1,3 @@
-//go:build !windows
-
 package ioloop
 
 import (
@@ -8,8 +6,6 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // Every operation function has the same shape:
@@ -239,7 +235,7 @@ func OpenAt[T any](l *Loop, c *Completion, dirfd int, path string, flags int, mo
 	l.prepare(c, opOpenAt, callback == nil)
 	c.op = opOpenAt
 	c.fd = int32(dirfd)
-	c.flags = uint32(flags | unix.O_CLOEXEC)
+	c.flags = uint32(flags | sysO_CLOEXEC)
 	c.attachRare().mode = mode
 	l.submitUnless(c.setPath(path), c, unsafe.Pointer(ctx), countCallback[T](callback))
 }
@@ -332,7 +328,7 @@ func (c *Completion) setIovecs(bufs [][]byte) {
 	c.attachRare()
 	c.rare.bufs = bufs
 	if cap(c.rare.iovecs) < len(bufs) {
-		c.rare.iovecs = make([]unix.Iovec, len(bufs))
+		c.rare.iovecs = make([]sysIovec, len(bufs))
 	}
 	c.rare.iovecs = c.rare.iovecs[:len(bufs)]
 	for i, b := range bufs {

@@ -1,5 +1,3 @@
-//go:build !windows
-
 package ioloop
 
 import (
@@ -7,8 +5,6 @@ import (
 	"slices"
 	"syscall"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // Registered files and buffers (opt-in). io_uring can name a file by its
@@ -204,7 +200,7 @@ func (l *Loop) descriptorOpen(fd int) syscall.Errno {
 		}
 		return 0
 	}
-	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	_, err := sysFcntlGetfd(fd)
 	return errnoOf(err)
 }
 

@@ -1,13 +1,9 @@
-//go:build !windows
-
 package ioloop
 
 import (
 	"encoding/binary"
 	"net/netip"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // RecvFromMultishot: datagrams into a BufferPool, one submission for the
@@ -30,7 +26,7 @@ import (
 // Layout of a pooled datagram buffer (see above).
 const (
 	datagramOutBytes      = 16
-	datagramNameBytes     = unix.SizeofSockaddrInet6
+	datagramNameBytes     = sysSizeofSockaddrInet6
 	datagramPayloadOffset = datagramOutBytes + datagramNameBytes
 )
 
@@ -82,7 +78,7 @@ func (f pooledFromCallback[T]) invoke(ctx unsafe.Pointer, c *Completion, n int, 
 
 // datagramSender decodes the sender a pooled datagram buffer names.
 func datagramSender(whole []byte) netip.AddrPort {
-	var raw unix.RawSockaddrAny
+	var raw sysRawSockaddrAny
 	nameLen := min(binary.NativeEndian.Uint32(whole[0:4]), datagramNameBytes)
 	copy((*[datagramNameBytes]byte)(unsafe.Pointer(&raw))[:nameLen], whole[datagramOutBytes:])
 	return addrPortFromRaw(&raw, nameLen)

@@ -1,13 +1,9 @@
-//go:build !windows
-
 package ioloop
 
 import (
 	"net/netip"
 	"syscall"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // Datagrams and messages: SendTo, RecvFrom, SendMsg and RecvMsg.
@@ -110,7 +106,7 @@ func RecvMsg[T any](l *Loop, c *Completion, fd int, bufs [][]byte, oob []byte, c
 func (c *Completion) setOneIovec(buf []byte) {
 	rare := c.attachRare()
 	if cap(rare.iovecs) < 1 {
-		rare.iovecs = make([]unix.Iovec, 1)
+		rare.iovecs = make([]sysIovec, 1)
 	}
 	rare.iovecs = rare.iovecs[:1]
 	rare.iovecs[0].Base = unsafe.SliceData(buf)
@@ -123,7 +119,7 @@ func (c *Completion) setOneIovec(buf []byte) {
 func (c *Completion) setMessage(to netip.AddrPort, oob []byte, receive bool) syscall.Errno {
 	rare := c.rare
 	msg := &rare.msg
-	*msg = unix.Msghdr{}
+	*msg = sysMsghdr{}
 	if len(rare.iovecs) > 0 {
 		msg.Iov = &rare.iovecs[0]
 		msg.SetIovlen(len(rare.iovecs))
@@ -135,9 +131,9 @@ func (c *Completion) setMessage(to netip.AddrPort, oob []byte, receive bool) sys
 	}
 	switch {
 	case receive:
-		rare.sockaddr = unix.RawSockaddrAny{}
+		rare.sockaddr = sysRawSockaddrAny{}
 		msg.Name = (*byte)(unsafe.Pointer(&rare.sockaddr))
-		msg.Namelen = unix.SizeofSockaddrAny
+		msg.Namelen = sysSizeofSockaddrAny
 	case to.IsValid():
 		size, errno := encodeInetSockaddr(to, &rare.sockaddr)
 		if errno != 0 {
@@ -154,7 +150,7 @@ func (c *Completion) setMessage(to netip.AddrPort, oob []byte, receive bool) sys
 // EAGAIN may have changed, before the readiness backends try again.
 func (c *Completion) rearmReceive() {
 	msg := &c.rare.msg
-	msg.Namelen = unix.SizeofSockaddrAny
+	msg.Namelen = sysSizeofSockaddrAny
 	msg.SetControllen(len(c.rare.oob))
 	msg.Flags = 0
 }

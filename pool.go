@@ -1,5 +1,3 @@
-//go:build !windows
-
 package ioloop
 
 import (
@@ -27,9 +25,9 @@ import (
 // On io_uring (Linux 6.0 and newer) the buffers are the kernel's
 // provided-buffer ring (IORING_REGISTER_PBUF_RING): the kernel picks one
 // when data arrives. On the readiness backends the loop takes one when
-// the socket is readable. On the simulator, and on io_uring before 6.0,
-// a receive takes its buffer when it is submitted, so there a waiting
-// receive holds one. docs/ARCHITECTURE.md ("Buffer pools and multishot
+// the socket is readable. On the simulator, on IOCP (Windows), and on
+// io_uring before 6.0, a receive takes its buffer when it is submitted,
+// so there a waiting receive holds one. docs/ARCHITECTURE.md ("Buffer pools and multishot
 // operations") has the details.
 type BufferPool struct {
 	loop      *Loop
@@ -335,10 +333,11 @@ func (l *Loop) backendRegisterPool(p *BufferPool) (poolRing, error) {
 }
 
 // takesAtSubmission reports whether the pool's receives take their buffer
-// when submitted, not when data arrives: on the simulator, and on io_uring
-// without provided-buffer rings. There a waiting receive holds a buffer,
-// so a pool serves at most as many idle connections as it has buffers.
+// when submitted, not when data arrives: on the simulator, on IOCP, and on
+// io_uring without provided-buffer rings. There a waiting receive holds a
+// buffer, so a pool serves at most as many idle connections as it has
+// buffers.
 func (p *BufferPool) takesAtSubmission() bool {
 	kind := p.loop.Backend()
-	return p.ring == nil && (kind == BackendSimulator || kind == BackendIOUring)
+	return p.ring == nil && (kind == BackendSimulator || kind == BackendIOUring || kind == BackendIOCP)
 }

@@ -1,3 +1,5 @@
+//go:build !windows
+
 package ioloop
 
 import "golang.org/x/sys/unix"
@@ -20,3 +22,26 @@ func socketDomain(fd int) (int, error) {
 	}
 	return unix.AF_UNSPEC, nil
 }
+
+// Socket options the portable tests read (sockoptInt).
+const (
+	testSOL_SOCKET    = unix.SOL_SOCKET
+	testSO_ACCEPTCONN = unix.SO_ACCEPTCONN
+	testSO_REUSEADDR  = unix.SO_REUSEADDR
+	testSO_REUSEPORT  = unix.SO_REUSEPORT
+	testIPPROTO_TCP   = unix.IPPROTO_TCP
+	testTCP_NODELAY   = unix.TCP_NODELAY
+)
+
+// sockoptInt is getsockopt(2) of an int option.
+func sockoptInt(fd, level, opt int) (int, error) { return unix.GetsockoptInt(fd, level, opt) }
+
+// bindLoopback4 binds the IPv4 socket fd to 127.0.0.1, a port the kernel
+// picks.
+func bindLoopback4(fd int) error {
+	return unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}})
+}
+
+// listenersReuseAddr: ListenTCP sets SO_REUSEADDR (so that a restarted
+// server binds its port while old connections linger in TIME_WAIT).
+const listenersReuseAddr = true

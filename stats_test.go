@@ -5,8 +5,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // resultPointers points at each of rs, for await.
@@ -105,7 +103,7 @@ func TestStatsCountsRejectedSubmissions(t *testing.T) {
 		before := l.Stats()
 		var r opResult
 		var c Completion
-		OpenAt(l, &c, unix.AT_FDCWD, "bad\x00path", 0, 0, &r, (*opResult).onCount)
+		OpenAt(l, &c, sysAT_FDCWD, "bad\x00path", 0, 0, &r, (*opResult).onCount)
 		await(t, l, &r)
 		if r.err == nil {
 			t.Fatalf("OpenAt of a path with a NUL succeeded")

@@ -3,15 +3,14 @@ package ioloop
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
-	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
+	"unsafe"
 )
 
 // Shared helpers for the loop-level tests (conformance_*_test.go, whitebox_gc_safety_test.go).
@@ -43,7 +42,7 @@ func newTestFDs(t testing.TB, l *Loop) *testFDs {
 			return
 		}
 		for fd := range fds.open {
-			unix.Close(fd)
+			sysCloseFD(fd)
 		}
 	})
 	return fds
@@ -72,27 +71,13 @@ func (f *testFDs) close(fd int) {
 	}
 }
 
-// socketPair returns a connected, non-blocking AF_UNIX stream socket pair;
-// on the simulator, which has no unix sockets, a TCP pair through the loop.
-func (f *testFDs) socketPair() (a, b int) {
-	f.t.Helper()
-	if f.simulated() {
-		return f.tcpPair(f.l, 0, 0)
-	}
-	fds, err := nonblockingSocketpair()
-	if err != nil {
-		f.t.Fatalf("socketpair: %v", err)
-	}
-	return f.add(fds[0]), f.add(fds[1])
-}
-
 // setSndBuf sets SO_SNDBUF on a socket of the kernel. The simulator has a
 // fixed buffer per direction of a connection (256 KiB by default), and
 // nothing to set.
 func (f *testFDs) setSndBuf(fd, size int) {
 	f.t.Helper()
 	if !f.simulated() {
-		stressSetsockopt(f.t, fd, unix.SO_SNDBUF, size)
+		stressSetsockopt(f.t, fd, testSO_SNDBUF, size)
 	}
 }
 
@@ -109,7 +94,7 @@ func simSocketBufBytes(l *Loop) int {
 func (f *testFDs) setRcvBuf(fd, size int) {
 	f.t.Helper()
 	if !f.simulated() {
-		stressSetsockopt(f.t, fd, unix.SO_RCVBUF, size)
+		stressSetsockopt(f.t, fd, testSO_RCVBUF, size)
 	}
 }
 
@@ -160,138 +145,6 @@ func (st *tcpPairState) onAccept(_ *Completion, fd int, err error) {
 
 func (st *tcpPairState) onConnect(_ *Completion, err error) {
 	st.connected, st.connErr = true, err
-}
-
-func stressSetsockopt(t testing.TB, fd, opt, value int) {
-	t.Helper()
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, value); err != nil {
-		t.Fatalf("setsockopt(%d, %d): %v", fd, opt, err)
-	}
-}
-
-// resetOnClose makes the next close(fd) send a TCP RST instead of a FIN
-// (SO_LINGER with a zero timeout).
-func resetOnClose(t testing.TB, l *Loop, fd int) {
-	t.Helper()
-	if l != nil && simOf(l) != nil {
-		if errno := simOf(l).node.SetLingerZero(fd); errno != 0 {
-			t.Fatalf("SO_LINGER: %v", errno)
-		}
-		return
-	}
-	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
-		t.Fatalf("SO_LINGER: %v", err)
-	}
-}
-
-// shutdownFD is shutdown(2) from outside the loop (on the simulator,
-// through the loop, until the peer could know).
-func shutdownFD(t testing.TB, l *Loop, fd, how int) {
-	t.Helper()
-	if l != nil && simOf(l) != nil {
-		var r opResult
-		var c Completion
-		Shutdown(l, &c, fd, how, &r, (*opResult).onErr)
-		runUntil(t, l, waitLimit, r.done)
-		if r.err != nil {
-			t.Fatalf("shutdown(%d): %v", fd, r.err)
-		}
-		simSettle(t, l)
-		return
-	}
-	if err := unix.Shutdown(fd, how); err != nil {
-		t.Fatalf("shutdown(%d): %v", fd, err)
-	}
-}
-
-// stressWrite writes data to the socket fd in one write(2), which must
-// take all of it (on the simulator: with the loop's Send, until it has
-// arrived).
-func stressWrite(t testing.TB, l *Loop, fd int, data []byte) {
-	t.Helper()
-	if l != nil && simOf(l) != nil {
-		writeAll(t, l, fd, data)
-		return
-	}
-	n, err := unix.Write(fd, data)
-	if err != nil || n != len(data) {
-		t.Fatalf("write(%d): %d, %v", fd, n, err)
-	}
-}
-
-// stressDrain reads everything currently readable from fd (on the
-// simulator: everything that arrives within simSettleTime, with the loop's
-// Recv).
-func stressDrain(t testing.TB, l *Loop, fd int, into []byte) []byte {
-	t.Helper()
-	var buf [64 << 10]byte
-	if l != nil && simOf(l) != nil {
-		simSettle(t, l)
-		for {
-			var r, cr opResult
-			var c, cc Completion
-			Recv(l, &c, fd, buf[:], &r, (*opResult).onCount)
-			if err := l.Tick(); err != nil {
-				t.Fatal(err)
-			}
-			if !r.done() {
-				Cancel(l, &cc, &c, &cr, (*opResult).onErr)
-				runUntil(t, l, waitLimit, func() bool { return r.done() && cr.done() })
-			}
-			switch {
-			case r.err == nil && r.n > 0:
-				into = append(into, buf[:r.n]...)
-			case r.err == nil, r.err == io.EOF, r.err == ErrCanceled:
-				return into
-			default:
-				t.Fatalf("read(%d): %v", fd, r.err)
-			}
-		}
-	}
-	for {
-		n, err := unix.Read(fd, buf[:])
-		if n > 0 {
-			into = append(into, buf[:n]...)
-			continue
-		}
-		if err == unix.EAGAIN || n == 0 && err == nil {
-			return into
-		}
-		if err != nil {
-			t.Fatalf("read(%d): %v", fd, err)
-		}
-	}
-}
-
-// openFDs lists the process's open file descriptors with their targets.
-func openFDs(t testing.TB) map[string]string {
-	t.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatalf("reading /proc/self/fd: %v", err)
-	}
-	fds := make(map[string]string, len(entries))
-	for _, e := range entries {
-		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
-		fds[e.Name()] = target
-	}
-	return fds
-}
-
-// checkNoFDLeak compares two openFDs snapshots. A descriptor is new when
-// its number or what it refers to differs; the one ReadDir itself used is
-// closed by the time it is resolved, and has no target.
-func checkNoFDLeak(t testing.TB, before, after map[string]string) {
-	t.Helper()
-	var leaked []string
-	for fd, target := range after {
-		if target != "" && before[fd] != target {
-			leaked = append(leaked, fd+" -> "+target)
-		}
-	}
-	if len(leaked) > 0 {
-		t.Errorf("file descriptors leaked: %s", strings.Join(leaked, ", "))
-	}
 }
 
 // mustPanicWith runs fn and fails unless it panics with a message containing
@@ -367,6 +220,34 @@ func runShort(t testing.TB, l *Loop, limit time.Duration, done func() bool) {
 		}
 		if err := l.RunFor(100 * time.Microsecond); err != nil {
 			t.Fatalf("RunFor: %v", err)
+		}
+	}
+}
+
+// withLowGCPercent makes the collector run often for the rest of the test
+// (the GC safety tests).
+func withLowGCPercent(t *testing.T) {
+	old := debug.SetGCPercent(1)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+}
+
+// gcSink keeps poison reachable until the next poisoning.
+var gcSink [][]byte
+
+// collectAndPoison collects garbage and then allocates objects of the
+// sizes the tests use, filled with a poison byte, so that memory freed by
+// mistake is reused and any kernel write into it, or any read of it,
+// shows.
+func collectAndPoison() {
+	runtime.GC()
+	gcSink = gcSink[:0]
+	for _, size := range []int{16, 100, 512, 1000, 2996, 4096, int(unsafe.Sizeof(Completion{})), int(unsafe.Sizeof(statxBuffer{}))} {
+		for i := 0; i < 16; i++ {
+			b := make([]byte, size)
+			for j := range b {
+				b[j] = 0xA5
+			}
+			gcSink = append(gcSink, b)
 		}
 	}
 }

@@ -1,5 +1,3 @@
-//go:build !windows
-
 package ioloop
 
 // The loop's timers: one implementation for every backend. A Timeout never

@@ -1,3 +1,5 @@
+//go:build !windows
+
 package ioloop
 
 import (
@@ -6,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -233,27 +234,6 @@ func gcSubmitSend(l *Loop, tr *gcTracker, fd int, size int, seed uint64) {
 	Send(l, c, fd, buf, op, (*gcOp).onIO)
 }
 
-// gcSink keeps poison reachable until the next poisoning.
-var gcSink [][]byte
-
-// collectAndPoison collects garbage and then allocates objects of the
-// sizes the tests use, filled with a poison byte, so that memory freed by
-// mistake is reused and any kernel write into it, or any read of it,
-// shows.
-func collectAndPoison() {
-	runtime.GC()
-	gcSink = gcSink[:0]
-	for _, size := range []int{16, 100, 512, 1000, 2996, 4096, int(unsafe.Sizeof(Completion{})), int(unsafe.Sizeof(statxBuffer{}))} {
-		for i := 0; i < 16; i++ {
-			b := make([]byte, size)
-			for j := range b {
-				b[j] = 0xA5
-			}
-			gcSink = append(gcSink, b)
-		}
-	}
-}
-
 // gcFixture is the file, sockets and listener the GC tests use.
 type gcFixture struct {
 	fds      *testFDs
@@ -320,11 +300,6 @@ func (f *gcFixture) pipe(t *testing.T) (r, w int) {
 		t.Fatal(err)
 	}
 	return f.fds.add(p[0]), f.fds.add(p[1])
-}
-
-func withLowGCPercent(t *testing.T) {
-	old := debug.SetGCPercent(1)
-	t.Cleanup(func() { debug.SetGCPercent(old) })
 }
 
 func (tr *gcTracker) verify(t *testing.T, l *Loop) {

@@ -1,5 +1,3 @@
-//go:build !windows
-
 package main
 
 import (
@@ -11,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/ioloop/ioloop"
-	"golang.org/x/sys/unix"
 )
 
 // infoResult is what `ioloop info` reports; the JSON field names are a
@@ -104,15 +101,11 @@ func runInfo(args []string, stdout, stderr io.Writer) int {
 
 func gatherInfo(requested ioloop.Backend) (infoResult, error) {
 	var info infoResult
-	var uts unix.Utsname
-	if err := unix.Uname(&uts); err != nil {
-		return info, fmt.Errorf("uname: %w", err)
+	kernel, err := probeKernel()
+	if err != nil {
+		return info, err
 	}
-	info.Kernel = kernelInfo{
-		Release: unix.ByteSliceToString(uts.Release[:]),
-		Version: unix.ByteSliceToString(uts.Version[:]),
-		Machine: unix.ByteSliceToString(uts.Machine[:]),
-	}
+	info.Kernel = kernel
 	info.Loop = probeLoop(requested)
 	info.Sysctl, info.Ring, info.RingErr = probeIOURing()
 	return info, nil
@@ -155,6 +148,13 @@ func writeInfoText(w io.Writer, info infoResult) error {
 		fmt.Fprintf(&b, "io_uring_disabled: %s\n", sysctl.Meaning)
 	}
 	writeLoopText(&b, info.Loop)
+	for i, limit := range platformLimits {
+		label := "limits:"
+		if i > 0 {
+			label = ""
+		}
+		fmt.Fprintf(&b, "%-18s %s\n", label, limit)
+	}
 	if info.Ring == nil {
 		fmt.Fprintf(&b, "io_uring:          unavailable (%s)\n", info.RingErr)
 		_, err := io.WriteString(w, b.String())

@@ -1,5 +1,3 @@
-//go:build !windows
-
 // Command ioloop reports which backend the event loop selects on a machine
 // and why, inspects its io_uring support, runs a TCP echo server on the
 // loop (or on Go's net package, as a baseline), and measures the loop, in
@@ -60,14 +58,6 @@ type command struct {
 	name    string
 	summary string
 	run     func(args []string, stdout, stderr io.Writer) int
-}
-
-func commands() []command {
-	return []command{
-		{"info", "report the backend the loop selects and why, and io_uring support: kernel, opcodes, features, setup flags", runInfo},
-		{"echo", "run a TCP echo server (on the loop, or on Go's net package) until SIGINT/SIGTERM", runEcho},
-		{"bench", "measure the loop: bench nop | bench read | bench echo | bench arch", runBench},
-	}
 }
 
 func main() {

@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Command dst is a worked example of deterministic simulation testing with
 // ioloop: a write-ahead log served over TCP (wal.go), a client that checks
 // that every acknowledged write survives crashes (client.go), and this

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs ioloop's tests for Windows under wine, and vets the Windows builds.
+#
+#   bash .ci/wine.sh             vet windows/amd64 and windows/arm64, run ioloop info, then test . and ./sim under wine
+#   bash .ci/wine.sh -run Nop    extra arguments go to both go test runs
+#
+# What it needs, it installs: Debian's wine64 (wine 8.0) and mingw-w64 (to
+# build .ci/bcryptprimitives.c, the ProcessPrng stand-in that Go >= 1.22
+# needs and wine 8.0 lacks). The wine prefix is made fresh in a temporary
+# directory for each run and removed at the end. Exits nonzero on any
+# failure.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+if [ ! -x /usr/lib/wine/wine64 ] || ! command -v x86_64-w64-mingw32-gcc >/dev/null; then
+	echo "wine.sh: installing wine64 and gcc-mingw-w64-x86-64"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq wine64 gcc-mingw-w64-x86-64 >/dev/null
+fi
+
+echo "== go vet, windows/amd64 and windows/arm64"
+GOOS=windows GOARCH=amd64 go vet ./...
+GOOS=windows GOARCH=arm64 go vet ./...
+
+work=$(mktemp -d /tmp/ioloop-wine.XXXXXX)
+cleanup() {
+	WINEPREFIX="$work/prefix" /usr/lib/wine/wineserver -k 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+export WINEPREFIX="$work/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+echo "== wine prefix in $WINEPREFIX"
+# One persistent wineserver for the run, started first and with its output
+# on /dev/null, so that no test binary's wine starts it (see the wrapper
+# below); wineboot then starts wine's services, which stay for the run.
+mkdir -p "$WINEPREFIX"
+/usr/lib/wine/wineserver -p </dev/null >/dev/null 2>&1
+/usr/lib/wine/wine64 wineboot --init >"$work/wineboot.log" 2>&1 </dev/null || { cat "$work/wineboot.log"; exit 1; }
+x86_64-w64-mingw32-gcc -shared -O2 -s -o "$work/bcryptprimitives.dll" .ci/bcryptprimitives.c -ladvapi32
+cp "$work/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
+
+# go test -exec runs the test binary through this wrapper. wine64 passes the
+# binary's exit status through, so a failing test fails the run. The
+# binary's output goes to a file, copied out when wine64 exits: wine
+# processes that outlive the test (the services the first wine client
+# starts) inherit its stdout, and on go test's pipe they would keep go
+# test waiting long after the test has exited ("Test I/O incomplete", a
+# failure).
+cat >"$work/wine-exec" <<WRAP
+#!/bin/sh
+out=\$(mktemp "$work/out.XXXXXX")
+/usr/lib/wine/wine64 "\$@" >"\$out" 2>&1 </dev/null &
+pid=\$!
+# go test's timeout sends SIGQUIT: show what the test wrote, then stop it.
+trap 'cat "\$out"; kill \$pid 2>/dev/null; exit 2' QUIT TERM INT
+wait \$pid
+rc=\$?
+cat "\$out"
+rm -f "\$out"
+exit \$rc
+WRAP
+chmod +x "$work/wine-exec"
+
+echo "== ioloop info under wine"
+GOOS=windows GOARCH=amd64 go build -o "$work/ioloop.exe" ./cmd/ioloop
+"$work/wine-exec" "$work/ioloop.exe" info | tee "$work/info.txt"
+grep -q 'iocp' "$work/info.txt" || { echo "wine.sh: ioloop info does not name the iocp backend"; exit 1; }
+
+echo "== go test under wine: . and ./sim"
+GOOS=windows GOARCH=amd64 go test -count=1 -timeout 8m -exec "$work/wine-exec" "$@" . ./sim
+echo "wine.sh: ok"

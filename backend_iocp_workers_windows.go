@@ -1,0 +1,325 @@
+package ioloop
+
+import (
+	"sync"
+	"syscall"
+	"unicode/utf16"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+)
+
+// iocpWorkers runs the operations Windows has no overlapped form of
+// (FlushFileBuffers for Fsync and Fdatasync, CreateFile for OpenAt) on at
+// most Options.FileWorkers goroutines, started on demand: one FIFO under
+// a mutex, as the readiness backends' filePool. A worker writes the raw
+// result into the record and posts the record's OVERLAPPED to the loop's
+// completion port (key keyWorker), so its result arrives like any other
+// packet and needs no wakeup of its own. The port's queue orders the
+// worker's writes before the loop's reads (PostQueuedCompletionStatus and
+// GetQueuedCompletionStatusEx are a release and an acquire).
+type iocpWorkers struct {
+	mu         sync.Mutex
+	workReady  sync.Cond
+	work       []*iocpOp // FIFO: work[head:], its array reused
+	head       int
+	workers    int
+	idle       int
+	maxWorkers int
+	quit       bool
+	exited     sync.WaitGroup
+	port       windows.Handle
+}
+
+func (p *iocpWorkers) init(maxWorkers int, port windows.Handle) {
+	p.workReady.L = &p.mu
+	p.maxWorkers = maxWorkers
+	p.port = port
+}
+
+// submit queues op and makes sure a worker will run it.
+func (p *iocpWorkers) submit(op *iocpOp) {
+	p.mu.Lock()
+	p.work = append(p.work, op)
+	switch {
+	case p.idle > 0:
+		p.idle--
+		p.workReady.Signal()
+	case p.workers < p.maxWorkers:
+		p.workers++
+		p.exited.Add(1)
+		go p.run()
+	}
+	p.mu.Unlock()
+}
+
+// cancel takes op back if no worker has started it.
+func (p *iocpWorkers) cancel(op *iocpOp) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := p.head; i < len(p.work); i++ {
+		if p.work[i] == op {
+			copy(p.work[i:], p.work[i+1:])
+			p.work[len(p.work)-1] = nil
+			p.work = p.work[:len(p.work)-1]
+			return true
+		}
+	}
+	return false
+}
+
+// cancelQueued takes back every operation no worker has started (Close:
+// nothing is submitted after it).
+func (p *iocpWorkers) cancelQueued() []*iocpOp {
+	p.mu.Lock()
+	queued := append([]*iocpOp(nil), p.work[p.head:]...)
+	clear(p.work)
+	p.work, p.head = p.work[:0], 0
+	p.mu.Unlock()
+	return queued
+}
+
+func (p *iocpWorkers) run() {
+	defer p.exited.Done()
+	p.mu.Lock()
+	for {
+		for p.head == len(p.work) && !p.quit {
+			p.idle++
+			p.workReady.Wait()
+		}
+		if p.head == len(p.work) {
+			p.workers--
+			p.mu.Unlock()
+			return
+		}
+		op := p.work[p.head]
+		p.work[p.head] = nil
+		p.head++
+		if p.head == len(p.work) {
+			p.work, p.head = p.work[:0], 0 // empty: start again at the front
+		}
+		p.mu.Unlock()
+		op.workerResult = p.runOp(op)
+		_ = windows.PostQueuedCompletionStatus(p.port, 0, keyWorker, &op.ov)
+		p.mu.Lock()
+	}
+}
+
+// stop ends the workers once the queue is empty and waits for them.
+func (p *iocpWorkers) stop() {
+	p.mu.Lock()
+	p.quit = true
+	p.idle = 0
+	p.workReady.Broadcast()
+	p.mu.Unlock()
+	p.exited.Wait()
+}
+
+// runOp performs op's blocking calls and returns the raw result.
+func (p *iocpWorkers) runOp(op *iocpOp) int32 {
+	c := op.c
+	switch c.op {
+	case opFsync:
+		return -int32(windowsErrno(windows.FlushFileBuffers(windows.Handle(c.fd))))
+	case opOpenAt:
+		h, errno := openWindowsFile(int(c.fd), c.rare.pathNUL, c.flags, c.rare.mode)
+		if errno != 0 {
+			return -int32(errno)
+		}
+		return int32(h)
+	case opRead, opWrite, opReadv, opWritev:
+		return p.fileIO(op)
+	case opFtruncate:
+		info := struct{ EndOfFile int64 }{c.rare.lengthBytes}
+		err := windows.SetFileInformationByHandle(windows.Handle(c.fd), windows.FileEndOfFileInfo,
+			(*byte)(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)))
+		return -int32(windowsErrno(err))
+	case opUnlinkat, opMkdirat, opRenameat:
+		return -int32(pathOp(c))
+	}
+	panic("ioloop: internal error: IOCP worker cannot run " + c.op.String())
+}
+
+// fileIO runs a file's Readv or Writev (a Read or Write: one buffer) as
+// one overlapped ReadFile or WriteFile per buffer, waiting for each, and
+// stops at a short one, as preadv(2) and pwritev(2) report; a durable
+// write then flushes the file (FlushFileBuffers, which on Windows is both
+// fsync and fdatasync). The OVERLAPPED is the record's workerOv, pinned
+// like the others, with the low bit of its event handle set, which tells
+// the kernel to post no packet to the port.
+func (p *iocpWorkers) fileIO(op *iocpOp) int32 {
+	c := op.c
+	if op.event == 0 { // made once per record, closed with the backend
+		ev, err := windows.CreateEvent(nil, 1, 0, nil)
+		if err != nil {
+			return -int32(windowsErrno(err))
+		}
+		op.event = ev
+	}
+	var one [1][]byte
+	bufs := one[:]
+	if c.op == opReadv || c.op == opWritev {
+		bufs = c.rare.bufs
+	} else {
+		one[0] = c.io.buf
+	}
+	write := c.op == opWrite || c.op == opWritev
+	offset := op.offsetBytes
+	total := 0
+	for _, buf := range bufs {
+		buf = buf[:min(len(buf), maxIOLen-total)]
+		op.workerOv = windows.Overlapped{HEvent: op.event | 1}
+		op.workerOv.Offset, op.workerOv.OffsetHigh = uint32(offset), uint32(uint64(offset)>>32)
+		var n uint32
+		var err error
+		if write {
+			err = windows.WriteFile(op.handle, buf, &n, &op.workerOv)
+		} else {
+			err = windows.ReadFile(op.handle, buf, &n, &op.workerOv)
+		}
+		if err == nil || err == windows.ERROR_IO_PENDING {
+			err = windows.GetOverlappedResult(op.handle, &op.workerOv, &n, true)
+		}
+		if err == windows.ERROR_HANDLE_EOF {
+			break
+		}
+		if err != nil {
+			if total > 0 {
+				break // what moved is the result; the error comes again next time
+			}
+			return -int32(windowsErrno(err))
+		}
+		total += int(n)
+		if offset >= 0 {
+			offset += int64(n)
+		}
+		if int(n) < len(buf) || total >= maxIOLen {
+			break
+		}
+	}
+	if write && c.flags != 0 {
+		if err := windows.FlushFileBuffers(op.handle); err != nil {
+			return -int32(windowsErrno(err))
+		}
+	}
+	return int32(total)
+}
+
+// pathOp runs Unlinkat (DeleteFile, or RemoveDirectory with AT_REMOVEDIR),
+// Mkdirat (CreateDirectory; the mode does not apply) and Renameat
+// (MoveFileEx, replacing an existing file as rename(2) does; the Linux
+// flags RENAME_NOREPLACE and RENAME_EXCHANGE are refused with EINVAL).
+// Paths are relative to the working directory, as for OpenAt.
+func pathOp(c *Completion) syscall.Errno {
+	path, errno := windowsPath(int(c.fd), c.rare.pathNUL)
+	if errno != 0 {
+		return errno
+	}
+	switch c.op {
+	case opUnlinkat:
+		if c.flags&^sysAT_REMOVEDIR != 0 {
+			return syscall.EINVAL
+		}
+		if c.flags&sysAT_REMOVEDIR != 0 {
+			return windowsErrno(windows.RemoveDirectory(path))
+		}
+		return windowsErrno(windows.DeleteFile(path))
+	case opMkdirat:
+		return windowsErrno(windows.CreateDirectory(path, nil))
+	}
+	if c.flags != 0 {
+		return syscall.EINVAL
+	}
+	to, errno := windowsPath(int(c.rare.dirFD2), c.rare.path2NUL)
+	if errno != 0 {
+		return errno
+	}
+	return windowsErrno(windows.MoveFileEx(path, to, windows.MOVEFILE_REPLACE_EXISTING))
+}
+
+// windowsPath converts an *at path for Windows: NUL-terminated UTF-16,
+// relative to the working directory (dirfd AT_FDCWD) or absolute.
+func windowsPath(dirfd int, pathNUL []byte) (*uint16, syscall.Errno) {
+	path := pathNUL[:len(pathNUL)-1]
+	if dirfd != sysAT_FDCWD && !isAbsWindowsPath(path) {
+		return nil, syscall.EINVAL
+	}
+	name := utf16.Encode([]rune(string(path)))
+	name = append(name, 0)
+	return &name[0], 0
+}
+
+// openWindowsFile is OpenAt on Windows: CreateFile with FILE_FLAG_OVERLAPPED,
+// the open(2) flags mapped as follows.
+//
+//	O_RDONLY, O_WRONLY, O_RDWR   GENERIC_READ, GENERIC_WRITE, both
+//	O_APPEND                     every Write goes to the end of the file
+//	O_CREAT, O_EXCL, O_TRUNC     OPEN_ALWAYS, CREATE_NEW, CREATE_ALWAYS,
+//	                             TRUNCATE_EXISTING, OPEN_EXISTING as combined
+//	O_DIRECT                     FILE_FLAG_NO_BUFFERING
+//	O_DSYNC, O_SYNC              FILE_FLAG_WRITE_THROUGH
+//	O_DIRECTORY                  FILE_FLAG_BACKUP_SEMANTICS (opens a directory)
+//	mode without 0200, created   FILE_ATTRIBUTE_READONLY (as package os does)
+//
+// Sharing is FILE_SHARE_READ|WRITE|DELETE, so that files behave as on
+// POSIX systems (another handle may rename or delete an open file). The
+// path is relative to the working directory: dirfd must be AT_FDCWD
+// unless the path is absolute (EINVAL otherwise).
+func openWindowsFile(dirfd int, pathNUL []byte, flags, mode uint32) (windows.Handle, syscall.Errno) {
+	name, errno := windowsPath(dirfd, pathNUL)
+	if errno != 0 {
+		return windows.InvalidHandle, errno
+	}
+	var access uint32
+	switch flags & (sysO_WRONLY | sysO_RDWR) {
+	case sysO_RDONLY:
+		access = windows.GENERIC_READ
+	case sysO_WRONLY:
+		access = windows.GENERIC_WRITE
+	default:
+		access = windows.GENERIC_READ | windows.GENERIC_WRITE
+	}
+	var disposition uint32
+	switch {
+	case flags&(sysO_CREAT|sysO_EXCL) == sysO_CREAT|sysO_EXCL:
+		disposition = windows.CREATE_NEW
+	case flags&(sysO_CREAT|sysO_TRUNC) == sysO_CREAT|sysO_TRUNC:
+		disposition = windows.CREATE_ALWAYS
+	case flags&sysO_CREAT != 0:
+		disposition = windows.OPEN_ALWAYS
+	case flags&sysO_TRUNC != 0:
+		disposition = windows.TRUNCATE_EXISTING
+	default:
+		disposition = windows.OPEN_EXISTING
+	}
+	attrs := uint32(windows.FILE_ATTRIBUTE_NORMAL | windows.FILE_FLAG_OVERLAPPED)
+	if flags&sysO_CREAT != 0 && mode&0o200 == 0 {
+		attrs |= windows.FILE_ATTRIBUTE_READONLY
+	}
+	if flags&sysO_DIRECT != 0 {
+		attrs |= windows.FILE_FLAG_NO_BUFFERING
+	}
+	if flags&sysO_DSYNC != 0 {
+		attrs |= windows.FILE_FLAG_WRITE_THROUGH
+	}
+	if flags&sysO_DIRECTORY != 0 {
+		attrs |= windows.FILE_FLAG_BACKUP_SEMANTICS
+	}
+	h, err := windows.CreateFile(name, access,
+		windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE|windows.FILE_SHARE_DELETE, nil, disposition, attrs, 0)
+	if err != nil {
+		return windows.InvalidHandle, windowsErrno(err)
+	}
+	noteHandleBorn(h)
+	return h, 0
+}
+
+// isAbsWindowsPath reports whether path is absolute: a drive letter and a
+// separator, or a UNC path.
+func isAbsWindowsPath(path []byte) bool {
+	isSep := func(b byte) bool { return b == '\\' || b == '/' }
+	if len(path) >= 3 && path[1] == ':' && isSep(path[2]) {
+		return true
+	}
+	return len(path) >= 2 && isSep(path[0]) && isSep(path[1])
+}

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+
+	"golang.org/x/sys/windows"
+)
+
+// probeKernel describes the running Windows (RtlGetVersion: the true
+// version, which GetVersionEx hides from unmanifested programs).
+func probeKernel() (kernelInfo, error) {
+	v := windows.RtlGetVersion()
+	return kernelInfo{
+		Release: fmt.Sprintf("%d.%d.%d", v.MajorVersion, v.MinorVersion, v.BuildNumber),
+		Version: "Windows",
+		Machine: runtime.GOARCH,
+	}, nil
+}
+
+// platformLimits lists what the IOCP backend does not support, for ioloop
+// info (docs/ARCHITECTURE.md, "Windows").
+var platformLimits = []string{
+	"no unix sockets (ConnectUnix: EAFNOSUPPORT), no ReusePort (EOPNOTSUPP)",
+	"no control data on SendMsg/RecvMsg (EOPNOTSUPP)",
+	"no Fallocate, Fadvise, SyncFileRange, Linkat, Symlinkat, Statx (EOPNOTSUPP)",
+	"*at paths absolute or relative to AT_FDCWD; offset -1 is the loop's position",
+	"pooled receives take their buffer at submission",
+}
