@@ -1,4 +1,4 @@
-//go:build linux || freebsd || netbsd || dragonfly
+//go:build !windows && (linux || freebsd || netbsd || dragonfly)
 
 package conn
 

@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Command http is an HTTP/1.1 server on ioloop's connection layer
 // (package conn): keep-alive, pipelining (responses in request order, one
 // send per read), chunked responses and request bodies, size limits, and a

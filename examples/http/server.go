@@ -1,3 +1,5 @@
+//go:build !windows
+
 package main
 
 // server is the HTTP/1.1 protocol of one loop, apart from the

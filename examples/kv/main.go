@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Command kv is a Redis-protocol (RESP2) key-value server on ioloop's
 // connection layer (package conn): one loop, one goroutine, every
 // connection's requests executed as they arrive, pipelined replies sent

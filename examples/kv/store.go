@@ -1,3 +1,5 @@
+//go:build !windows
+
 package main
 
 // store is the keyspace: a Go map from key to entry, on the loop's
