@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
@@ -58,7 +59,19 @@ func wineSafeTempDir(t testing.TB) string {
 			return nil
 		})
 		for i := len(paths) - 1; i >= 0; i-- {
-			if err := os.Remove(paths[i]); err != nil {
+			// A file removed while a handle to it is still open is only
+			// "delete pending", and its directory is not empty until the
+			// last handle closes: a loop's worker may still be closing
+			// its duplicate. Wait for that, boundedly; a handle that was
+			// leaked keeps the directory, and the test fails.
+			var err error
+			for wait := 0; wait < 200; wait++ {
+				if err = os.Remove(paths[i]); err == nil {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if err != nil {
 				t.Errorf("cleanup: %v", err)
 			}
 		}
