@@ -3,6 +3,7 @@ package ioloop
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"runtime"
 	"runtime/debug"
@@ -248,6 +249,34 @@ func collectAndPoison() {
 				b[j] = 0xA5
 			}
 			gcSink = append(gcSink, b)
+		}
+	}
+}
+
+// drainThroughLoop is stressDrain with the loop's own Recv: it lets what
+// is on its way arrive (simSettle), then receives until a Recv finds
+// nothing (it is canceled), the end of stream, or an error.
+func drainThroughLoop(t testing.TB, l *Loop, fd int, buf, into []byte) []byte {
+	t.Helper()
+	simSettle(t, l)
+	for {
+		var r, cr opResult
+		var c, cc Completion
+		Recv(l, &c, fd, buf, &r, (*opResult).onCount)
+		if err := l.Tick(); err != nil {
+			t.Fatal(err)
+		}
+		if !r.done() {
+			Cancel(l, &cc, &c, &cr, (*opResult).onErr)
+			runUntil(t, l, waitLimit, func() bool { return r.done() && cr.done() })
+		}
+		switch {
+		case r.err == nil && r.n > 0:
+			into = append(into, buf[:r.n]...)
+		case r.err == nil, r.err == io.EOF, r.err == ErrCanceled:
+			return into
+		default:
+			t.Fatalf("read(%d): %v", fd, r.err)
 		}
 	}
 }

@@ -3,7 +3,6 @@
 package ioloop
 
 import (
-	"io"
 	"os"
 	"strings"
 	"testing"
@@ -98,27 +97,7 @@ func stressDrain(t testing.TB, l *Loop, fd int, into []byte) []byte {
 	t.Helper()
 	var buf [64 << 10]byte
 	if l != nil && simOf(l) != nil {
-		simSettle(t, l)
-		for {
-			var r, cr opResult
-			var c, cc Completion
-			Recv(l, &c, fd, buf[:], &r, (*opResult).onCount)
-			if err := l.Tick(); err != nil {
-				t.Fatal(err)
-			}
-			if !r.done() {
-				Cancel(l, &cc, &c, &cr, (*opResult).onErr)
-				runUntil(t, l, waitLimit, func() bool { return r.done() && cr.done() })
-			}
-			switch {
-			case r.err == nil && r.n > 0:
-				into = append(into, buf[:r.n]...)
-			case r.err == nil, r.err == io.EOF, r.err == ErrCanceled:
-				return into
-			default:
-				t.Fatalf("read(%d): %v", fd, r.err)
-			}
-		}
+		return drainThroughLoop(t, l, fd, buf[:], into)
 	}
 	for {
 		n, err := unix.Read(fd, buf[:])

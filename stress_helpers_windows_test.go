@@ -1,7 +1,6 @@
 package ioloop
 
 import (
-	"io"
 	"net/netip"
 	"path/filepath"
 	"strconv"
@@ -96,29 +95,7 @@ func stressDrain(t testing.TB, l *Loop, fd int, into []byte) []byte {
 	if simOf(l) == nil && l.closed {
 		return drainOutsideLoop(t, fd, buf[:], into)
 	}
-	{
-		simSettle(t, l)
-		for {
-			var r, cr opResult
-			var c, cc Completion
-			Recv(l, &c, fd, buf[:], &r, (*opResult).onCount)
-			if err := l.Tick(); err != nil {
-				t.Fatal(err)
-			}
-			if !r.done() {
-				Cancel(l, &cc, &c, &cr, (*opResult).onErr)
-				runUntil(t, l, waitLimit, func() bool { return r.done() && cr.done() })
-			}
-			switch {
-			case r.err == nil && r.n > 0:
-				into = append(into, buf[:r.n]...)
-			case r.err == nil, r.err == io.EOF, r.err == ErrCanceled:
-				return into
-			default:
-				t.Fatalf("read(%d): %v", fd, r.err)
-			}
-		}
-	}
+	return drainThroughLoop(t, l, fd, buf[:], into)
 }
 
 // drainOutsideLoop reads what fd holds with plain, non-blocking recv
