@@ -315,7 +315,7 @@ func (c *Conn) tailRoom() []byte {
 // send unless a handler is running.
 func (c *Conn) queuedMore(n int) {
 	if c.queued == 0 && n > 0 && c.writeTimeoutNs > 0 && c.state == stateOpen {
-		c.writeDL = c.nowNs() + c.writeTimeoutNs
+		c.writeDL = deadlineNs(c.nowNs(), c.writeTimeoutNs)
 		c.deadlineSet(c.writeDL)
 	}
 	c.queued += n
@@ -407,12 +407,12 @@ func (c *Conn) onSent(_ *ioloop.Completion, n int, err error) {
 	if c.idleNs > 0 || c.writeTimeoutNs > 0 {
 		now := c.nowNs()
 		if c.idleNs > 0 {
-			c.idleDL = now + c.idleNs
+			c.idleDL = deadlineNs(now, c.idleNs)
 		}
 		if c.queued == 0 {
 			c.writeDL = 0
 		} else if c.writeTimeoutNs > 0 {
-			c.writeDL = now + c.writeTimeoutNs // progress re-arms it
+			c.writeDL = deadlineNs(now, c.writeTimeoutNs) // progress re-arms it
 		}
 	}
 	if c.recvAfterSend {
@@ -551,7 +551,7 @@ func (c *Conn) appendInput(p []byte) bool {
 // keeps the read deadline.
 func (c *Conn) deliver() {
 	if c.idleNs > 0 {
-		c.idleDL = c.nowNs() + c.idleNs
+		c.idleDL = deadlineNs(c.nowNs(), c.idleNs)
 	}
 	c.inHandler = true
 	c.h.OnData(c)
@@ -564,7 +564,7 @@ func (c *Conn) deliver() {
 		if c.r == c.w {
 			c.readDL = 0
 		} else if c.readDL == 0 {
-			c.readDL = c.nowNs() + c.readTimeoutNs
+			c.readDL = deadlineNs(c.nowNs(), c.readTimeoutNs)
 			c.deadlineSet(c.readDL)
 		}
 	}
@@ -607,7 +607,7 @@ func (c *Conn) SetReadTimeout(d time.Duration) {
 	c.readDL = 0
 	c.updateMinTimeout()
 	if c.readTimeoutNs > 0 && c.r < c.w && c.state == stateOpen {
-		c.readDL = c.nowNs() + c.readTimeoutNs
+		c.readDL = deadlineNs(c.nowNs(), c.readTimeoutNs)
 		c.deadlineSet(c.readDL)
 	}
 }
@@ -619,7 +619,7 @@ func (c *Conn) SetWriteTimeout(d time.Duration) {
 	c.writeDL = 0
 	c.updateMinTimeout()
 	if c.writeTimeoutNs > 0 && c.queued > 0 && c.state >= stateOpen && c.state < stateTearingDown {
-		c.writeDL = c.nowNs() + c.writeTimeoutNs
+		c.writeDL = deadlineNs(c.nowNs(), c.writeTimeoutNs)
 		c.deadlineSet(c.writeDL)
 	}
 }
@@ -631,7 +631,7 @@ func (c *Conn) SetIdleTimeout(d time.Duration) {
 	c.idleDL = 0
 	c.updateMinTimeout()
 	if c.idleNs > 0 && c.state == stateOpen {
-		c.idleDL = c.nowNs() + c.idleNs
+		c.idleDL = deadlineNs(c.nowNs(), c.idleNs)
 		c.deadlineSet(c.idleDL)
 	}
 }
@@ -646,6 +646,17 @@ func (c *Conn) updateMinTimeout() {
 }
 
 func (c *Conn) nowNs() int64 { return int64(c.loop.Now().Sub(c.base)) }
+
+// deadlineNs is the deadline timeoutNs after nowNs, saturated at the
+// largest int64: a timeout near time.Duration's limit means "practically
+// never", not a sum that wrapped into the past (which would fire at once
+// and look due to every later timer event).
+func deadlineNs(nowNs, timeoutNs int64) int64 {
+	if timeoutNs > math.MaxInt64-nowNs {
+		return math.MaxInt64
+	}
+	return nowNs + timeoutNs
+}
 
 // The timer. A connection has one timer Completion, armed for the
 // earliest of its deadlines but never later than the shortest of its
@@ -701,7 +712,7 @@ func (c *Conn) armTimer() {
 	}
 	now := c.nowNs()
 	if c.minTimeoutNs > 0 {
-		dl = min(dl, now+c.minTimeoutNs)
+		dl = min(dl, deadlineNs(now, c.minTimeoutNs))
 	}
 	c.armedNs = dl
 	ioloop.Timeout(c.loop, &c.timerOp, time.Duration(dl-now), c, (*Conn).onTimer)
@@ -882,7 +893,7 @@ func (c *Conn) startClose(reason error) {
 	c.state = stateClosing
 	c.r, c.w = 0, 0
 	c.readDL, c.idleDL = 0, 0
-	c.closeDL = c.nowNs() + c.set.drainTimeoutNs
+	c.closeDL = deadlineNs(c.nowNs(), c.set.drainTimeoutNs)
 	c.deadlineSet(c.closeDL)
 	if c.queued == 0 {
 		c.shutdownWrite()
@@ -994,10 +1005,10 @@ func (c *Conn) opError(op string, err error) error {
 func (c *Conn) open() {
 	c.state = stateOpen
 	if c.idleNs > 0 {
-		c.idleDL = c.nowNs() + c.idleNs
+		c.idleDL = deadlineNs(c.nowNs(), c.idleNs)
 	}
 	if c.queued > 0 && c.writeTimeoutNs > 0 {
-		c.writeDL = c.nowNs() + c.writeTimeoutNs
+		c.writeDL = deadlineNs(c.nowNs(), c.writeTimeoutNs)
 	}
 	if c.idleDL != 0 || c.writeDL != 0 {
 		c.deadlineSet(c.earliest())

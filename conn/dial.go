@@ -124,7 +124,7 @@ func Dial(loop *ioloop.Loop, network, address string, opts Options, h Handler) (
 		return fail(UnknownNetworkError(network))
 	}
 	if opts.DialTimeout > 0 {
-		c.dialDL = c.nowNs() + int64(opts.DialTimeout)
+		c.dialDL = deadlineNs(c.nowNs(), int64(opts.DialTimeout))
 	}
 	if d.resolving {
 		c.armTimer()

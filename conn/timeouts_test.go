@@ -204,3 +204,30 @@ func TestTimerRearmedLazily(t *testing.T) {
 		e.runUntil("closed", 5*time.Second, func() bool { return server.closed == 1 && client.closed == 1 })
 	})
 }
+
+// TestHugeTimeouts checks that timeouts near time.Duration's limit mean
+// "practically never", not a deadline that overflowed into the past: the
+// connection echoes, and nothing closes it.
+func TestHugeTimeouts(t *testing.T) {
+	const huge = time.Duration(1<<63 - 1)
+	forEachBackend(t, func(t *testing.T, e *env) {
+		server := &recorder{}
+		server.onData = func(c *conn.Conn) {
+			server.got = append(server.got, c.Input()...)
+			c.Discard(c.Buffered())
+		}
+		opts := conn.Options{IdleTimeout: huge, ReadTimeout: huge, WriteTimeout: huge, DialTimeout: huge, DrainTimeout: huge}
+		ln := e.listen(opts, server)
+		client := &recorder{}
+		c := dialPair(t, e, ln, server, opts, client)
+		c.SetIdleTimeout(huge)
+		c.SetReadTimeout(huge)
+		c.SetWriteTimeout(huge)
+		c.WriteString("ping")
+		e.runUntil("ping", 5*time.Second, func() bool { return len(server.got) == 4 || server.closed > 0 })
+		e.runFor(50 * time.Millisecond)
+		if server.closed != 0 || client.closed != 0 {
+			t.Fatalf("closed with timeouts of %v: server %v, client %v", huge, server.reasons, client.reasons)
+		}
+	})
+}
