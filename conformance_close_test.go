@@ -326,6 +326,9 @@ func TestCloseOpReleasesUnlessItNeverRan(t *testing.T) {
 				return // the node's descriptors are gone with its loop
 			}
 			neverRan := errors.Is(r.closeErr, ErrCanceled) || errors.Is(r.closeErr, ErrClosed)
+			if !neverRan {
+				disownFD(fd)
+			}
 			if open := fdIsOpen(t, nil, fd); open != neverRan {
 				t.Fatalf("Close ended with %v and the descriptor is open=%v; the rule says open only after ErrCanceled or ErrClosed",
 					r.closeErr, open)

@@ -342,6 +342,7 @@ func TestRegisteredFileIO(t *testing.T) {
 		Close(l, &c, fd, &r, (*opResult).onErr)
 		await(t, l, &r)
 		wantOK(t, "Close of a registered file", &r)
+		disownFD(fd)
 		if l.fixed.files != 0 {
 			t.Fatalf("%d descriptors registered after Close, want 0", l.fixed.files)
 		}

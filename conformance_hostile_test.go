@@ -156,7 +156,7 @@ func TestBlockingDescriptorDoesNotStopTheLoop(t *testing.T) {
 		closeOnCleanup(t, fd)
 		addr, _ := LocalAddr(lfd)
 		Connect(l, c, fd, addr, r, (*opResult).onErr)
-		return func() { unix.Close(lfd) } // the next SYN is refused
+		return func() { disownFD(lfd); unix.Close(lfd) } // the next SYN is refused
 	}})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -368,7 +368,7 @@ func TestWriteToSocketWithPeerGone(t *testing.T) {
 		signal.Notify(sigs, syscall.SIGPIPE)
 		defer signal.Stop(sigs)
 		a, b := blockingSocketpair(t)
-		unix.Close(b)
+		closeFD(t, nil, b)
 		for _, op := range []string{"Write", "Writev"} {
 			var r opResult
 			var c Completion

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -105,13 +106,61 @@ func wantErr(t testing.TB, what string, r *opResult, target error) {
 	}
 }
 
-// closeOnCleanup closes fd, a kernel descriptor, when the test ends.
+// closeOnCleanup closes fd, a kernel descriptor, when the test ends,
+// unless the test closed it first with closeFD or said so with disownFD.
 func closeOnCleanup(t testing.TB, fd int) {
 	t.Helper()
 	if fd < 0 {
 		t.Fatalf("closeOnCleanup: invalid fd %d", fd)
 	}
-	t.Cleanup(func() { sysCloseFD(fd) })
+	owned := &cleanupOwned{}
+	id, known := fdIdentity(fd)
+	cleanupFDs.Lock()
+	cleanupFDs.of[fd] = owned
+	cleanupFDs.Unlock()
+	t.Cleanup(func() {
+		cleanupFDs.Lock()
+		disowned := owned.disowned
+		if cleanupFDs.of[fd] == owned {
+			delete(cleanupFDs.of, fd)
+		}
+		cleanupFDs.Unlock()
+		if disowned {
+			return
+		}
+		// A descriptor the test closed itself must not be closed again
+		// here: its number may by now be another file's. On Windows the
+		// Go runtime takes freed handle values for its own events, and
+		// closing one of those kills the process ("setevent failed").
+		// Unix can tell, so the shared tests are checked here.
+		if now, ok := fdIdentity(fd); known && (!ok || now != id) {
+			t.Errorf("fd %d was closed before the test ended, and closeOnCleanup would close it again: close it with closeFD, or call disownFD after closing it otherwise", fd)
+			return
+		}
+		sysCloseFD(fd)
+	})
+}
+
+// cleanupOwned is one closeOnCleanup's claim on a descriptor.
+type cleanupOwned struct{ disowned bool }
+
+// cleanupFDs maps each kernel descriptor that a cleanup will close to
+// that cleanup's claim. Tests do not run in parallel; the lock is for
+// the goroutines some of them start.
+var cleanupFDs = struct {
+	sync.Mutex
+	of map[int]*cleanupOwned
+}{of: make(map[int]*cleanupOwned)}
+
+// disownFD tells the cleanup that would close fd not to: the test closed
+// it, or had it closed (by the Close operation or Loop.Close).
+func disownFD(fd int) {
+	cleanupFDs.Lock()
+	if owned := cleanupFDs.of[fd]; owned != nil {
+		owned.disowned = true
+		delete(cleanupFDs.of, fd)
+	}
+	cleanupFDs.Unlock()
 }
 
 // ownFD is closeOnCleanup for a descriptor of l: on the simulator it
@@ -170,6 +219,7 @@ func (f *trackedFD) close(t testing.TB) {
 func closeFD(t testing.TB, l *Loop, fd int) error {
 	t.Helper()
 	if l == nil || simOf(l) == nil {
+		disownFD(fd)
 		return sysCloseFD(fd)
 	}
 	var r opResult

@@ -179,3 +179,16 @@ func hugeBuffer(t testing.TB, size int) []byte {
 	t.Cleanup(func() { unix.Munmap(mem) })
 	return mem
 }
+
+// fileIdentity names the open file behind a descriptor.
+type fileIdentity struct{ dev, ino uint64 }
+
+// fdIdentity returns the identity of the file open on fd, and false if
+// fd is not open.
+func fdIdentity(fd int) (fileIdentity, bool) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fileIdentity{}, false
+	}
+	return fileIdentity{dev: uint64(st.Dev), ino: uint64(st.Ino)}, true
+}

@@ -211,3 +211,11 @@ func currentOffset(t testing.TB, l *Loop, fd int) int64 {
 	}
 	return st.positionBytes
 }
+
+// fileIdentity names the open file behind a handle: nothing on Windows,
+// where sockets have no such identity; the Unix runs of the shared tests
+// check closeOnCleanup's use.
+type fileIdentity struct{}
+
+// fdIdentity reports nothing known on Windows.
+func fdIdentity(int) (fileIdentity, bool) { return fileIdentity{}, false }
