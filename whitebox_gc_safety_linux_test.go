@@ -27,6 +27,17 @@ func (op *gcOp) checkStatx(tr *gcTracker, what string, st *unix.Statx_t) {
 	}
 }
 
+// kernelFileIno returns the inode number of the open file fd, which
+// Statx must report.
+func kernelFileIno(t *testing.T, fd int) uint64 {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}
+
 // simFileIno returns the inode number of a file of the simulated node,
 // which only Statx reports.
 func simFileIno(t *testing.T, l *Loop, path string) uint64 {

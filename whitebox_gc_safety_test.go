@@ -1,20 +1,15 @@
-//go:build !windows
-
 package ioloop
 
 import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
 	"weak"
-
-	"golang.org/x/sys/unix"
 )
 
 // The kernel holds pointers the garbage collector cannot see: buffers,
@@ -251,26 +246,18 @@ func newGCFixture(t *testing.T, l *Loop) *gcFixture {
 	f := &gcFixture{fds: newTestFDs(t, l)}
 	data := make([]byte, 1<<20)
 	fillStressPattern(data, gcFileSeed, 0)
+	f.path = joinPath(l, tempDir(t, l), "pattern")
+	f.fileSize = int64(len(data))
 	if simOf(l) != nil {
-		f.path = "/tmp/gc/pattern"
 		simOf(l).node.WriteFile(f.path, data)
-		f.fileFD = f.fds.add(openFile(t, l, f.path, unix.O_RDONLY))
-		f.fileSize, f.fileIno = int64(len(data)), simFileIno(t, l, f.path)
+		f.fileFD = f.fds.add(openFile(t, l, f.path, sysO_RDONLY))
+		f.fileIno = simFileIno(t, l, f.path)
 	} else {
-		f.path = filepath.Join(t.TempDir(), "pattern")
 		if err := os.WriteFile(f.path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		fd, err := unix.Open(f.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.fileFD = f.fds.add(fd)
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			t.Fatal(err)
-		}
-		f.fileSize, f.fileIno = st.Size, st.Ino
+		f.fileFD = openFile(t, l, f.path, sysO_RDONLY) // closed at cleanup
+		f.fileIno = kernelFileIno(t, f.fileFD)
 	}
 	lfd, addr, err := l.ListenTCP(netip.MustParseAddrPort("127.0.0.1:0"), ListenOptions{})
 	if err != nil {
@@ -288,18 +275,14 @@ func (f *gcFixture) tcpSocket(t *testing.T) int {
 	return f.fds.add(fd)
 }
 
-// pipe returns the two ends of a pipe; on the simulator, which has no
-// pipes, of a TCP connection.
+// pipe returns the two ends of a pipe (kernelPipe); on the simulator,
+// which has no pipes, of a TCP connection.
 func (f *gcFixture) pipe(t *testing.T) (r, w int) {
 	if f.fds.simulated() {
 		w, r = f.fds.socketPair()
 		return r, w
 	}
-	var p [2]int
-	if err := testPipe2(p[:], unix.O_CLOEXEC); err != nil {
-		t.Fatal(err)
-	}
-	return f.fds.add(p[0]), f.fds.add(p[1])
+	return f.kernelPipe(t)
 }
 
 func (tr *gcTracker) verify(t *testing.T, l *Loop) {
