@@ -20,6 +20,16 @@ func testBackends(t *testing.T) []Backend {
 	return []Backend{readinessBackendKind, BackendSimulator}
 }
 
+// kernelTestBackends lists the kernel backends of testBackends, for the
+// tests that run loops on their own goroutines (Groups), which the
+// simulator does not support.
+func kernelTestBackends() []Backend {
+	if runtime.GOOS == "linux" {
+		return []Backend{BackendIOUring, readinessBackendKind}
+	}
+	return []Backend{readinessBackendKind}
+}
+
 // forEachBackend runs fn as a subtest per backend, with a loop that is
 // closed (and checked to close cleanly) when the subtest ends.
 func forEachBackend(t *testing.T, opts Options, fn func(t *testing.T, l *Loop)) {

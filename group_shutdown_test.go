@@ -1,5 +1,3 @@
-//go:build linux
-
 package ioloop
 
 import (
@@ -10,12 +8,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
-// Shutdown and Close with work in flight of every kind, CPU pinning,
-// LockedThread misuse, and Post into a full inbox.
+// Shutdown and Close with work in flight of every kind, and Post into a
+// full inbox (group_shutdown_linux_test.go has CPU pinning and
+// LockedThread misuse).
 
 // shutOp is one operation left pending at shutdown; the callback records
 // what it got and on which thread.
@@ -30,7 +27,7 @@ type shutOp struct {
 
 func (o *shutOp) onCount(_ *Completion, n int, err error) {
 	o.calls++
-	o.n, o.err, o.tid = n, err, unix.Gettid()
+	o.n, o.err, o.tid = n, err, osThreadID()
 }
 
 func (o *shutOp) onErr(_ *Completion, err error) { o.onCount(nil, 0, err) }
@@ -47,7 +44,7 @@ type shutPost struct {
 
 func (p *shutPost) run() {
 	p.runs.Add(1)
-	p.tid.Store(int64(unix.Gettid()))
+	p.tid.Store(int64(osThreadID()))
 	NextTick(p.w.l, &p.op.c, &p.op, (*shutOp).onErr)
 }
 
@@ -72,12 +69,13 @@ func (w *shutWork) op(name string) *shutOp {
 
 // submitAll leaves one operation of each kind pending that nothing will
 // complete: Recv on idle sockets, 1-hour Timeouts, an Accept nobody
-// connects to, a WaitEvent never triggered, and a Read of an empty pipe.
+// connects to, a WaitEvent never triggered, and a Read of an empty pipe
+// (where the system has pipes the loop can use: not on Windows).
 // It runs on the loop's goroutine.
 func (w *shutWork) submitAll() error {
 	l := w.l
 	for i := range 2 {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		fds, err := idleStreamPair()
 		if err != nil {
 			return err
 		}
@@ -99,13 +97,13 @@ func (w *shutWork) submitAll() error {
 	w.ev = NewEvent(l)
 	o = w.op("WaitEvent")
 	WaitEvent(l, &o.c, w.ev, o, (*shutOp).onCount)
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+	if p, ok, err := idlePipe(); err != nil {
 		return err
+	} else if ok {
+		w.fds = append(w.fds, p[0], p[1])
+		o = w.op("Read of a pipe")
+		Read(l, &o.c, p[0], w.bufs[7][:], -1, o, (*shutOp).onCount)
 	}
-	w.fds = append(w.fds, p[0], p[1])
-	o = w.op("Read of a pipe")
-	Read(l, &o.c, p[0], w.bufs[7][:], -1, o, (*shutOp).onCount)
 	return nil
 }
 
@@ -168,7 +166,7 @@ func (w *shutWork) check(t testing.TB) (accepted, refused int) {
 
 func (w *shutWork) closeFDs() {
 	for _, fd := range w.fds {
-		unix.Close(fd)
+		_ = sysCloseFD(fd)
 	}
 	w.fds = nil
 }
@@ -181,7 +179,7 @@ func (w *shutWork) closeFDs() {
 // every accepted function runs once on its loop's thread, and nothing
 // leaks.
 func TestGroupShutdownWithWorkInFlight(t *testing.T) {
-	for _, backend := range []Backend{BackendIOUring, BackendEpoll} {
+	for _, backend := range kernelTestBackends() {
 		t.Run(backend.String(), func(t *testing.T) {
 			goroutinesBefore := runtime.NumGoroutine()
 			fdsBefore := openFDs(t)
@@ -206,7 +204,7 @@ func TestGroupShutdownWithWorkInFlight(t *testing.T) {
 					Timeout(l, &o.c, time.Hour, o, (*shutOp).onErr)
 				}},
 				func(l *Loop, i int) error {
-					works[i] = &shutWork{t: t, l: l, tid: unix.Gettid()}
+					works[i] = &shutWork{t: t, l: l, tid: osThreadID()}
 					return works[i].submitAll()
 				})
 			if err != nil {
@@ -266,7 +264,7 @@ func TestGroupShutdownWithWorkInFlight(t *testing.T) {
 // test: operations of every kind pending, functions posted from another
 // goroutine and Messages from a peer loop queued, then Close.
 func TestCloseWithWorkInFlight(t *testing.T) {
-	for _, backend := range []Backend{BackendIOUring, BackendEpoll} {
+	for _, backend := range kernelTestBackends() {
 		t.Run(backend.String(), func(t *testing.T) {
 			goroutinesBefore := runtime.NumGoroutine()
 			fdsBefore := openFDs(t)
@@ -314,152 +312,6 @@ func TestCloseWithWorkInFlight(t *testing.T) {
 			checkNoFDLeak(t, fdsBefore, openFDs(t))
 		})
 	}
-}
-
-// TestCloseWithPipeReadRetryPending closes an epoll loop while a Read of
-// an empty non-blocking descriptor taken for a file (a pipe stands in for
-// a non-blocking device) has been tried by a file worker (EAGAIN) but not
-// yet collected by the loop. Close must cancel it rather than park it for
-// readiness that never comes (which would block Close forever).
-func TestCloseWithPipeReadRetryPending(t *testing.T) {
-	l := newTestLoop(t, Options{Backend: BackendEpoll})
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
-		t.Fatal(err)
-	}
-	closeOnCleanup(t, p[0])
-	closeOnCleanup(t, p[1])
-	o := &shutOp{name: "Read"}
-	var buf [16]byte
-	Read(l, &o.c, p[0], buf[:], -1, o, (*shutOp).onCount)
-	rb := l.backend.(*readinessBackend)
-	rb.fdRecord(int32(p[0])).kind = fdKindFile // a real pipe never goes to a worker
-	rb.startQueued()                           // hand it to a worker without collecting the result
-	deadline := time.Now().Add(5 * time.Second)
-	for rb.files.doneCount.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the worker never tried the Read")
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
-	closed := make(chan error, 1)
-	go func() { closed <- l.Close() }()
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Error("Close blocked on a Read of an empty pipe")
-		unix.Write(p[1], []byte("x")) // let it finish
-		<-closed
-	}
-	if o.calls != 1 || !errors.Is(o.err, ErrCanceled) {
-		t.Fatalf("Read: %d callbacks, n %d, err %v; want one with ErrCanceled", o.calls, o.n, o.err)
-	}
-}
-
-// TestGroupPinCPUs pins each loop's thread to one CPU and checks, on the
-// thread itself, that its affinity is exactly that CPU, and that two loops
-// get different CPUs when the process may use two.
-func TestGroupPinCPUs(t *testing.T) {
-	allowed, err := allowedCPUs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	const loops = 2
-	var cpus [loops]int
-	var counts [loops]int
-	g, err := StartGroup(GroupOptions{Loops: loops, PinCPUs: true}, func(l *Loop, i int) error {
-		var set unix.CPUSet
-		if err := unix.SchedGetaffinity(0, &set); err != nil {
-			return err
-		}
-		counts[i] = set.Count()
-		cpus[i] = -1
-		for cpu := 0; cpu < len(set)*64; cpu++ {
-			if set.IsSet(cpu) {
-				cpus[i] = cpu
-				break
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Shutdown(); err != nil {
-		t.Fatal(err)
-	}
-	for i := range loops {
-		if counts[i] != 1 {
-			t.Fatalf("loop %d's thread may run on %d CPUs, want exactly 1", i, counts[i])
-		}
-		if want := allowed[i%len(allowed)]; cpus[i] != want {
-			t.Fatalf("loop %d pinned to CPU %d, want %d (allowed %v)", i, cpus[i], want, allowed)
-		}
-	}
-	if len(allowed) >= 2 && cpus[0] == cpus[1] {
-		t.Fatalf("both loops pinned to CPU %d although %v are allowed", cpus[0], allowed)
-	}
-	t.Logf("allowed CPUs %v; loops pinned to %v", allowed, cpus)
-	// The test's own thread is not affected.
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err != nil {
-		t.Fatal(err)
-	}
-	if set.Count() != len(allowed) {
-		t.Fatalf("the test's thread may now run on %d CPUs, want %d", set.Count(), len(allowed))
-	}
-}
-
-// TestLockedThreadMisuse creates a LockedThread io_uring loop on one locked
-// goroutine, drives it from another thread (which panics with a message
-// naming the mistake), then closes it from its own thread.
-func TestLockedThreadMisuse(t *testing.T) {
-	type result struct {
-		l   *Loop
-		err error
-	}
-	created := make(chan result)
-	closeIt := make(chan struct{})
-	closed := make(chan error)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		l, err := New(Options{Backend: BackendIOUring, LockedThread: true})
-		created <- result{l, err}
-		if err != nil {
-			return
-		}
-		<-closeIt
-		closed <- l.Close()
-	}()
-	r := <-created
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	l := r.l
-	if !uringOf(l).singleIssuer {
-		close(closeIt)
-		<-closed
-		t.Skip("the kernel lacks IORING_SETUP_SINGLE_ISSUER")
-	}
-	runtime.LockOSThread() // another thread than the creator's, for sure
-	defer runtime.UnlockOSThread()
-	var c Completion
-	o := &shutOp{name: "Nop"}
-	Nop(l, &c, o, (*shutOp).onErr)
-	mustPanicWith(t, func() { _ = l.RunFor(10 * time.Millisecond) },
-		"Options.LockedThread", "driven from another OS thread", "runtime.LockOSThread")
-	close(closeIt)
-	if err := <-closed; err != nil {
-		t.Fatalf("Close from the creating thread: %v", err)
-	}
-	if o.calls != 1 {
-		t.Fatalf("the Nop got %d callbacks, want 1", o.calls)
-	}
-	t.Logf("the Nop completed with %v", o.err)
 }
 
 // fifoItem is one Post of a producer into a full inbox.

@@ -1,5 +1,3 @@
-//go:build linux
-
 package ioloop
 
 import (
@@ -11,8 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // TestRemoteWorkRace is the race-detector test: 8 goroutines
@@ -32,7 +28,7 @@ func TestRemoteWorkRace(t *testing.T) {
 	case raceEnabled:
 		d = 10 * time.Second
 	}
-	for _, backend := range []Backend{BackendIOUring, BackendEpoll} {
+	for _, backend := range kernelTestBackends() {
 		t.Run(backend.String(), func(t *testing.T) {
 			run := d
 			if backend == BackendEpoll {
@@ -95,7 +91,7 @@ type raceLoop struct {
 }
 
 func (rl *raceLoop) onThread(what string) bool {
-	if tid := unix.Gettid(); tid != rl.tid {
+	if tid := osThreadID(); tid != rl.tid { // both 0 where osThreadID knows none
 		rl.rt.fail("%s ran on thread %d, want loop %d's thread %d", what, tid, rl.index, rl.tid)
 		return false
 	}
@@ -214,7 +210,7 @@ func runRemoteRace(t *testing.T, backend Backend, d time.Duration) {
 	rt := &raceTest{t: t}
 	g, err := StartGroup(GroupOptions{Loops: raceLoops, Loop: Options{Backend: backend, InboxEntries: raceInboxEntries}},
 		func(l *Loop, i int) error {
-			rl := &raceLoop{rt: rt, index: i, l: l, tid: unix.Gettid()}
+			rl := &raceLoop{rt: rt, index: i, l: l, tid: osThreadID()}
 			rt.loops[i] = rl
 			for j := range rl.waiters {
 				w := &raceWaiter{rl: rl, e: NewEvent(l)}
