@@ -600,6 +600,8 @@ func (b *iocpBackend) startStream(c *Completion) {
 		return
 	}
 	switch {
+	case st.kind == handleSocket && (c.op == opReadv || c.op == opWritev) && c.io.offset > 0:
+		b.loop.complete(c, -int32(syscall.ESPIPE)) // as Read and Write (startReadWrite)
 	case st.kind == handleSocket:
 		b.startSocketIO(c, s, &st)
 	case c.op == opReadv || c.op == opWritev:
@@ -965,6 +967,9 @@ func (b *iocpBackend) abandon(t *Completion) errorCode {
 		}
 		return errorCode(syscall.EALREADY)
 	}
+	if op.cancelRequested {
+		return codeNone // an earlier Cancel's CancelIoEx is under way
+	}
 	err := windows.CancelIoEx(op.handle, &op.ov)
 	if t.op == opRecvMultishot || t.op == opRecvFromMultishot || t.op == opAcceptMultishot {
 		// Aborted or not, its next packet is its last: a multishot
@@ -975,6 +980,7 @@ func (b *iocpBackend) abandon(t *Completion) errorCode {
 	if err != nil {
 		return codeNotFound // ERROR_NOT_FOUND: it has finished; its packet is on the way
 	}
+	op.cancelRequested = true // a second Cancel before the packet: the same answer
 	return codeNone
 }
 
