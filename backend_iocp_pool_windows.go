@@ -10,27 +10,34 @@ import (
 // Buffer pools and multishot operations on IOCP (pool.go, ops_pooled.go).
 //
 // Windows has no provided-buffer rings, and an overlapped WSARecv needs
-// its buffer when it is issued, so a pooled receive takes a buffer from
-// its pool when it starts, as on io_uring without buffer rings
-// (backend_uring_pool_linux.go) and on the simulator: a waiting receive
-// holds a buffer, and a pool serves as many idle connections as it has
-// buffers. A multishot operation is a single overlapped call that the
-// loop starts again after each shot. The API and its results are those of
-// every backend.
+// its buffer when it is issued. A stream receive (RecvPooled,
+// RecvMultishot) therefore starts with a zero-byte WSARecv, which holds
+// no buffer and completes when data, the end of the stream or an error
+// arrives (the readiness notification Go's net package also used); only
+// then does it take a buffer from its pool and issue the WSARecv into
+// it, which finds the data there and completes at once. An idle
+// connection holds no buffer, as on epoll, and a pool serves more idle
+// connections than it has buffers. A datagram receive (RecvFromMultishot)
+// takes its buffer when it starts: a zero-byte WSARecvFrom would consume
+// the datagram (WSAEMSGSIZE, the payload lost). A multishot operation is
+// a single overlapped call (for a stream, the zero-byte one and then the
+// one into the buffer) that the loop starts again after each shot. The
+// API and its results are those of every backend.
 //
-// (A zero-byte WSARecv, which completes when data arrives and holds no
-// buffer, followed by a non-blocking receive into a buffer taken then,
-// would let an idle connection hold none, as on epoll; it is not built.)
-//
-// While the call is in the kernel, c.index is its record's slot, as for
-// every IOCP operation, and the record keeps the buffer (iocpOp.bufID);
-// c.index is -1 again before any result is reported, so that
-// Completion.dropUnfilled, which reads c.index as a buffer, finds none:
-// finishPooled gives back an unfilled buffer itself.
+// While a call is in the kernel, c.index is its record's slot, as for
+// every IOCP operation, and the record keeps the buffer (iocpOp.bufID;
+// bufProbing while the zero-byte WSARecv waits); c.index is -1 again
+// before any result is reported, so that Completion.dropUnfilled, which
+// reads c.index as a buffer, finds none: finishPooled gives back an
+// unfilled buffer itself.
 
-// startPooled starts a RecvPooled, RecvMultishot or RecvFromMultishot: a
-// buffer from the pool (or, with none free, a wait for a Release), then
-// WSARecv or WSARecvFrom into it.
+// bufProbing is iocpOp.bufID while a stream receive's zero-byte WSARecv
+// is in the kernel: no buffer taken yet.
+const bufProbing = -2
+
+// startPooled starts a RecvPooled, RecvMultishot or RecvFromMultishot: for
+// a stream, the zero-byte WSARecv that waits for data holding no buffer;
+// for a datagram, receivePooled at once.
 func (b *iocpBackend) startPooled(c *Completion) {
 	s := windows.Handle(c.fd)
 	st, ok := b.prepared(c, s)
@@ -41,6 +48,22 @@ func (b *iocpBackend) startPooled(c *Completion) {
 		b.loop.complete(c, -int32(syscall.ENOTSOCK))
 		return
 	}
+	if c.op == opRecvFromMultishot {
+		b.receivePooled(c, s, &st)
+		return
+	}
+	op := b.ops.get(c)
+	op.handle, op.bufID = s, bufProbing
+	op.one[0] = windows.WSABuf{}
+	err := windows.WSARecv(s, &op.one[0], 1, &op.bytes, &op.flags, &op.ov, nil)
+	b.issued(op, err, &st)
+}
+
+// receivePooled takes a buffer from the pool (or, with none free, waits
+// for a Release) and issues WSARecv or WSARecvFrom into it. After a
+// stream's zero-byte WSARecv the data is there and the call completes at
+// once; should it not be, the call waits holding the buffer.
+func (b *iocpBackend) receivePooled(c *Completion, s windows.Handle, st *handleState) {
 	p := c.pool()
 	id, ok := p.take()
 	if !ok {
@@ -68,7 +91,7 @@ func (b *iocpBackend) startPooled(c *Completion) {
 		op.one[0] = wsaBuf(whole[:min(len(whole), maxIOLen)])
 		err = windows.WSARecv(s, &op.one[0], 1, &op.bytes, &op.flags, &op.ov, nil)
 	}
-	b.issued(op, err, &st)
+	b.issued(op, err, st)
 }
 
 // finishPooled takes the result of one overlapped call of a pooled
@@ -80,9 +103,23 @@ func (b *iocpBackend) startPooled(c *Completion) {
 func (b *iocpBackend) finishPooled(op *iocpOp, res int32) {
 	c := op.c
 	l := b.loop
-	bufID, ended := op.bufID, op.cancelRequested
+	bufID, ended, s := op.bufID, op.cancelRequested, op.handle
 	b.ops.put(op)
 	c.index = -1
+	if bufID == bufProbing {
+		// The zero-byte WSARecv: data (or the end) has arrived, unless it
+		// failed or was aborted.
+		switch {
+		case res < 0:
+			l.complete(c, res)
+		case ended || c.send.cancelsInFlight > 0 || l.isClosing():
+			l.completeWith(c, 0, codeCanceled)
+		default:
+			st := b.state(s)
+			b.receivePooled(c, s, &st)
+		}
+		return
+	}
 	datagram := c.op == opRecvFromMultishot
 	success := res > 0 || res == 0 && (datagram || c.op == opAcceptMultishot)
 	if bufID >= 0 {

@@ -332,12 +332,13 @@ func (l *Loop) backendRegisterPool(p *BufferPool) (poolRing, error) {
 	return nil, nil
 }
 
-// takesAtSubmission reports whether the pool's receives take their buffer
-// when submitted, not when data arrives: on the simulator, on IOCP, and on
+// takesAtSubmission reports whether the pool's stream receives take their
+// buffer when submitted, not when data arrives: on the simulator and on
 // io_uring without provided-buffer rings. There a waiting receive holds a
 // buffer, so a pool serves at most as many idle connections as it has
-// buffers.
+// buffers. (IOCP's datagram receives take theirs at submission too:
+// backend_iocp_pool_windows.go.)
 func (p *BufferPool) takesAtSubmission() bool {
 	kind := p.loop.Backend()
-	return p.ring == nil && (kind == BackendSimulator || kind == BackendIOUring || kind == BackendIOCP)
+	return p.ring == nil && (kind == BackendSimulator || kind == BackendIOUring)
 }

@@ -25,5 +25,5 @@ var platformLimits = []string{
 	"no control data on SendMsg/RecvMsg (EOPNOTSUPP)",
 	"no Fallocate, Fadvise, SyncFileRange, Linkat, Symlinkat, Statx (EOPNOTSUPP)",
 	"*at paths absolute or relative to AT_FDCWD; offset -1 is the loop's position",
-	"pooled receives take their buffer at submission",
+	"pooled datagram receives (RecvFromMultishot) take their buffer at submission",
 }
