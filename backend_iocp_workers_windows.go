@@ -258,7 +258,8 @@ func windowsPath(dirfd int, pathNUL []byte) (*uint16, syscall.Errno) {
 //	                             TRUNCATE_EXISTING, OPEN_EXISTING as combined
 //	O_DIRECT                     FILE_FLAG_NO_BUFFERING
 //	O_DSYNC, O_SYNC              FILE_FLAG_WRITE_THROUGH
-//	O_DIRECTORY                  FILE_FLAG_BACKUP_SEMANTICS (opens a directory)
+//	O_DIRECTORY                  FILE_FLAG_BACKUP_SEMANTICS (opens a directory);
+//	                             ENOTDIR unless it is one
 //	mode without 0200, created   FILE_ATTRIBUTE_READONLY (as package os does)
 //
 // Sharing is FILE_SHARE_READ|WRITE|DELETE, so that files behave as on
@@ -309,6 +310,19 @@ func openWindowsFile(dirfd int, pathNUL []byte, flags, mode uint32) (windows.Han
 		windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE|windows.FILE_SHARE_DELETE, nil, disposition, attrs, 0)
 	if err != nil {
 		return windows.InvalidHandle, windowsErrno(err)
+	}
+	if flags&sysO_DIRECTORY != 0 {
+		// FILE_FLAG_BACKUP_SEMANTICS opens files too; open(2) with
+		// O_DIRECTORY fails on anything but a directory.
+		var info windows.ByHandleFileInformation
+		errno := windowsErrno(windows.GetFileInformationByHandle(h, &info))
+		if errno == 0 && info.FileAttributes&windows.FILE_ATTRIBUTE_DIRECTORY == 0 {
+			errno = syscall.ENOTDIR
+		}
+		if errno != 0 {
+			_ = windows.CloseHandle(h)
+			return windows.InvalidHandle, errno
+		}
 	}
 	noteHandleBorn(h)
 	return h, 0
