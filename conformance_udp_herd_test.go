@@ -1,17 +1,14 @@
 package ioloop
 
 import (
-	"errors"
-	"net"
 	"net/netip"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
 // The herd of receives on one UDP socket (retriedOnEAGAIN). The clients
-// are the net package's sockets on other goroutines, outside the loop.
+// (herdClient) are blocking sockets on other goroutines, outside the loop.
 
 // herdReceiver is one of many RecvFroms in flight on one socket.
 type herdReceiver struct {
@@ -54,7 +51,6 @@ func TestManyReceivesOnOneSocketNeverSeeEAGAIN(t *testing.T) {
 		t.Run(backend.String(), func(t *testing.T) {
 			l := newTestLoop(t, Options{Backend: backend})
 			serverFD, serverAddr := listenUDP(t, l, loopback4)
-			to := net.UDPAddrFromAddrPort(serverAddr)
 			const receivers, clients, window = 64, 16, 4
 			var received atomic.Int64
 			var failures []error
@@ -66,7 +62,7 @@ func TestManyReceivesOnOneSocketNeverSeeEAGAIN(t *testing.T) {
 			var stop atomic.Bool
 			clientErr := make(chan error, clients)
 			for range clients {
-				go func() { clientErr <- herdClient(to, window, &stop) }()
+				go func() { clientErr <- herdClient(serverAddr, window, &stop) }()
 			}
 			deadline := time.Now().Add(time.Second)
 			for time.Now().Before(deadline) && len(failures) == 0 {
@@ -88,32 +84,4 @@ func TestManyReceivesOnOneSocketNeverSeeEAGAIN(t *testing.T) {
 			}
 		})
 	}
-}
-
-// herdClient sends window datagrams to the server and reads the replies
-// back (waiting at most 100 ms for each: UDP may drop), until stop.
-func herdClient(to *net.UDPAddr, window int, stop *atomic.Bool) error {
-	conn, err := net.DialUDP("udp", nil, to)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	payload := make([]byte, 64)
-	reply := make([]byte, 128)
-	for !stop.Load() {
-		for range window {
-			if _, err := conn.Write(payload); err != nil {
-				return err
-			}
-		}
-		for range window {
-			if err := conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
-				return err
-			}
-			if _, err := conn.Read(reply); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-				return err
-			}
-		}
-	}
-	return nil
 }
