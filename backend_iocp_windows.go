@@ -74,6 +74,9 @@ type iocpBackend struct {
 	// connectEx is the ConnectEx extension function, loaded on the first
 	// Connect.
 	connectEx uintptr
+	// connectWaiters are Connects of sockets whose earlier Connect is in
+	// the kernel (backend_iocp_connect_windows.go).
+	connectWaiters fifo
 }
 
 // Completion keys: which kind of packet the port delivers.
@@ -477,7 +480,12 @@ func (b *iocpBackend) finish(op *iocpOp, res int32) {
 		return
 	}
 	b.ops.put(op)
+	connectOf := windows.Handle(c.fd)
+	released := c.op == opConnect && !b.connectWaiters.empty()
 	b.loop.complete(c, fileWriteResult(c, res))
+	if released {
+		b.releaseConnectWaiters(connectOf, res)
+	}
 }
 
 // fileWriteResult makes a write to a handle opened without write access,
@@ -567,6 +575,12 @@ func (b *iocpBackend) startConnect(c *Completion) {
 		err = e
 		if e == errorIOPending {
 			err = windows.ERROR_IO_PENDING
+		}
+	}
+	switch err {
+	case syscall.Errno(windows.WSAEISCONN), syscall.Errno(windows.WSAEALREADY), syscall.Errno(windows.WSAEINVAL):
+		if b.waitForConnect(op) {
+			return // another Connect of s is under way
 		}
 	}
 	b.issued(op, err, &st)
@@ -954,6 +968,10 @@ func (b *iocpBackend) abandon(t *Completion) errorCode {
 		b.loop.completeWith(t, t.progress(), codeCanceled)
 		return codeNone
 	}
+	if t.op == opConnect && b.connectWaiters.remove(t) {
+		b.loop.completeWith(t, 0, codeCanceled)
+		return codeNone
+	}
 	op := b.ops.holding(t)
 	if op == nil {
 		return codeNotFound
@@ -998,6 +1016,9 @@ func (b *iocpBackend) cancelAll() {
 	l := b.loop
 	for c := b.queued.pop(); c != nil; c = b.queued.pop() {
 		l.completeWith(c, c.progress(), codeCanceled)
+	}
+	for c := b.connectWaiters.pop(); c != nil; c = b.connectWaiters.pop() {
+		l.completeWith(c, 0, codeCanceled)
 	}
 	for _, op := range b.workers.cancelQueued() {
 		c := op.c

@@ -187,7 +187,6 @@ func TestEdgeSendUnconnected(t *testing.T) {
 // and waits for it); a third, later, gets EISCONN.
 func TestEdgeTwoConnectsOnePass(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		skipOnIOCP(t, l, "ConnectEx refuses a second connect of a socket whose connect is under way (WSAEINVAL); the backend does not make it wait for the first")
 		lfd, bound := listenTCP(t, l, loopback4)
 		fd := tcpSocket(t, l, bound)
 		var second opResult
