@@ -578,7 +578,7 @@ func (b *iocpBackend) startConnect(c *Completion) {
 		}
 	}
 	switch err {
-	case syscall.Errno(windows.WSAEISCONN), syscall.Errno(windows.WSAEALREADY), syscall.Errno(windows.WSAEINVAL):
+	case wsaEISCONN, wsaEALREADY, wsaEINVAL:
 		if b.waitForConnect(op) {
 			return // another Connect of s is under way
 		}
@@ -693,6 +693,11 @@ func (b *iocpBackend) startDatagram(c *Completion) {
 			to = &rare.sockaddr
 		}
 		err = windows.WSASendTo(s, &bufs[0], uint32(len(bufs)), &op.bytes, 0, to, int32(rare.msg.Namelen), &op.ov, nil)
+		if to == nil && (err == wsaEINVAL || err == wsaENOTCONN) {
+			// No destination, and the socket is not connected: sendto(2)'s
+			// EDESTADDRREQ (wine 8.0 says WSAEINVAL).
+			err = syscall.EDESTADDRREQ
+		}
 	} else {
 		op.fromBytes = int32(unsafe.Sizeof(rare.sockaddr))
 		err = windows.WSARecvFrom(s, &bufs[0], uint32(len(bufs)), &op.bytes, &op.flags, &rare.sockaddr, &op.fromBytes, &op.ov, nil)
