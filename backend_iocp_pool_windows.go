@@ -13,9 +13,9 @@ import (
 // its buffer when it is issued. A stream receive (RecvPooled,
 // RecvMultishot) therefore starts with a zero-byte WSARecv, which holds
 // no buffer and completes when data, the end of the stream or an error
-// arrives (the readiness notification Go's net package also used); only
-// then does it take a buffer from its pool and issue the WSARecv into
-// it, which finds the data there and completes at once. An idle
+// arrives (a readiness notification); only then does it take a buffer
+// from its pool and issue the WSARecv into it, which finds the data there
+// and completes at once. An idle
 // connection holds no buffer, as on epoll, and a pool serves more idle
 // connections than it has buffers. A datagram receive (RecvFromMultishot)
 // takes its buffer when it starts: a zero-byte WSARecvFrom would consume
