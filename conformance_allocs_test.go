@@ -13,6 +13,7 @@ package ioloop
 import (
 	"errors"
 	"io"
+	"net/netip"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -255,27 +256,152 @@ func TestAllocsAcceptConnect(t *testing.T) {
 		s := &allocState{loop: l}
 		connector := &allocState{loop: l}
 		wantNoAllocs(t, s, 100, func() {
-			fd, err := l.TCPSocket(bound)
-			if err != nil {
-				s.err = err
-				return
-			}
-			Accept(l, &s.c, lfd, s, (*allocState).onCount)
-			Connect(l, &connector.c, fd, bound, connector, (*allocState).onErr)
-			s.wait(1)
-			connector.wait(1)
-			// Closed outside the loop, as a program may: the package made
-			// both, so on Windows a loop that meets their handle values
-			// again knows they are new handles (handles_windows.go).
-			sysCloseFD(fd)
-			if s.err == nil {
-				sysCloseFD(s.n)
-			}
+			connectCycle(s, connector, bound, func() { Accept(l, &s.c, lfd, s, (*allocState).onCount) })
 		})
-		if connector.err != nil || connector.timedOut || connector.got != connector.want {
-			t.Fatalf("Connect: %d of %d callbacks, err %v", connector.got, connector.want, connector.err)
-		}
+		connector.wantAllRan(t, "Connect")
 	})
+}
+
+// TestAllocsAcceptMultishot: each shot of one AcceptMultishot, with the
+// Connect it accepts.
+func TestAllocsAcceptMultishot(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		needsKernel(t, l, "sockets that are kernel objects: a simulated connection is Go memory, allocated per connection")
+		lfd, bound := listenTCP(t, l, loopback4)
+		s := &allocState{loop: l}
+		connector := &allocState{loop: l}
+		AcceptMultishot(l, &s.c, lfd, s, (*allocState).onCount)
+		wantNoAllocs(t, s, 100, func() { connectCycle(s, connector, bound, nil) })
+		connector.wantAllRan(t, "Connect")
+		cancelUntil(t, l, &s.c, func() bool { return !s.c.Pending() })
+	})
+}
+
+// connectCycle connects a new socket to the listener at bound, with
+// accept submitting the Accept (nil: one is pending already), waits for
+// both, and closes both sockets outside the loop, as a program may: the
+// package made them, so on Windows a loop that meets their handle values
+// again knows they are new handles (handles_windows.go).
+func connectCycle(s, connector *allocState, bound netip.AddrPort, accept func()) {
+	fd, err := s.loop.TCPSocket(bound)
+	if err != nil {
+		s.err = err
+		return
+	}
+	if accept != nil {
+		accept()
+	}
+	Connect(s.loop, &connector.c, fd, bound, connector, (*allocState).onErr)
+	s.wait(1)
+	connector.wait(1)
+	sysCloseFD(fd)
+	if s.err == nil {
+		sysCloseFD(s.n)
+	}
+}
+
+// wantAllRan fails unless every callback s waited for ran, without error.
+func (s *allocState) wantAllRan(t *testing.T, what string) {
+	t.Helper()
+	if s.err != nil || s.timedOut || s.got != s.want {
+		t.Fatalf("%s: %d of %d callbacks, err %v", what, s.got, s.want, s.err)
+	}
+}
+
+// TestAllocsSocketVectors: a Recv waiting for its Send; Read, Write, Readv
+// and Writev on a connected TCP socket (on IOCP, WSARecv and WSASend with
+// the buffer list); and Shutdown, both ends through the loop. Each run
+// reads all it wrote, however the kernel splits it.
+func TestAllocsSocketVectors(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		client, server := tcpPair(t, l, loopback4)
+		out := pattern(300, 3)
+		outs := [][]byte{out[:100], out[100:]}
+		in := make([]byte, 300)
+		ins := [][]byte{in[:50], in[50:]}
+		t.Run("Recv before Send", func(t *testing.T) {
+			// The Recv waits in the kernel when the Send comes (on IOCP,
+			// its result arrives as a packet; the Recv of TestAllocsRecv
+			// finds its data and completes inline).
+			s := &allocState{loop: l}
+			wantNoAllocs(t, s, 500, func() {
+				Recv(l, &s.c2, server, in[:64], s, (*allocState).onCount)
+				Send(l, &s.c, client, out[:64], s, (*allocState).onCount)
+				s.wait(2)
+			})
+		})
+		t.Run("Write+Read", func(t *testing.T) {
+			s := &allocState{loop: l}
+			wantNoAllocs(t, s, 500, func() {
+				Write(l, &s.c, client, out, 0, s, (*allocState).onCount)
+				s.wait(1)
+				for got := 0; got < len(out) && s.err == nil && !s.timedOut; got += s.n {
+					Read(l, &s.c2, server, in[got:], -1, s, (*allocState).onCount)
+					s.wait(1)
+				}
+			})
+		})
+		t.Run("Writev+Readv", func(t *testing.T) {
+			s := &allocState{loop: l}
+			wantNoAllocs(t, s, 500, func() {
+				Writev(l, &s.c, client, outs, 0, s, (*allocState).onCount)
+				s.wait(1)
+				for got := 0; got < len(out) && s.err == nil && !s.timedOut; got += s.n {
+					Readv(l, &s.c2, server, ins, 0, s, (*allocState).onCount)
+					s.wait(1)
+				}
+			})
+		})
+		t.Run("Shutdown", func(t *testing.T) {
+			// SHUT_RD of a socket may be repeated: the measured cycle
+			// changes nothing after the first.
+			s := &allocState{loop: l}
+			wantNoAllocs(t, s, 500, func() {
+				Shutdown(l, &s.c, server, sysSHUT_RD, s, (*allocState).onErr)
+				s.wait(1)
+			})
+		})
+	})
+}
+
+// TestAllocsDatagrams: SendTo with RecvFrom, and SendMsg with RecvMsg
+// (no control data), between two UDP sockets of the loop.
+func TestAllocsDatagrams(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		server, serverAddr := listenUDP(t, l, loopback4)
+		client, _ := listenUDP(t, l, loopback4)
+		out := pattern(64, 5)
+		outs := [][]byte{out[:10], out[10:]}
+		in := make([]byte, 128)
+		ins := [][]byte{in[:32], in[32:]}
+		t.Run("SendTo+RecvFrom", func(t *testing.T) {
+			s := &allocState{loop: l}
+			wantNoAllocs(t, s, 500, func() {
+				RecvFrom(l, &s.c2, server, in, s, (*allocState).onFrom)
+				SendTo(l, &s.c, client, out, serverAddr, s, (*allocState).onCount)
+				s.wait(2)
+			})
+		})
+		t.Run("SendMsg+RecvMsg", func(t *testing.T) {
+			s := &allocState{loop: l}
+			wantNoAllocs(t, s, 500, func() {
+				RecvMsg(l, &s.c2, server, ins, nil, s, (*allocState).onMsg)
+				SendMsg(l, &s.c, client, outs, nil, serverAddr, s, (*allocState).onCount)
+				s.wait(2)
+			})
+		})
+	})
+}
+
+func (s *allocState) onFrom(_ *Completion, n int, from netip.AddrPort, err error) {
+	if err == nil && !from.IsValid() && s.err == nil {
+		s.err = errors.New("a datagram without its sender")
+	}
+	s.note(n, err)
+}
+
+func (s *allocState) onMsg(_ *Completion, n, _, _ int, from netip.AddrPort, err error) {
+	s.onFrom(nil, n, from, err)
 }
 
 func TestAllocsCancel(t *testing.T) {
