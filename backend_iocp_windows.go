@@ -168,6 +168,9 @@ type iocpOp struct {
 	offsetBytes int64
 	// event is what a worker waits on for workerOv.
 	event windows.Handle
+	// paths hold the UTF-16 forms of a worker's path operands
+	// (windowsPath), kept for the record's next operation.
+	paths [2][]uint16
 	// nextFree links free records; slot is this record's index.
 	nextFree int32
 	slot     int32
@@ -564,9 +567,10 @@ func (b *iocpBackend) startConnect(c *Completion) {
 		uintptr(c.rare.sockaddrLen), 0, 0, 0, uintptr(unsafe.Pointer(&op.ov)))
 	var err error
 	if r == 0 {
-		err = e
 		if e == errorIOPending {
-			err = windows.ERROR_IO_PENDING
+			err = windows.ERROR_IO_PENDING // a constant: no allocation, as e's boxing would be
+		} else {
+			err = e
 		}
 	}
 	b.issued(op, err, &st)
