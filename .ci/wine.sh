@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs ioloop's tests for Windows under wine, and vets the Windows builds.
 #
-#   bash .ci/wine.sh             vet windows/amd64 and windows/arm64, run ioloop info, then test . and ./sim under wine
+#   bash .ci/wine.sh             vet windows/amd64 and windows/arm64, run ioloop info and echo, then test ., ./sim and ./conn under wine
 #   bash .ci/wine.sh -run Nop    extra arguments go to both go test runs
 #
 # What it needs, it installs: Debian's wine64 (wine 8.0) and mingw-w64 (to
@@ -72,7 +72,7 @@ grep -q 'iocp' "$work/info.txt" || { echo "wine.sh: ioloop info does not name th
 
 # `ioloop echo` under wine, smoke-tested by a Go client (.ci/echoclient)
 # that also runs under wine: the TCP server with a buffer pool (the
-# default) and without one (-pool 0). Not the UDP server: Go's net package
+# default), without one (-pool 0), and on package conn (-server conn). Not the UDP server: Go's net package
 # cannot open a UDP socket under wine 8.0 (its WSAIoctl
 # SIO_UDP_CONNRESET fails with WSAEOPNOTSUPP, winapi error #10045); the
 # conformance suite's UDP tests cover that path of the backend. The server is
@@ -107,6 +107,7 @@ echo_smoke() { # ioloop echo flags...
 echo "== ioloop echo under wine, with a Go client under wine"
 echo_smoke
 echo_smoke -pool 0
+echo_smoke -server conn
 
 # The test binaries are built here and run under a wall-clock watchdog.
 # Three times in about twelve runs on 2026-12-03 the root package's
@@ -142,9 +143,15 @@ run_under_wine() { # package directory, test binary
 		return 1
 	done
 }
-echo "== go test under wine: . and ./sim"
-GOOS=windows GOARCH=amd64 go test -c -o "$work/root.test.exe" .
-GOOS=windows GOARCH=amd64 go test -c -o "$work/sim.test.exe" ./sim
-run_under_wine . "$work/root.test.exe"
-run_under_wine sim "$work/sim.test.exe"
+# The packages whose tests run under wine; WINE_PACKAGES="conn" (say)
+# runs fewer while working on one.
+packages=${WINE_PACKAGES:-. sim conn}
+echo "== go test under wine: $packages"
+failed=0
+for pkg in $packages; do
+	exe="$work/pkg$(echo "$pkg" | tr './' '_-').test.exe"
+	GOOS=windows GOARCH=amd64 go test -c -o "$exe" "./$pkg"
+	run_under_wine "$pkg" "$exe" || failed=1
+done
+[ "$failed" = 0 ] || { echo "wine.sh: FAIL"; exit 1; }
 echo "wine.sh: ok"

@@ -2,8 +2,7 @@ package main
 
 // commands on Windows: info and echo. The benchmarks use Unix process
 // controls (CPU pinning, child processes, SO_REUSEPORT, rusage) and are
-// built for Unix only; `echo -server conn` needs package conn, which is
-// Unix-only for now.
+// built for Unix only.
 func commands() []command {
 	return []command{
 		{"info", "report the backend the loop selects and why (on Windows: IOCP) and its limits", runInfo},
