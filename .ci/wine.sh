@@ -145,7 +145,7 @@ run_under_wine() { # package directory, test binary
 }
 # The packages whose tests run under wine; WINE_PACKAGES="conn" (say)
 # runs fewer while working on one.
-packages=${WINE_PACKAGES:-. sim conn}
+packages=${WINE_PACKAGES:-. sim conn netconn}
 echo "== go test under wine: $packages"
 failed=0
 for pkg in $packages; do
