@@ -491,6 +491,54 @@ int ioloop_sync_file_range(ioloop_loop *loop, ioloop_completion *c, int fd, int6
 	return queue(loop, ci);
 }
 
+int ioloop_statx(ioloop_loop *loop, ioloop_completion *c, int dirfd, const char *path, int flags, unsigned int mask,
+		 struct statx *stat, ioloop_callback cb, void *userdata)
+{
+	PATH(path);
+	if (stat == NULL)
+		return IOLOOP_EMISUSE;
+	BEGIN(IOLOOP_OP_STATX);
+	ci->fd = dirfd;
+	ci->ptr = (void *)path;
+	ci->flags = (uint32_t)flags;
+	ci->mode = mask;
+	ci->ptr2 = stat;
+	return queue(loop, ci);
+}
+
+static int message(ioloop_loop *loop, ioloop_completion *c, uint8_t op, int fd, const struct msghdr *msg,
+		   ioloop_callback cb, void *userdata)
+{
+	if (msg == NULL || (msg->msg_iov == NULL && msg->msg_iovlen > 0) ||
+	    (msg->msg_control == NULL && msg->msg_controllen > 0))
+		return IOLOOP_EMISUSE;
+	BEGIN(op);
+	ci->fd = fd;
+	ci->ptr = (void *)msg;
+	return queue(loop, ci);
+}
+
+int ioloop_sendmsg(ioloop_loop *loop, ioloop_completion *c, int fd, const struct msghdr *msg, ioloop_callback cb,
+		   void *userdata)
+{
+	return message(loop, c, IOLOOP_OP_SENDMSG, fd, msg, cb, userdata);
+}
+
+int ioloop_recvmsg(ioloop_loop *loop, ioloop_completion *c, int fd, struct msghdr *msg, ioloop_callback cb,
+		   void *userdata)
+{
+	return message(loop, c, IOLOOP_OP_RECVMSG, fd, msg, cb, userdata);
+}
+
+int ioloop_send_zc(ioloop_loop *loop, ioloop_completion *c, int fd, const void *buf, size_t len, ioloop_callback cb,
+		   void *userdata)
+{
+	BEGIN(IOLOOP_OP_SEND_ZC);
+	BUF(buf, len);
+	ci->fd = fd;
+	return queue(loop, ci);
+}
+
 int ioloop_wait_event(ioloop_loop *loop, ioloop_completion *c, ioloop_event *ev, ioloop_callback cb, void *userdata)
 {
 	if (ev == NULL || ev->loop != loop)

@@ -404,6 +404,61 @@ int ioloop_fadvise(ioloop_loop *loop, ioloop_completion *c, int fd, int64_t offs
 int ioloop_sync_file_range(ioloop_loop *loop, ioloop_completion *c, int fd, int64_t offset, int64_t length,
 			   unsigned int flags, ioloop_callback cb, void *userdata);
 
+/* statx(2): fills *stat (struct statx of <sys/stat.h> with _GNU_SOURCE,
+ * or <linux/stat.h>) with the status of path relative to dirfd; flags such
+ * as AT_EMPTY_PATH or AT_SYMLINK_NOFOLLOW, mask such as STATX_BASIC_STATS.
+ * Result 0 or -errno. stat must stay valid and untouched until the
+ * callback; path is copied at submission. NULL path or stat is
+ * IOLOOP_EMISUSE. Linux only, as statx(2) is. */
+struct statx;
+int ioloop_statx(ioloop_loop *loop, ioloop_completion *c, int dirfd, const char *path, int flags, unsigned int mask,
+		 struct statx *stat, ioloop_callback cb, void *userdata);
+
+/* sendmsg(2) of one message on the socket fd: the data of msg->msg_iov
+ * (msg_iovlen entries, at most IOV_MAX), the control (ancillary) data
+ * msg->msg_control (msg_controllen bytes, built with CMSG_FIRSTHDR and
+ * friends: SCM_RIGHTS, IP_PKTINFO, ...), to msg->msg_name (a sockaddr_in
+ * or sockaddr_in6 of msg_namelen bytes) or, with msg_name NULL, to the
+ * address the socket is connected to (the only choice on a unix socket:
+ * another msg_name family completes with -EAFNOSUPPORT). msg_flags is
+ * ignored (MSG_NOSIGNAL is always used). Result: the bytes sent, or
+ * -errno. msg, its iovecs, buffers and control data stay valid until the
+ * callback. A NULL msg, or msg_iov NULL with msg_iovlen > 0, is
+ * IOLOOP_EMISUSE. */
+int ioloop_sendmsg(ioloop_loop *loop, ioloop_completion *c, int fd, const struct msghdr *msg, ioloop_callback cb,
+		   void *userdata);
+
+/* recvmsg(2) of one message into msg->msg_iov, in order, and its control
+ * data into msg->msg_control (msg_controllen bytes of room). Result: the
+ * bytes copied, or -errno. Before the callback runs, on success, the
+ * library writes back into *msg as recvmsg(2) does:
+ *   - msg_controllen: the bytes of control data written (walk them with
+ *     CMSG_FIRSTHDR/CMSG_NXTHDR);
+ *   - msg_flags: MSG_TRUNC when the datagram was longer than the iovecs
+ *     (the rest is lost), MSG_CTRUNC when control data did not fit;
+ *   - msg_name (when not NULL) and msg_namelen: the sender, as a
+ *     sockaddr_in or sockaddr_in6 (an IPv4 sender seen by an IPv6 socket
+ *     is written as sockaddr_in); msg_namelen 0 when the sender has no IP
+ *     address (a unix socket) or msg_namelen was too small for it.
+ * On error *msg is left as it was. msg, its iovecs, buffers and control
+ * room stay valid until the callback. */
+int ioloop_recvmsg(ioloop_loop *loop, ioloop_completion *c, int fd, struct msghdr *msg, ioloop_callback cb,
+		   void *userdata);
+
+/* ioloop_send without the copy: the kernel sends from buf's own pages
+ * (io_uring's IORING_OP_SEND_ZC, Linux 6.0+). Results as ioloop_send; the
+ * callback runs only once the kernel has let go of buf (on a real network
+ * possibly when the peer acknowledged the data), and buf must not be
+ * modified until then. A cancel of a send whose data is queued answers
+ * -ENOENT: its callback waits for the kernel's notification, and so does
+ * ioloop_loop_close. Where the kernel or the socket family has no
+ * zero-copy path (before 6.0, AF_UNIX, the epoll backend) it is
+ * ioloop_send. On loopback it is slower than ioloop_send (measured in the
+ * Go API: docs/BENCHMARKS.md, "Zero-copy send"): meant for large buffers
+ * on a real network device. len at most INT32_MAX, as ioloop_send. */
+int ioloop_send_zc(ioloop_loop *loop, ioloop_completion *c, int fd, const void *buf, size_t len, ioloop_callback cb,
+		   void *userdata);
+
 /* ---------------------------------------------------------------------- */
 /* Cross-thread */
 

@@ -52,7 +52,11 @@ enum {
 	IOLOOP_OP_FADVISE,
 	IOLOOP_OP_SYNC_FILE_RANGE,
 	IOLOOP_OP_WAIT_EVENT,
-	IOLOOP_OP_POST
+	IOLOOP_OP_POST,
+	IOLOOP_OP_STATX,
+	IOLOOP_OP_SENDMSG,
+	IOLOOP_OP_RECVMSG,
+	IOLOOP_OP_SEND_ZC
 };
 
 /* The layout of ioloop_completion's reserved room. Every field is an
@@ -69,13 +73,13 @@ typedef struct ioloop_cimpl {
 	uint8_t op;
 	uint16_t _pad;
 	int32_t fd;
-	uint32_t flags; /* openat, unlinkat, linkat, renameat, fadvise, sync_file_range flags; shutdown how; durability */
-	uint32_t mode;  /* openat, mkdirat, fallocate mode */
+	uint32_t flags; /* openat, unlinkat, linkat, renameat, fadvise, sync_file_range, statx flags; shutdown how; durability */
+	uint32_t mode;  /* openat, mkdirat, fallocate mode; statx mask */
 	int32_t fd2;    /* the second directory of renameat, linkat, symlinkat */
-	void *ptr;      /* buffer, iovec array, sockaddr, path, cancel target, event */
+	void *ptr;      /* buffer, iovec array, sockaddr, path, cancel target, event, msghdr */
 	uint64_t len;   /* buffer length, iovcnt, sockaddr length */
 	int64_t offset; /* file offset; timeout ns */
-	void *ptr2;     /* second path; recvfrom's sender buffer; sendto's sockaddr */
+	void *ptr2;     /* second path; recvfrom's sender buffer; sendto's sockaddr; statx's struct statx */
 	int64_t len2;   /* fallocate, ftruncate, fadvise, sync_file_range length; sockaddr length */
 	void *ptr3;     /* recvfrom's socklen_t for the sender's length */
 } ioloop_cimpl;

@@ -14,6 +14,8 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ioloop/ioloop"
 )
 
@@ -146,6 +148,32 @@ func (cl *cloop) submit(cc *C.ioloop_cimpl) {
 			return
 		}
 		ioloop.WaitEvent(l, c, e, s, (*slot).onCount)
+	case C.IOLOOP_OP_STATX:
+		ioloop.Statx(l, c, int(cc.fd), cString(cc.ptr), int(cc.flags), int(cc.mode), (*unix.Statx_t)(cc.ptr2), s, (*slot).onError)
+	case C.IOLOOP_OP_SENDMSG:
+		msg := (*C.struct_msghdr)(cc.ptr)
+		var to netip.AddrPort
+		if msg.msg_name != nil {
+			addr, path, errno := decodeSockaddr(msg.msg_name, uint64(msg.msg_namelen))
+			if errno == 0 && path != "" {
+				errno = syscall.EAFNOSUPPORT // the Go API sends to a unix peer only through a connected socket
+			}
+			if errno != 0 {
+				cl.ready(cc, -int32(errno))
+				return
+			}
+			to = addr
+		}
+		ioloop.SendMsg(l, c, int(cc.fd), s.iovecs(unsafe.Pointer(msg.msg_iov), int(msg.msg_iovlen)), control(msg), to, s, (*slot).onCount)
+	case C.IOLOOP_OP_RECVMSG:
+		msg := (*C.struct_msghdr)(cc.ptr)
+		ioloop.RecvMsg(l, c, int(cc.fd), s.iovecs(unsafe.Pointer(msg.msg_iov), int(msg.msg_iovlen)), control(msg), s, (*slot).onRecvMsg)
+	case C.IOLOOP_OP_SEND_ZC:
+		if cc.len > math.MaxInt32 {
+			cl.ready(cc, -int32(syscall.EINVAL))
+			return
+		}
+		ioloop.SendZC(l, c, int(cc.fd), buffer(cc), s, (*slot).onCount)
 	default:
 		setError(cl.c, "ioloop: a completion with an unknown operation was submitted (its memory was overwritten?)")
 		cl.ready(cc, codeMisuse)
@@ -164,8 +192,17 @@ func buffer(cc *C.ioloop_cimpl) []byte {
 // vector is the C iovec array of cc as the [][]byte the Go API takes,
 // built in the slot's reused slice.
 func (s *slot) vector(cc *C.ioloop_cimpl) [][]byte {
-	iov := unsafe.Slice((*C.struct_iovec)(cc.ptr), int(cc.len))
+	return s.iovecs(cc.ptr, int(cc.len))
+}
+
+// iovecs is the C iovec array p of n entries as a [][]byte, built in the
+// slot's reused slice.
+func (s *slot) iovecs(p unsafe.Pointer, n int) [][]byte {
 	s.bufs = s.bufs[:0]
+	if n == 0 {
+		return s.bufs
+	}
+	iov := unsafe.Slice((*C.struct_iovec)(p), n)
 	for i := range iov {
 		var b []byte
 		if iov[i].iov_len > 0 {
@@ -174,6 +211,14 @@ func (s *slot) vector(cc *C.ioloop_cimpl) [][]byte {
 		s.bufs = append(s.bufs, b)
 	}
 	return s.bufs
+}
+
+// control is the control-data buffer of a C msghdr as a slice (C memory).
+func control(msg *C.struct_msghdr) []byte {
+	if msg.msg_controllen == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(msg.msg_control), int(msg.msg_controllen))
 }
 
 // cString views a NUL-terminated C string as a Go string without copying;
@@ -205,6 +250,21 @@ func (s *slot) onRecvFrom(_ *ioloop.Completion, n int, from netip.AddrPort, err 
 	if err == nil && cc.ptr2 != nil {
 		lenPtr := (*C.socklen_t)(cc.ptr3)
 		*lenPtr = C.socklen_t(encodeSockaddr(from, cc.ptr2, uint32(*lenPtr)))
+	}
+	s.cl.ready(cc, resultOf(n, err))
+}
+
+// onRecvMsg writes recvmsg(2)'s results back into the C msghdr, as the
+// system call would, before the C callback runs.
+func (s *slot) onRecvMsg(_ *ioloop.Completion, n, oobn, flags int, from netip.AddrPort, err error) {
+	cc := s.cc
+	if err == nil {
+		msg := (*C.struct_msghdr)(cc.ptr)
+		msg.msg_controllen = C.size_t(oobn)
+		msg.msg_flags = C.int(flags)
+		if msg.msg_name != nil {
+			msg.msg_namelen = C.socklen_t(encodeSockaddr(from, msg.msg_name, uint32(msg.msg_namelen)))
+		}
 	}
 	s.cl.ready(cc, resultOf(n, err))
 }
