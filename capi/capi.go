@@ -59,6 +59,7 @@ const (
 	codeClosed   = int32(C.IOLOOP_ECLOSED)
 	codeInternal = int32(C.IOLOOP_EINTERNAL)
 	codeBackend  = int32(C.IOLOOP_EBACKEND)
+	codeChain    = int32(C.IOLOOP_ECHAIN)
 )
 
 // How ioloopgo_run runs the loop (ioloop.c's RUN_* values).
@@ -117,6 +118,13 @@ type cloop struct {
 	events      atomic.Pointer[[]*ioloop.Event]
 	eventsMu    sync.Mutex
 	eventMemory []*C.ioloop_event
+
+	// chainOpen: drainSome called Loop.BeginChain for a chain whose last
+	// operation it has not submitted yet; chainMembers are the chain's C
+	// completions that reached the Go loop, which a failed EndChain hands
+	// back (reused slice).
+	chainOpen    bool
+	chainMembers []*C.ioloop_cimpl
 
 	// postFn is onPosted as a func value, made once so that posting does
 	// not allocate.
@@ -237,6 +245,10 @@ func resultOf(n int, err error) int32 {
 		return -int32(syscall.ENOENT)
 	case ioloop.ErrClosed:
 		return codeClosed
+	case ioloop.ErrChainBroken:
+		return codeChain
+	case ioloop.ErrTimedOut:
+		return -int32(syscall.ETIMEDOUT)
 	case io.ErrShortWrite:
 		return -int32(syscall.EIO)
 	}

@@ -34,6 +34,8 @@ const char *ioloop_strerror(int32_t result)
 		return "ioloop: internal error (see ioloop_last_error)";
 	case IOLOOP_EBACKEND:
 		return "ioloop: the kernel interface failed (see ioloop_last_error)";
+	case IOLOOP_ECHAIN:
+		return "ioloop: not run: an earlier operation of its chain failed";
 	}
 	if (result > -256 && ioloop__errno_text[-result] != NULL)
 		return ioloop__errno_text[-result];
@@ -93,6 +95,8 @@ int ioloop_loop_close(ioloop_loop *loop)
 {
 	if (loop == NULL || loop->closed || loop->in_callback)
 		return IOLOOP_EMISUSE;
+	if (loop->chain_open)
+		ioloop_chain_end(loop); /* submit what was queued: Close completes it */
 	return ioloopgo_loop_close(loop);
 }
 
@@ -114,6 +118,11 @@ static int run(ioloop_loop *loop, int mode, int64_t timeout_ns)
 		return IOLOOP_EMISUSE;
 	if (loop->in_callback) {
 		ioloop__set_error(loop, "ioloop: the loop was driven from one of its callbacks", 54);
+		return IOLOOP_EMISUSE;
+	}
+	if (loop->chain_open) {
+		static const char msg[] = "ioloop: the loop was driven with a chain open; call ioloop_chain_end first";
+		ioloop__set_error(loop, msg, sizeof msg - 1);
 		return IOLOOP_EMISUSE;
 	}
 	return ioloopgo_run(loop, mode, timeout_ns);
@@ -154,6 +163,14 @@ int ioloop_completion_release(ioloop_loop *loop, ioloop_completion *c)
 /* ---------------------------------------------------------------------- */
 /* Submission: pure C. */
 
+/* chainable: the operations the loop runs itself cannot be part of a
+ * chain (Loop.BeginChain). */
+static int chainable(uint8_t op)
+{
+	return op != IOLOOP_OP_NEXT_TICK && op != IOLOOP_OP_TIMEOUT && op != IOLOOP_OP_CANCEL &&
+	       op != IOLOOP_OP_WAIT_EVENT;
+}
+
 /* begin checks a submission and prepares c's common fields; it returns
  * NULL when the submission is refused. */
 static ioloop_cimpl *begin(ioloop_loop *loop, ioloop_completion *c, uint8_t op, ioloop_callback cb, void *userdata)
@@ -162,6 +179,8 @@ static ioloop_cimpl *begin(ioloop_loop *loop, ioloop_completion *c, uint8_t op, 
 		return NULL;
 	ioloop_cimpl *ci = impl(c);
 	if (ci->state != IOLOOP_STATE_IDLE)
+		return NULL;
+	if (loop->chain_open && !chainable(op))
 		return NULL;
 	ci->op = op;
 	ci->cb = cb;
@@ -175,6 +194,12 @@ static int queue(ioloop_loop *loop, ioloop_cimpl *ci)
 {
 	ci->state = IOLOOP_STATE_QUEUED;
 	ci->next = NULL;
+	ci->link = 0;
+	if (loop->chain_open) {
+		if (loop->chain_last == NULL)
+			ci->link = IOLOOP_LINK_FIRST;
+		loop->chain_last = ci;
+	}
 	if (loop->sq_tail != NULL)
 		loop->sq_tail->next = ci;
 	else
@@ -549,6 +574,40 @@ int ioloop_wait_event(ioloop_loop *loop, ioloop_completion *c, ioloop_event *ev,
 }
 
 /* ---------------------------------------------------------------------- */
+/* Chains: the C side marks the first and the last operation; Go calls
+ * Loop.BeginChain and Loop.EndChain around them when it drains the list. */
+
+int ioloop_chain_begin(ioloop_loop *loop)
+{
+	if (loop == NULL || loop->closed || loop->chain_open)
+		return IOLOOP_EMISUSE;
+	loop->chain_open = 1;
+	loop->chain_last = NULL;
+	return 0;
+}
+
+int ioloop_chain_end(ioloop_loop *loop)
+{
+	if (loop == NULL || !loop->chain_open)
+		return IOLOOP_EMISUSE;
+	if (loop->chain_last != NULL)
+		loop->chain_last->link |= IOLOOP_LINK_LAST;
+	loop->chain_open = 0;
+	loop->chain_last = NULL;
+	return 0;
+}
+
+int ioloop_link_timeout(ioloop_loop *loop, ioloop_completion *c, uint64_t timeout_ns, ioloop_callback cb, void *userdata)
+{
+	if (loop == NULL || !loop->chain_open || loop->chain_last == NULL ||
+	    loop->chain_last->op == IOLOOP_OP_LINK_TIMEOUT)
+		return IOLOOP_EMISUSE;
+	BEGIN(IOLOOP_OP_LINK_TIMEOUT);
+	ci->offset = timeout_ns > INT64_MAX ? INT64_MAX : (int64_t)timeout_ns;
+	return queue(loop, ci);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Cross-thread: into Go. */
 
 int ioloop_post(ioloop_loop *loop, ioloop_completion *c, ioloop_callback cb, void *userdata)
@@ -591,6 +650,8 @@ static void deliver(ioloop_loop *loop, ioloop_cimpl *c)
 	if (c->op != IOLOOP_OP_POST)
 		loop->pending--;
 	c->cb(loop, (ioloop_completion *)c, c->result, c->userdata);
+	if (loop->chain_open)
+		ioloop_chain_end(loop); /* a callback returned with a chain open: end it (ioloop.h, CHAINS) */
 }
 
 void ioloop__deliver(ioloop_loop *loop, ioloop_cimpl *head)

@@ -122,6 +122,9 @@ extern "C" {
 /* The kernel interface failed while the loop ran (io_uring_enter or
  * epoll_wait returned an unexpected error); ioloop_last_error says which. */
 #define IOLOOP_EBACKEND (-4103)
+/* The operation never ran: an earlier operation of its chain failed, was
+ * short or was canceled (see CHAINS). */
+#define IOLOOP_ECHAIN (-4104)
 
 /* ---------------------------------------------------------------------- */
 /* Types */
@@ -458,6 +461,66 @@ int ioloop_recvmsg(ioloop_loop *loop, ioloop_completion *c, int fd, struct msghd
  * on a real network device. len at most INT32_MAX, as ioloop_send. */
 int ioloop_send_zc(ioloop_loop *loop, ioloop_completion *c, int fd, const void *buf, size_t len, ioloop_callback cb,
 		   void *userdata);
+
+/* ---------------------------------------------------------------------- */
+/* CHAINS
+ *
+ * The operations submitted between ioloop_chain_begin and ioloop_chain_end
+ * run one after another, in submission order, each only once the one
+ * before it has succeeded (io_uring's IOSQE_IO_LINK; the loop runs the
+ * chain itself on epoll, with the same results):
+ *
+ *     ioloop_chain_begin(loop);
+ *     ioloop_write(loop, &w, fd, rec, len, off, on_write, conn);
+ *     ioloop_fdatasync(loop, &s, fd, on_sync, conn);
+ *     ioloop_chain_end(loop);
+ *
+ * Every operation still gets exactly one callback. An operation fails the
+ * chain when its result is an error, and also when a read, write, readv
+ * or writev is short. The operations after a failed one complete with
+ * IOLOOP_ECHAIN without running (-ECANCELED during ioloop_loop_close).
+ * Cancel a chain by canceling the operation that is running: a cancel of
+ * one that has not started finds nothing (-ENOENT).
+ *
+ * Rules (each broken one is IOLOOP_EMISUSE, returned at once):
+ * - chains do not nest: ioloop_chain_begin while one is open is refused,
+ *   and so is ioloop_chain_end without one;
+ * - ioloop_next_tick, ioloop_timeout, ioloop_cancel and ioloop_wait_event
+ *   (run by the loop, not the kernel) cannot be part of a chain;
+ * - the loop cannot be driven with a chain open (ioloop_run_for, ioloop_run,
+ *   ioloop_tick); ioloop_loop_close ends an open chain first, and a chain
+ *   that a callback leaves open is ended when the callback returns;
+ * - on io_uring a chain must fit in the submission queue
+ *   (ioloop_options.entries, default 256): every operation of a longer one
+ *   completes with IOLOOP_EMISUSE, and none runs.
+ * An operation whose arguments the library itself rejects before the Go
+ * loop sees them (an ioloop_connect, ioloop_sendto or ioloop_sendmsg
+ * address it cannot decode, a send longer than INT32_MAX) completes with
+ * its error at once and is left out of the chain: the rest of the chain
+ * runs without it. Arguments the Go loop or the kernel rejects fail the
+ * whole chain, as described above. */
+
+/* Opens a chain. Returns 0 or IOLOOP_EMISUSE. Loop thread only. */
+int ioloop_chain_begin(ioloop_loop *loop);
+
+/* Ends the open chain; its operations reach the kernel at the next run
+ * call. An empty chain does nothing. Returns 0 or IOLOOP_EMISUSE. */
+int ioloop_chain_end(ioloop_loop *loop);
+
+/* Bounds the operation submitted just before it, in the same chain, to
+ * timeout_ns: if that operation has not completed by then, it is canceled
+ * and its callback gets -ETIMEDOUT. The timer starts when the operation
+ * starts. The link timeout's own callback runs after the operation's, with
+ * 0 when it fired and canceled the operation, -ECANCELED when the
+ * operation completed first (or the chain was canceled), -EALREADY when it
+ * fired but the operation could not be interrupted (a file operation
+ * already running, which completes with its own result), and
+ * IOLOOP_ECHAIN when the operation never ran. It does not break the chain:
+ * the operations after it depend on the timed operation's success.
+ * IOLOOP_EMISUSE outside a chain, as a chain's first operation, or right
+ * after another ioloop_link_timeout. */
+int ioloop_link_timeout(ioloop_loop *loop, ioloop_completion *c, uint64_t timeout_ns, ioloop_callback cb,
+			void *userdata);
 
 /* ---------------------------------------------------------------------- */
 /* Cross-thread */

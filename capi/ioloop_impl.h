@@ -56,7 +56,14 @@ enum {
 	IOLOOP_OP_STATX,
 	IOLOOP_OP_SENDMSG,
 	IOLOOP_OP_RECVMSG,
-	IOLOOP_OP_SEND_ZC
+	IOLOOP_OP_SEND_ZC,
+	IOLOOP_OP_LINK_TIMEOUT
+};
+
+/* A completion's place in a chain (ioloop_cimpl.link). */
+enum {
+	IOLOOP_LINK_FIRST = 1, /* the chain's first operation: Go calls Loop.BeginChain before it */
+	IOLOOP_LINK_LAST = 2   /* the chain's last operation: Go calls Loop.EndChain after it */
 };
 
 /* The layout of ioloop_completion's reserved room. Every field is an
@@ -71,7 +78,8 @@ typedef struct ioloop_cimpl {
 	int32_t result;
 	uint8_t state;
 	uint8_t op;
-	uint16_t _pad;
+	uint8_t link; /* IOLOOP_LINK_* */
+	uint8_t _pad;
 	int32_t fd;
 	uint32_t flags; /* openat, unlinkat, linkat, renameat, fadvise, sync_file_range, statx flags; shutdown how; durability */
 	uint32_t mode;  /* openat, mkdirat, fallocate mode; statx mask */
@@ -97,6 +105,8 @@ struct ioloop_loop {
 	ioloop_cimpl *sq_head, *sq_tail; /* submitted by C, not yet handed to Go */
 	uint32_t sq_len;
 	uint32_t pending; /* operations accepted whose callback has not started */
+	int chain_open;   /* between ioloop_chain_begin and ioloop_chain_end */
+	ioloop_cimpl *chain_last; /* the open chain's last operation so far (NULL: none yet) */
 	char last_error[IOLOOP_LAST_ERROR_SIZE];
 };
 

@@ -37,7 +37,11 @@ func (cl *cloop) drainSubmissions() {
 func (cl *cloop) drainSome() {
 	defer func() {
 		if r := recover(); r != nil {
-			cl.ready(cl.submitting, recovered(cl.c, r))
+			cc := cl.submitting
+			cl.ready(cc, recovered(cl.c, r))
+			if cl.chainOpen && cc.link&C.IOLOOP_LINK_LAST != 0 {
+				cl.endChain()
+			}
 		}
 	}()
 	for {
@@ -51,8 +55,39 @@ func (cl *cloop) drainSome() {
 		cc := cl.draining
 		cl.draining = cc.next // read first: submitting may complete cc and link it elsewhere
 		cl.submitting = cc
+		if cc.link&C.IOLOOP_LINK_FIRST != 0 {
+			cl.l.BeginChain()
+			cl.chainOpen = true
+		}
 		cl.submit(cc)
+		if cl.chainOpen {
+			if cc.state == C.IOLOOP_STATE_GO { // not rejected on this side
+				cl.chainMembers = append(cl.chainMembers, cc)
+			}
+			if cc.link&C.IOLOOP_LINK_LAST != 0 {
+				cl.endChain()
+			}
+		}
 	}
+}
+
+// endChain submits the chain drainSome has been building (Loop.EndChain).
+// EndChain panics only for a chain too long for io_uring's submission
+// queue, after taking every operation back (idle, no callback): each C
+// completion of the chain then gets the panic's code.
+func (cl *cloop) endChain() {
+	cl.chainOpen = false
+	defer func() {
+		if r := recover(); r != nil {
+			code := recovered(cl.c, r)
+			for _, cc := range cl.chainMembers {
+				cl.ready(cc, code)
+			}
+		}
+		clear(cl.chainMembers)
+		cl.chainMembers = cl.chainMembers[:0]
+	}()
+	cl.l.EndChain()
 }
 
 // submit hands one C completion to the Go loop (see drainSome for panics).
@@ -168,6 +203,8 @@ func (cl *cloop) submit(cc *C.ioloop_cimpl) {
 	case C.IOLOOP_OP_RECVMSG:
 		msg := (*C.struct_msghdr)(cc.ptr)
 		ioloop.RecvMsg(l, c, int(cc.fd), s.iovecs(unsafe.Pointer(msg.msg_iov), int(msg.msg_iovlen)), control(msg), s, (*slot).onRecvMsg)
+	case C.IOLOOP_OP_LINK_TIMEOUT:
+		ioloop.LinkTimeout(l, c, time.Duration(cc.offset), s, (*slot).onError)
 	case C.IOLOOP_OP_SEND_ZC:
 		if cc.len > math.MaxInt32 {
 			cl.ready(cc, -int32(syscall.EINVAL))

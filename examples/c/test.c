@@ -875,6 +875,140 @@ static void test_statx_msg_zc(int backend)
 	CHECK_EQ(ioloop_loop_close(loop), 0);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Chains and link timeouts */
+
+static void test_chains(int backend)
+{
+	ioloop_loop *loop = new_loop(backend);
+	char dir[] = "/tmp/ioloop-capi-chain-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char path[128];
+	snprintf(path, sizeof path, "%s/f", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	CHECK(fd >= 0);
+
+	/* write, fdatasync, read: in order, each after the previous. */
+	op w = {0}, s = {0}, r = {0};
+	char buf[8] = {0};
+	CHECK_EQ(ioloop_chain_begin(loop), 0);
+	CHECK_EQ(ioloop_write(loop, &w.c, fd, "chain", 5, 0, on_done, &w), 0);
+	CHECK_EQ(ioloop_fdatasync(loop, &s.c, fd, on_done, &s), 0);
+	CHECK_EQ(ioloop_read(loop, &r.c, fd, buf, 5, 0, on_done, &r), 0);
+	CHECK_EQ(ioloop_run_for(loop, 0), IOLOOP_EMISUSE); /* a chain is open */
+	CHECK_EQ(ioloop_chain_end(loop), 0);
+	run_until(loop, &r);
+	CHECK_EQ(w.calls, 1);
+	CHECK_EQ(w.result, 5);
+	CHECK_EQ(s.result, 0);
+	CHECK_EQ(r.result, 5);
+	CHECK(memcmp(buf, "chain", 5) == 0);
+
+	/* A failure breaks the rest of the chain. */
+	w.calls = s.calls = r.calls = 0;
+	CHECK_EQ(ioloop_chain_begin(loop), 0);
+	CHECK_EQ(ioloop_read(loop, &r.c, 1 << 20, buf, 5, 0, on_done, &r), 0);
+	CHECK_EQ(ioloop_write(loop, &w.c, fd, "never", 5, 0, on_done, &w), 0);
+	CHECK_EQ(ioloop_fsync(loop, &s.c, fd, on_done, &s), 0);
+	CHECK_EQ(ioloop_chain_end(loop), 0);
+	run_until(loop, &s);
+	CHECK_EQ(r.result, -EBADF);
+	CHECK_EQ(w.result, IOLOOP_ECHAIN);
+	CHECK_EQ(s.result, IOLOOP_ECHAIN);
+	CHECK(strstr(ioloop_strerror(IOLOOP_ECHAIN), "chain") != NULL);
+	CHECK_EQ(pread(fd, buf, 5, 0), 5);
+	CHECK(memcmp(buf, "chain", 5) == 0); /* the write never ran */
+
+	/* A link timeout stops a receive that gets nothing... */
+	int pair[2];
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
+	op lt = {0};
+	r.calls = 0;
+	CHECK_EQ(ioloop_chain_begin(loop), 0);
+	CHECK_EQ(ioloop_recv(loop, &r.c, pair[0], buf, sizeof buf, on_done, &r), 0);
+	CHECK_EQ(ioloop_link_timeout(loop, &lt.c, 10 * 1000000, on_done, &lt), 0);
+	CHECK_EQ(ioloop_chain_end(loop), 0);
+	int64_t start = now_ns();
+	run_until(loop, &lt);
+	CHECK(now_ns() - start >= 10 * 1000000);
+	CHECK_EQ(r.calls, 1);
+	CHECK_EQ(r.result, -ETIMEDOUT);
+	CHECK_EQ(lt.result, 0);
+
+	/* ...and is canceled by one that completes first. */
+	CHECK_EQ(write(pair[1], "x", 1), 1);
+	r.calls = lt.calls = 0;
+	CHECK_EQ(ioloop_chain_begin(loop), 0);
+	CHECK_EQ(ioloop_recv(loop, &r.c, pair[0], buf, sizeof buf, on_done, &r), 0);
+	CHECK_EQ(ioloop_link_timeout(loop, &lt.c, 5000000000ULL, on_done, &lt), 0);
+	CHECK_EQ(ioloop_chain_end(loop), 0);
+	run_until(loop, &lt);
+	CHECK_EQ(r.result, 1);
+	CHECK_EQ(lt.result, -ECANCELED);
+
+	/* Misuse: nesting, ending nothing, link timeouts out of place, the
+	 * loop's own operations in a chain. Nothing is queued by them. */
+	CHECK_EQ(ioloop_chain_end(loop), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_link_timeout(loop, &lt.c, 1, on_done, &lt), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_chain_begin(loop), 0);
+	CHECK_EQ(ioloop_chain_begin(loop), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_link_timeout(loop, &lt.c, 1, on_done, &lt), IOLOOP_EMISUSE); /* first */
+	CHECK_EQ(ioloop_timeout(loop, &lt.c, 1, on_done, &lt), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_next_tick(loop, &lt.c, on_done, &lt), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_cancel(loop, &lt.c, &r.c, on_done, &lt), IOLOOP_EMISUSE);
+	r.calls = lt.calls = 0;
+	CHECK_EQ(ioloop_nop(loop, &r.c, on_done, &r), 0);
+	CHECK_EQ(ioloop_link_timeout(loop, &lt.c, 1000000000, on_done, &lt), 0);
+	op lt2 = {0};
+	CHECK_EQ(ioloop_link_timeout(loop, &lt2.c, 1, on_done, &lt2), IOLOOP_EMISUSE); /* after another */
+	CHECK_EQ(ioloop_chain_end(loop), 0);
+	run_until(loop, &lt);
+	CHECK_EQ(r.result, 0);
+	CHECK_EQ(lt.result, -ECANCELED);
+	CHECK_EQ(lt2.calls, 0);
+	CHECK_EQ(ioloop_chain_begin(loop), 0);
+	CHECK_EQ(ioloop_chain_end(loop), 0); /* empty: nothing */
+	CHECK_EQ(ioloop_loop_pending(loop), 0);
+
+	close(pair[0]);
+	close(pair[1]);
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+
+	/* A chain longer than io_uring's submission queue: on io_uring every
+	 * operation gets IOLOOP_EMISUSE and none runs; the emulated chains of
+	 * epoll have no such bound. */
+	ioloop_options opts;
+	memset(&opts, 0, sizeof opts);
+	opts.backend = (uint32_t)backend;
+	opts.entries = 8;
+	CHECK_EQ(ioloop_loop_new(&loop, &opts), 0);
+	op nops[20];
+	memset(nops, 0, sizeof nops);
+	CHECK_EQ(ioloop_chain_begin(loop), 0);
+	for (int i = 0; i < 20; i++)
+		CHECK_EQ(ioloop_nop(loop, &nops[i].c, on_done, &nops[i]), 0);
+	CHECK_EQ(ioloop_chain_end(loop), 0);
+	CHECK_EQ(ioloop_run(loop), 0);
+	for (int i = 0; i < 20; i++) {
+		CHECK_EQ(nops[i].calls, 1);
+		CHECK_EQ(nops[i].result, backend == IOLOOP_BACKEND_IO_URING ? IOLOOP_EMISUSE : 0);
+	}
+	char msg[256];
+	if (backend == IOLOOP_BACKEND_IO_URING)
+		CHECK(ioloop_last_error(loop, msg, sizeof msg) > 0 && strstr(msg, "submission queue") != NULL);
+	CHECK_EQ(ioloop_loop_pending(loop), 0);
+
+	/* A chain left open at ioloop_loop_close is submitted and completed. */
+	memset(nops, 0, sizeof nops);
+	CHECK_EQ(ioloop_chain_begin(loop), 0);
+	CHECK_EQ(ioloop_nop(loop, &nops[0].c, on_done, &nops[0]), 0);
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+	CHECK_EQ(nops[0].calls, 1);
+}
+
 static void on_cancelled_resubmit(ioloop_loop *loop, ioloop_completion *c, int32_t result, void *userdata)
 {
 	closing *cl = userdata;
@@ -944,6 +1078,7 @@ static void run_all(int backend)
 	test_net(backend);
 	test_files(backend);
 	test_statx_msg_zc(backend);
+	test_chains(backend);
 	test_close_in_flight(backend);
 	printf("ok %s: %d checks\n", backend_label, checks - before);
 }
