@@ -126,6 +126,9 @@ type cloop struct {
 	chainOpen    bool
 	chainMembers []*C.ioloop_cimpl
 
+	// pools are the loop's buffer pools, indexed by ioloop_pool.index.
+	pools []*cpool
+
 	// postFn is onPosted as a func value, made once so that posting does
 	// not allocate.
 	postFn func(*C.ioloop_cimpl)
@@ -139,11 +142,13 @@ type slot struct {
 	cl *cloop
 	// bufs is the [][]byte of a vectored operation, reused.
 	bufs [][]byte
+	// x is the state of pooled receives (pool.go), nil until the first.
+	x *slotExtra
 	// pad makes a slot 192 bytes, a size class of its own whose objects
 	// start on 64-byte boundaries, so that the Completion's hot first 64
 	// bytes share one cache line (at 168 bytes, in the 176-byte class,
 	// they straddle two in most slots).
-	_ [24]byte
+	_ [16]byte
 }
 
 // The registry maps loop ids to loops, for the calls that arrive from C
@@ -330,6 +335,7 @@ func ioloopgo_loop_close(loop *C.ioloop_loop) (rc C.int) {
 		C.free(unsafe.Pointer(ev))
 	}
 	cl.eventMemory = nil
+	cl.closePools()
 	loop.closed = 1
 	C.free(unsafe.Pointer(loop))
 	if err != nil {

@@ -183,6 +183,7 @@ static ioloop_cimpl *begin(ioloop_loop *loop, ioloop_completion *c, uint8_t op, 
 	if (loop->chain_open && !chainable(op))
 		return NULL;
 	ci->op = op;
+	ci->more = 0;
 	ci->cb = cb;
 	ci->userdata = userdata;
 	ci->loop = loop;
@@ -608,6 +609,101 @@ int ioloop_link_timeout(ioloop_loop *loop, ioloop_completion *c, uint64_t timeou
 }
 
 /* ---------------------------------------------------------------------- */
+/* Buffer pools and multishot operations */
+
+int ioloop_pool_new(ioloop_loop *loop, uint32_t count, uint32_t size, ioloop_pool **out)
+{
+	if (out == NULL)
+		return IOLOOP_EMISUSE;
+	*out = NULL;
+	if (loop == NULL || loop->closed)
+		return IOLOOP_EMISUSE;
+	return ioloopgo_pool_new(loop, count, size, out);
+}
+
+int ioloop_pool_close(ioloop_pool *pool)
+{
+	if (pool == NULL || pool->closed)
+		return IOLOOP_EMISUSE;
+	return ioloopgo_pool_close(pool);
+}
+
+uint32_t ioloop_pool_free(ioloop_pool *pool)
+{
+	if (pool == NULL)
+		return 0;
+	return ioloopgo_pool_free(pool);
+}
+
+int ioloop_pool_release(ioloop_pool *pool, void *buf)
+{
+	if (pool == NULL || buf == NULL)
+		return IOLOOP_EMISUSE;
+	return ioloopgo_pool_release(pool, buf);
+}
+
+static int pooled(ioloop_loop *loop, ioloop_completion *c, uint8_t op, int fd, ioloop_pool *pool, ioloop_callback cb,
+		  void *userdata)
+{
+	if (pool == NULL || pool->loop != loop || pool->closed)
+		return IOLOOP_EMISUSE;
+	BEGIN(op);
+	ci->fd = fd;
+	ci->ptr = pool;
+	ci->ptr2 = NULL;
+	return queue(loop, ci);
+}
+
+int ioloop_recv_pooled(ioloop_loop *loop, ioloop_completion *c, int fd, ioloop_pool *pool, ioloop_callback cb,
+		       void *userdata)
+{
+	return pooled(loop, c, IOLOOP_OP_RECV_POOLED, fd, pool, cb, userdata);
+}
+
+int ioloop_recv_multishot(ioloop_loop *loop, ioloop_completion *c, int fd, ioloop_pool *pool, ioloop_callback cb,
+			  void *userdata)
+{
+	return pooled(loop, c, IOLOOP_OP_RECV_MULTISHOT, fd, pool, cb, userdata);
+}
+
+int ioloop_recvfrom_multishot(ioloop_loop *loop, ioloop_completion *c, int fd, ioloop_pool *pool, ioloop_callback cb,
+			      void *userdata)
+{
+	return pooled(loop, c, IOLOOP_OP_RECVFROM_MULTISHOT, fd, pool, cb, userdata);
+}
+
+int ioloop_accept_multishot(ioloop_loop *loop, ioloop_completion *c, int listen_fd, ioloop_callback cb, void *userdata)
+{
+	BEGIN(IOLOOP_OP_ACCEPT_MULTISHOT);
+	ci->fd = listen_fd;
+	return queue(loop, ci);
+}
+
+static int is_pooled(const ioloop_cimpl *ci)
+{
+	return ci->op == IOLOOP_OP_RECV_POOLED || ci->op == IOLOOP_OP_RECV_MULTISHOT ||
+	       ci->op == IOLOOP_OP_RECVFROM_MULTISHOT;
+}
+
+void *ioloop_completion_buffer(const ioloop_completion *c)
+{
+	const ioloop_cimpl *ci = (const ioloop_cimpl *)c;
+	return c != NULL && is_pooled(ci) ? ci->ptr2 : NULL;
+}
+
+int ioloop_completion_more(const ioloop_completion *c) { return c != NULL && ((const ioloop_cimpl *)c)->more; }
+
+int ioloop_completion_from(ioloop_loop *loop, const ioloop_completion *c, struct sockaddr_storage *from,
+			   socklen_t *fromlen)
+{
+	const ioloop_cimpl *ci = (const ioloop_cimpl *)c;
+	if (loop == NULL || c == NULL || from == NULL || fromlen == NULL || ci->op != IOLOOP_OP_RECVFROM_MULTISHOT ||
+	    ci->slot == 0 || ci->slot_loop != loop->id || loop->closed)
+		return IOLOOP_EMISUSE;
+	return ioloopgo_completion_from(loop, (ioloop_cimpl *)ci, from, fromlen);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Cross-thread: into Go. */
 
 int ioloop_post(ioloop_loop *loop, ioloop_completion *c, ioloop_callback cb, void *userdata)
@@ -646,9 +742,13 @@ void ioloop_event_trigger(ioloop_event *ev)
 
 static void deliver(ioloop_loop *loop, ioloop_cimpl *c)
 {
-	c->state = IOLOOP_STATE_IDLE;
-	if (c->op != IOLOOP_OP_POST)
-		loop->pending--;
+	if (c->more) {
+		c->state = IOLOOP_STATE_GO; /* a multishot operation goes on */
+	} else {
+		c->state = IOLOOP_STATE_IDLE;
+		if (c->op != IOLOOP_OP_POST)
+			loop->pending--;
+	}
 	c->cb(loop, (ioloop_completion *)c, c->result, c->userdata);
 	if (loop->chain_open)
 		ioloop_chain_end(loop); /* a callback returned with a chain open: end it (ioloop.h, CHAINS) */

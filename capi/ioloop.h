@@ -523,6 +523,108 @@ int ioloop_link_timeout(ioloop_loop *loop, ioloop_completion *c, uint64_t timeou
 			void *userdata);
 
 /* ---------------------------------------------------------------------- */
+/* BUFFER POOLS AND MULTISHOT OPERATIONS
+ *
+ * A pool is a set of equal buffers that pooled receives share: a receive
+ * takes a buffer only when data arrives, instead of owning one while it
+ * waits, so an idle connection costs its completion, not a buffer. On
+ * io_uring (Linux 6.0+) the pool is the kernel's provided-buffer ring.
+ *
+ * In the callback of a pooled receive, ioloop_completion_buffer(c) is the
+ * buffer the result's bytes landed in (result > 0), NULL otherwise. The
+ * buffer is the caller's until ioloop_pool_release gives it back; the
+ * callback may keep it (to parse later, to send it back) as long as it
+ * likes, and the completion may be reused meanwhile. When every buffer is
+ * held, pooled receives wait, without failing and without losing data.
+ *
+ * A multishot operation is submitted once and calls back once per result
+ * while it stays pending: ioloop_completion_more(c) is 1 in a callback
+ * after which more will come (the completion is still pending: do not
+ * resubmit or free it), 0 in the final one (the completion is idle). It
+ * ends at an error, at end of stream (a result of 0), with ioloop_cancel
+ * (final result -ECANCELED) or ioloop_loop_close. Results of one
+ * completion arrive in order; when two arrive in one pass of the loop, the
+ * first is delivered early (with every result ready before it), so
+ * callbacks may run while the library is inside the Go loop: they may do
+ * everything a callback may.
+ *
+ * A pool belongs to its loop (loop thread only, like the operations); its
+ * handle and its buffers' memory are invalid once ioloop_loop_close
+ * returns (which closes the loop's pools). Every call below returns
+ * IOLOOP_EMISUSE for a NULL argument or a pool of another loop. */
+typedef struct ioloop_pool ioloop_pool;
+
+/* Creates a pool of count buffers of size bytes (count 1..32768, size
+ * 1..16 MiB: else -EINVAL) and stores it in *out. Returns 0, -EINVAL,
+ * -EMFILE (more than 65536 pools on one loop), -ENOMEM or another -errno
+ * when the kernel refuses the ring, or IOLOOP_EMISUSE. */
+int ioloop_pool_new(ioloop_loop *loop, uint32_t count, uint32_t size, ioloop_pool **out);
+
+/* Closes a pool before its loop does. IOLOOP_EMISUSE while pooled
+ * receives are pending on it (cancel them first) or when it is closed
+ * already. Buffers the caller holds stay valid memory until the loop
+ * closes, and ioloop_pool_release still accepts them. The handle stays
+ * valid (for release) until the loop closes. */
+int ioloop_pool_close(ioloop_pool *pool);
+
+/* The number of buffers neither held by the caller nor filled and waiting
+ * for a callback. */
+uint32_t ioloop_pool_free(ioloop_pool *pool);
+
+/* Gives back the buffer that ioloop_completion_buffer returned (any
+ * pointer inside it), and wakes the first receive waiting for one. The
+ * next receive may overwrite it. IOLOOP_EMISUSE for a pointer that is not
+ * in one of the pool's buffers, or a buffer released twice. */
+int ioloop_pool_release(ioloop_pool *pool, void *buf);
+
+/* Receives once from the stream socket fd into a buffer of pool, taken
+ * when data arrives; result: the bytes received (in
+ * ioloop_completion_buffer(c)), 0 at end of stream, or -errno. */
+int ioloop_recv_pooled(ioloop_loop *loop, ioloop_completion *c, int fd, ioloop_pool *pool, ioloop_callback cb,
+		       void *userdata);
+
+/* Multishot receive from the stream socket fd: one callback per arrival
+ * (result > 0, its buffer as for ioloop_recv_pooled, more = 1), until end
+ * of stream (0), an error or a cancel ends it with a final callback
+ * (more = 0, no buffer). */
+int ioloop_recv_multishot(ioloop_loop *loop, ioloop_completion *c, int fd, ioloop_pool *pool, ioloop_callback cb,
+			  void *userdata);
+
+/* Multishot receive of datagrams on the datagram socket fd: one callback
+ * per datagram (result >= 0: its length; a zero-length datagram has no
+ * buffer), until an error or a cancel. A datagram longer than the pool's
+ * buffers is truncated. In the callback, ioloop_completion_from gives the
+ * sender. */
+int ioloop_recvfrom_multishot(ioloop_loop *loop, ioloop_completion *c, int fd, ioloop_pool *pool, ioloop_callback cb,
+			      void *userdata);
+
+/* Multishot accept on the listening socket listen_fd: one callback per
+ * connection (result: its descriptor, non-blocking and close-on-exec,
+ * more = 1), until an error or a cancel ends it (final callback, result
+ * < 0, more = 0). ECONNABORTED and similar errors of one connection end
+ * it too: accept again if you want more. */
+int ioloop_accept_multishot(ioloop_loop *loop, ioloop_completion *c, int listen_fd, ioloop_callback cb,
+			    void *userdata);
+
+/* In a pooled receive's callback: the buffer holding the result's bytes,
+ * or NULL (no data, an error, or another operation). */
+void *ioloop_completion_buffer(const ioloop_completion *c);
+
+/* In a callback: 1 when the multishot operation goes on (more callbacks
+ * will come; c is still pending), 0 in its final callback and in the
+ * callback of every other operation. */
+int ioloop_completion_more(const ioloop_completion *c);
+
+/* In an ioloop_recvfrom_multishot callback: writes the datagram's sender
+ * (a sockaddr_in or sockaddr_in6) into *from and its length into
+ * *fromlen, and returns 0; -EAFNOSUPPORT (and *fromlen 0) when the sender
+ * has no IP address (a unix socket) or the result is an error;
+ * IOLOOP_EMISUSE for another operation. One call into Go per call: ask
+ * only when needed. */
+int ioloop_completion_from(ioloop_loop *loop, const ioloop_completion *c, struct sockaddr_storage *from,
+			   socklen_t *fromlen);
+
+/* ---------------------------------------------------------------------- */
 /* Cross-thread */
 
 /* Queues cb(loop, c, 0, userdata) to run on the loop's thread, and wakes

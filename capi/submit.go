@@ -205,6 +205,19 @@ func (cl *cloop) submit(cc *C.ioloop_cimpl) {
 		ioloop.RecvMsg(l, c, int(cc.fd), s.iovecs(unsafe.Pointer(msg.msg_iov), int(msg.msg_iovlen)), control(msg), s, (*slot).onRecvMsg)
 	case C.IOLOOP_OP_LINK_TIMEOUT:
 		ioloop.LinkTimeout(l, c, time.Duration(cc.offset), s, (*slot).onError)
+	case C.IOLOOP_OP_RECV_POOLED, C.IOLOOP_OP_RECV_MULTISHOT, C.IOLOOP_OP_RECVFROM_MULTISHOT:
+		pool := cl.pooledSlot(s, (*C.ioloop_pool)(cc.ptr))
+		switch {
+		case pool == nil:
+		case cc.op == C.IOLOOP_OP_RECV_POOLED:
+			ioloop.RecvPooled(l, c, int(cc.fd), pool, s, (*slot).onPooled)
+		case cc.op == C.IOLOOP_OP_RECV_MULTISHOT:
+			ioloop.RecvMultishot(l, c, int(cc.fd), pool, s, (*slot).onPooled)
+		default:
+			ioloop.RecvFromMultishot(l, c, int(cc.fd), pool, s, (*slot).onPooledFrom)
+		}
+	case C.IOLOOP_OP_ACCEPT_MULTISHOT:
+		ioloop.AcceptMultishot(l, c, int(cc.fd), s, (*slot).onAcceptShot)
 	case C.IOLOOP_OP_SEND_ZC:
 		if cc.len > math.MaxInt32 {
 			cl.ready(cc, -int32(syscall.EINVAL))

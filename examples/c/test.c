@@ -1009,6 +1009,245 @@ static void test_chains(int backend)
 	CHECK_EQ(nops[0].calls, 1);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Buffer pools and multishot operations */
+
+/* What a pooled or multishot operation's callbacks saw. */
+typedef struct shots {
+	ioloop_completion c;
+	ioloop_pool *pool; /* release each buffer at once when set */
+	int calls, finals, pending_in_more;
+	int32_t results[32];
+	int mores[32];
+	char data[512];
+	size_t len;
+	struct sockaddr_storage from;
+	socklen_t fromlen;
+	void *held; /* the last buffer, when pool is NULL */
+} shots;
+
+static void on_shot(ioloop_loop *loop, ioloop_completion *c, int32_t result, void *userdata)
+{
+	shots *sh = userdata;
+	CHECK(c == &sh->c);
+	CHECK(sh->calls < 32);
+	int more = ioloop_completion_more(c);
+	sh->results[sh->calls] = result;
+	sh->mores[sh->calls] = more;
+	sh->calls++;
+	if (more)
+		sh->pending_in_more += ioloop_completion_pending(c);
+	else
+		sh->finals++;
+	void *buf = ioloop_completion_buffer(c);
+	CHECK(buf == NULL || result > 0);
+	if (buf != NULL) {
+		CHECK(sh->len + (size_t)result <= sizeof sh->data);
+		memcpy(sh->data + sh->len, buf, (size_t)result);
+		sh->len += (size_t)result;
+		if (sh->pool != NULL)
+			CHECK_EQ(ioloop_pool_release(sh->pool, buf), 0);
+		else
+			sh->held = buf;
+	}
+	sh->fromlen = sizeof sh->from;
+	if (result >= 0 && ioloop_completion_from(loop, c, &sh->from, &sh->fromlen) != 0)
+		sh->fromlen = 0;
+}
+
+static void run_until_final(ioloop_loop *loop, shots *sh, int calls)
+{
+	int64_t deadline = now_ns() + 5000000000LL;
+	while (sh->finals == 0 && sh->calls < calls) {
+		CHECK(now_ns() < deadline);
+		CHECK_EQ(ioloop_run_for(loop, 10 * 1000000), 0);
+	}
+}
+
+static void test_pools(int backend)
+{
+	ioloop_loop *loop = new_loop(backend);
+	ioloop_pool *pool = NULL;
+	CHECK_EQ(ioloop_pool_new(loop, 0, 64, &pool), -EINVAL);
+	CHECK(pool == NULL);
+	CHECK_EQ(ioloop_pool_new(loop, 4, 1 << 30, &pool), -EINVAL);
+	CHECK_EQ(ioloop_pool_new(loop, 4, 64, NULL), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_pool_new(loop, 4, 64, &pool), 0);
+	CHECK_EQ(ioloop_pool_free(pool), 4);
+
+	/* recv_pooled: the buffer is the caller's until released. */
+	int pair[2];
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
+	shots a;
+	memset(&a, 0, sizeof a);
+	CHECK_EQ(ioloop_recv_pooled(loop, &a.c, pair[0], pool, on_shot, &a), 0);
+	CHECK_EQ(write(pair[1], "hello", 5), 5);
+	run_until_final(loop, &a, 1);
+	CHECK_EQ(a.calls, 1);
+	CHECK_EQ(a.results[0], 5);
+	CHECK_EQ(a.mores[0], 0);
+	CHECK(memcmp(a.data, "hello", 5) == 0);
+	CHECK(a.held != NULL);
+	CHECK_EQ(ioloop_pool_free(pool), 3);
+	CHECK_EQ(ioloop_pool_release(pool, (char *)a.held + 2), 0); /* any pointer inside it */
+	CHECK_EQ(ioloop_pool_free(pool), 4);
+	CHECK_EQ(ioloop_pool_release(pool, a.held), IOLOOP_EMISUSE); /* twice */
+	char foreign[8];
+	CHECK_EQ(ioloop_pool_release(pool, foreign), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_pool_release(pool, NULL), IOLOOP_EMISUSE);
+	char msg[256];
+	CHECK(ioloop_last_error(loop, msg, sizeof msg) > 0 && strstr(msg, "Release") != NULL);
+
+	/* recv_multishot: one submission, a callback per arrival, more = 1,
+	 * released in the callback; the peer's shutdown ends it (0, more 0). */
+	memset(&a, 0, sizeof a);
+	a.pool = pool;
+	CHECK_EQ(ioloop_recv_multishot(loop, &a.c, pair[0], pool, on_shot, &a), 0);
+	for (int i = 0; i < 3; i++) {
+		int before = a.calls;
+		CHECK_EQ(write(pair[1], "abc", 3), 3);
+		run_until_final(loop, &a, before + 1);
+		CHECK(a.calls > before);
+		CHECK(ioloop_completion_pending(&a.c));
+	}
+	CHECK_EQ(a.len, 9);
+	CHECK(memcmp(a.data, "abcabcabc", 9) == 0);
+	CHECK_EQ(a.pending_in_more, a.calls);
+	CHECK_EQ(shutdown(pair[1], SHUT_WR), 0);
+	run_until_final(loop, &a, 1000);
+	CHECK_EQ(a.finals, 1);
+	CHECK_EQ(a.results[a.calls - 1], 0);
+	CHECK(!ioloop_completion_pending(&a.c));
+	CHECK_EQ(ioloop_pool_free(pool), 4);
+	close(pair[0]);
+	close(pair[1]);
+
+	/* Several shots of one completion in one pass (12 bytes queued before
+	 * the loop runs, buffers of 4 bytes): all delivered, in order. */
+	ioloop_pool *small = NULL;
+	CHECK_EQ(ioloop_pool_new(loop, 8, 4, &small), 0);
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
+	memset(&a, 0, sizeof a);
+	a.pool = small;
+	CHECK_EQ(write(pair[1], "0123456789ab", 12), 12);
+	CHECK_EQ(ioloop_recv_multishot(loop, &a.c, pair[0], small, on_shot, &a), 0);
+	int64_t deadline = now_ns() + 5000000000LL;
+	while (a.len < 12) {
+		CHECK(now_ns() < deadline);
+		CHECK_EQ(ioloop_run_for(loop, 10 * 1000000), 0);
+	}
+	CHECK(a.calls >= 3);
+	CHECK(memcmp(a.data, "0123456789ab", 12) == 0);
+	CHECK_EQ(a.finals, 0);
+
+	/* A pool with receives pending cannot close; cancel ends the
+	 * multishot with -ECANCELED, more 0. */
+	CHECK_EQ(ioloop_pool_close(small), IOLOOP_EMISUSE);
+	op cn = {0};
+	CHECK_EQ(ioloop_cancel(loop, &cn.c, &a.c, on_done, &cn), 0);
+	run_until(loop, &cn);
+	CHECK_EQ(cn.result, 0);
+	run_until_final(loop, &a, 1000);
+	CHECK_EQ(a.finals, 1);
+	CHECK_EQ(a.results[a.calls - 1], -ECANCELED);
+	CHECK_EQ(a.mores[a.calls - 1], 0);
+	CHECK_EQ(ioloop_pool_close(small), 0);
+	CHECK_EQ(ioloop_pool_close(small), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_recv_pooled(loop, &a.c, pair[0], small, on_shot, &a), IOLOOP_EMISUSE); /* closed */
+	close(pair[0]);
+	close(pair[1]);
+
+	/* recvfrom_multishot: datagrams with their sender. */
+	struct sockaddr_storage addr, bound;
+	socklen_t addrlen, boundlen;
+	CHECK_EQ(ioloop_sockaddr_parse("127.0.0.1:0", &addr, &addrlen), 0);
+	int ufd = ioloop_listen_udp((struct sockaddr *)&addr, addrlen, &bound, &boundlen);
+	CHECK(ufd >= 0);
+	int u2 = ioloop_listen_udp((struct sockaddr *)&addr, addrlen, NULL, NULL);
+	CHECK(u2 >= 0);
+	memset(&a, 0, sizeof a);
+	a.pool = pool;
+	CHECK_EQ(ioloop_recvfrom_multishot(loop, &a.c, ufd, pool, on_shot, &a), 0);
+	CHECK_EQ(sendto(u2, "one", 3, 0, (struct sockaddr *)&bound, boundlen), 3);
+	run_until_final(loop, &a, 1);
+	CHECK_EQ(sendto(u2, "two", 3, 0, (struct sockaddr *)&bound, boundlen), 3);
+	run_until_final(loop, &a, 2);
+	CHECK_EQ(a.calls, 2);
+	CHECK(memcmp(a.data, "onetwo", 6) == 0);
+	CHECK_EQ(a.mores[1], 1);
+	CHECK_EQ(a.fromlen, sizeof(struct sockaddr_in));
+	CHECK_EQ(((struct sockaddr_in *)&a.from)->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+	struct sockaddr_storage tmp;
+	socklen_t tmplen;
+	CHECK_EQ(ioloop_completion_from(loop, &cn.c, &tmp, &tmplen), IOLOOP_EMISUSE); /* not a recvfrom_multishot */
+	cn.calls = 0;
+	CHECK_EQ(ioloop_cancel(loop, &cn.c, &a.c, on_done, &cn), 0);
+	run_until_final(loop, &a, 1000);
+	CHECK_EQ(a.results[a.calls - 1], -ECANCELED);
+	run_until(loop, &cn);
+	close(ufd);
+	close(u2);
+
+	/* accept_multishot: a connection per callback; a socket that does not
+	 * listen ends it at once with an error. */
+	int lfd = ioloop_listen_tcp((struct sockaddr *)&addr, addrlen, 0, 0, &bound, &boundlen);
+	CHECK(lfd >= 0);
+	memset(&a, 0, sizeof a);
+	CHECK_EQ(ioloop_accept_multishot(loop, &a.c, lfd, on_shot, &a), 0);
+	int clients[2];
+	op con[2];
+	memset(con, 0, sizeof con);
+	for (int i = 0; i < 2; i++) {
+		clients[i] = ioloop_tcp_socket((struct sockaddr *)&bound, boundlen);
+		CHECK_EQ(ioloop_connect(loop, &con[i].c, clients[i], (struct sockaddr *)&bound, boundlen, on_done, &con[i]), 0);
+	}
+	run_until_final(loop, &a, 2);
+	CHECK_EQ(a.calls, 2);
+	for (int i = 0; i < 2; i++) {
+		CHECK(a.results[i] >= 0);
+		CHECK_EQ(a.mores[i], 1);
+		close(a.results[i]);
+	}
+	cn.calls = 0;
+	CHECK_EQ(ioloop_cancel(loop, &cn.c, &a.c, on_done, &cn), 0);
+	run_until_final(loop, &a, 1000);
+	CHECK_EQ(a.results[a.calls - 1], -ECANCELED);
+	run_until(loop, &cn);
+	CHECK_EQ(ioloop_run(loop), 0);
+	memset(&a, 0, sizeof a);
+	CHECK_EQ(ioloop_accept_multishot(loop, &a.c, clients[0], on_shot, &a), 0);
+	run_until_final(loop, &a, 1000);
+	CHECK_EQ(a.calls, 1);
+	CHECK(a.results[0] < 0);
+	CHECK_EQ(a.mores[0], 0);
+	close(clients[0]);
+	close(clients[1]);
+	close(lfd);
+
+	/* Error paths of the pooled receives; misuse. */
+	memset(&a, 0, sizeof a);
+	CHECK_EQ(ioloop_recv_pooled(loop, &a.c, 1 << 20, pool, on_shot, &a), 0);
+	run_until_final(loop, &a, 1);
+	CHECK_EQ(a.results[0], -EBADF);
+	CHECK(a.held == NULL);
+	CHECK_EQ(ioloop_recv_pooled(loop, &a.c, 0, NULL, on_shot, &a), IOLOOP_EMISUSE);
+	ioloop_loop *other = new_loop(backend);
+	CHECK_EQ(ioloop_recv_multishot(other, &a.c, 0, pool, on_shot, &a), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_loop_close(other), 0);
+
+	/* Close with a multishot pending: its final callback runs. */
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
+	memset(&a, 0, sizeof a);
+	a.pool = pool;
+	CHECK_EQ(ioloop_recv_multishot(loop, &a.c, pair[0], pool, on_shot, &a), 0);
+	CHECK_EQ(ioloop_tick(loop), 0);
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+	CHECK_EQ(a.finals, 1);
+	CHECK_EQ(a.results[a.calls - 1], -ECANCELED);
+	close(pair[0]);
+	close(pair[1]);
+}
+
 static void on_cancelled_resubmit(ioloop_loop *loop, ioloop_completion *c, int32_t result, void *userdata)
 {
 	closing *cl = userdata;
@@ -1079,6 +1318,7 @@ static void run_all(int backend)
 	test_files(backend);
 	test_statx_msg_zc(backend);
 	test_chains(backend);
+	test_pools(backend);
 	test_close_in_flight(backend);
 	printf("ok %s: %d checks\n", backend_label, checks - before);
 }
