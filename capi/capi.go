@@ -254,6 +254,8 @@ func resultOf(n int, err error) int32 {
 		return codeChain
 	case ioloop.ErrTimedOut:
 		return -int32(syscall.ETIMEDOUT)
+	case ioloop.ErrNotRegistered:
+		return -int32(syscall.EFAULT)
 	case io.ErrShortWrite:
 		return -int32(syscall.EIO)
 	}

@@ -704,6 +704,72 @@ int ioloop_completion_from(ioloop_loop *loop, const ioloop_completion *c, struct
 }
 
 /* ---------------------------------------------------------------------- */
+/* Registered files and buffers; statistics: into Go. */
+
+int ioloop_register_file(ioloop_loop *loop, int fd)
+{
+	if (loop == NULL || loop->closed)
+		return IOLOOP_EMISUSE;
+	return ioloopgo_register_file(loop, fd, 1);
+}
+
+int ioloop_unregister_file(ioloop_loop *loop, int fd)
+{
+	if (loop == NULL || loop->closed)
+		return IOLOOP_EMISUSE;
+	return ioloopgo_register_file(loop, fd, 0);
+}
+
+int ioloop_register_buffers(ioloop_loop *loop, const struct iovec *iov, int iovcnt)
+{
+	if (loop == NULL || loop->closed || iovcnt < 0 || (iov == NULL && iovcnt > 0))
+		return IOLOOP_EMISUSE;
+	return ioloopgo_register_buffers(loop, (struct iovec *)iov, iovcnt);
+}
+
+int ioloop_unregister_buffers(ioloop_loop *loop)
+{
+	if (loop == NULL || loop->closed)
+		return IOLOOP_EMISUSE;
+	return ioloopgo_register_buffers(loop, NULL, -1);
+}
+
+int ioloop_read_fixed(ioloop_loop *loop, ioloop_completion *c, int fd, void *buf, size_t len, int64_t offset,
+		      ioloop_callback cb, void *userdata)
+{
+	BEGIN(IOLOOP_OP_READ_FIXED);
+	BUF(buf, len);
+	ci->fd = fd;
+	ci->offset = offset;
+	return queue(loop, ci);
+}
+
+int ioloop_write_fixed(ioloop_loop *loop, ioloop_completion *c, int fd, const void *buf, size_t len, int64_t offset,
+		       ioloop_callback cb, void *userdata)
+{
+	BEGIN(IOLOOP_OP_WRITE_FIXED);
+	BUF(buf, len);
+	ci->fd = fd;
+	ci->offset = offset;
+	return queue(loop, ci);
+}
+
+int ioloop_loop_stats(ioloop_loop *loop, ioloop_stats *out)
+{
+	if (loop == NULL || loop->closed || out == NULL)
+		return IOLOOP_EMISUSE;
+	memset(out, 0, sizeof *out);
+	return ioloopgo_stats(loop, out, NULL, NULL, NULL);
+}
+
+int ioloop_loop_stats_op(ioloop_loop *loop, const char *name, uint64_t *submitted, uint64_t *completed)
+{
+	if (loop == NULL || loop->closed || name == NULL || submitted == NULL || completed == NULL)
+		return IOLOOP_EMISUSE;
+	return ioloopgo_stats(loop, NULL, (char *)name, submitted, completed);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Cross-thread: into Go. */
 
 int ioloop_post(ioloop_loop *loop, ioloop_completion *c, ioloop_callback cb, void *userdata)

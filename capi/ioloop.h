@@ -625,6 +625,77 @@ int ioloop_completion_from(ioloop_loop *loop, const ioloop_completion *c, struct
 			   socklen_t *fromlen);
 
 /* ---------------------------------------------------------------------- */
+/* REGISTERED FILES AND BUFFERS
+ *
+ * These are plain calls (they return their result; no callback). They
+ * apply to the operations the loop takes after the call: an operation
+ * already submitted but not yet handed to the loop (which happens at the
+ * next run call) is taken after it too. Loop thread only. */
+
+/* Registers the open descriptor fd (socket or file) with the loop: every
+ * later operation on fd names it by its slot in the kernel's table
+ * (io_uring's IOSQE_FIXED_FILE), transparently. Returns 0, -EBADF (not
+ * open, or above 1<<20), -EEXIST (registered already), -ENOSPC (the table
+ * is full), another -errno from the kernel, or IOLOOP_EMISUSE. Close a
+ * registered descriptor with ioloop_close (which unregisters it first), or
+ * unregister it before closing it any other way: the kernel's table holds
+ * a reference to the file. On epoll it validates and records fd only. */
+int ioloop_register_file(ioloop_loop *loop, int fd);
+
+/* Undoes ioloop_register_file. Returns 0, -ENOENT (not registered), or
+ * another -errno. */
+int ioloop_unregister_file(ioloop_loop *loop, int fd);
+
+/* Registers iovcnt buffers (1..16384, each 1 byte..1 GiB, else -EINVAL)
+ * for ioloop_read_fixed and ioloop_write_fixed, replacing any set
+ * registered before; on io_uring the kernel pins their memory once
+ * (counted against RLIMIT_MEMLOCK: -ENOMEM past it). The memory stays
+ * the caller's, and must stay valid until it is replaced, unregistered or
+ * the loop closes. The iovec array itself is read at the call. Returns 0
+ * or a negative errno; after an error no buffers are registered. */
+int ioloop_register_buffers(ioloop_loop *loop, const struct iovec *iov, int iovcnt);
+
+/* Forgets the registered buffers (0 also when none were). */
+int ioloop_unregister_buffers(ioloop_loop *loop);
+
+/* ioloop_read and ioloop_write from inside a registered buffer (any part
+ * of one): IORING_OP_READ_FIXED / WRITE_FIXED on io_uring, plain read and
+ * write elsewhere; results as ioloop_read and ioloop_write. A buffer
+ * outside the registered ones completes with -EFAULT. */
+int ioloop_read_fixed(ioloop_loop *loop, ioloop_completion *c, int fd, void *buf, size_t len, int64_t offset,
+		      ioloop_callback cb, void *userdata);
+int ioloop_write_fixed(ioloop_loop *loop, ioloop_completion *c, int fd, const void *buf, size_t len, int64_t offset,
+		       ioloop_callback cb, void *userdata);
+
+/* ---------------------------------------------------------------------- */
+/* STATISTICS */
+
+/* A snapshot of a loop's counters (ioloop.Stats of the Go API). Operations
+ * are counted when the loop takes them (at the next run call after their
+ * submission), not when an ioloop_* function queues them. */
+typedef struct ioloop_stats {
+	uint64_t submitted;           /* operations taken, all kinds */
+	uint64_t completed;           /* callbacks run (multishot: each one) */
+	uint64_t kernel_enters;       /* io_uring_enter / epoll_wait calls */
+	uint64_t overflow_depth;      /* submissions waiting for room in the kernel's queue now */
+	uint64_t overflow_high_water; /* the largest such depth seen */
+	uint64_t in_flight;           /* operations whose result is not known yet */
+	uint64_t timers_pending;      /* pending timeouts (and link timeouts the loop times) */
+	uint64_t inbox_depth;         /* posted callbacks not run yet (a momentary reading) */
+	uint64_t pool_buffers_free;   /* free buffers of all the loop's pools */
+	uint64_t _reserved[7];        /* zero; room to grow */
+} ioloop_stats;
+
+/* Fills *out. Loop thread only (also from callbacks); returns 0 or
+ * IOLOOP_EMISUSE. Allocates nothing. */
+int ioloop_loop_stats(ioloop_loop *loop, ioloop_stats *out);
+
+/* The counts of one kind of operation, named as the Go API spells it
+ * ("Recv", "Send", "ReadFixed", "RecvMultishot", "Nop", ...): returns 0,
+ * -ENOENT for a name that is none, or IOLOOP_EMISUSE. */
+int ioloop_loop_stats_op(ioloop_loop *loop, const char *name, uint64_t *submitted, uint64_t *completed);
+
+/* ---------------------------------------------------------------------- */
 /* Cross-thread */
 
 /* Queues cb(loop, c, 0, userdata) to run on the loop's thread, and wakes

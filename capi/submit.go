@@ -218,6 +218,10 @@ func (cl *cloop) submit(cc *C.ioloop_cimpl) {
 		}
 	case C.IOLOOP_OP_ACCEPT_MULTISHOT:
 		ioloop.AcceptMultishot(l, c, int(cc.fd), s, (*slot).onAcceptShot)
+	case C.IOLOOP_OP_READ_FIXED:
+		ioloop.ReadFixed(l, c, int(cc.fd), buffer(cc), int64(cc.offset), s, (*slot).onCount)
+	case C.IOLOOP_OP_WRITE_FIXED:
+		ioloop.WriteFixed(l, c, int(cc.fd), buffer(cc), int64(cc.offset), s, (*slot).onCount)
 	case C.IOLOOP_OP_SEND_ZC:
 		if cc.len > math.MaxInt32 {
 			cl.ready(cc, -int32(syscall.EINVAL))

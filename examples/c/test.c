@@ -1248,6 +1248,104 @@ static void test_pools(int backend)
 	close(pair[1]);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Registered files and buffers; statistics */
+
+static void test_fixed_stats(int backend)
+{
+	ioloop_loop *loop = new_loop(backend);
+	op o = {0};
+#define RUN1(call)                     \
+	do {                           \
+		o.calls = 0;           \
+		CHECK_EQ((call), 0);   \
+		run_until(loop, &o);   \
+	} while (0)
+	char dir[] = "/tmp/ioloop-capi-fixed-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char path[128];
+	snprintf(path, sizeof path, "%s/f", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	CHECK(fd >= 0);
+
+	/* Registered files: transparent; the errors of a second registration,
+	 * a closed descriptor, unregistering one that is not registered. */
+	CHECK_EQ(ioloop_register_file(loop, fd), 0);
+	CHECK_EQ(ioloop_register_file(loop, fd), -EEXIST);
+	CHECK_EQ(ioloop_register_file(loop, 1 << 21), -EBADF);
+	RUN1(ioloop_write(loop, &o.c, fd, "registered", 10, 0, on_done, &o));
+	CHECK_EQ(o.result, 10);
+
+	/* Registered buffers: read_fixed/write_fixed inside them; outside is
+	 * -EFAULT; invalid registrations. */
+	static char area[2][4096];
+	struct iovec regs[2] = {{area[0], sizeof area[0]}, {area[1], sizeof area[1]}};
+	CHECK_EQ(ioloop_register_buffers(loop, regs, 0), -EINVAL);
+	CHECK_EQ(ioloop_register_buffers(loop, NULL, 1), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_register_buffers(loop, regs, 2), 0);
+	memcpy(area[0] + 100, "fixed!", 6);
+	RUN1(ioloop_write_fixed(loop, &o.c, fd, area[0] + 100, 6, 10, on_done, &o));
+	CHECK_EQ(o.result, 6);
+	RUN1(ioloop_read_fixed(loop, &o.c, fd, area[1], 16, 0, on_done, &o));
+	CHECK_EQ(o.result, 16);
+	CHECK(memcmp(area[1], "registeredfixed!", 16) == 0);
+	char outside[16];
+	RUN1(ioloop_read_fixed(loop, &o.c, fd, outside, sizeof outside, 0, on_done, &o));
+	CHECK_EQ(o.result, -EFAULT);
+	RUN1(ioloop_write_fixed(loop, &o.c, 1 << 20, area[0], 4, 0, on_done, &o));
+	CHECK_EQ(o.result, -EBADF);
+	CHECK_EQ(ioloop_unregister_buffers(loop), 0);
+	RUN1(ioloop_read_fixed(loop, &o.c, fd, area[1], 16, 0, on_done, &o));
+	CHECK_EQ(o.result, -EFAULT);
+	CHECK_EQ(ioloop_unregister_buffers(loop), 0); /* none: fine */
+
+	CHECK_EQ(ioloop_unregister_file(loop, fd), 0);
+	CHECK_EQ(ioloop_unregister_file(loop, fd), -ENOENT);
+	CHECK_EQ(ioloop_register_file(loop, fd), 0);
+	RUN1(ioloop_close(loop, &o.c, fd, on_done, &o)); /* unregisters first */
+	CHECK_EQ(o.result, 0);
+	CHECK_EQ(ioloop_unregister_file(loop, fd), -ENOENT);
+	unlink(path);
+	rmdir(dir);
+
+	/* Statistics: the counts follow the operations run. */
+	ioloop_stats before, after;
+	CHECK_EQ(ioloop_loop_stats(loop, &before), 0);
+	uint64_t nop_sub0, nop_done0, sub, done;
+	CHECK_EQ(ioloop_loop_stats_op(loop, "Nop", &nop_sub0, &nop_done0), 0);
+	op nops[5];
+	memset(nops, 0, sizeof nops);
+	for (int i = 0; i < 5; i++)
+		CHECK_EQ(ioloop_nop(loop, &nops[i].c, on_done, &nops[i]), 0);
+	op tm = {0};
+	CHECK_EQ(ioloop_timeout(loop, &tm.c, 10ULL * 1000000000, on_done, &tm), 0);
+	CHECK_EQ(ioloop_tick(loop), 0);
+	CHECK_EQ(ioloop_loop_stats(loop, &after), 0);
+	CHECK_EQ(after.timers_pending, 1);
+	CHECK(after.in_flight >= 1);
+	op cn = {0};
+	CHECK_EQ(ioloop_cancel(loop, &cn.c, &tm.c, on_done, &cn), 0);
+	CHECK_EQ(ioloop_run(loop), 0);
+	CHECK_EQ(ioloop_loop_stats(loop, &after), 0);
+	CHECK_EQ(after.submitted - before.submitted, 7);
+	CHECK_EQ(after.completed - before.completed, 7);
+	CHECK_EQ(after.timers_pending, 0);
+	CHECK_EQ(after.in_flight, 0);
+	CHECK(after.kernel_enters > before.kernel_enters || backend != IOLOOP_BACKEND_IO_URING);
+	CHECK_EQ(after._reserved[0], 0);
+	CHECK_EQ(ioloop_loop_stats_op(loop, "Nop", &sub, &done), 0);
+	CHECK_EQ(sub - nop_sub0, 5);
+	CHECK_EQ(done - nop_done0, 5);
+	CHECK_EQ(ioloop_loop_stats_op(loop, "NoSuchOp", &sub, &done), -ENOENT);
+	CHECK_EQ(ioloop_loop_stats(loop, NULL), IOLOOP_EMISUSE);
+	ioloop_pool *pool;
+	CHECK_EQ(ioloop_pool_new(loop, 8, 32, &pool), 0);
+	CHECK_EQ(ioloop_loop_stats(loop, &after), 0);
+	CHECK_EQ(after.pool_buffers_free, 8);
+#undef RUN1
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+}
+
 static void on_cancelled_resubmit(ioloop_loop *loop, ioloop_completion *c, int32_t result, void *userdata)
 {
 	closing *cl = userdata;
@@ -1319,6 +1417,7 @@ static void run_all(int backend)
 	test_statx_msg_zc(backend);
 	test_chains(backend);
 	test_pools(backend);
+	test_fixed_stats(backend);
 	test_close_in_flight(backend);
 	printf("ok %s: %d checks\n", backend_label, checks - before);
 }
