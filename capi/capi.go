@@ -533,6 +533,31 @@ func ioloopgo_post(loop *C.ioloop_loop, cc *C.ioloop_cimpl) (rc C.int) {
 	return C.int(codeInternal)
 }
 
+//export ioloopgo_message
+func ioloopgo_message(from, to *C.ioloop_loop, cc *C.ioloop_cimpl) (rc C.int) {
+	src, dst := loopOf(from), loopOf(to)
+	if src == nil {
+		return C.int(codeMisuse)
+	}
+	if dst == nil {
+		return C.int(codeClosed)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			rc = C.int(recovered(from, r))
+		}
+	}()
+	switch err := ioloop.Message(src.l, dst.l, cc, dst.postFn); err {
+	case nil:
+		return 0
+	case ioloop.ErrQueueFull:
+		return -C.int(syscall.EAGAIN)
+	case ioloop.ErrClosed:
+		return C.int(codeClosed)
+	}
+	return C.int(codeInternal)
+}
+
 // onPosted runs a posted C completion's callback (on the loop's thread).
 func (cl *cloop) onPosted(cc *C.ioloop_cimpl) { cl.ready(cc, 0) }
 

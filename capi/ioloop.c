@@ -21,6 +21,9 @@ const char *ioloop__errno_text[256];
 
 static ioloop_cimpl *impl(ioloop_completion *c) { return (ioloop_cimpl *)c; }
 
+static int vectored(ioloop_loop *loop, ioloop_completion *c, uint8_t op, int fd, const struct iovec *iov, int iovcnt,
+		    int64_t offset, ioloop_callback cb, void *userdata);
+
 const char *ioloop_strerror(int32_t result)
 {
 	if (result >= 0)
@@ -352,6 +355,17 @@ int ioloop_write(ioloop_loop *loop, ioloop_completion *c, int fd, const void *bu
 	ci->fd = fd;
 	ci->offset = offset;
 	return queue(loop, ci);
+}
+
+int ioloop_writev_durable(ioloop_loop *loop, ioloop_completion *c, int fd, const struct iovec *iov, int iovcnt,
+			  int64_t offset, int durability, ioloop_callback cb, void *userdata)
+{
+	if (durability != IOLOOP_DATA_SYNC && durability != IOLOOP_FILE_SYNC)
+		return IOLOOP_EMISUSE;
+	int rc = vectored(loop, c, IOLOOP_OP_WRITEV_DURABLE, fd, iov, iovcnt, offset, cb, userdata);
+	if (rc == 0)
+		impl(c)->flags = (uint32_t)durability;
+	return rc;
 }
 
 int ioloop_write_durable(ioloop_loop *loop, ioloop_completion *c, int fd, const void *buf, size_t len, int64_t offset,
@@ -780,11 +794,31 @@ int ioloop_post(ioloop_loop *loop, ioloop_completion *c, ioloop_callback cb, voi
 	if (ci->state != IOLOOP_STATE_IDLE)
 		return IOLOOP_EMISUSE;
 	ci->op = IOLOOP_OP_POST;
+	ci->more = 0;
 	ci->cb = cb;
 	ci->userdata = userdata;
 	ci->loop = loop;
 	ci->state = IOLOOP_STATE_GO;
 	int rc = ioloopgo_post(loop, ci);
+	if (rc != 0)
+		ci->state = IOLOOP_STATE_IDLE;
+	return rc;
+}
+
+int ioloop_message(ioloop_loop *from, ioloop_loop *to, ioloop_completion *c, ioloop_callback cb, void *userdata)
+{
+	if (from == NULL || from->closed || to == NULL || c == NULL || cb == NULL)
+		return IOLOOP_EMISUSE;
+	ioloop_cimpl *ci = impl(c);
+	if (ci->state != IOLOOP_STATE_IDLE)
+		return IOLOOP_EMISUSE;
+	ci->op = IOLOOP_OP_POST;
+	ci->more = 0;
+	ci->cb = cb;
+	ci->userdata = userdata;
+	ci->loop = to;
+	ci->state = IOLOOP_STATE_GO;
+	int rc = ioloopgo_message(from, to, ci);
 	if (rc != 0)
 		ci->state = IOLOOP_STATE_IDLE;
 	return rc;

@@ -370,6 +370,12 @@ enum {
 int ioloop_write_durable(ioloop_loop *loop, ioloop_completion *c, int fd, const void *buf, size_t len, int64_t offset,
 			 int durability, ioloop_callback cb, void *userdata);
 
+/* ioloop_writev, durable when the callback runs, as ioloop_write_durable
+ * (io_uring's WRITEV with RWF_DSYNC/RWF_SYNC, or pwritev2 with the flag);
+ * another durability is IOLOOP_EMISUSE. */
+int ioloop_writev_durable(ioloop_loop *loop, ioloop_completion *c, int fd, const struct iovec *iov, int iovcnt,
+			  int64_t offset, int durability, ioloop_callback cb, void *userdata);
+
 /* fsync(2) and fdatasync(2); result 0 or -errno. */
 int ioloop_fsync(ioloop_loop *loop, ioloop_completion *c, int fd, ioloop_callback cb, void *userdata);
 int ioloop_fdatasync(ioloop_loop *loop, ioloop_completion *c, int fd, ioloop_callback cb, void *userdata);
@@ -706,6 +712,22 @@ int ioloop_loop_stats_op(ioloop_loop *loop, const char *name, uint64_t *submitte
  * queued: retry later or shed load), IOLOOP_ECLOSED once close began, or
  * IOLOOP_EMISUSE. Never blocks, never allocates. */
 int ioloop_post(ioloop_loop *loop, ioloop_completion *c, ioloop_callback cb, void *userdata);
+
+/* ioloop_post from one loop to another: called on from's thread
+ * (typically in one of its callbacks), it queues cb(to, c, 0, userdata) to
+ * run on to's thread. The difference is the wakeup: when both loops run on
+ * io_uring and the kernel has IORING_OP_MSG_RING (5.18), waking a blocked
+ * to rides in from's next submission (its next run call, or the end of
+ * the current pass when called from a callback) instead of costing a
+ * system call of its own; so a callback that messages several loops wakes
+ * them all with the batch its loop submits anyway. Elsewhere it wakes to
+ * as ioloop_post does. Results and guarantees are ioloop_post's
+ * (IOLOOP_ECLOSED when to has begun closing; to must not have been freed).
+ * The Go API's Group (several loops, each on a thread of its own, started
+ * and shut down together) has no C counterpart: a C program creates its
+ * threads itself, one loop in each (see THREADS), and wires them with
+ * ioloop_message, ioloop_post and ioloop_event_trigger. */
+int ioloop_message(ioloop_loop *from, ioloop_loop *to, ioloop_completion *c, ioloop_callback cb, void *userdata);
 
 /* Creates an event of loop. Loop thread. Returns NULL only for a NULL or
  * closed loop. The event lives until the loop closes. */

@@ -218,6 +218,8 @@ func (cl *cloop) submit(cc *C.ioloop_cimpl) {
 		}
 	case C.IOLOOP_OP_ACCEPT_MULTISHOT:
 		ioloop.AcceptMultishot(l, c, int(cc.fd), s, (*slot).onAcceptShot)
+	case C.IOLOOP_OP_WRITEV_DURABLE:
+		ioloop.WritevDurable(l, c, int(cc.fd), s.vector(cc), int64(cc.offset), ioloop.Durability(cc.flags), s, (*slot).onCount)
 	case C.IOLOOP_OP_READ_FIXED:
 		ioloop.ReadFixed(l, c, int(cc.fd), buffer(cc), int64(cc.offset), s, (*slot).onCount)
 	case C.IOLOOP_OP_WRITE_FIXED:

@@ -1346,6 +1346,116 @@ static void test_fixed_stats(int backend)
 	CHECK_EQ(ioloop_loop_close(loop), 0);
 }
 
+/* ---------------------------------------------------------------------- */
+/* writev_durable; messages between loops */
+
+typedef struct msg_target {
+	ioloop_completion c;
+	int calls;
+	ioloop_loop *seen;
+} msg_target;
+
+static void on_message(ioloop_loop *loop, ioloop_completion *c, int32_t result, void *userdata)
+{
+	msg_target *m = userdata;
+	CHECK(c == &m->c);
+	CHECK_EQ(result, 0);
+	m->calls++;
+	m->seen = loop;
+}
+
+/* A nop callback of the sending loop that messages the other one. */
+typedef struct sender {
+	op o;
+	ioloop_loop *to;
+	msg_target *target;
+	int rc;
+} sender;
+
+static void on_send_message(ioloop_loop *loop, ioloop_completion *c, int32_t result, void *userdata)
+{
+	(void)c;
+	(void)result;
+	sender *s = userdata;
+	s->o.calls++;
+	s->rc = ioloop_message(loop, s->to, &s->target->c, on_message, s->target);
+}
+
+static void test_durable_message(int backend)
+{
+	ioloop_loop *loop = new_loop(backend);
+	char dir[] = "/tmp/ioloop-capi-dur-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char path[128];
+	snprintf(path, sizeof path, "%s/f", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	CHECK(fd >= 0);
+	op o = {0};
+	struct iovec v[2] = {{"dura", 4}, {"ble", 3}};
+	CHECK_EQ(ioloop_writev_durable(loop, &o.c, fd, v, 2, 0, IOLOOP_FILE_SYNC, on_done, &o), 0);
+	run_until(loop, &o);
+	CHECK_EQ(o.result, 7);
+	char buf[8] = {0};
+	CHECK_EQ(pread(fd, buf, 7, 0), 7);
+	CHECK(memcmp(buf, "durable", 7) == 0);
+	o.calls = 0;
+	CHECK_EQ(ioloop_writev_durable(loop, &o.c, 1 << 20, v, 2, 0, IOLOOP_DATA_SYNC, on_done, &o), 0);
+	run_until(loop, &o);
+	CHECK_EQ(o.result, -EBADF);
+	CHECK_EQ(ioloop_writev_durable(loop, &o.c, fd, v, 2, 0, 7, on_done, &o), IOLOOP_EMISUSE);
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+
+	/* A message from a callback of loop to other (both driven here, in
+	 * turn): its callback runs on other, with other as its loop. */
+	ioloop_options opts;
+	memset(&opts, 0, sizeof opts);
+	opts.backend = (uint32_t)backend;
+	opts.inbox_entries = 4;
+	ioloop_loop *other = NULL;
+	CHECK_EQ(ioloop_loop_new(&other, &opts), 0);
+	msg_target m;
+	memset(&m, 0, sizeof m);
+	sender s;
+	memset(&s, 0, sizeof s);
+	s.to = other;
+	s.target = &m;
+	CHECK_EQ(ioloop_nop(loop, &s.o.c, on_send_message, &s), 0);
+	CHECK_EQ(ioloop_run(loop), 0);
+	CHECK_EQ(s.o.calls, 1);
+	CHECK_EQ(s.rc, 0);
+	CHECK(ioloop_completion_pending(&m.c));
+	int64_t deadline = now_ns() + 5000000000LL;
+	while (m.calls == 0) {
+		CHECK(now_ns() < deadline);
+		CHECK_EQ(ioloop_run_for(other, 10 * 1000000), 0);
+	}
+	CHECK_EQ(m.calls, 1);
+	CHECK(m.seen == other);
+
+	/* A full inbox: -EAGAIN, and nothing queued. */
+	msg_target many[16];
+	memset(many, 0, sizeof many);
+	int queued = 0, rc = 0;
+	for (int i = 0; i < 16; i++) {
+		rc = ioloop_message(loop, other, &many[i].c, on_message, &many[i]);
+		if (rc != 0)
+			break;
+		queued++;
+	}
+	CHECK_EQ(rc, -EAGAIN);
+	CHECK(!ioloop_completion_pending(&many[queued].c));
+	CHECK_EQ(ioloop_tick(loop), 0);
+	CHECK_EQ(ioloop_run_for(other, 1000000), 0);
+	for (int i = 0; i < queued; i++)
+		CHECK_EQ(many[i].calls, 1);
+	CHECK_EQ(ioloop_message(loop, NULL, &m.c, on_message, &m), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_message(loop, other, &m.c, NULL, &m), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_loop_close(other), 0);
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+}
+
 static void on_cancelled_resubmit(ioloop_loop *loop, ioloop_completion *c, int32_t result, void *userdata)
 {
 	closing *cl = userdata;
@@ -1418,6 +1528,7 @@ static void run_all(int backend)
 	test_chains(backend);
 	test_pools(backend);
 	test_fixed_stats(backend);
+	test_durable_message(backend);
 	test_close_in_flight(backend);
 	printf("ok %s: %d checks\n", backend_label, checks - before);
 }
