@@ -292,6 +292,8 @@ func ioloopgo_loop_new(opts *C.ioloop_options, out **C.ioloop_loop) (rc C.int) {
 			InboxEntries: uint32(opts.inbox_entries),
 			TimerSlack:   time.Duration(opts.timer_slack_ns),
 			LockedThread: opts.flags&C.IOLOOP_OPT_LOCKED_THREAD != 0,
+
+			CompletionEntries: uint32(opts.completion_entries),
 		}
 		if opts.flags&^C.IOLOOP_OPT_LOCKED_THREAD != 0 {
 			setError(nil, "ioloop: unknown flag in ioloop_options.flags")

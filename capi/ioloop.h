@@ -21,7 +21,9 @@
  * You hand the loop an operation ("receive into this buffer", "wake me in
  * 10 ms") together with an ioloop_completion you own, a callback and a
  * userdata pointer. The loop submits operations to the kernel in batches
- * and calls you back exactly once per submission, with a result:
+ * and calls you back exactly once per submission (a multishot operation:
+ * once per result, the last one marked final; see BUFFER POOLS AND
+ * MULTISHOT OPERATIONS), with a result:
  *
  *     result >= 0   success: a byte count, a file descriptor, an event
  *                   count, or 0;
@@ -32,9 +34,10 @@
  * (the peer closed), as recv(2) and read(2) say.
  *
  * Every operation function returns 0 when the operation was accepted, in
- * which case its callback will run exactly once, or a negative code when it
- * was refused at once (IOLOOP_EMISUSE for a programming error), in which
- * case no callback runs. Errors of the operation itself (a bad descriptor,
+ * which case its callback will run exactly once (multishot: until a final
+ * callback), or a negative code when it was refused at once
+ * (IOLOOP_EMISUSE for a programming error), in which case no callback
+ * runs. Errors of the operation itself (a bad descriptor,
  * an invalid argument the kernel would reject) are delivered through the
  * callback, never returned.
  *
@@ -44,8 +47,9 @@
  * An ioloop_completion is 128 bytes of opaque storage that you embed in
  * your own structures (a connection, a request). Zeroed memory is an idle
  * completion (IOLOOP_COMPLETION_INIT, ioloop_completion_init, calloc, or a
- * static). A completion is reusable as soon as its callback starts: the
- * callback may submit it again. It must not be submitted while pending,
+ * static). A completion is reusable as soon as its callback starts (a
+ * multishot operation's: its final callback): the callback may submit it
+ * again. It must not be submitted while pending,
  * moved, or freed while pending (ioloop_completion_pending tells).
  *
  * How it maps to the Go side: the library's Go code keeps, per loop, a
@@ -180,8 +184,12 @@ typedef struct ioloop_options {
 	int64_t timer_slack_ns;
 	/* IOLOOP_OPT_* flags. */
 	uint32_t flags;
+	/* io_uring's completion queue size; default twice entries, at least
+	 * entries (-EINVAL otherwise). It bounds batching only: the kernel
+	 * buffers what does not fit. The other backends ignore it. */
+	uint32_t completion_entries;
 	/* Must be zero (room to grow without changing the struct's size). */
-	uint32_t _reserved[7];
+	uint32_t _reserved[6];
 } ioloop_options;
 
 /* ---------------------------------------------------------------------- */
@@ -782,13 +790,45 @@ int ioloop_listen_unix(const char *path, int backlog);
 int ioloop_unix_socket(void);
 
 /* ---------------------------------------------------------------------- */
-/* Not in this version (the Go API has them): chains (BeginChain/EndChain)
- * and LinkTimeout, Statx, Readv/Writev durable, SendMsg/RecvMsg, pooled and
- * multishot receives, AcceptMultishot, registered files and buffers
- * (ReadFixed/WriteFixed), SendZC, Message between loops, Groups and
- * Stats. Each needs either a variable-size result (Statx, RecvMsg, pools)
- * or a multi-loop object the C side would have to own, and was left out
- * for time, not for a reason of principle. */
+/* ------------------------------------------------------------------------
+ * THE GO API FROM C
+ *
+ * Every operation of the Go API has a C function above: Nop, NextTick,
+ * Timeout, Cancel, Accept, AcceptMultishot, Connect and ConnectUnix
+ * (ioloop_connect), Recv, RecvPooled, RecvMultishot, Send, SendZC, SendTo,
+ * RecvFrom, RecvFromMultishot, SendMsg, RecvMsg, Shutdown, Close, Read,
+ * Write, Readv, Writev, WriteDurable, WritevDurable, ReadFixed,
+ * WriteFixed, Fsync, Fdatasync, OpenAt, Statx, Fallocate, Ftruncate,
+ * Renameat, Unlinkat, Mkdirat, Linkat, Symlinkat, Fadvise, SyncFileRange,
+ * WaitEvent, LinkTimeout; and so do chains, buffer pools, registered files
+ * and buffers, Post, Message, events, Stop and Stats. What is not here,
+ * and why:
+ *
+ * - Group (StartGroup, Shutdown, Wait): it starts goroutines on locked
+ *   threads and runs Go setup functions on them. A C program owns its
+ *   threads: create one loop on each (ioloop_loop_new on that thread, with
+ *   IOLOOP_OPT_LOCKED_THREAD for io_uring's single-issuer mode), give each
+ *   its own SO_REUSEPORT listener (ioloop_listen_tcp with
+ *   IOLOOP_LISTEN_REUSEPORT, which is what ListenTCPShards does), and
+ *   exchange work with ioloop_message, ioloop_post and events. An ordered
+ *   shutdown is ioloop_stop on every loop, then ioloop_loop_close on each
+ *   loop's own thread.
+ * - TimeoutAt (a time.Time deadline): C has no such time; compute the
+ *   duration from clock_gettime(CLOCK_MONOTONIC) and use ioloop_timeout.
+ * - Loop.Now, LocalAddr, RemoteAddr, SetNoDelay, IsAligned, AlignedBuffer,
+ *   OpenDirect: plain system calls in C (clock_gettime, getsockname,
+ *   getpeername, setsockopt, posix_memalign, open with O_DIRECT); they
+ *   exist in Go for the simulator or for portability, not for the loop.
+ * - The simulator backend (and the Loop methods ListenTCP, ListenUDP,
+ *   TCPSocket, UDPSocket, which exist for it): its simulated world is a Go
+ *   test tool with no C interface; the package functions ListenTCP,
+ *   ListenUDP, ListenUnix, TCPSocket, UDPSocket, UnixSocket are the socket
+ *   helpers above.
+ * - Options.FileSubmitBatch: it bounds how many file operations Go
+ *   callbacks submit before the loop hands them over mid-pass; C callbacks'
+ *   submissions reach the loop as one list after each pass anyway.
+ * - IOCP (Windows) and kqueue builds of this library: Linux only for now.
+ */
 
 #ifdef __cplusplus
 }

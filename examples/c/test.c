@@ -126,6 +126,21 @@ static void test_lifecycle(int backend)
 	bad.entries = 1 << 20;
 	CHECK_EQ(ioloop_loop_new(&loop, &bad), -EINVAL);
 	CHECK(strstr(msg, "reserved") != NULL);
+	/* completion_entries: at least entries. */
+	memset(&bad, 0, sizeof bad);
+	bad.backend = (uint32_t)backend;
+	bad.entries = 64;
+	bad.completion_entries = 512;
+	CHECK_EQ(ioloop_loop_new(&loop, &bad), 0);
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+	bad.completion_entries = 32;
+	int rc = ioloop_loop_new(&loop, &bad);
+	if (backend == IOLOOP_BACKEND_IO_URING) {
+		CHECK_EQ(rc, -EINVAL);
+	} else { /* the readiness backends ignore it */
+		CHECK_EQ(rc, 0);
+		CHECK_EQ(ioloop_loop_close(loop), 0);
+	}
 	CHECK_EQ(ioloop_loop_new(NULL, NULL), IOLOOP_EMISUSE);
 	CHECK_EQ(ioloop_loop_close(NULL), IOLOOP_EMISUSE);
 	CHECK_EQ(ioloop_run_for(NULL, 0), IOLOOP_EMISUSE);
