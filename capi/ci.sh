@@ -5,7 +5,7 @@
 # checks cat and the echo server end to end,
 # runs the Go allocation test of package capi and the Python ctypes test.
 # Needs go, a C compiler (cc) with ASan, make and python3: installs nothing.
-# Exits nonzero on the first failure. About a minute on the 2-vCPU machine.
+# Exits nonzero on the first failure. About a minute and a half on the 2-vCPU machine.
 #
 #     sh capi/ci.sh        (from the repository root, or from anywhere)
 set -eu
