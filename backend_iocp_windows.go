@@ -171,6 +171,9 @@ type iocpOp struct {
 	offsetBytes int64
 	// event is what a worker waits on for workerOv.
 	event windows.Handle
+	// paths hold the UTF-16 forms of a worker's path operands
+	// (windowsPath), kept for the record's next operation.
+	paths [2][]uint16
 	// nextFree links free records; slot is this record's index.
 	nextFree int32
 	slot     int32
@@ -468,7 +471,7 @@ func (b *iocpBackend) issued(op *iocpOp, err error, st *handleState) {
 	if op.accepted != windows.InvalidHandle {
 		_ = windows.Closesocket(op.accepted) // the socket AcceptEx would have filled
 	}
-	b.finish(op, -int32(windowsErrno(err)))
+	b.finish(op, windowsResult(err))
 }
 
 // finish releases the record of an operation the kernel is done with and
@@ -497,7 +500,7 @@ func (b *iocpBackend) finish(op *iocpOp, res int32) {
 func fileWriteResult(c *Completion, res int32) int32 {
 	read := c.op == opRead || c.op == opReadv
 	switch {
-	case res == -int32(syscall.EACCES) && (read || c.op == opWrite || c.op == opWritev):
+	case res < 0 && plainErrno(syscall.Errno(-res)) == syscall.EACCES && (read || c.op == opWrite || c.op == opWritev):
 		return -int32(syscall.EBADF)
 	case res == -int32(errorInvalidFunction) && read:
 		return -int32(syscall.EISDIR)
@@ -518,7 +521,7 @@ func (b *iocpBackend) startAccept(c *Completion) {
 	if st.family == 0 {
 		sa, err := windows.Getsockname(listener)
 		if err != nil {
-			b.loop.complete(c, -int32(windowsErrno(err)))
+			b.loop.complete(c, windowsResult(err))
 			return
 		}
 		st.family = windows.AF_INET
@@ -529,7 +532,7 @@ func (b *iocpBackend) startAccept(c *Completion) {
 	}
 	s, err := newSocket(int(st.family), windows.SOCK_STREAM, windows.IPPROTO_TCP)
 	if err != nil {
-		b.loop.complete(c, -int32(windowsErrno(err)))
+		b.loop.complete(c, windowsResult(err))
 		return
 	}
 	op := b.ops.get(c)
@@ -572,9 +575,10 @@ func (b *iocpBackend) startConnect(c *Completion) {
 		uintptr(c.rare.sockaddrLen), 0, 0, 0, uintptr(unsafe.Pointer(&op.ov)))
 	var err error
 	if r == 0 {
-		err = e
 		if e == errorIOPending {
-			err = windows.ERROR_IO_PENDING
+			err = windows.ERROR_IO_PENDING // a constant: no allocation, as e's boxing would be
+		} else {
+			err = e
 		}
 	}
 	switch err {
@@ -785,7 +789,7 @@ func (b *iocpBackend) startShutdown(c *Completion) {
 		return
 	}
 	err := windows.Shutdown(windows.Handle(c.fd), int(c.flags))
-	b.loop.complete(c, -int32(windowsErrno(err)))
+	b.loop.complete(c, windowsResult(err))
 }
 
 // startClose closes a socket (closesocket) or another handle
@@ -803,7 +807,7 @@ func (b *iocpBackend) startClose(c *Completion) {
 		err = windows.CloseHandle(h)
 	}
 	if err != nil {
-		b.loop.complete(c, -int32(windowsErrno(err)))
+		b.loop.complete(c, windowsResult(err))
 		return
 	}
 	b.loop.complete(c, 0)
@@ -891,9 +895,10 @@ func (b *iocpBackend) reap(e *overlappedEntry) {
 func (b *iocpBackend) kernelResult(op *iocpOp, n uint32) int32 {
 	c := op.c
 	status := windows.NTStatus(op.ov.Internal)
-	var errno syscall.Errno
+	var errno, code syscall.Errno
 	if status != windows.STATUS_SUCCESS {
-		errno = errnoFromWindows(status.Errno())
+		code = status.Errno()
+		errno = errnoFromWindows(code)
 	}
 	switch c.op {
 	case opAccept, opAcceptMultishot:
@@ -904,7 +909,7 @@ func (b *iocpBackend) kernelResult(op *iocpOp, n uint32) int32 {
 		}
 		if errno != 0 {
 			_ = windows.Closesocket(op.accepted)
-			return -int32(errno)
+			return -int32(withWindowsCode(errno, code))
 		}
 		_, now := handleBorn(op.accepted)
 		b.handles[op.accepted] = handleState{kind: handleSocket, checkedSeq: now}
@@ -913,7 +918,7 @@ func (b *iocpBackend) kernelResult(op *iocpOp, n uint32) int32 {
 		if errno == 0 {
 			errno = windowsErrno(windows.Setsockopt(op.handle, windows.SOL_SOCKET, windows.SO_UPDATE_CONNECT_CONTEXT, nil, 0))
 		}
-		return -int32(errno)
+		return -int32(withWindowsCode(errno, code))
 	case opRead, opRecv, opReadv, opRecvPooled, opRecvMultishot:
 		if errno == syscall.Errno(errorHandleEOF) || errno == syscall.EPIPE && c.op == opRead {
 			return 0 // end of file, or a pipe whose writer is gone
@@ -936,7 +941,7 @@ func (b *iocpBackend) kernelResult(op *iocpOp, n uint32) int32 {
 			// error comes with the bytes sent, as on every backend.
 			c.setSent(c.sent() + int(n))
 		}
-		return -int32(errno)
+		return -int32(withWindowsCode(errno, code)) // keeps the code, if errno is the status's
 	}
 	b.advancePosition(c, op.handle, int32(n))
 	return int32(n)

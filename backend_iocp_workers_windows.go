@@ -4,6 +4,7 @@ import (
 	"sync"
 	"syscall"
 	"unicode/utf16"
+	"unicode/utf8"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
@@ -122,7 +123,7 @@ func (p *iocpWorkers) runOp(op *iocpOp) int32 {
 	case opFsync:
 		return -int32(windowsErrno(windows.FlushFileBuffers(windows.Handle(c.fd))))
 	case opOpenAt:
-		h, errno := openWindowsFile(int(c.fd), c.rare.pathNUL, c.flags, c.rare.mode)
+		h, errno := openWindowsFile(&op.paths[0], int(c.fd), c.rare.pathNUL, c.flags, c.rare.mode)
 		if errno != 0 {
 			return -int32(errno)
 		}
@@ -135,7 +136,7 @@ func (p *iocpWorkers) runOp(op *iocpOp) int32 {
 			(*byte)(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)))
 		return -int32(windowsErrno(err))
 	case opUnlinkat, opMkdirat, opRenameat:
-		return -int32(pathOp(c))
+		return -int32(pathOp(op))
 	}
 	panic("ioloop: internal error: IOCP worker cannot run " + c.op.String())
 }
@@ -210,8 +211,9 @@ func (p *iocpWorkers) fileIO(op *iocpOp) int32 {
 // (MoveFileEx, replacing an existing file as rename(2) does; the Linux
 // flags RENAME_NOREPLACE and RENAME_EXCHANGE are refused with EINVAL).
 // Paths are relative to the working directory, as for OpenAt.
-func pathOp(c *Completion) syscall.Errno {
-	path, errno := windowsPath(int(c.fd), c.rare.pathNUL)
+func pathOp(op *iocpOp) syscall.Errno {
+	c := op.c
+	path, errno := windowsPath(&op.paths[0], int(c.fd), c.rare.pathNUL)
 	if errno != 0 {
 		return errno
 	}
@@ -230,7 +232,7 @@ func pathOp(c *Completion) syscall.Errno {
 	if c.flags != 0 {
 		return syscall.EINVAL
 	}
-	to, errno := windowsPath(int(c.rare.dirFD2), c.rare.path2NUL)
+	to, errno := windowsPath(&op.paths[1], int(c.rare.dirFD2), c.rare.path2NUL)
 	if errno != 0 {
 		return errno
 	}
@@ -238,14 +240,23 @@ func pathOp(c *Completion) syscall.Errno {
 }
 
 // windowsPath converts an *at path for Windows: NUL-terminated UTF-16,
-// relative to the working directory (dirfd AT_FDCWD) or absolute.
-func windowsPath(dirfd int, pathNUL []byte) (*uint16, syscall.Errno) {
+// relative to the working directory (dirfd AT_FDCWD) or absolute. It
+// writes into *buf, a record's (iocpOp.paths), which keeps the storage for
+// the next path: a conversion allocates only for a path longer than any
+// before. Invalid UTF-8 becomes U+FFFD, as in a conversion to []rune.
+func windowsPath(buf *[]uint16, dirfd int, pathNUL []byte) (*uint16, syscall.Errno) {
 	path := pathNUL[:len(pathNUL)-1]
 	if dirfd != sysAT_FDCWD && !isAbsWindowsPath(path) {
 		return nil, syscall.EINVAL
 	}
-	name := utf16.Encode([]rune(string(path)))
+	name := (*buf)[:0]
+	for rest := path; len(rest) > 0; {
+		r, size := utf8.DecodeRune(rest)
+		name = utf16.AppendRune(name, r)
+		rest = rest[size:]
+	}
 	name = append(name, 0)
+	*buf = name
 	return &name[0], 0
 }
 
@@ -265,9 +276,9 @@ func windowsPath(dirfd int, pathNUL []byte) (*uint16, syscall.Errno) {
 // Sharing is FILE_SHARE_READ|WRITE|DELETE, so that files behave as on
 // POSIX systems (another handle may rename or delete an open file). The
 // path is relative to the working directory: dirfd must be AT_FDCWD
-// unless the path is absolute (EINVAL otherwise).
-func openWindowsFile(dirfd int, pathNUL []byte, flags, mode uint32) (windows.Handle, syscall.Errno) {
-	name, errno := windowsPath(dirfd, pathNUL)
+// unless the path is absolute (EINVAL otherwise). buf is windowsPath's.
+func openWindowsFile(buf *[]uint16, dirfd int, pathNUL []byte, flags, mode uint32) (windows.Handle, syscall.Errno) {
+	name, errno := windowsPath(buf, dirfd, pathNUL)
 	if errno != 0 {
 		return windows.InvalidHandle, errno
 	}

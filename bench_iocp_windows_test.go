@@ -22,13 +22,13 @@ func BenchmarkIOCPSkipOnSuccess(b *testing.B) {
 			defer func() { iocpSkipOnSuccess = saved }()
 			l := newTestLoop(b, Options{Backend: BackendIOCP})
 			client, server := benchTCPPair(b, l)
-			s := &windowsAllocState{loop: l}
+			s := &allocState{loop: l}
 			out, in := pattern(64, 1), make([]byte, 64)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				Send(l, &s.c, client, out, s, (*windowsAllocState).onCount)
-				Recv(l, &s.c2, server, in, s, (*windowsAllocState).onCount)
+				Send(l, &s.c, client, out, s, (*allocState).onCount)
+				Recv(l, &s.c2, server, in, s, (*allocState).onCount)
 				if err := l.Run(); err != nil { // until both have called back
 					b.Fatal(err)
 				}

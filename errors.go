@@ -119,14 +119,16 @@ func (code errorCode) err() error {
 	case code == codeNone:
 		return nil
 	case code > 0:
-		return syscall.Errno(code)
+		return errnoError(syscall.Errno(code))
 	}
 	return sentinelErrors[-code]
 }
 
 // errnoCode converts a kernel errno into the code delivered to callbacks.
+// On Windows the errno may carry the Windows code it came from
+// (errors_windows.go), which the code keeps.
 func errnoCode(errno syscall.Errno) errorCode {
-	if errno == syscall.ECANCELED {
+	if plainErrno(errno) == syscall.ECANCELED {
 		return codeCanceled
 	}
 	return errorCode(errno)

@@ -2,6 +2,7 @@ package ioloop
 
 import (
 	"errors"
+	"sync"
 	"syscall"
 )
 
@@ -139,7 +140,150 @@ func errnoFromWindows(code syscall.Errno) syscall.Errno {
 	case wsaENOTCONN:
 		return syscall.ENOTCONN
 	}
+	if code&windowsCodeFlag != 0 {
+		return syscall.EIO // not a Win32 or Winsock code, and it would read as a packed errno
+	}
 	return code
+}
+
+// WindowsError is the error a callback gets on Windows when an operation
+// failed with a Windows error code that the backend maps to an errno name:
+// Errno is the name callers test for (syscall.ECONNRESET) and Code the
+// Win32 or Winsock code Windows returned (WSAECONNRESET, 10054), kept for
+// inspection with errors.As. errors.Is matches both:
+// errors.Is(err, syscall.ECONNRESET) and errors.Is(err,
+// windows.WSAECONNRESET) are true, as are the os.Err* values either one
+// matches.
+//
+// A code with no errno name of its own is delivered as the syscall.Errno
+// Windows gave, not as a WindowsError. A WindowsError is shared by every
+// error of the same pair, so delivering one allocates nothing once the
+// pair has been seen; treat it as read-only.
+type WindowsError struct {
+	Errno syscall.Errno // the errno name, as on Linux
+	Code  syscall.Errno // the Windows code it was mapped from
+}
+
+// Error names both: "connection reset by peer (Windows code 10054: ...)".
+func (e *WindowsError) Error() string {
+	return e.Errno.Error() + " (Windows code " + itoa(uint64(e.Code)) + ": " + e.Code.Error() + ")"
+}
+
+// Unwrap returns Errno, so that errors.Is(err, syscall.ECONNRESET) holds.
+func (e *WindowsError) Unwrap() error { return e.Errno }
+
+// Is matches Code, and whatever Code matches (os.ErrPermission for
+// ERROR_ACCESS_DENIED, say); Errno is matched through Unwrap.
+func (e *WindowsError) Is(target error) bool {
+	if code, ok := target.(syscall.Errno); ok {
+		return code == e.Code
+	}
+	return e.Code.Is(target)
+}
+
+func itoa(v uint64) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			return string(b[i:])
+		}
+	}
+}
+
+// A Completion stores its error in 32 bits, so an errno that carries its
+// Windows code is packed: windowsCodeFlag, the code in the bits from
+// windowsCodeShift up, and the errno in the low 9 bits, as its offset from
+// syscall.APPLICATION_ERROR (every errno name package syscall invents on
+// Windows is APPLICATION_ERROR plus an offset below 256) or, with
+// errnoItselfFlag, as itself (ENOENT is ERROR_FILE_NOT_FOUND, 2). Windows
+// error codes are 16-bit; an errno or code that does not fit is not
+// packed, and only the errno is kept.
+const (
+	windowsCodeFlag  syscall.Errno = 1 << 30
+	errnoItselfFlag  syscall.Errno = 1 << 8
+	errnoValueMask   syscall.Errno = 0xff
+	windowsCodeShift               = 9
+	maxPackedCode    syscall.Errno = 1<<(30-windowsCodeShift) - 1
+)
+
+// withWindowsCode packs errno, mapped from code, so that the error
+// delivered for it keeps the code (see WindowsError). An errno that is
+// the code itself, or that does not fit, is returned as is.
+func withWindowsCode(errno, code syscall.Errno) syscall.Errno {
+	if code == 0 || errno == code || code > maxPackedCode {
+		return errno
+	}
+	if offset := errno - syscall.APPLICATION_ERROR; errno >= syscall.APPLICATION_ERROR && offset <= errnoValueMask {
+		return windowsCodeFlag | code<<windowsCodeShift | offset
+	}
+	if errno <= errnoValueMask {
+		return windowsCodeFlag | code<<windowsCodeShift | errnoItselfFlag | errno
+	}
+	return errno
+}
+
+// plainErrno returns the errno name of a packed errno (withWindowsCode),
+// for comparisons; any other errno is returned as is.
+func plainErrno(errno syscall.Errno) syscall.Errno {
+	switch {
+	case errno&windowsCodeFlag == 0:
+		return errno
+	case errno&errnoItselfFlag != 0:
+		return errno & errnoValueMask
+	}
+	return syscall.APPLICATION_ERROR + errno&errnoValueMask
+}
+
+// errnoError is the error a callback gets for errno: a *WindowsError for
+// a packed errno, else the errno.
+func errnoError(errno syscall.Errno) error {
+	if errno&windowsCodeFlag == 0 {
+		return errno
+	}
+	return windowsErrors.get(plainErrno(errno), errno>>windowsCodeShift&maxPackedCode)
+}
+
+// windowsErrors interns the WindowsErrors delivered, one per (errno,
+// code) pair: the backend knows about seventy codes, so the table stays
+// small, and an error delivered again allocates nothing.
+var windowsErrors windowsErrorTable
+
+type windowsErrorTable struct {
+	mu sync.Mutex
+	of map[[2]syscall.Errno]*WindowsError
+}
+
+func (t *windowsErrorTable) get(errno, code syscall.Errno) *WindowsError {
+	key := [2]syscall.Errno{errno, code}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.of[key]
+	if e == nil {
+		if t.of == nil {
+			t.of = make(map[[2]syscall.Errno]*WindowsError)
+		}
+		e = &WindowsError{Errno: errno, Code: code}
+		t.of[key] = e
+	}
+	return e
+}
+
+// windowsResult is a completion's result for a Windows call that
+// returned err: 0 for nil, else the negative errno callers test for,
+// packed with the Windows code (withWindowsCode).
+func windowsResult(err error) int32 {
+	if err == nil {
+		return 0
+	}
+	var code syscall.Errno
+	if !errors.As(err, &code) {
+		return -int32(syscall.EIO)
+	}
+	return -int32(withWindowsCode(errnoFromWindows(code), code))
 }
 
 // windowsErrno converts an error of a Windows call into the errno callers

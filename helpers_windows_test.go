@@ -27,7 +27,7 @@ func kernelTempDir(t testing.TB) string {
 // not inheritable), flags O_RDONLY, O_WRONLY or O_RDWR.
 func openKernelFile(t testing.TB, path string, flags int) int {
 	t.Helper()
-	h, errno := openWindowsFile(sysAT_FDCWD, append([]byte(path), 0), uint32(flags), 0)
+	h, errno := openWindowsFile(new([]uint16), sysAT_FDCWD, append([]byte(path), 0), uint32(flags), 0)
 	if errno != 0 {
 		t.Fatalf("open %s: %v", path, errno)
 	}

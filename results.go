@@ -242,7 +242,8 @@ func (l *Loop) complete(c *Completion, res int32) {
 		l.completeWith(c, n, codeNone)
 		return
 	}
-	errno := syscall.Errno(-res)
+	full := syscall.Errno(-res) // on Windows, with the Windows code (errors_windows.go)
+	errno := plainErrno(full)
 	if errno == syscall.ENOBUFS && pooledOps[c.op] {
 		l.parkOnPool(c, c.pool()) // every buffer is held: wait for a Release
 		return
@@ -258,7 +259,7 @@ func (l *Loop) complete(c *Completion, res int32) {
 	case c.op == opCancel && errno == syscall.ENOENT:
 		code = codeNotFound
 	default:
-		code = errnoCode(errno)
+		code = errnoCode(full)
 	}
 	l.completeWith(c, c.progress(), code)
 }

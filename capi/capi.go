@@ -59,6 +59,7 @@ const (
 	codeClosed   = int32(C.IOLOOP_ECLOSED)
 	codeInternal = int32(C.IOLOOP_EINTERNAL)
 	codeBackend  = int32(C.IOLOOP_EBACKEND)
+	codeChain    = int32(C.IOLOOP_ECHAIN)
 )
 
 // How ioloopgo_run runs the loop (ioloop.c's RUN_* values).
@@ -118,6 +119,16 @@ type cloop struct {
 	eventsMu    sync.Mutex
 	eventMemory []*C.ioloop_event
 
+	// chainOpen: drainSome called Loop.BeginChain for a chain whose last
+	// operation it has not submitted yet; chainMembers are the chain's C
+	// completions that reached the Go loop, which a failed EndChain hands
+	// back (reused slice).
+	chainOpen    bool
+	chainMembers []*C.ioloop_cimpl
+
+	// pools are the loop's buffer pools, indexed by ioloop_pool.index.
+	pools []*cpool
+
 	// postFn is onPosted as a func value, made once so that posting does
 	// not allocate.
 	postFn func(*C.ioloop_cimpl)
@@ -131,11 +142,13 @@ type slot struct {
 	cl *cloop
 	// bufs is the [][]byte of a vectored operation, reused.
 	bufs [][]byte
+	// x is the state of pooled receives (pool.go), nil until the first.
+	x *slotExtra
 	// pad makes a slot 192 bytes, a size class of its own whose objects
 	// start on 64-byte boundaries, so that the Completion's hot first 64
 	// bytes share one cache line (at 168 bytes, in the 176-byte class,
 	// they straddle two in most slots).
-	_ [24]byte
+	_ [16]byte
 }
 
 // The registry maps loop ids to loops, for the calls that arrive from C
@@ -237,6 +250,12 @@ func resultOf(n int, err error) int32 {
 		return -int32(syscall.ENOENT)
 	case ioloop.ErrClosed:
 		return codeClosed
+	case ioloop.ErrChainBroken:
+		return codeChain
+	case ioloop.ErrTimedOut:
+		return -int32(syscall.ETIMEDOUT)
+	case ioloop.ErrNotRegistered:
+		return -int32(syscall.EFAULT)
 	case io.ErrShortWrite:
 		return -int32(syscall.EIO)
 	}
@@ -273,6 +292,8 @@ func ioloopgo_loop_new(opts *C.ioloop_options, out **C.ioloop_loop) (rc C.int) {
 			InboxEntries: uint32(opts.inbox_entries),
 			TimerSlack:   time.Duration(opts.timer_slack_ns),
 			LockedThread: opts.flags&C.IOLOOP_OPT_LOCKED_THREAD != 0,
+
+			CompletionEntries: uint32(opts.completion_entries),
 		}
 		if opts.flags&^C.IOLOOP_OPT_LOCKED_THREAD != 0 {
 			setError(nil, "ioloop: unknown flag in ioloop_options.flags")
@@ -318,6 +339,7 @@ func ioloopgo_loop_close(loop *C.ioloop_loop) (rc C.int) {
 		C.free(unsafe.Pointer(ev))
 	}
 	cl.eventMemory = nil
+	cl.closePools()
 	loop.closed = 1
 	C.free(unsafe.Pointer(loop))
 	if err != nil {
@@ -503,6 +525,31 @@ func ioloopgo_post(loop *C.ioloop_loop, cc *C.ioloop_cimpl) (rc C.int) {
 		}
 	}()
 	switch err := ioloop.Post(cl.l, cc, cl.postFn); err {
+	case nil:
+		return 0
+	case ioloop.ErrQueueFull:
+		return -C.int(syscall.EAGAIN)
+	case ioloop.ErrClosed:
+		return C.int(codeClosed)
+	}
+	return C.int(codeInternal)
+}
+
+//export ioloopgo_message
+func ioloopgo_message(from, to *C.ioloop_loop, cc *C.ioloop_cimpl) (rc C.int) {
+	src, dst := loopOf(from), loopOf(to)
+	if src == nil {
+		return C.int(codeMisuse)
+	}
+	if dst == nil {
+		return C.int(codeClosed)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			rc = C.int(recovered(from, r))
+		}
+	}()
+	switch err := ioloop.Message(src.l, dst.l, cc, dst.postFn); err {
 	case nil:
 		return 0
 	case ioloop.ErrQueueFull:

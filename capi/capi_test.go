@@ -10,7 +10,8 @@ import (
 // TestAllocsSteadyState proves that operations through the C API allocate
 // nothing in steady state: once every C completion has its Go slot (its
 // first use), a round of NOPs, timers and cancels, socket and file I/O,
-// or a post with an event trigger and wait makes zero allocations, on
+// a post with an event trigger and wait, statx and messages, a chain with
+// a link timeout, or pooled and multishot receives make zero allocations, on
 // io_uring and on epoll.
 func TestAllocsSteadyState(t *testing.T) {
 	rounds := []struct {
@@ -21,6 +22,9 @@ func TestAllocsSteadyState(t *testing.T) {
 		{"timers", (*testLoop).roundTimers},
 		{"io", (*testLoop).roundIO},
 		{"post", (*testLoop).roundPost},
+		{"statx, sendmsg/recvmsg, send_zc", (*testLoop).roundMsg},
+		{"chain with a link timeout", (*testLoop).roundChain},
+		{"pooled and multishot receives", (*testLoop).roundPooled},
 	}
 	for _, backend := range []struct {
 		name string

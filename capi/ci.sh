@@ -1,10 +1,11 @@
 #!/bin/sh
 # capi/ci.sh: builds libioloop (c-shared and c-archive), builds and runs the
-# C examples and the C test program (also linked statically, and under
-# AddressSanitizer and UBSan), checks cat and the echo server end to end,
+# C examples and the C test program (also linked statically, under
+# AddressSanitizer and UBSan, and against a library built with cgocheck2),
+# checks cat and the echo server end to end,
 # runs the Go allocation test of package capi and the Python ctypes test.
 # Needs go, a C compiler (cc) with ASan, make and python3: installs nothing.
-# Exits nonzero on the first failure. About a minute on the 2-vCPU machine.
+# Exits nonzero on the first failure. About a minute and a half on the 2-vCPU machine.
 #
 #     sh capi/ci.sh        (from the repository root, or from anywhere)
 set -eu
@@ -20,6 +21,13 @@ go test -count=1 ./capi
 step "build the library and the C programs; the C test: shared, static, ASan+UBSan"
 make -C $C clean >/dev/null
 timeout 240 make -C $C all check
+
+step "the C test against a library built with GOEXPERIMENT=cgocheck2 (every Go pointer stored in C memory must be pinned)"
+cc2=$(mktemp -d)
+GOEXPERIMENT=cgocheck2 go build -buildmode=c-shared -o "$cc2/libioloop.so" ./capi
+cc -I capi -O1 -g -o "$cc2/test" $C/test.c -L"$cc2" -lioloop -Wl,-rpath,"$cc2"
+timeout 240 "$cc2/test"
+rm -rf "$cc2"
 
 step "cat at queue depth 16 reproduces files"
 tmp=$(mktemp -d)

@@ -21,6 +21,9 @@ const char *ioloop__errno_text[256];
 
 static ioloop_cimpl *impl(ioloop_completion *c) { return (ioloop_cimpl *)c; }
 
+static int vectored(ioloop_loop *loop, ioloop_completion *c, uint8_t op, int fd, const struct iovec *iov, int iovcnt,
+		    int64_t offset, ioloop_callback cb, void *userdata);
+
 const char *ioloop_strerror(int32_t result)
 {
 	if (result >= 0)
@@ -34,6 +37,8 @@ const char *ioloop_strerror(int32_t result)
 		return "ioloop: internal error (see ioloop_last_error)";
 	case IOLOOP_EBACKEND:
 		return "ioloop: the kernel interface failed (see ioloop_last_error)";
+	case IOLOOP_ECHAIN:
+		return "ioloop: not run: an earlier operation of its chain failed";
 	}
 	if (result > -256 && ioloop__errno_text[-result] != NULL)
 		return ioloop__errno_text[-result];
@@ -93,6 +98,8 @@ int ioloop_loop_close(ioloop_loop *loop)
 {
 	if (loop == NULL || loop->closed || loop->in_callback)
 		return IOLOOP_EMISUSE;
+	if (loop->chain_open)
+		ioloop_chain_end(loop); /* submit what was queued: Close completes it */
 	return ioloopgo_loop_close(loop);
 }
 
@@ -114,6 +121,11 @@ static int run(ioloop_loop *loop, int mode, int64_t timeout_ns)
 		return IOLOOP_EMISUSE;
 	if (loop->in_callback) {
 		ioloop__set_error(loop, "ioloop: the loop was driven from one of its callbacks", 54);
+		return IOLOOP_EMISUSE;
+	}
+	if (loop->chain_open) {
+		static const char msg[] = "ioloop: the loop was driven with a chain open; call ioloop_chain_end first";
+		ioloop__set_error(loop, msg, sizeof msg - 1);
 		return IOLOOP_EMISUSE;
 	}
 	return ioloopgo_run(loop, mode, timeout_ns);
@@ -154,6 +166,14 @@ int ioloop_completion_release(ioloop_loop *loop, ioloop_completion *c)
 /* ---------------------------------------------------------------------- */
 /* Submission: pure C. */
 
+/* chainable: the operations the loop runs itself cannot be part of a
+ * chain (Loop.BeginChain). */
+static int chainable(uint8_t op)
+{
+	return op != IOLOOP_OP_NEXT_TICK && op != IOLOOP_OP_TIMEOUT && op != IOLOOP_OP_CANCEL &&
+	       op != IOLOOP_OP_WAIT_EVENT;
+}
+
 /* begin checks a submission and prepares c's common fields; it returns
  * NULL when the submission is refused. */
 static ioloop_cimpl *begin(ioloop_loop *loop, ioloop_completion *c, uint8_t op, ioloop_callback cb, void *userdata)
@@ -163,7 +183,10 @@ static ioloop_cimpl *begin(ioloop_loop *loop, ioloop_completion *c, uint8_t op, 
 	ioloop_cimpl *ci = impl(c);
 	if (ci->state != IOLOOP_STATE_IDLE)
 		return NULL;
+	if (loop->chain_open && !chainable(op))
+		return NULL;
 	ci->op = op;
+	ci->more = 0;
 	ci->cb = cb;
 	ci->userdata = userdata;
 	ci->loop = loop;
@@ -175,6 +198,12 @@ static int queue(ioloop_loop *loop, ioloop_cimpl *ci)
 {
 	ci->state = IOLOOP_STATE_QUEUED;
 	ci->next = NULL;
+	ci->link = 0;
+	if (loop->chain_open) {
+		if (loop->chain_last == NULL)
+			ci->link = IOLOOP_LINK_FIRST;
+		loop->chain_last = ci;
+	}
 	if (loop->sq_tail != NULL)
 		loop->sq_tail->next = ci;
 	else
@@ -326,6 +355,17 @@ int ioloop_write(ioloop_loop *loop, ioloop_completion *c, int fd, const void *bu
 	ci->fd = fd;
 	ci->offset = offset;
 	return queue(loop, ci);
+}
+
+int ioloop_writev_durable(ioloop_loop *loop, ioloop_completion *c, int fd, const struct iovec *iov, int iovcnt,
+			  int64_t offset, int durability, ioloop_callback cb, void *userdata)
+{
+	if (durability != IOLOOP_DATA_SYNC && durability != IOLOOP_FILE_SYNC)
+		return IOLOOP_EMISUSE;
+	int rc = vectored(loop, c, IOLOOP_OP_WRITEV_DURABLE, fd, iov, iovcnt, offset, cb, userdata);
+	if (rc == 0)
+		impl(c)->flags = (uint32_t)durability;
+	return rc;
 }
 
 int ioloop_write_durable(ioloop_loop *loop, ioloop_completion *c, int fd, const void *buf, size_t len, int64_t offset,
@@ -491,6 +531,54 @@ int ioloop_sync_file_range(ioloop_loop *loop, ioloop_completion *c, int fd, int6
 	return queue(loop, ci);
 }
 
+int ioloop_statx(ioloop_loop *loop, ioloop_completion *c, int dirfd, const char *path, int flags, unsigned int mask,
+		 struct statx *stat, ioloop_callback cb, void *userdata)
+{
+	PATH(path);
+	if (stat == NULL)
+		return IOLOOP_EMISUSE;
+	BEGIN(IOLOOP_OP_STATX);
+	ci->fd = dirfd;
+	ci->ptr = (void *)path;
+	ci->flags = (uint32_t)flags;
+	ci->mode = mask;
+	ci->ptr2 = stat;
+	return queue(loop, ci);
+}
+
+static int message(ioloop_loop *loop, ioloop_completion *c, uint8_t op, int fd, const struct msghdr *msg,
+		   ioloop_callback cb, void *userdata)
+{
+	if (msg == NULL || (msg->msg_iov == NULL && msg->msg_iovlen > 0) ||
+	    (msg->msg_control == NULL && msg->msg_controllen > 0))
+		return IOLOOP_EMISUSE;
+	BEGIN(op);
+	ci->fd = fd;
+	ci->ptr = (void *)msg;
+	return queue(loop, ci);
+}
+
+int ioloop_sendmsg(ioloop_loop *loop, ioloop_completion *c, int fd, const struct msghdr *msg, ioloop_callback cb,
+		   void *userdata)
+{
+	return message(loop, c, IOLOOP_OP_SENDMSG, fd, msg, cb, userdata);
+}
+
+int ioloop_recvmsg(ioloop_loop *loop, ioloop_completion *c, int fd, struct msghdr *msg, ioloop_callback cb,
+		   void *userdata)
+{
+	return message(loop, c, IOLOOP_OP_RECVMSG, fd, msg, cb, userdata);
+}
+
+int ioloop_send_zc(ioloop_loop *loop, ioloop_completion *c, int fd, const void *buf, size_t len, ioloop_callback cb,
+		   void *userdata)
+{
+	BEGIN(IOLOOP_OP_SEND_ZC);
+	BUF(buf, len);
+	ci->fd = fd;
+	return queue(loop, ci);
+}
+
 int ioloop_wait_event(ioloop_loop *loop, ioloop_completion *c, ioloop_event *ev, ioloop_callback cb, void *userdata)
 {
 	if (ev == NULL || ev->loop != loop)
@@ -498,6 +586,201 @@ int ioloop_wait_event(ioloop_loop *loop, ioloop_completion *c, ioloop_event *ev,
 	BEGIN(IOLOOP_OP_WAIT_EVENT);
 	ci->ptr = ev;
 	return queue(loop, ci);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Chains: the C side marks the first and the last operation; Go calls
+ * Loop.BeginChain and Loop.EndChain around them when it drains the list. */
+
+int ioloop_chain_begin(ioloop_loop *loop)
+{
+	if (loop == NULL || loop->closed || loop->chain_open)
+		return IOLOOP_EMISUSE;
+	loop->chain_open = 1;
+	loop->chain_last = NULL;
+	return 0;
+}
+
+int ioloop_chain_end(ioloop_loop *loop)
+{
+	if (loop == NULL || !loop->chain_open)
+		return IOLOOP_EMISUSE;
+	if (loop->chain_last != NULL)
+		loop->chain_last->link |= IOLOOP_LINK_LAST;
+	loop->chain_open = 0;
+	loop->chain_last = NULL;
+	return 0;
+}
+
+int ioloop_link_timeout(ioloop_loop *loop, ioloop_completion *c, uint64_t timeout_ns, ioloop_callback cb, void *userdata)
+{
+	if (loop == NULL || !loop->chain_open || loop->chain_last == NULL ||
+	    loop->chain_last->op == IOLOOP_OP_LINK_TIMEOUT)
+		return IOLOOP_EMISUSE;
+	BEGIN(IOLOOP_OP_LINK_TIMEOUT);
+	ci->offset = timeout_ns > INT64_MAX ? INT64_MAX : (int64_t)timeout_ns;
+	return queue(loop, ci);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Buffer pools and multishot operations */
+
+int ioloop_pool_new(ioloop_loop *loop, uint32_t count, uint32_t size, ioloop_pool **out)
+{
+	if (out == NULL)
+		return IOLOOP_EMISUSE;
+	*out = NULL;
+	if (loop == NULL || loop->closed)
+		return IOLOOP_EMISUSE;
+	return ioloopgo_pool_new(loop, count, size, out);
+}
+
+int ioloop_pool_close(ioloop_pool *pool)
+{
+	if (pool == NULL || pool->closed)
+		return IOLOOP_EMISUSE;
+	return ioloopgo_pool_close(pool);
+}
+
+uint32_t ioloop_pool_free(ioloop_pool *pool)
+{
+	if (pool == NULL)
+		return 0;
+	return ioloopgo_pool_free(pool);
+}
+
+int ioloop_pool_release(ioloop_pool *pool, void *buf)
+{
+	if (pool == NULL || buf == NULL)
+		return IOLOOP_EMISUSE;
+	return ioloopgo_pool_release(pool, buf);
+}
+
+static int pooled(ioloop_loop *loop, ioloop_completion *c, uint8_t op, int fd, ioloop_pool *pool, ioloop_callback cb,
+		  void *userdata)
+{
+	if (pool == NULL || pool->loop != loop || pool->closed)
+		return IOLOOP_EMISUSE;
+	BEGIN(op);
+	ci->fd = fd;
+	ci->ptr = pool;
+	ci->ptr2 = NULL;
+	return queue(loop, ci);
+}
+
+int ioloop_recv_pooled(ioloop_loop *loop, ioloop_completion *c, int fd, ioloop_pool *pool, ioloop_callback cb,
+		       void *userdata)
+{
+	return pooled(loop, c, IOLOOP_OP_RECV_POOLED, fd, pool, cb, userdata);
+}
+
+int ioloop_recv_multishot(ioloop_loop *loop, ioloop_completion *c, int fd, ioloop_pool *pool, ioloop_callback cb,
+			  void *userdata)
+{
+	return pooled(loop, c, IOLOOP_OP_RECV_MULTISHOT, fd, pool, cb, userdata);
+}
+
+int ioloop_recvfrom_multishot(ioloop_loop *loop, ioloop_completion *c, int fd, ioloop_pool *pool, ioloop_callback cb,
+			      void *userdata)
+{
+	return pooled(loop, c, IOLOOP_OP_RECVFROM_MULTISHOT, fd, pool, cb, userdata);
+}
+
+int ioloop_accept_multishot(ioloop_loop *loop, ioloop_completion *c, int listen_fd, ioloop_callback cb, void *userdata)
+{
+	BEGIN(IOLOOP_OP_ACCEPT_MULTISHOT);
+	ci->fd = listen_fd;
+	return queue(loop, ci);
+}
+
+static int is_pooled(const ioloop_cimpl *ci)
+{
+	return ci->op == IOLOOP_OP_RECV_POOLED || ci->op == IOLOOP_OP_RECV_MULTISHOT ||
+	       ci->op == IOLOOP_OP_RECVFROM_MULTISHOT;
+}
+
+void *ioloop_completion_buffer(const ioloop_completion *c)
+{
+	const ioloop_cimpl *ci = (const ioloop_cimpl *)c;
+	return c != NULL && is_pooled(ci) ? ci->ptr2 : NULL;
+}
+
+int ioloop_completion_more(const ioloop_completion *c) { return c != NULL && ((const ioloop_cimpl *)c)->more; }
+
+int ioloop_completion_from(ioloop_loop *loop, const ioloop_completion *c, struct sockaddr_storage *from,
+			   socklen_t *fromlen)
+{
+	const ioloop_cimpl *ci = (const ioloop_cimpl *)c;
+	if (loop == NULL || c == NULL || from == NULL || fromlen == NULL || ci->op != IOLOOP_OP_RECVFROM_MULTISHOT ||
+	    ci->slot == 0 || ci->slot_loop != loop->id || loop->closed)
+		return IOLOOP_EMISUSE;
+	return ioloopgo_completion_from(loop, (ioloop_cimpl *)ci, from, fromlen);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Registered files and buffers; statistics: into Go. */
+
+int ioloop_register_file(ioloop_loop *loop, int fd)
+{
+	if (loop == NULL || loop->closed)
+		return IOLOOP_EMISUSE;
+	return ioloopgo_register_file(loop, fd, 1);
+}
+
+int ioloop_unregister_file(ioloop_loop *loop, int fd)
+{
+	if (loop == NULL || loop->closed)
+		return IOLOOP_EMISUSE;
+	return ioloopgo_register_file(loop, fd, 0);
+}
+
+int ioloop_register_buffers(ioloop_loop *loop, const struct iovec *iov, int iovcnt)
+{
+	if (loop == NULL || loop->closed || iovcnt < 0 || (iov == NULL && iovcnt > 0))
+		return IOLOOP_EMISUSE;
+	return ioloopgo_register_buffers(loop, (struct iovec *)iov, iovcnt);
+}
+
+int ioloop_unregister_buffers(ioloop_loop *loop)
+{
+	if (loop == NULL || loop->closed)
+		return IOLOOP_EMISUSE;
+	return ioloopgo_register_buffers(loop, NULL, -1);
+}
+
+int ioloop_read_fixed(ioloop_loop *loop, ioloop_completion *c, int fd, void *buf, size_t len, int64_t offset,
+		      ioloop_callback cb, void *userdata)
+{
+	BEGIN(IOLOOP_OP_READ_FIXED);
+	BUF(buf, len);
+	ci->fd = fd;
+	ci->offset = offset;
+	return queue(loop, ci);
+}
+
+int ioloop_write_fixed(ioloop_loop *loop, ioloop_completion *c, int fd, const void *buf, size_t len, int64_t offset,
+		       ioloop_callback cb, void *userdata)
+{
+	BEGIN(IOLOOP_OP_WRITE_FIXED);
+	BUF(buf, len);
+	ci->fd = fd;
+	ci->offset = offset;
+	return queue(loop, ci);
+}
+
+int ioloop_loop_stats(ioloop_loop *loop, ioloop_stats *out)
+{
+	if (loop == NULL || loop->closed || out == NULL)
+		return IOLOOP_EMISUSE;
+	memset(out, 0, sizeof *out);
+	return ioloopgo_stats(loop, out, NULL, NULL, NULL);
+}
+
+int ioloop_loop_stats_op(ioloop_loop *loop, const char *name, uint64_t *submitted, uint64_t *completed)
+{
+	if (loop == NULL || loop->closed || name == NULL || submitted == NULL || completed == NULL)
+		return IOLOOP_EMISUSE;
+	return ioloopgo_stats(loop, NULL, (char *)name, submitted, completed);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -511,11 +794,31 @@ int ioloop_post(ioloop_loop *loop, ioloop_completion *c, ioloop_callback cb, voi
 	if (ci->state != IOLOOP_STATE_IDLE)
 		return IOLOOP_EMISUSE;
 	ci->op = IOLOOP_OP_POST;
+	ci->more = 0;
 	ci->cb = cb;
 	ci->userdata = userdata;
 	ci->loop = loop;
 	ci->state = IOLOOP_STATE_GO;
 	int rc = ioloopgo_post(loop, ci);
+	if (rc != 0)
+		ci->state = IOLOOP_STATE_IDLE;
+	return rc;
+}
+
+int ioloop_message(ioloop_loop *from, ioloop_loop *to, ioloop_completion *c, ioloop_callback cb, void *userdata)
+{
+	if (from == NULL || from->closed || to == NULL || c == NULL || cb == NULL)
+		return IOLOOP_EMISUSE;
+	ioloop_cimpl *ci = impl(c);
+	if (ci->state != IOLOOP_STATE_IDLE)
+		return IOLOOP_EMISUSE;
+	ci->op = IOLOOP_OP_POST;
+	ci->more = 0;
+	ci->cb = cb;
+	ci->userdata = userdata;
+	ci->loop = to;
+	ci->state = IOLOOP_STATE_GO;
+	int rc = ioloopgo_message(from, to, ci);
 	if (rc != 0)
 		ci->state = IOLOOP_STATE_IDLE;
 	return rc;
@@ -539,10 +842,16 @@ void ioloop_event_trigger(ioloop_event *ev)
 
 static void deliver(ioloop_loop *loop, ioloop_cimpl *c)
 {
-	c->state = IOLOOP_STATE_IDLE;
-	if (c->op != IOLOOP_OP_POST)
-		loop->pending--;
+	if (c->more) {
+		c->state = IOLOOP_STATE_GO; /* a multishot operation goes on */
+	} else {
+		c->state = IOLOOP_STATE_IDLE;
+		if (c->op != IOLOOP_OP_POST)
+			loop->pending--;
+	}
 	c->cb(loop, (ioloop_completion *)c, c->result, c->userdata);
+	if (loop->chain_open)
+		ioloop_chain_end(loop); /* a callback returned with a chain open: end it (ioloop.h, CHAINS) */
 }
 
 void ioloop__deliver(ioloop_loop *loop, ioloop_cimpl *head)

@@ -21,7 +21,9 @@
  * You hand the loop an operation ("receive into this buffer", "wake me in
  * 10 ms") together with an ioloop_completion you own, a callback and a
  * userdata pointer. The loop submits operations to the kernel in batches
- * and calls you back exactly once per submission, with a result:
+ * and calls you back exactly once per submission (a multishot operation:
+ * once per result, the last one marked final; see BUFFER POOLS AND
+ * MULTISHOT OPERATIONS), with a result:
  *
  *     result >= 0   success: a byte count, a file descriptor, an event
  *                   count, or 0;
@@ -32,9 +34,10 @@
  * (the peer closed), as recv(2) and read(2) say.
  *
  * Every operation function returns 0 when the operation was accepted, in
- * which case its callback will run exactly once, or a negative code when it
- * was refused at once (IOLOOP_EMISUSE for a programming error), in which
- * case no callback runs. Errors of the operation itself (a bad descriptor,
+ * which case its callback will run exactly once (multishot: until a final
+ * callback), or a negative code when it was refused at once
+ * (IOLOOP_EMISUSE for a programming error), in which case no callback
+ * runs. Errors of the operation itself (a bad descriptor,
  * an invalid argument the kernel would reject) are delivered through the
  * callback, never returned.
  *
@@ -44,8 +47,9 @@
  * An ioloop_completion is 128 bytes of opaque storage that you embed in
  * your own structures (a connection, a request). Zeroed memory is an idle
  * completion (IOLOOP_COMPLETION_INIT, ioloop_completion_init, calloc, or a
- * static). A completion is reusable as soon as its callback starts: the
- * callback may submit it again. It must not be submitted while pending,
+ * static). A completion is reusable as soon as its callback starts (a
+ * multishot operation's: its final callback): the callback may submit it
+ * again. It must not be submitted while pending,
  * moved, or freed while pending (ioloop_completion_pending tells).
  *
  * How it maps to the Go side: the library's Go code keeps, per loop, a
@@ -122,6 +126,9 @@ extern "C" {
 /* The kernel interface failed while the loop ran (io_uring_enter or
  * epoll_wait returned an unexpected error); ioloop_last_error says which. */
 #define IOLOOP_EBACKEND (-4103)
+/* The operation never ran: an earlier operation of its chain failed, was
+ * short or was canceled (see CHAINS). */
+#define IOLOOP_ECHAIN (-4104)
 
 /* ---------------------------------------------------------------------- */
 /* Types */
@@ -177,8 +184,12 @@ typedef struct ioloop_options {
 	int64_t timer_slack_ns;
 	/* IOLOOP_OPT_* flags. */
 	uint32_t flags;
+	/* io_uring's completion queue size; default twice entries, at least
+	 * entries (-EINVAL otherwise). It bounds batching only: the kernel
+	 * buffers what does not fit. The other backends ignore it. */
+	uint32_t completion_entries;
 	/* Must be zero (room to grow without changing the struct's size). */
-	uint32_t _reserved[7];
+	uint32_t _reserved[6];
 } ioloop_options;
 
 /* ---------------------------------------------------------------------- */
@@ -367,6 +378,12 @@ enum {
 int ioloop_write_durable(ioloop_loop *loop, ioloop_completion *c, int fd, const void *buf, size_t len, int64_t offset,
 			 int durability, ioloop_callback cb, void *userdata);
 
+/* ioloop_writev, durable when the callback runs, as ioloop_write_durable
+ * (io_uring's WRITEV with RWF_DSYNC/RWF_SYNC, or pwritev2 with the flag);
+ * another durability is IOLOOP_EMISUSE. */
+int ioloop_writev_durable(ioloop_loop *loop, ioloop_completion *c, int fd, const struct iovec *iov, int iovcnt,
+			  int64_t offset, int durability, ioloop_callback cb, void *userdata);
+
 /* fsync(2) and fdatasync(2); result 0 or -errno. */
 int ioloop_fsync(ioloop_loop *loop, ioloop_completion *c, int fd, ioloop_callback cb, void *userdata);
 int ioloop_fdatasync(ioloop_loop *loop, ioloop_completion *c, int fd, ioloop_callback cb, void *userdata);
@@ -404,6 +421,294 @@ int ioloop_fadvise(ioloop_loop *loop, ioloop_completion *c, int fd, int64_t offs
 int ioloop_sync_file_range(ioloop_loop *loop, ioloop_completion *c, int fd, int64_t offset, int64_t length,
 			   unsigned int flags, ioloop_callback cb, void *userdata);
 
+/* statx(2): fills *stat (struct statx of <sys/stat.h> with _GNU_SOURCE,
+ * or <linux/stat.h>) with the status of path relative to dirfd; flags such
+ * as AT_EMPTY_PATH or AT_SYMLINK_NOFOLLOW, mask such as STATX_BASIC_STATS.
+ * Result 0 or -errno. stat must stay valid and untouched until the
+ * callback; path is copied at submission. NULL path or stat is
+ * IOLOOP_EMISUSE. Linux only, as statx(2) is. */
+struct statx;
+int ioloop_statx(ioloop_loop *loop, ioloop_completion *c, int dirfd, const char *path, int flags, unsigned int mask,
+		 struct statx *stat, ioloop_callback cb, void *userdata);
+
+/* sendmsg(2) of one message on the socket fd: the data of msg->msg_iov
+ * (msg_iovlen entries, at most IOV_MAX), the control (ancillary) data
+ * msg->msg_control (msg_controllen bytes, built with CMSG_FIRSTHDR and
+ * friends: SCM_RIGHTS, IP_PKTINFO, ...), to msg->msg_name (a sockaddr_in
+ * or sockaddr_in6 of msg_namelen bytes) or, with msg_name NULL, to the
+ * address the socket is connected to (the only choice on a unix socket:
+ * another msg_name family completes with -EAFNOSUPPORT). msg_flags is
+ * ignored (MSG_NOSIGNAL is always used). Result: the bytes sent, or
+ * -errno. msg, its iovecs, buffers and control data stay valid until the
+ * callback. A NULL msg, or msg_iov NULL with msg_iovlen > 0, is
+ * IOLOOP_EMISUSE. */
+int ioloop_sendmsg(ioloop_loop *loop, ioloop_completion *c, int fd, const struct msghdr *msg, ioloop_callback cb,
+		   void *userdata);
+
+/* recvmsg(2) of one message into msg->msg_iov, in order, and its control
+ * data into msg->msg_control (msg_controllen bytes of room). Result: the
+ * bytes copied, or -errno. Before the callback runs, on success, the
+ * library writes back into *msg as recvmsg(2) does:
+ *   - msg_controllen: the bytes of control data written (walk them with
+ *     CMSG_FIRSTHDR/CMSG_NXTHDR);
+ *   - msg_flags: MSG_TRUNC when the datagram was longer than the iovecs
+ *     (the rest is lost), MSG_CTRUNC when control data did not fit;
+ *   - msg_name (when not NULL) and msg_namelen: the sender, as a
+ *     sockaddr_in or sockaddr_in6 (an IPv4 sender seen by an IPv6 socket
+ *     is written as sockaddr_in); msg_namelen 0 when the sender has no IP
+ *     address (a unix socket) or msg_namelen was too small for it.
+ * On error *msg is left as it was. msg, its iovecs, buffers and control
+ * room stay valid until the callback. */
+int ioloop_recvmsg(ioloop_loop *loop, ioloop_completion *c, int fd, struct msghdr *msg, ioloop_callback cb,
+		   void *userdata);
+
+/* ioloop_send without the copy: the kernel sends from buf's own pages
+ * (io_uring's IORING_OP_SEND_ZC, Linux 6.0+). Results as ioloop_send; the
+ * callback runs only once the kernel has let go of buf (on a real network
+ * possibly when the peer acknowledged the data), and buf must not be
+ * modified until then. A cancel of a send whose data is queued answers
+ * -ENOENT: its callback waits for the kernel's notification, and so does
+ * ioloop_loop_close. Where the kernel or the socket family has no
+ * zero-copy path (before 6.0, AF_UNIX, the epoll backend) it is
+ * ioloop_send. On loopback it is slower than ioloop_send (measured in the
+ * Go API: docs/BENCHMARKS.md, "Zero-copy send"): meant for large buffers
+ * on a real network device. len at most INT32_MAX, as ioloop_send. */
+int ioloop_send_zc(ioloop_loop *loop, ioloop_completion *c, int fd, const void *buf, size_t len, ioloop_callback cb,
+		   void *userdata);
+
+/* ---------------------------------------------------------------------- */
+/* CHAINS
+ *
+ * The operations submitted between ioloop_chain_begin and ioloop_chain_end
+ * run one after another, in submission order, each only once the one
+ * before it has succeeded (io_uring's IOSQE_IO_LINK; the loop runs the
+ * chain itself on epoll, with the same results):
+ *
+ *     ioloop_chain_begin(loop);
+ *     ioloop_write(loop, &w, fd, rec, len, off, on_write, conn);
+ *     ioloop_fdatasync(loop, &s, fd, on_sync, conn);
+ *     ioloop_chain_end(loop);
+ *
+ * Every operation still gets exactly one callback. An operation fails the
+ * chain when its result is an error, and also when a read, write, readv
+ * or writev is short. The operations after a failed one complete with
+ * IOLOOP_ECHAIN without running (-ECANCELED during ioloop_loop_close).
+ * Cancel a chain by canceling the operation that is running: a cancel of
+ * one that has not started finds nothing (-ENOENT).
+ *
+ * Rules (each broken one is IOLOOP_EMISUSE, returned at once):
+ * - chains do not nest: ioloop_chain_begin while one is open is refused,
+ *   and so is ioloop_chain_end without one;
+ * - ioloop_next_tick, ioloop_timeout, ioloop_cancel and ioloop_wait_event
+ *   (run by the loop, not the kernel) cannot be part of a chain;
+ * - the loop cannot be driven with a chain open (ioloop_run_for, ioloop_run,
+ *   ioloop_tick); ioloop_loop_close ends an open chain first, and a chain
+ *   that a callback leaves open is ended when the callback returns;
+ * - on io_uring a chain must fit in the submission queue
+ *   (ioloop_options.entries, default 256): every operation of a longer one
+ *   completes with IOLOOP_EMISUSE, and none runs.
+ * An operation whose arguments the library itself rejects before the Go
+ * loop sees them (an ioloop_connect, ioloop_sendto or ioloop_sendmsg
+ * address it cannot decode, a send longer than INT32_MAX) completes with
+ * its error at once and is left out of the chain: the rest of the chain
+ * runs without it. Arguments the Go loop or the kernel rejects fail the
+ * whole chain, as described above. */
+
+/* Opens a chain. Returns 0 or IOLOOP_EMISUSE. Loop thread only. */
+int ioloop_chain_begin(ioloop_loop *loop);
+
+/* Ends the open chain; its operations reach the kernel at the next run
+ * call. An empty chain does nothing. Returns 0 or IOLOOP_EMISUSE. */
+int ioloop_chain_end(ioloop_loop *loop);
+
+/* Bounds the operation submitted just before it, in the same chain, to
+ * timeout_ns: if that operation has not completed by then, it is canceled
+ * and its callback gets -ETIMEDOUT. The timer starts when the operation
+ * starts. The link timeout's own callback runs after the operation's, with
+ * 0 when it fired and canceled the operation, -ECANCELED when the
+ * operation completed first (or the chain was canceled), -EALREADY when it
+ * fired but the operation could not be interrupted (a file operation
+ * already running, which completes with its own result), and
+ * IOLOOP_ECHAIN when the operation never ran. It does not break the chain:
+ * the operations after it depend on the timed operation's success.
+ * IOLOOP_EMISUSE outside a chain, as a chain's first operation, or right
+ * after another ioloop_link_timeout. */
+int ioloop_link_timeout(ioloop_loop *loop, ioloop_completion *c, uint64_t timeout_ns, ioloop_callback cb,
+			void *userdata);
+
+/* ---------------------------------------------------------------------- */
+/* BUFFER POOLS AND MULTISHOT OPERATIONS
+ *
+ * A pool is a set of equal buffers that pooled receives share: a receive
+ * takes a buffer only when data arrives, instead of owning one while it
+ * waits, so an idle connection costs its completion, not a buffer. On
+ * io_uring (Linux 6.0+) the pool is the kernel's provided-buffer ring.
+ *
+ * In the callback of a pooled receive, ioloop_completion_buffer(c) is the
+ * buffer the result's bytes landed in (result > 0), NULL otherwise. The
+ * buffer is the caller's until ioloop_pool_release gives it back; the
+ * callback may keep it (to parse later, to send it back) as long as it
+ * likes, and the completion may be reused meanwhile. When every buffer is
+ * held, pooled receives wait, without failing and without losing data.
+ *
+ * A multishot operation is submitted once and calls back once per result
+ * while it stays pending: ioloop_completion_more(c) is 1 in a callback
+ * after which more will come (the completion is still pending: do not
+ * resubmit or free it), 0 in the final one (the completion is idle). It
+ * ends at an error, at end of stream (a result of 0), with ioloop_cancel
+ * (final result -ECANCELED) or ioloop_loop_close. Results of one
+ * completion arrive in order; when two arrive in one pass of the loop, the
+ * first is delivered early (with every result ready before it), so
+ * callbacks may run while the library is inside the Go loop: they may do
+ * everything a callback may.
+ *
+ * A pool belongs to its loop (loop thread only, like the operations); its
+ * handle and its buffers' memory are invalid once ioloop_loop_close
+ * returns (which closes the loop's pools). Every call below returns
+ * IOLOOP_EMISUSE for a NULL argument or a pool of another loop. */
+typedef struct ioloop_pool ioloop_pool;
+
+/* Creates a pool of count buffers of size bytes (count 1..32768, size
+ * 1..16 MiB: else -EINVAL) and stores it in *out. Returns 0, -EINVAL,
+ * -EMFILE (more than 65536 pools on one loop), -ENOMEM or another -errno
+ * when the kernel refuses the ring, or IOLOOP_EMISUSE. */
+int ioloop_pool_new(ioloop_loop *loop, uint32_t count, uint32_t size, ioloop_pool **out);
+
+/* Closes a pool before its loop does. IOLOOP_EMISUSE while pooled
+ * receives are pending on it (cancel them first) or when it is closed
+ * already. Buffers the caller holds stay valid memory until the loop
+ * closes, and ioloop_pool_release still accepts them. The handle stays
+ * valid (for release) until the loop closes. */
+int ioloop_pool_close(ioloop_pool *pool);
+
+/* The number of buffers neither held by the caller nor filled and waiting
+ * for a callback. */
+uint32_t ioloop_pool_free(ioloop_pool *pool);
+
+/* Gives back the buffer that ioloop_completion_buffer returned (any
+ * pointer inside it), and wakes the first receive waiting for one. The
+ * next receive may overwrite it. IOLOOP_EMISUSE for a pointer that is not
+ * in one of the pool's buffers, or a buffer released twice. */
+int ioloop_pool_release(ioloop_pool *pool, void *buf);
+
+/* Receives once from the stream socket fd into a buffer of pool, taken
+ * when data arrives; result: the bytes received (in
+ * ioloop_completion_buffer(c)), 0 at end of stream, or -errno. */
+int ioloop_recv_pooled(ioloop_loop *loop, ioloop_completion *c, int fd, ioloop_pool *pool, ioloop_callback cb,
+		       void *userdata);
+
+/* Multishot receive from the stream socket fd: one callback per arrival
+ * (result > 0, its buffer as for ioloop_recv_pooled, more = 1), until end
+ * of stream (0), an error or a cancel ends it with a final callback
+ * (more = 0, no buffer). */
+int ioloop_recv_multishot(ioloop_loop *loop, ioloop_completion *c, int fd, ioloop_pool *pool, ioloop_callback cb,
+			  void *userdata);
+
+/* Multishot receive of datagrams on the datagram socket fd: one callback
+ * per datagram (result >= 0: its length; a zero-length datagram has no
+ * buffer), until an error or a cancel. A datagram longer than the pool's
+ * buffers is truncated. In the callback, ioloop_completion_from gives the
+ * sender. */
+int ioloop_recvfrom_multishot(ioloop_loop *loop, ioloop_completion *c, int fd, ioloop_pool *pool, ioloop_callback cb,
+			      void *userdata);
+
+/* Multishot accept on the listening socket listen_fd: one callback per
+ * connection (result: its descriptor, non-blocking and close-on-exec,
+ * more = 1), until an error or a cancel ends it (final callback, result
+ * < 0, more = 0). ECONNABORTED and similar errors of one connection end
+ * it too: accept again if you want more. */
+int ioloop_accept_multishot(ioloop_loop *loop, ioloop_completion *c, int listen_fd, ioloop_callback cb,
+			    void *userdata);
+
+/* In a pooled receive's callback: the buffer holding the result's bytes,
+ * or NULL (no data, an error, or another operation). */
+void *ioloop_completion_buffer(const ioloop_completion *c);
+
+/* In a callback: 1 when the multishot operation goes on (more callbacks
+ * will come; c is still pending), 0 in its final callback and in the
+ * callback of every other operation. */
+int ioloop_completion_more(const ioloop_completion *c);
+
+/* In an ioloop_recvfrom_multishot callback: writes the datagram's sender
+ * (a sockaddr_in or sockaddr_in6) into *from and its length into
+ * *fromlen, and returns 0; -EAFNOSUPPORT (and *fromlen 0) when the sender
+ * has no IP address (a unix socket) or the result is an error;
+ * IOLOOP_EMISUSE for another operation. One call into Go per call: ask
+ * only when needed. */
+int ioloop_completion_from(ioloop_loop *loop, const ioloop_completion *c, struct sockaddr_storage *from,
+			   socklen_t *fromlen);
+
+/* ---------------------------------------------------------------------- */
+/* REGISTERED FILES AND BUFFERS
+ *
+ * These are plain calls (they return their result; no callback). They
+ * apply to the operations the loop takes after the call: an operation
+ * already submitted but not yet handed to the loop (which happens at the
+ * next run call) is taken after it too. Loop thread only. */
+
+/* Registers the open descriptor fd (socket or file) with the loop: every
+ * later operation on fd names it by its slot in the kernel's table
+ * (io_uring's IOSQE_FIXED_FILE), transparently. Returns 0, -EBADF (not
+ * open, or above 1<<20), -EEXIST (registered already), -ENOSPC (the table
+ * is full), another -errno from the kernel, or IOLOOP_EMISUSE. Close a
+ * registered descriptor with ioloop_close (which unregisters it first), or
+ * unregister it before closing it any other way: the kernel's table holds
+ * a reference to the file. On epoll it validates and records fd only. */
+int ioloop_register_file(ioloop_loop *loop, int fd);
+
+/* Undoes ioloop_register_file. Returns 0, -ENOENT (not registered), or
+ * another -errno. */
+int ioloop_unregister_file(ioloop_loop *loop, int fd);
+
+/* Registers iovcnt buffers (1..16384, each 1 byte..1 GiB, else -EINVAL)
+ * for ioloop_read_fixed and ioloop_write_fixed, replacing any set
+ * registered before; on io_uring the kernel pins their memory once
+ * (counted against RLIMIT_MEMLOCK: -ENOMEM past it). The memory stays
+ * the caller's, and must stay valid until it is replaced, unregistered or
+ * the loop closes. The iovec array itself is read at the call. Returns 0
+ * or a negative errno; after an error no buffers are registered. */
+int ioloop_register_buffers(ioloop_loop *loop, const struct iovec *iov, int iovcnt);
+
+/* Forgets the registered buffers (0 also when none were). */
+int ioloop_unregister_buffers(ioloop_loop *loop);
+
+/* ioloop_read and ioloop_write from inside a registered buffer (any part
+ * of one): IORING_OP_READ_FIXED / WRITE_FIXED on io_uring, plain read and
+ * write elsewhere; results as ioloop_read and ioloop_write. A buffer
+ * outside the registered ones completes with -EFAULT. */
+int ioloop_read_fixed(ioloop_loop *loop, ioloop_completion *c, int fd, void *buf, size_t len, int64_t offset,
+		      ioloop_callback cb, void *userdata);
+int ioloop_write_fixed(ioloop_loop *loop, ioloop_completion *c, int fd, const void *buf, size_t len, int64_t offset,
+		       ioloop_callback cb, void *userdata);
+
+/* ---------------------------------------------------------------------- */
+/* STATISTICS */
+
+/* A snapshot of a loop's counters (ioloop.Stats of the Go API). Operations
+ * are counted when the loop takes them (at the next run call after their
+ * submission), not when an ioloop_* function queues them. */
+typedef struct ioloop_stats {
+	uint64_t submitted;           /* operations taken, all kinds */
+	uint64_t completed;           /* callbacks run (multishot: each one) */
+	uint64_t kernel_enters;       /* io_uring_enter / epoll_wait calls */
+	uint64_t overflow_depth;      /* submissions waiting for room in the kernel's queue now */
+	uint64_t overflow_high_water; /* the largest such depth seen */
+	uint64_t in_flight;           /* operations whose result is not known yet */
+	uint64_t timers_pending;      /* pending timeouts (and link timeouts the loop times) */
+	uint64_t inbox_depth;         /* posted callbacks not run yet (a momentary reading) */
+	uint64_t pool_buffers_free;   /* free buffers of all the loop's pools */
+	uint64_t _reserved[7];        /* zero; room to grow */
+} ioloop_stats;
+
+/* Fills *out. Loop thread only (also from callbacks); returns 0 or
+ * IOLOOP_EMISUSE. Allocates nothing. */
+int ioloop_loop_stats(ioloop_loop *loop, ioloop_stats *out);
+
+/* The counts of one kind of operation, named as the Go API spells it
+ * ("Recv", "Send", "ReadFixed", "RecvMultishot", "Nop", ...): returns 0,
+ * -ENOENT for a name that is none, or IOLOOP_EMISUSE. */
+int ioloop_loop_stats_op(ioloop_loop *loop, const char *name, uint64_t *submitted, uint64_t *completed);
+
 /* ---------------------------------------------------------------------- */
 /* Cross-thread */
 
@@ -415,6 +720,22 @@ int ioloop_sync_file_range(ioloop_loop *loop, ioloop_completion *c, int fd, int6
  * queued: retry later or shed load), IOLOOP_ECLOSED once close began, or
  * IOLOOP_EMISUSE. Never blocks, never allocates. */
 int ioloop_post(ioloop_loop *loop, ioloop_completion *c, ioloop_callback cb, void *userdata);
+
+/* ioloop_post from one loop to another: called on from's thread
+ * (typically in one of its callbacks), it queues cb(to, c, 0, userdata) to
+ * run on to's thread. The difference is the wakeup: when both loops run on
+ * io_uring and the kernel has IORING_OP_MSG_RING (5.18), waking a blocked
+ * to rides in from's next submission (its next run call, or the end of
+ * the current pass when called from a callback) instead of costing a
+ * system call of its own; so a callback that messages several loops wakes
+ * them all with the batch its loop submits anyway. Elsewhere it wakes to
+ * as ioloop_post does. Results and guarantees are ioloop_post's
+ * (IOLOOP_ECLOSED when to has begun closing; to must not have been freed).
+ * The Go API's Group (several loops, each on a thread of its own, started
+ * and shut down together) has no C counterpart: a C program creates its
+ * threads itself, one loop in each (see THREADS), and wires them with
+ * ioloop_message, ioloop_post and ioloop_event_trigger. */
+int ioloop_message(ioloop_loop *from, ioloop_loop *to, ioloop_completion *c, ioloop_callback cb, void *userdata);
 
 /* Creates an event of loop. Loop thread. Returns NULL only for a NULL or
  * closed loop. The event lives until the loop closes. */
@@ -469,13 +790,45 @@ int ioloop_listen_unix(const char *path, int backlog);
 int ioloop_unix_socket(void);
 
 /* ---------------------------------------------------------------------- */
-/* Not in this version (the Go API has them): chains (BeginChain/EndChain)
- * and LinkTimeout, Statx, Readv/Writev durable, SendMsg/RecvMsg, pooled and
- * multishot receives, AcceptMultishot, registered files and buffers
- * (ReadFixed/WriteFixed), SendZC, Message between loops, Groups and
- * Stats. Each needs either a variable-size result (Statx, RecvMsg, pools)
- * or a multi-loop object the C side would have to own, and was left out
- * for time, not for a reason of principle. */
+/* ------------------------------------------------------------------------
+ * THE GO API FROM C
+ *
+ * Every operation of the Go API has a C function above: Nop, NextTick,
+ * Timeout, Cancel, Accept, AcceptMultishot, Connect and ConnectUnix
+ * (ioloop_connect), Recv, RecvPooled, RecvMultishot, Send, SendZC, SendTo,
+ * RecvFrom, RecvFromMultishot, SendMsg, RecvMsg, Shutdown, Close, Read,
+ * Write, Readv, Writev, WriteDurable, WritevDurable, ReadFixed,
+ * WriteFixed, Fsync, Fdatasync, OpenAt, Statx, Fallocate, Ftruncate,
+ * Renameat, Unlinkat, Mkdirat, Linkat, Symlinkat, Fadvise, SyncFileRange,
+ * WaitEvent, LinkTimeout; and so do chains, buffer pools, registered files
+ * and buffers, Post, Message, events, Stop and Stats. What is not here,
+ * and why:
+ *
+ * - Group (StartGroup, Shutdown, Wait): it starts goroutines on locked
+ *   threads and runs Go setup functions on them. A C program owns its
+ *   threads: create one loop on each (ioloop_loop_new on that thread, with
+ *   IOLOOP_OPT_LOCKED_THREAD for io_uring's single-issuer mode), give each
+ *   its own SO_REUSEPORT listener (ioloop_listen_tcp with
+ *   IOLOOP_LISTEN_REUSEPORT, which is what ListenTCPShards does), and
+ *   exchange work with ioloop_message, ioloop_post and events. An ordered
+ *   shutdown is ioloop_stop on every loop, then ioloop_loop_close on each
+ *   loop's own thread.
+ * - TimeoutAt (a time.Time deadline): C has no such time; compute the
+ *   duration from clock_gettime(CLOCK_MONOTONIC) and use ioloop_timeout.
+ * - Loop.Now, LocalAddr, RemoteAddr, SetNoDelay, IsAligned, AlignedBuffer,
+ *   OpenDirect: plain system calls in C (clock_gettime, getsockname,
+ *   getpeername, setsockopt, posix_memalign, open with O_DIRECT); they
+ *   exist in Go for the simulator or for portability, not for the loop.
+ * - The simulator backend (and the Loop methods ListenTCP, ListenUDP,
+ *   TCPSocket, UDPSocket, which exist for it): its simulated world is a Go
+ *   test tool with no C interface; the package functions ListenTCP,
+ *   ListenUDP, ListenUnix, TCPSocket, UDPSocket, UnixSocket are the socket
+ *   helpers above.
+ * - Options.FileSubmitBatch: it bounds how many file operations Go
+ *   callbacks submit before the loop hands them over mid-pass; C callbacks'
+ *   submissions reach the loop as one list after each pass anyway.
+ * - IOCP (Windows) and kqueue builds of this library: Linux only for now.
+ */
 
 #ifdef __cplusplus
 }

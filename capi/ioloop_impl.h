@@ -52,7 +52,25 @@ enum {
 	IOLOOP_OP_FADVISE,
 	IOLOOP_OP_SYNC_FILE_RANGE,
 	IOLOOP_OP_WAIT_EVENT,
-	IOLOOP_OP_POST
+	IOLOOP_OP_POST,
+	IOLOOP_OP_STATX,
+	IOLOOP_OP_SENDMSG,
+	IOLOOP_OP_RECVMSG,
+	IOLOOP_OP_SEND_ZC,
+	IOLOOP_OP_LINK_TIMEOUT,
+	IOLOOP_OP_RECV_POOLED,
+	IOLOOP_OP_RECV_MULTISHOT,
+	IOLOOP_OP_RECVFROM_MULTISHOT,
+	IOLOOP_OP_ACCEPT_MULTISHOT,
+	IOLOOP_OP_READ_FIXED,
+	IOLOOP_OP_WRITE_FIXED,
+	IOLOOP_OP_WRITEV_DURABLE
+};
+
+/* A completion's place in a chain (ioloop_cimpl.link). */
+enum {
+	IOLOOP_LINK_FIRST = 1, /* the chain's first operation: Go calls Loop.BeginChain before it */
+	IOLOOP_LINK_LAST = 2   /* the chain's last operation: Go calls Loop.EndChain after it */
 };
 
 /* The layout of ioloop_completion's reserved room. Every field is an
@@ -67,15 +85,17 @@ typedef struct ioloop_cimpl {
 	int32_t result;
 	uint8_t state;
 	uint8_t op;
-	uint16_t _pad;
+	uint8_t link; /* IOLOOP_LINK_* */
+	uint8_t more; /* a multishot operation's result with more to come: the completion stays pending */
 	int32_t fd;
-	uint32_t flags; /* openat, unlinkat, linkat, renameat, fadvise, sync_file_range flags; shutdown how; durability */
-	uint32_t mode;  /* openat, mkdirat, fallocate mode */
+	uint32_t flags; /* openat, unlinkat, linkat, renameat, fadvise, sync_file_range, statx flags; shutdown how; durability */
+	uint32_t mode;  /* openat, mkdirat, fallocate mode; statx mask */
 	int32_t fd2;    /* the second directory of renameat, linkat, symlinkat */
-	void *ptr;      /* buffer, iovec array, sockaddr, path, cancel target, event */
+	void *ptr;      /* buffer, iovec array, sockaddr, path, cancel target, event, msghdr, pool */
 	uint64_t len;   /* buffer length, iovcnt, sockaddr length */
 	int64_t offset; /* file offset; timeout ns */
-	void *ptr2;     /* second path; recvfrom's sender buffer; sendto's sockaddr */
+	void *ptr2;     /* second path; recvfrom's sender buffer; sendto's sockaddr; statx's struct statx;
+			 * a pooled receive's delivered buffer (pinned Go memory, see capi.go's cpool) */
 	int64_t len2;   /* fallocate, ftruncate, fadvise, sync_file_range length; sockaddr length */
 	void *ptr3;     /* recvfrom's socklen_t for the sender's length */
 } ioloop_cimpl;
@@ -93,7 +113,16 @@ struct ioloop_loop {
 	ioloop_cimpl *sq_head, *sq_tail; /* submitted by C, not yet handed to Go */
 	uint32_t sq_len;
 	uint32_t pending; /* operations accepted whose callback has not started */
+	int chain_open;   /* between ioloop_chain_begin and ioloop_chain_end */
+	ioloop_cimpl *chain_last; /* the open chain's last operation so far (NULL: none yet) */
 	char last_error[IOLOOP_LAST_ERROR_SIZE];
+};
+
+struct ioloop_pool {
+	uint32_t loop_id;
+	uint32_t index; /* in the Go loop's pools */
+	ioloop_loop *loop;
+	int closed;
 };
 
 struct ioloop_event {

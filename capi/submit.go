@@ -14,6 +14,8 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ioloop/ioloop"
 )
 
@@ -35,7 +37,11 @@ func (cl *cloop) drainSubmissions() {
 func (cl *cloop) drainSome() {
 	defer func() {
 		if r := recover(); r != nil {
-			cl.ready(cl.submitting, recovered(cl.c, r))
+			cc := cl.submitting
+			cl.ready(cc, recovered(cl.c, r))
+			if cl.chainOpen && cc.link&C.IOLOOP_LINK_LAST != 0 {
+				cl.endChain()
+			}
 		}
 	}()
 	for {
@@ -49,8 +55,39 @@ func (cl *cloop) drainSome() {
 		cc := cl.draining
 		cl.draining = cc.next // read first: submitting may complete cc and link it elsewhere
 		cl.submitting = cc
+		if cc.link&C.IOLOOP_LINK_FIRST != 0 {
+			cl.l.BeginChain()
+			cl.chainOpen = true
+		}
 		cl.submit(cc)
+		if cl.chainOpen {
+			if cc.state == C.IOLOOP_STATE_GO { // not rejected on this side
+				cl.chainMembers = append(cl.chainMembers, cc)
+			}
+			if cc.link&C.IOLOOP_LINK_LAST != 0 {
+				cl.endChain()
+			}
+		}
 	}
+}
+
+// endChain submits the chain drainSome has been building (Loop.EndChain).
+// EndChain panics only for a chain too long for io_uring's submission
+// queue, after taking every operation back (idle, no callback): each C
+// completion of the chain then gets the panic's code.
+func (cl *cloop) endChain() {
+	cl.chainOpen = false
+	defer func() {
+		if r := recover(); r != nil {
+			code := recovered(cl.c, r)
+			for _, cc := range cl.chainMembers {
+				cl.ready(cc, code)
+			}
+		}
+		clear(cl.chainMembers)
+		cl.chainMembers = cl.chainMembers[:0]
+	}()
+	cl.l.EndChain()
 }
 
 // submit hands one C completion to the Go loop (see drainSome for panics).
@@ -146,6 +183,53 @@ func (cl *cloop) submit(cc *C.ioloop_cimpl) {
 			return
 		}
 		ioloop.WaitEvent(l, c, e, s, (*slot).onCount)
+	case C.IOLOOP_OP_STATX:
+		ioloop.Statx(l, c, int(cc.fd), cString(cc.ptr), int(cc.flags), int(cc.mode), (*unix.Statx_t)(cc.ptr2), s, (*slot).onError)
+	case C.IOLOOP_OP_SENDMSG:
+		msg := (*C.struct_msghdr)(cc.ptr)
+		var to netip.AddrPort
+		if msg.msg_name != nil {
+			addr, path, errno := decodeSockaddr(msg.msg_name, uint64(msg.msg_namelen))
+			if errno == 0 && path != "" {
+				errno = syscall.EAFNOSUPPORT // the Go API sends to a unix peer only through a connected socket
+			}
+			if errno != 0 {
+				cl.ready(cc, -int32(errno))
+				return
+			}
+			to = addr
+		}
+		ioloop.SendMsg(l, c, int(cc.fd), s.iovecs(unsafe.Pointer(msg.msg_iov), int(msg.msg_iovlen)), control(msg), to, s, (*slot).onCount)
+	case C.IOLOOP_OP_RECVMSG:
+		msg := (*C.struct_msghdr)(cc.ptr)
+		ioloop.RecvMsg(l, c, int(cc.fd), s.iovecs(unsafe.Pointer(msg.msg_iov), int(msg.msg_iovlen)), control(msg), s, (*slot).onRecvMsg)
+	case C.IOLOOP_OP_LINK_TIMEOUT:
+		ioloop.LinkTimeout(l, c, time.Duration(cc.offset), s, (*slot).onError)
+	case C.IOLOOP_OP_RECV_POOLED, C.IOLOOP_OP_RECV_MULTISHOT, C.IOLOOP_OP_RECVFROM_MULTISHOT:
+		pool := cl.pooledSlot(s, (*C.ioloop_pool)(cc.ptr))
+		switch {
+		case pool == nil:
+		case cc.op == C.IOLOOP_OP_RECV_POOLED:
+			ioloop.RecvPooled(l, c, int(cc.fd), pool, s, (*slot).onPooled)
+		case cc.op == C.IOLOOP_OP_RECV_MULTISHOT:
+			ioloop.RecvMultishot(l, c, int(cc.fd), pool, s, (*slot).onPooled)
+		default:
+			ioloop.RecvFromMultishot(l, c, int(cc.fd), pool, s, (*slot).onPooledFrom)
+		}
+	case C.IOLOOP_OP_ACCEPT_MULTISHOT:
+		ioloop.AcceptMultishot(l, c, int(cc.fd), s, (*slot).onAcceptShot)
+	case C.IOLOOP_OP_WRITEV_DURABLE:
+		ioloop.WritevDurable(l, c, int(cc.fd), s.vector(cc), int64(cc.offset), ioloop.Durability(cc.flags), s, (*slot).onCount)
+	case C.IOLOOP_OP_READ_FIXED:
+		ioloop.ReadFixed(l, c, int(cc.fd), buffer(cc), int64(cc.offset), s, (*slot).onCount)
+	case C.IOLOOP_OP_WRITE_FIXED:
+		ioloop.WriteFixed(l, c, int(cc.fd), buffer(cc), int64(cc.offset), s, (*slot).onCount)
+	case C.IOLOOP_OP_SEND_ZC:
+		if cc.len > math.MaxInt32 {
+			cl.ready(cc, -int32(syscall.EINVAL))
+			return
+		}
+		ioloop.SendZC(l, c, int(cc.fd), buffer(cc), s, (*slot).onCount)
 	default:
 		setError(cl.c, "ioloop: a completion with an unknown operation was submitted (its memory was overwritten?)")
 		cl.ready(cc, codeMisuse)
@@ -164,8 +248,17 @@ func buffer(cc *C.ioloop_cimpl) []byte {
 // vector is the C iovec array of cc as the [][]byte the Go API takes,
 // built in the slot's reused slice.
 func (s *slot) vector(cc *C.ioloop_cimpl) [][]byte {
-	iov := unsafe.Slice((*C.struct_iovec)(cc.ptr), int(cc.len))
+	return s.iovecs(cc.ptr, int(cc.len))
+}
+
+// iovecs is the C iovec array p of n entries as a [][]byte, built in the
+// slot's reused slice.
+func (s *slot) iovecs(p unsafe.Pointer, n int) [][]byte {
 	s.bufs = s.bufs[:0]
+	if n == 0 {
+		return s.bufs
+	}
+	iov := unsafe.Slice((*C.struct_iovec)(p), n)
 	for i := range iov {
 		var b []byte
 		if iov[i].iov_len > 0 {
@@ -174,6 +267,14 @@ func (s *slot) vector(cc *C.ioloop_cimpl) [][]byte {
 		s.bufs = append(s.bufs, b)
 	}
 	return s.bufs
+}
+
+// control is the control-data buffer of a C msghdr as a slice (C memory).
+func control(msg *C.struct_msghdr) []byte {
+	if msg.msg_controllen == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(msg.msg_control), int(msg.msg_controllen))
 }
 
 // cString views a NUL-terminated C string as a Go string without copying;
@@ -205,6 +306,21 @@ func (s *slot) onRecvFrom(_ *ioloop.Completion, n int, from netip.AddrPort, err 
 	if err == nil && cc.ptr2 != nil {
 		lenPtr := (*C.socklen_t)(cc.ptr3)
 		*lenPtr = C.socklen_t(encodeSockaddr(from, cc.ptr2, uint32(*lenPtr)))
+	}
+	s.cl.ready(cc, resultOf(n, err))
+}
+
+// onRecvMsg writes recvmsg(2)'s results back into the C msghdr, as the
+// system call would, before the C callback runs.
+func (s *slot) onRecvMsg(_ *ioloop.Completion, n, oobn, flags int, from netip.AddrPort, err error) {
+	cc := s.cc
+	if err == nil {
+		msg := (*C.struct_msghdr)(cc.ptr)
+		msg.msg_controllen = C.size_t(oobn)
+		msg.msg_flags = C.int(flags)
+		if msg.msg_name != nil {
+			msg.msg_namelen = C.socklen_t(encodeSockaddr(from, msg.msg_name, uint32(msg.msg_namelen)))
+		}
 	}
 	s.cl.ready(cc, resultOf(n, err))
 }

@@ -6,10 +6,12 @@
  * counts the allocations a round makes (testing.AllocsPerRun).
  * The symbols are prefixed ioloop__test_ and are not part of ioloop.h.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ioloop_impl.h"
@@ -25,7 +27,11 @@ typedef struct test_state {
 	int file;
 	char buf[64];
 	ioloop_completion cs[BATCH];
-	ioloop_completion send, recv, wait;
+	ioloop_completion send, recv, wait, extra, cancel;
+	ioloop_pool *pool;
+	struct statx stx;
+	struct iovec siov[2], riov[2];
+	struct msghdr smsg, rmsg;
 } test_state;
 
 test_state *ioloop__test_new(int backend)
@@ -40,6 +46,7 @@ test_state *ioloop__test_new(int backend)
 	t->ev = ioloop_event_new(t->loop);
 	socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, t->fds);
 	t->file = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	ioloop_pool_new(t->loop, 16, 64, &t->pool);
 	return t;
 }
 
@@ -136,5 +143,93 @@ int ioloop__test_round_post(test_state *t)
 	ioloop_wait_event(t->loop, &t->wait, t->ev, on_wait, t);
 	if (ioloop_post(t->loop, &t->cs[0], on_posted, t) != 0)
 		t->failures++;
+	return ioloop_run(t->loop);
+}
+
+static void on_ok(ioloop_loop *loop, ioloop_completion *c, int32_t result, void *userdata)
+{
+	(void)loop;
+	(void)c;
+	test_state *t = userdata;
+	if (result < 0)
+		t->failures++;
+}
+
+/* One round: statx, a sendmsg/recvmsg pair with two iovecs each, and a
+ * send_zc with its receive. */
+int ioloop__test_round_msg(test_state *t)
+{
+	ioloop_statx(t->loop, &t->extra, AT_FDCWD, "/proc/self/exe", 0, STATX_BASIC_STATS, &t->stx, on_ok, t);
+	t->siov[0] = (struct iovec){"0123456789abcdef", 16};
+	t->siov[1] = (struct iovec){"0123456789abcdef", 16};
+	memset(&t->smsg, 0, sizeof t->smsg);
+	t->smsg.msg_iov = t->siov;
+	t->smsg.msg_iovlen = 2;
+	t->riov[0] = (struct iovec){t->buf, 16};
+	t->riov[1] = (struct iovec){t->buf + 16, 16};
+	memset(&t->rmsg, 0, sizeof t->rmsg);
+	t->rmsg.msg_iov = t->riov;
+	t->rmsg.msg_iovlen = 2;
+	ioloop_recvmsg(t->loop, &t->recv, t->fds[1], &t->rmsg, on_io, t);
+	ioloop_sendmsg(t->loop, &t->send, t->fds[0], &t->smsg, on_io, t);
+	int rc = ioloop_run(t->loop);
+	if (rc != 0)
+		return rc;
+	ioloop_recv(t->loop, &t->recv, t->fds[1], t->buf, 32, on_io, t);
+	ioloop_send_zc(t->loop, &t->send, t->fds[0], "0123456789abcdef0123456789abcdef", 32, on_io, t);
+	return ioloop_run(t->loop);
+}
+
+static void on_link_timeout(ioloop_loop *loop, ioloop_completion *c, int32_t result, void *userdata)
+{
+	(void)loop;
+	(void)c;
+	test_state *t = userdata;
+	if (result != -ECANCELED)
+		t->failures++;
+}
+
+/* One round: a chain of a send, a receive and the receive's link timeout
+ * (which the receive beats). */
+int ioloop__test_round_chain(test_state *t)
+{
+	ioloop_chain_begin(t->loop);
+	ioloop_send(t->loop, &t->send, t->fds[0], "0123456789abcdef0123456789abcdef", 32, on_io, t);
+	ioloop_recv(t->loop, &t->recv, t->fds[1], t->buf, 32, on_io, t);
+	ioloop_link_timeout(t->loop, &t->extra, 10ULL * 1000000000, on_link_timeout, t);
+	ioloop_chain_end(t->loop);
+	return ioloop_run(t->loop);
+}
+
+static void on_pooled(ioloop_loop *loop, ioloop_completion *c, int32_t result, void *userdata)
+{
+	test_state *t = userdata;
+	void *buf = ioloop_completion_buffer(c);
+	if (buf != NULL && ioloop_pool_release(t->pool, buf) != 0)
+		t->failures++;
+	if (ioloop_completion_more(c)) {
+		if (result <= 0 || buf == NULL)
+			t->failures++;
+		ioloop_cancel(loop, &t->cancel, c, on_ok, t); /* ends the multishot: its final callback follows */
+	} else if (c == &t->recv && (result <= 0 || buf == NULL)) {
+		t->failures++;
+	} else if (c == &t->extra && result != -ECANCELED) {
+		t->failures++;
+	}
+}
+
+/* One round: a pooled receive, then a multishot receive's shot and its
+ * cancel; buffers released in the callbacks. */
+int ioloop__test_round_pooled(test_state *t)
+{
+	if (t->pool == NULL)
+		return -1;
+	ioloop_recv_pooled(t->loop, &t->recv, t->fds[1], t->pool, on_pooled, t);
+	ioloop_send(t->loop, &t->send, t->fds[0], "0123456789abcdef0123456789abcdef", 32, on_io, t);
+	int rc = ioloop_run(t->loop);
+	if (rc != 0)
+		return rc;
+	ioloop_recv_multishot(t->loop, &t->extra, t->fds[1], t->pool, on_pooled, t);
+	ioloop_send(t->loop, &t->send, t->fds[0], "0123456789abcdef0123456789abcdef", 32, on_io, t);
 	return ioloop_run(t->loop);
 }

@@ -13,6 +13,9 @@ int ioloop__test_round_nop(test_state *t);
 int ioloop__test_round_timers(test_state *t);
 int ioloop__test_round_io(test_state *t);
 int ioloop__test_round_post(test_state *t);
+int ioloop__test_round_msg(test_state *t);
+int ioloop__test_round_chain(test_state *t);
+int ioloop__test_round_pooled(test_state *t);
 */
 import "C"
 
@@ -38,6 +41,9 @@ func (tl *testLoop) roundNop() int    { return int(C.ioloop__test_round_nop(tl.t
 func (tl *testLoop) roundTimers() int { return int(C.ioloop__test_round_timers(tl.t)) }
 func (tl *testLoop) roundIO() int     { return int(C.ioloop__test_round_io(tl.t)) }
 func (tl *testLoop) roundPost() int   { return int(C.ioloop__test_round_post(tl.t)) }
+func (tl *testLoop) roundMsg() int    { return int(C.ioloop__test_round_msg(tl.t)) }
+func (tl *testLoop) roundChain() int  { return int(C.ioloop__test_round_chain(tl.t)) }
+func (tl *testLoop) roundPooled() int { return int(C.ioloop__test_round_pooled(tl.t)) }
 
 // Backends for the tests.
 const (

@@ -1,5 +1,3 @@
-//go:build !windows
-
 package conn_test
 
 import (
@@ -8,7 +6,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -122,6 +122,12 @@ func TestAddressForms(t *testing.T) {
 		ln.Close()
 
 		// Unix sockets: a path, removed at Close.
+		if runtime.GOOS == "windows" {
+			if _, err := conn.Listen(e.loop, "unix", `C:\no-such-dir\echo.sock`, conn.Options{}, server); !errors.Is(err, syscall.EAFNOSUPPORT) {
+				t.Fatalf("a unix listener on Windows: %v, want EAFNOSUPPORT (the IOCP backend makes no unix sockets)", err)
+			}
+			return
+		}
 		path := filepath.Join(t.TempDir(), "echo.sock")
 		uln, err := conn.Listen(e.loop, "unix", path, conn.Options{}, server)
 		if err != nil {
@@ -147,6 +153,12 @@ func TestReusePort(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		if e.sim() {
 			t.Skip("the simulator has no SO_REUSEPORT")
+		}
+		if runtime.GOOS == "windows" {
+			if _, err := conn.Listen(e.loop, "tcp", "127.0.0.1:0", conn.Options{ReusePort: true}, &lineEcho{}); !errors.Is(err, syscall.EOPNOTSUPP) {
+				t.Fatalf("ReusePort on Windows: %v, want EOPNOTSUPP", err)
+			}
+			t.Skip("Windows has no SO_REUSEPORT (EOPNOTSUPP, checked)")
 		}
 		e2 := newEnv(t, e.backend)
 		defer e2.close()

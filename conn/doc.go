@@ -1,5 +1,3 @@
-//go:build !windows
-
 // Package conn is a connection layer on an ioloop.Loop: a Conn with an
 // input buffer, framing helpers and a coalescing write queue; read, write
 // and idle timeouts; graceful close; a Listener and Dial that take the

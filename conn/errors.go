@@ -1,5 +1,3 @@
-//go:build !windows
-
 package conn
 
 import (
@@ -111,7 +109,10 @@ var (
 // ("connect: connection refused"); other errors (the loop's sentinels,
 // timeouts) pass through unchanged.
 func syscallError(name string, err error) error {
-	if _, ok := err.(syscall.Errno); ok {
+	// errors.As, not a type assertion: on Windows the loop's error may be
+	// an *ioloop.WindowsError, which unwraps to the Errno.
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
 		return os.NewSyscallError(name, err)
 	}
 	return err

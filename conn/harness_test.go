@@ -1,9 +1,6 @@
-//go:build !windows
-
 package conn_test
 
 import (
-	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -25,9 +22,20 @@ type env struct {
 }
 
 // backends are the backends conn's tests run on: io_uring and epoll (on
-// Linux) or kqueue (on the BSDs and macOS) where the machine has them, and
-// always the simulator.
-var backends = []ioloop.Backend{ioloop.BackendIOUring, ioloop.BackendEpoll, ioloop.BackendKqueue, ioloop.BackendSimulator}
+// Linux), IOCP (on Windows) or kqueue (on the BSDs and macOS) where the
+// machine has them, and always the simulator.
+var backends = []ioloop.Backend{ioloop.BackendIOUring, ioloop.BackendEpoll, ioloop.BackendKqueue, ioloop.BackendIOCP, ioloop.BackendSimulator}
+
+// systemBackend reports whether b is a kernel backend of this system.
+func systemBackend(b ioloop.Backend) bool {
+	switch runtime.GOOS {
+	case "linux":
+		return b == ioloop.BackendIOUring || b == ioloop.BackendEpoll
+	case "windows":
+		return b == ioloop.BackendIOCP
+	}
+	return b == ioloop.BackendKqueue
+}
 
 // forEachBackend runs fn once per backend, each in its own subtest with
 // a fresh loop, which it closes at the end unless fn did.
@@ -51,7 +59,7 @@ func newEnv(t *testing.T, b ioloop.Backend) *env {
 		e.loop = e.node.Loop()
 		return e
 	}
-	if (runtime.GOOS == "linux") == (b == ioloop.BackendKqueue) {
+	if !systemBackend(b) {
 		t.Skipf("%v is not a backend of %s", b, runtime.GOOS)
 	}
 	loop, err := ioloop.New(ioloop.Options{Backend: b})
@@ -117,18 +125,6 @@ func (e *env) openFDs() int {
 		return e.node.OpenFDs()
 	}
 	return countProcessFDs(e.t)
-}
-
-func countProcessFDs(t *testing.T) int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		entries, err = os.ReadDir("/dev/fd") // macOS and the BSDs
-	}
-	if err != nil {
-		t.Skipf("cannot count descriptors: %v", err)
-	}
-	return len(entries) - 1 // the directory's own descriptor
 }
 
 // listen listens on a free loopback port with h.

@@ -1,5 +1,3 @@
-//go:build !windows
-
 package conn
 
 import (
@@ -198,4 +196,13 @@ func newSettings(opts Options) *settings {
 		s.drainBytes = DefaultDrainBytes
 	}
 	return s
+}
+
+// seconds rounds d up to whole seconds (0 stays 0), for the socket
+// options that take seconds.
+func seconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return int((d + time.Second - 1) / time.Second)
 }

@@ -1,4 +1,4 @@
-//go:build !windows && !race
+//go:build !race
 
 package conn_test
 

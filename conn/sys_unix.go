@@ -4,7 +4,6 @@ package conn
 
 import (
 	"net/netip"
-	"time"
 
 	"github.com/ioloop/ioloop"
 	"golang.org/x/sys/unix"
@@ -74,12 +73,4 @@ func applySocketOptions(loop *ioloop.Loop, fd int, set *settings, dialed bool) e
 		}
 	}
 	return nil
-}
-
-// seconds rounds d up to whole seconds (0 stays 0).
-func seconds(d time.Duration) int {
-	if d <= 0 {
-		return 0
-	}
-	return int((d + time.Second - 1) / time.Second)
 }

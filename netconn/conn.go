@@ -1,5 +1,3 @@
-//go:build !windows
-
 package netconn
 
 import (
@@ -10,11 +8,9 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/ioloop/ioloop"
-	"golang.org/x/sys/unix"
 )
 
 // A Conn is a TCP connection whose I/O runs on a Network's loop. It
@@ -207,12 +203,12 @@ func (d *direction) onDone(_ *ioloop.Completion, n int, err error) {
 				err = net.ErrClosed
 			}
 		default:
-			if errno, ok := err.(syscall.Errno); ok {
+			if isErrno(err) {
 				op := "recvfrom"
 				if d.write {
 					op = "sendto"
 				}
-				err = os.NewSyscallError(op, errno)
+				err = os.NewSyscallError(op, err)
 			}
 		}
 	}
@@ -448,7 +444,7 @@ func (c *Conn) closeFDNow() {
 	if c.chClosed {
 		return
 	}
-	unix.Close(c.fd)
+	closeFD(c.fd)
 	c.chClosed = true
 	close(c.closedCh)
 }
@@ -478,7 +474,7 @@ func (c *Conn) CloseWrite() error {
 func (c *Conn) shutdownWrite() {
 	if c.closing {
 		c.ctlErr = net.ErrClosed
-	} else if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
+	} else if err := shutdownWrite(c.fd); err != nil {
 		c.ctlErr = os.NewSyscallError("shutdown", err)
 	}
 	c.ctlDone <- struct{}{}

@@ -1,5 +1,3 @@
-//go:build !windows
-
 package netconn
 
 import (
@@ -11,7 +9,6 @@ import (
 	"syscall"
 
 	"github.com/ioloop/ioloop"
-	"golang.org/x/sys/unix"
 )
 
 // Listen listens on the TCP address address ("127.0.0.1:8080", ":0",
@@ -37,7 +34,7 @@ func (nw *Network) Listen(network, address string) (net.Listener, error) {
 	l := &Listener{nw: nw, fd: fd, addr: tcpAddr(bound), net: network,
 		done: make(chan struct{}, 1), closedCh: make(chan struct{})}
 	if post(nw, l, (*Listener).register) != nil {
-		unix.Close(fd)
+		closeFD(fd)
 		return nil, &net.OpError{Op: "listen", Net: network, Addr: l.addr, Err: net.ErrClosed}
 	}
 	<-l.done
@@ -88,7 +85,7 @@ func (nw *Network) dialOne(ctx context.Context, network string, ap netip.AddrPor
 	c.raddr = tcpAddr(ap)
 	c.dialTo = ap
 	if post(nw, c, (*Conn).startConnect) != nil {
-		unix.Close(fd)
+		closeFD(fd)
 		return nil, &net.OpError{Op: "dial", Net: network, Addr: c.raddr, Err: net.ErrClosed}
 	}
 	select {
@@ -214,8 +211,8 @@ func tcpAddr(ap netip.AddrPort) *net.TCPAddr {
 // syscallError wraps an errno as the net package does (os.SyscallError
 // inside net.OpError), so that errors.Is finds the errno.
 func syscallError(call string, err error) error {
-	if errno, ok := err.(syscall.Errno); ok {
-		return os.NewSyscallError(call, errno)
+	if isErrno(err) {
+		return os.NewSyscallError(call, err)
 	}
 	return err
 }
@@ -244,4 +241,11 @@ func DialContext(ctx context.Context, network, address string) (net.Conn, error)
 		return nil, errNoNetwork("dial", network, err)
 	}
 	return nw.DialContext(ctx, network, address)
+}
+
+// isErrno reports whether err is, or wraps, a syscall.Errno (on Windows
+// the loop's *ioloop.WindowsError wraps one).
+func isErrno(err error) bool {
+	var errno syscall.Errno
+	return errors.As(err, &errno)
 }

@@ -1,5 +1,3 @@
-//go:build !windows
-
 package netconn
 
 import (
@@ -13,8 +11,11 @@ import (
 
 // testBackends are the kernel backends every test runs on.
 func testBackends() []ioloop.Backend {
-	if runtime.GOOS == "linux" {
+	switch runtime.GOOS {
+	case "linux":
 		return []ioloop.Backend{ioloop.BackendIOUring, ioloop.BackendEpoll}
+	case "windows":
+		return []ioloop.Backend{ioloop.BackendIOCP}
 	}
 	return []ioloop.Backend{ioloop.BackendKqueue}
 }

@@ -1,5 +1,3 @@
-//go:build !windows
-
 package netconn
 
 import (
@@ -8,10 +6,8 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/ioloop/ioloop"
-	"golang.org/x/sys/unix"
 )
 
 // A Listener is a TCP listening socket whose Accept runs on a Network's
@@ -75,7 +71,7 @@ func (l *Listener) onAccept(_ *ioloop.Completion, fd int, err error) {
 	l.busy = false
 	switch {
 	case err == nil && l.closing:
-		unix.Close(fd) // accepted as Close began: nobody will take it
+		closeFD(fd) // accepted as Close began: nobody will take it
 		err = net.ErrClosed
 	case err == nil:
 		c := newConn(l.nw, fd)
@@ -85,8 +81,8 @@ func (l *Listener) onAccept(_ *ioloop.Completion, fd int, err error) {
 	case errors.Is(err, ioloop.ErrCanceled) || err == ioloop.ErrClosed:
 		err = net.ErrClosed
 	default:
-		if errno, ok := err.(syscall.Errno); ok {
-			err = os.NewSyscallError("accept", errno)
+		if isErrno(err) {
+			err = os.NewSyscallError("accept", err)
 		}
 	}
 	l.finish(nil, err)
@@ -152,7 +148,7 @@ func (l *Listener) closeFDNow() {
 	if l.chClosed {
 		return
 	}
-	unix.Close(l.fd)
+	closeFD(l.fd)
 	l.chClosed = true
 	close(l.closedCh)
 }

@@ -1,5 +1,3 @@
-//go:build !windows
-
 package main
 
 import (
@@ -9,12 +7,10 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/ioloop/ioloop"
 	"github.com/ioloop/ioloop/internal/benchkit/serve"
-	"golang.org/x/sys/unix"
 )
 
 // signalCheckInterval bounds how long a signal waits to be noticed: the
@@ -91,7 +87,7 @@ func writeStats(w io.Writer, label string, st serve.EchoStats) error {
 // the counters so far, which lets a script measure a window of a long run,
 // and any other signal asks it to stop.
 func handleSignal(sig os.Signal, srv echoService, stdout io.Writer) (stop bool, err error) {
-	if sig != syscall.SIGUSR1 {
+	if statsSignal == nil || sig != statsSignal {
 		return true, nil
 	}
 	return false, writeStats(stdout, "stats", srv.stats())
@@ -180,7 +176,7 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 	// Register before listening, so a signal sent as soon as the address is
 	// printed is never lost to the default action.
 	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
+	signal.Notify(signals, echoSignals...)
 	defer signal.Stop(signals)
 
 	var (
@@ -221,7 +217,7 @@ func runEcho(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(stderr, fs.Name(), fmt.Errorf("listen on %s: %w", addr, err))
 		}
-		defer func() { _ = unix.Close(listenFD) }()
+		defer func() { _ = serve.CloseFD(listenFD) }()
 		loop, err := newLoop(lf.options(), stderr)
 		if err != nil {
 			return fail(stderr, fs.Name(), err)

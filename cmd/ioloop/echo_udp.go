@@ -1,5 +1,3 @@
-//go:build !windows
-
 package main
 
 import (
@@ -13,7 +11,6 @@ import (
 
 	"github.com/ioloop/ioloop"
 	"github.com/ioloop/ioloop/internal/benchkit/serve"
-	"golang.org/x/sys/unix"
 )
 
 // `ioloop echo -udp`: the UDP echo server of package serve (UDPEcho) on
@@ -71,14 +68,14 @@ func startUDPEcho(addr netip.AddrPort, opts ioloop.Options, depth, poolBuffers, 
 	}
 	loop, err := newLoop(opts, stderr)
 	if err != nil {
-		_ = unix.Close(fd)
+		_ = serve.CloseFD(fd)
 		return udpEcho{}, bound, err
 	}
 	srv := serve.NewUDPEcho(loop, fd, depth, bufSize)
 	if poolBuffers > 0 {
 		if srv, err = serve.NewUDPEchoMultishot(loop, fd, poolBuffers, bufSize); err != nil {
 			_ = loop.Close()
-			_ = unix.Close(fd)
+			_ = serve.CloseFD(fd)
 			return udpEcho{}, bound, err
 		}
 	}
@@ -104,7 +101,7 @@ func (s udpEcho) shutdown() error {
 	if st.SendErrors > 0 {
 		fmt.Fprintf(s.stderr, "# udp: %d echoes not sent (last: %v)\n", st.SendErrors, st.LastSendError)
 	}
-	return errors.Join(err, unix.Close(s.FD))
+	return errors.Join(err, serve.CloseFD(s.FD))
 }
 
 // serve runs the loop until SIGINT or SIGTERM arrives on signals (or a

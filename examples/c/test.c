@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,21 @@ static void test_lifecycle(int backend)
 	bad.entries = 1 << 20;
 	CHECK_EQ(ioloop_loop_new(&loop, &bad), -EINVAL);
 	CHECK(strstr(msg, "reserved") != NULL);
+	/* completion_entries: at least entries. */
+	memset(&bad, 0, sizeof bad);
+	bad.backend = (uint32_t)backend;
+	bad.entries = 64;
+	bad.completion_entries = 512;
+	CHECK_EQ(ioloop_loop_new(&loop, &bad), 0);
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+	bad.completion_entries = 32;
+	int rc = ioloop_loop_new(&loop, &bad);
+	if (backend == IOLOOP_BACKEND_IO_URING) {
+		CHECK_EQ(rc, -EINVAL);
+	} else { /* the readiness backends ignore it */
+		CHECK_EQ(rc, 0);
+		CHECK_EQ(ioloop_loop_close(loop), 0);
+	}
 	CHECK_EQ(ioloop_loop_new(NULL, NULL), IOLOOP_EMISUSE);
 	CHECK_EQ(ioloop_loop_close(NULL), IOLOOP_EMISUSE);
 	CHECK_EQ(ioloop_run_for(NULL, 0), IOLOOP_EMISUSE);
@@ -674,6 +690,787 @@ typedef struct closing {
 	int late_rc;
 } closing;
 
+/* ---------------------------------------------------------------------- */
+/* statx, sendmsg/recvmsg (with control data), send_zc */
+
+static void test_statx_msg_zc(int backend)
+{
+	ioloop_loop *loop = new_loop(backend);
+	op o = {0};
+#define RUN1(call)                     \
+	do {                           \
+		o.calls = 0;           \
+		CHECK_EQ((call), 0);   \
+		run_until(loop, &o);   \
+	} while (0)
+
+	/* statx: the size and mode match stat(2); a missing path, misuse. */
+	struct statx stx;
+	memset(&stx, 0, sizeof stx);
+	struct stat st;
+	CHECK_EQ(stat("/proc/self/exe", &st), 0);
+	RUN1(ioloop_statx(loop, &o.c, AT_FDCWD, "/proc/self/exe", 0, STATX_BASIC_STATS, &stx, on_done, &o));
+	CHECK_EQ(o.result, 0);
+	CHECK_EQ(stx.stx_size, st.st_size);
+	CHECK_EQ(stx.stx_mode, st.st_mode);
+	CHECK(stx.stx_mask & STATX_SIZE);
+	RUN1(ioloop_statx(loop, &o.c, AT_FDCWD, "/nonexistent/ioloop-capi", 0, STATX_BASIC_STATS, &stx, on_done, &o));
+	CHECK_EQ(o.result, -ENOENT);
+	CHECK_EQ(ioloop_statx(loop, &o.c, AT_FDCWD, "/", 0, STATX_BASIC_STATS, NULL, on_done, &o), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_statx(loop, &o.c, AT_FDCWD, NULL, 0, STATX_BASIC_STATS, &stx, on_done, &o), IOLOOP_EMISUSE);
+
+	/* sendmsg/recvmsg on UDP: two iovecs each way, the sender's address. */
+	struct sockaddr_storage addr, bound;
+	socklen_t addrlen, boundlen;
+	CHECK_EQ(ioloop_sockaddr_parse("127.0.0.1:0", &addr, &addrlen), 0);
+	int ufd = ioloop_listen_udp((struct sockaddr *)&addr, addrlen, &bound, &boundlen);
+	CHECK(ufd >= 0);
+	int u2 = ioloop_listen_udp((struct sockaddr *)&addr, addrlen, NULL, NULL);
+	CHECK(u2 >= 0);
+	op snd = {0}, rcv = {0};
+	char h[] = "head:", t[] = "tail";
+	struct iovec sv[2] = {{h, 5}, {t, 4}};
+	struct msghdr sm;
+	memset(&sm, 0, sizeof sm);
+	sm.msg_iov = sv;
+	sm.msg_iovlen = 2;
+	sm.msg_name = &bound;
+	sm.msg_namelen = boundlen;
+	char r1[3], r2[16];
+	struct iovec rv[2] = {{r1, 3}, {r2, sizeof r2}};
+	struct sockaddr_storage from;
+	struct msghdr rm;
+	memset(&rm, 0, sizeof rm);
+	rm.msg_iov = rv;
+	rm.msg_iovlen = 2;
+	rm.msg_name = &from;
+	rm.msg_namelen = sizeof from;
+	CHECK_EQ(ioloop_recvmsg(loop, &rcv.c, ufd, &rm, on_done, &rcv), 0);
+	CHECK_EQ(ioloop_sendmsg(loop, &snd.c, u2, &sm, on_done, &snd), 0);
+	run_until(loop, &rcv);
+	run_until(loop, &snd);
+	CHECK_EQ(snd.result, 9);
+	CHECK_EQ(rcv.result, 9);
+	CHECK(memcmp(r1, "hea", 3) == 0 && memcmp(r2, "d:tail", 6) == 0);
+	CHECK_EQ(rm.msg_flags, 0);
+	CHECK_EQ(rm.msg_controllen, 0);
+	CHECK_EQ(rm.msg_namelen, sizeof(struct sockaddr_in));
+	CHECK_EQ(((struct sockaddr_in *)&from)->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+
+	/* A datagram longer than the iovecs: MSG_TRUNC. */
+	struct iovec small = {r1, 3};
+	rm.msg_iov = &small;
+	rm.msg_iovlen = 1;
+	rm.msg_namelen = sizeof from;
+	rcv.calls = snd.calls = 0;
+	CHECK_EQ(ioloop_recvmsg(loop, &rcv.c, ufd, &rm, on_done, &rcv), 0);
+	CHECK_EQ(ioloop_sendmsg(loop, &snd.c, u2, &sm, on_done, &snd), 0);
+	run_until(loop, &rcv);
+	run_until(loop, &snd);
+	CHECK_EQ(rcv.result, 3);
+	CHECK(rm.msg_flags & MSG_TRUNC);
+
+	/* Error paths: a bad descriptor, a unix destination, no destination on
+	 * an unconnected socket, misuse. */
+	RUN1(ioloop_sendmsg(loop, &o.c, 1 << 20, &sm, on_done, &o));
+	CHECK_EQ(o.result, -EBADF);
+	RUN1(ioloop_recvmsg(loop, &o.c, 1 << 20, &rm, on_done, &o));
+	CHECK_EQ(o.result, -EBADF);
+	struct sockaddr_storage un;
+	memset(&un, 0, sizeof un);
+	un.ss_family = AF_UNIX;
+	strcpy(((char *)&un) + 2, "/tmp/nowhere");
+	sm.msg_name = &un;
+	sm.msg_namelen = sizeof un;
+	RUN1(ioloop_sendmsg(loop, &o.c, u2, &sm, on_done, &o));
+	CHECK_EQ(o.result, -EAFNOSUPPORT);
+	sm.msg_name = NULL;
+	sm.msg_namelen = 0;
+	RUN1(ioloop_sendmsg(loop, &o.c, u2, &sm, on_done, &o));
+	CHECK_EQ(o.result, -EDESTADDRREQ);
+	CHECK_EQ(ioloop_sendmsg(loop, &o.c, u2, NULL, on_done, &o), IOLOOP_EMISUSE);
+	struct msghdr badm;
+	memset(&badm, 0, sizeof badm);
+	badm.msg_iovlen = 1;
+	CHECK_EQ(ioloop_recvmsg(loop, &o.c, ufd, &badm, on_done, &o), IOLOOP_EMISUSE);
+	close(ufd);
+	close(u2);
+
+	/* Control data: a descriptor passed with SCM_RIGHTS over a unix pair. */
+	int pair[2];
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
+	int passed = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	CHECK(passed >= 0);
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cout, cin;
+	memset(&cout, 0, sizeof cout);
+	memset(&cin, 0, sizeof cin);
+	struct iovec one = {h, 1};
+	memset(&sm, 0, sizeof sm);
+	sm.msg_iov = &one;
+	sm.msg_iovlen = 1;
+	sm.msg_control = cout.buf;
+	sm.msg_controllen = sizeof cout.buf;
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&sm);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &passed, sizeof(int));
+	char got1;
+	struct iovec in1 = {&got1, 1};
+	memset(&rm, 0, sizeof rm);
+	rm.msg_iov = &in1;
+	rm.msg_iovlen = 1;
+	rm.msg_control = cin.buf;
+	rm.msg_controllen = sizeof cin.buf;
+	rcv.calls = snd.calls = 0;
+	CHECK_EQ(ioloop_recvmsg(loop, &rcv.c, pair[1], &rm, on_done, &rcv), 0);
+	CHECK_EQ(ioloop_sendmsg(loop, &snd.c, pair[0], &sm, on_done, &snd), 0);
+	run_until(loop, &rcv);
+	run_until(loop, &snd);
+	CHECK_EQ(snd.result, 1);
+	CHECK_EQ(rcv.result, 1);
+	CHECK_EQ(got1, 'h');
+	CHECK(rm.msg_controllen >= CMSG_LEN(sizeof(int))); /* the kernel reports it padded (CMSG_SPACE) */
+	cm = CMSG_FIRSTHDR(&rm);
+	CHECK(cm != NULL);
+	CHECK_EQ(cm->cmsg_type, SCM_RIGHTS);
+	int received;
+	memcpy(&received, CMSG_DATA(cm), sizeof(int));
+	struct stat s1, s2;
+	CHECK_EQ(fstat(passed, &s1), 0);
+	CHECK_EQ(fstat(received, &s2), 0);
+	CHECK(s1.st_ino == s2.st_ino && s1.st_dev == s2.st_dev);
+	close(received);
+	close(passed);
+
+	/* send_zc: 256 KiB over the unix pair (the kernel has no zero-copy
+	 * path there: the loop sends it as ioloop_send) and over TCP. */
+	static char big[256 * 1024], back[256 * 1024];
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (char)(i * 7);
+	int lfd = ioloop_listen_tcp((struct sockaddr *)&addr, addrlen, 0, 0, &bound, &boundlen);
+	CHECK(lfd >= 0);
+	int cfd = ioloop_tcp_socket((struct sockaddr *)&bound, boundlen);
+	op acc = {0}, con = {0};
+	CHECK_EQ(ioloop_accept(loop, &acc.c, lfd, on_done, &acc), 0);
+	CHECK_EQ(ioloop_connect(loop, &con.c, cfd, (struct sockaddr *)&bound, boundlen, on_done, &con), 0);
+	run_until(loop, &acc);
+	run_until(loop, &con);
+	CHECK(acc.result >= 0);
+	int sfd = acc.result;
+	int senders[2] = {pair[0], cfd}, receivers[2] = {pair[1], sfd};
+	for (int k = 0; k < 2; k++) {
+		memset(back, 0, sizeof back);
+		snd.calls = 0;
+		CHECK_EQ(ioloop_send_zc(loop, &snd.c, senders[k], big, sizeof big, on_done, &snd), 0);
+		size_t got = 0;
+		while (got < sizeof back) {
+			rcv.calls = 0;
+			CHECK_EQ(ioloop_recv(loop, &rcv.c, receivers[k], back + got, sizeof back - got, on_done, &rcv), 0);
+			run_until(loop, &rcv);
+			CHECK(rcv.result > 0);
+			got += (size_t)rcv.result;
+		}
+		run_until(loop, &snd);
+		CHECK_EQ(snd.result, sizeof big);
+		CHECK(memcmp(big, back, sizeof big) == 0);
+	}
+	RUN1(ioloop_send_zc(loop, &o.c, 1 << 20, big, 10, on_done, &o));
+	CHECK_EQ(o.result, -EBADF);
+	CHECK_EQ(ioloop_send_zc(loop, &o.c, cfd, NULL, 10, on_done, &o), IOLOOP_EMISUSE);
+	close(cfd);
+	close(sfd);
+	close(lfd);
+	close(pair[0]);
+	close(pair[1]);
+#undef RUN1
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Chains and link timeouts */
+
+static void test_chains(int backend)
+{
+	ioloop_loop *loop = new_loop(backend);
+	char dir[] = "/tmp/ioloop-capi-chain-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char path[128];
+	snprintf(path, sizeof path, "%s/f", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	CHECK(fd >= 0);
+
+	/* write, fdatasync, read: in order, each after the previous. */
+	op w = {0}, s = {0}, r = {0};
+	char buf[8] = {0};
+	CHECK_EQ(ioloop_chain_begin(loop), 0);
+	CHECK_EQ(ioloop_write(loop, &w.c, fd, "chain", 5, 0, on_done, &w), 0);
+	CHECK_EQ(ioloop_fdatasync(loop, &s.c, fd, on_done, &s), 0);
+	CHECK_EQ(ioloop_read(loop, &r.c, fd, buf, 5, 0, on_done, &r), 0);
+	CHECK_EQ(ioloop_run_for(loop, 0), IOLOOP_EMISUSE); /* a chain is open */
+	CHECK_EQ(ioloop_chain_end(loop), 0);
+	run_until(loop, &r);
+	CHECK_EQ(w.calls, 1);
+	CHECK_EQ(w.result, 5);
+	CHECK_EQ(s.result, 0);
+	CHECK_EQ(r.result, 5);
+	CHECK(memcmp(buf, "chain", 5) == 0);
+
+	/* A failure breaks the rest of the chain. */
+	w.calls = s.calls = r.calls = 0;
+	CHECK_EQ(ioloop_chain_begin(loop), 0);
+	CHECK_EQ(ioloop_read(loop, &r.c, 1 << 20, buf, 5, 0, on_done, &r), 0);
+	CHECK_EQ(ioloop_write(loop, &w.c, fd, "never", 5, 0, on_done, &w), 0);
+	CHECK_EQ(ioloop_fsync(loop, &s.c, fd, on_done, &s), 0);
+	CHECK_EQ(ioloop_chain_end(loop), 0);
+	run_until(loop, &s);
+	CHECK_EQ(r.result, -EBADF);
+	CHECK_EQ(w.result, IOLOOP_ECHAIN);
+	CHECK_EQ(s.result, IOLOOP_ECHAIN);
+	CHECK(strstr(ioloop_strerror(IOLOOP_ECHAIN), "chain") != NULL);
+	CHECK_EQ(pread(fd, buf, 5, 0), 5);
+	CHECK(memcmp(buf, "chain", 5) == 0); /* the write never ran */
+
+	/* A link timeout stops a receive that gets nothing... */
+	int pair[2];
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
+	op lt = {0};
+	r.calls = 0;
+	CHECK_EQ(ioloop_chain_begin(loop), 0);
+	CHECK_EQ(ioloop_recv(loop, &r.c, pair[0], buf, sizeof buf, on_done, &r), 0);
+	CHECK_EQ(ioloop_link_timeout(loop, &lt.c, 10 * 1000000, on_done, &lt), 0);
+	CHECK_EQ(ioloop_chain_end(loop), 0);
+	int64_t start = now_ns();
+	run_until(loop, &lt);
+	CHECK(now_ns() - start >= 10 * 1000000);
+	CHECK_EQ(r.calls, 1);
+	CHECK_EQ(r.result, -ETIMEDOUT);
+	CHECK_EQ(lt.result, 0);
+
+	/* ...and is canceled by one that completes first. */
+	CHECK_EQ(write(pair[1], "x", 1), 1);
+	r.calls = lt.calls = 0;
+	CHECK_EQ(ioloop_chain_begin(loop), 0);
+	CHECK_EQ(ioloop_recv(loop, &r.c, pair[0], buf, sizeof buf, on_done, &r), 0);
+	CHECK_EQ(ioloop_link_timeout(loop, &lt.c, 5000000000ULL, on_done, &lt), 0);
+	CHECK_EQ(ioloop_chain_end(loop), 0);
+	run_until(loop, &lt);
+	CHECK_EQ(r.result, 1);
+	CHECK_EQ(lt.result, -ECANCELED);
+
+	/* Misuse: nesting, ending nothing, link timeouts out of place, the
+	 * loop's own operations in a chain. Nothing is queued by them. */
+	CHECK_EQ(ioloop_chain_end(loop), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_link_timeout(loop, &lt.c, 1, on_done, &lt), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_chain_begin(loop), 0);
+	CHECK_EQ(ioloop_chain_begin(loop), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_link_timeout(loop, &lt.c, 1, on_done, &lt), IOLOOP_EMISUSE); /* first */
+	CHECK_EQ(ioloop_timeout(loop, &lt.c, 1, on_done, &lt), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_next_tick(loop, &lt.c, on_done, &lt), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_cancel(loop, &lt.c, &r.c, on_done, &lt), IOLOOP_EMISUSE);
+	r.calls = lt.calls = 0;
+	CHECK_EQ(ioloop_nop(loop, &r.c, on_done, &r), 0);
+	CHECK_EQ(ioloop_link_timeout(loop, &lt.c, 1000000000, on_done, &lt), 0);
+	op lt2 = {0};
+	CHECK_EQ(ioloop_link_timeout(loop, &lt2.c, 1, on_done, &lt2), IOLOOP_EMISUSE); /* after another */
+	CHECK_EQ(ioloop_chain_end(loop), 0);
+	run_until(loop, &lt);
+	CHECK_EQ(r.result, 0);
+	CHECK_EQ(lt.result, -ECANCELED);
+	CHECK_EQ(lt2.calls, 0);
+	CHECK_EQ(ioloop_chain_begin(loop), 0);
+	CHECK_EQ(ioloop_chain_end(loop), 0); /* empty: nothing */
+	CHECK_EQ(ioloop_loop_pending(loop), 0);
+
+	close(pair[0]);
+	close(pair[1]);
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+
+	/* A chain longer than io_uring's submission queue: on io_uring every
+	 * operation gets IOLOOP_EMISUSE and none runs; the emulated chains of
+	 * epoll have no such bound. */
+	ioloop_options opts;
+	memset(&opts, 0, sizeof opts);
+	opts.backend = (uint32_t)backend;
+	opts.entries = 8;
+	CHECK_EQ(ioloop_loop_new(&loop, &opts), 0);
+	op nops[20];
+	memset(nops, 0, sizeof nops);
+	CHECK_EQ(ioloop_chain_begin(loop), 0);
+	for (int i = 0; i < 20; i++)
+		CHECK_EQ(ioloop_nop(loop, &nops[i].c, on_done, &nops[i]), 0);
+	CHECK_EQ(ioloop_chain_end(loop), 0);
+	CHECK_EQ(ioloop_run(loop), 0);
+	for (int i = 0; i < 20; i++) {
+		CHECK_EQ(nops[i].calls, 1);
+		CHECK_EQ(nops[i].result, backend == IOLOOP_BACKEND_IO_URING ? IOLOOP_EMISUSE : 0);
+	}
+	char msg[256];
+	if (backend == IOLOOP_BACKEND_IO_URING)
+		CHECK(ioloop_last_error(loop, msg, sizeof msg) > 0 && strstr(msg, "submission queue") != NULL);
+	CHECK_EQ(ioloop_loop_pending(loop), 0);
+
+	/* A chain left open at ioloop_loop_close is submitted and completed. */
+	memset(nops, 0, sizeof nops);
+	CHECK_EQ(ioloop_chain_begin(loop), 0);
+	CHECK_EQ(ioloop_nop(loop, &nops[0].c, on_done, &nops[0]), 0);
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+	CHECK_EQ(nops[0].calls, 1);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Buffer pools and multishot operations */
+
+/* What a pooled or multishot operation's callbacks saw. */
+typedef struct shots {
+	ioloop_completion c;
+	ioloop_pool *pool; /* release each buffer at once when set */
+	int calls, finals, pending_in_more;
+	int32_t results[32];
+	int mores[32];
+	char data[512];
+	size_t len;
+	struct sockaddr_storage from;
+	socklen_t fromlen;
+	void *held; /* the last buffer, when pool is NULL */
+} shots;
+
+static void on_shot(ioloop_loop *loop, ioloop_completion *c, int32_t result, void *userdata)
+{
+	shots *sh = userdata;
+	CHECK(c == &sh->c);
+	CHECK(sh->calls < 32);
+	int more = ioloop_completion_more(c);
+	sh->results[sh->calls] = result;
+	sh->mores[sh->calls] = more;
+	sh->calls++;
+	if (more)
+		sh->pending_in_more += ioloop_completion_pending(c);
+	else
+		sh->finals++;
+	void *buf = ioloop_completion_buffer(c);
+	CHECK(buf == NULL || result > 0);
+	if (buf != NULL) {
+		CHECK(sh->len + (size_t)result <= sizeof sh->data);
+		memcpy(sh->data + sh->len, buf, (size_t)result);
+		sh->len += (size_t)result;
+		if (sh->pool != NULL)
+			CHECK_EQ(ioloop_pool_release(sh->pool, buf), 0);
+		else
+			sh->held = buf;
+	}
+	sh->fromlen = sizeof sh->from;
+	if (result >= 0 && ioloop_completion_from(loop, c, &sh->from, &sh->fromlen) != 0)
+		sh->fromlen = 0;
+}
+
+static void run_until_final(ioloop_loop *loop, shots *sh, int calls)
+{
+	int64_t deadline = now_ns() + 5000000000LL;
+	while (sh->finals == 0 && sh->calls < calls) {
+		CHECK(now_ns() < deadline);
+		CHECK_EQ(ioloop_run_for(loop, 10 * 1000000), 0);
+	}
+}
+
+static void test_pools(int backend)
+{
+	ioloop_loop *loop = new_loop(backend);
+	ioloop_pool *pool = NULL;
+	CHECK_EQ(ioloop_pool_new(loop, 0, 64, &pool), -EINVAL);
+	CHECK(pool == NULL);
+	CHECK_EQ(ioloop_pool_new(loop, 4, 1 << 30, &pool), -EINVAL);
+	CHECK_EQ(ioloop_pool_new(loop, 4, 64, NULL), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_pool_new(loop, 4, 64, &pool), 0);
+	CHECK_EQ(ioloop_pool_free(pool), 4);
+
+	/* recv_pooled: the buffer is the caller's until released. */
+	int pair[2];
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
+	shots a;
+	memset(&a, 0, sizeof a);
+	CHECK_EQ(ioloop_recv_pooled(loop, &a.c, pair[0], pool, on_shot, &a), 0);
+	CHECK_EQ(write(pair[1], "hello", 5), 5);
+	run_until_final(loop, &a, 1);
+	CHECK_EQ(a.calls, 1);
+	CHECK_EQ(a.results[0], 5);
+	CHECK_EQ(a.mores[0], 0);
+	CHECK(memcmp(a.data, "hello", 5) == 0);
+	CHECK(a.held != NULL);
+	CHECK_EQ(ioloop_pool_free(pool), 3);
+	CHECK_EQ(ioloop_pool_release(pool, (char *)a.held + 2), 0); /* any pointer inside it */
+	CHECK_EQ(ioloop_pool_free(pool), 4);
+	CHECK_EQ(ioloop_pool_release(pool, a.held), IOLOOP_EMISUSE); /* twice */
+	char foreign[8];
+	CHECK_EQ(ioloop_pool_release(pool, foreign), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_pool_release(pool, NULL), IOLOOP_EMISUSE);
+	char msg[256];
+	CHECK(ioloop_last_error(loop, msg, sizeof msg) > 0 && strstr(msg, "Release") != NULL);
+
+	/* recv_multishot: one submission, a callback per arrival, more = 1,
+	 * released in the callback; the peer's shutdown ends it (0, more 0). */
+	memset(&a, 0, sizeof a);
+	a.pool = pool;
+	CHECK_EQ(ioloop_recv_multishot(loop, &a.c, pair[0], pool, on_shot, &a), 0);
+	for (int i = 0; i < 3; i++) {
+		int before = a.calls;
+		CHECK_EQ(write(pair[1], "abc", 3), 3);
+		run_until_final(loop, &a, before + 1);
+		CHECK(a.calls > before);
+		CHECK(ioloop_completion_pending(&a.c));
+	}
+	CHECK_EQ(a.len, 9);
+	CHECK(memcmp(a.data, "abcabcabc", 9) == 0);
+	CHECK_EQ(a.pending_in_more, a.calls);
+	CHECK_EQ(shutdown(pair[1], SHUT_WR), 0);
+	run_until_final(loop, &a, 1000);
+	CHECK_EQ(a.finals, 1);
+	CHECK_EQ(a.results[a.calls - 1], 0);
+	CHECK(!ioloop_completion_pending(&a.c));
+	CHECK_EQ(ioloop_pool_free(pool), 4);
+	close(pair[0]);
+	close(pair[1]);
+
+	/* Several shots of one completion in one pass (12 bytes queued before
+	 * the loop runs, buffers of 4 bytes): all delivered, in order. */
+	ioloop_pool *small = NULL;
+	CHECK_EQ(ioloop_pool_new(loop, 8, 4, &small), 0);
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
+	memset(&a, 0, sizeof a);
+	a.pool = small;
+	CHECK_EQ(write(pair[1], "0123456789ab", 12), 12);
+	CHECK_EQ(ioloop_recv_multishot(loop, &a.c, pair[0], small, on_shot, &a), 0);
+	int64_t deadline = now_ns() + 5000000000LL;
+	while (a.len < 12) {
+		CHECK(now_ns() < deadline);
+		CHECK_EQ(ioloop_run_for(loop, 10 * 1000000), 0);
+	}
+	CHECK(a.calls >= 3);
+	CHECK(memcmp(a.data, "0123456789ab", 12) == 0);
+	CHECK_EQ(a.finals, 0);
+
+	/* A pool with receives pending cannot close; cancel ends the
+	 * multishot with -ECANCELED, more 0. */
+	CHECK_EQ(ioloop_pool_close(small), IOLOOP_EMISUSE);
+	op cn = {0};
+	CHECK_EQ(ioloop_cancel(loop, &cn.c, &a.c, on_done, &cn), 0);
+	run_until(loop, &cn);
+	CHECK_EQ(cn.result, 0);
+	run_until_final(loop, &a, 1000);
+	CHECK_EQ(a.finals, 1);
+	CHECK_EQ(a.results[a.calls - 1], -ECANCELED);
+	CHECK_EQ(a.mores[a.calls - 1], 0);
+	CHECK_EQ(ioloop_pool_close(small), 0);
+	CHECK_EQ(ioloop_pool_close(small), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_recv_pooled(loop, &a.c, pair[0], small, on_shot, &a), IOLOOP_EMISUSE); /* closed */
+	close(pair[0]);
+	close(pair[1]);
+
+	/* recvfrom_multishot: datagrams with their sender. */
+	struct sockaddr_storage addr, bound;
+	socklen_t addrlen, boundlen;
+	CHECK_EQ(ioloop_sockaddr_parse("127.0.0.1:0", &addr, &addrlen), 0);
+	int ufd = ioloop_listen_udp((struct sockaddr *)&addr, addrlen, &bound, &boundlen);
+	CHECK(ufd >= 0);
+	int u2 = ioloop_listen_udp((struct sockaddr *)&addr, addrlen, NULL, NULL);
+	CHECK(u2 >= 0);
+	memset(&a, 0, sizeof a);
+	a.pool = pool;
+	CHECK_EQ(ioloop_recvfrom_multishot(loop, &a.c, ufd, pool, on_shot, &a), 0);
+	CHECK_EQ(sendto(u2, "one", 3, 0, (struct sockaddr *)&bound, boundlen), 3);
+	run_until_final(loop, &a, 1);
+	CHECK_EQ(sendto(u2, "two", 3, 0, (struct sockaddr *)&bound, boundlen), 3);
+	run_until_final(loop, &a, 2);
+	CHECK_EQ(a.calls, 2);
+	CHECK(memcmp(a.data, "onetwo", 6) == 0);
+	CHECK_EQ(a.mores[1], 1);
+	CHECK_EQ(a.fromlen, sizeof(struct sockaddr_in));
+	CHECK_EQ(((struct sockaddr_in *)&a.from)->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+	struct sockaddr_storage tmp;
+	socklen_t tmplen;
+	CHECK_EQ(ioloop_completion_from(loop, &cn.c, &tmp, &tmplen), IOLOOP_EMISUSE); /* not a recvfrom_multishot */
+	cn.calls = 0;
+	CHECK_EQ(ioloop_cancel(loop, &cn.c, &a.c, on_done, &cn), 0);
+	run_until_final(loop, &a, 1000);
+	CHECK_EQ(a.results[a.calls - 1], -ECANCELED);
+	run_until(loop, &cn);
+	close(ufd);
+	close(u2);
+
+	/* accept_multishot: a connection per callback; a socket that does not
+	 * listen ends it at once with an error. */
+	int lfd = ioloop_listen_tcp((struct sockaddr *)&addr, addrlen, 0, 0, &bound, &boundlen);
+	CHECK(lfd >= 0);
+	memset(&a, 0, sizeof a);
+	CHECK_EQ(ioloop_accept_multishot(loop, &a.c, lfd, on_shot, &a), 0);
+	int clients[2];
+	op con[2];
+	memset(con, 0, sizeof con);
+	for (int i = 0; i < 2; i++) {
+		clients[i] = ioloop_tcp_socket((struct sockaddr *)&bound, boundlen);
+		CHECK_EQ(ioloop_connect(loop, &con[i].c, clients[i], (struct sockaddr *)&bound, boundlen, on_done, &con[i]), 0);
+	}
+	run_until_final(loop, &a, 2);
+	CHECK_EQ(a.calls, 2);
+	for (int i = 0; i < 2; i++) {
+		CHECK(a.results[i] >= 0);
+		CHECK_EQ(a.mores[i], 1);
+		close(a.results[i]);
+	}
+	cn.calls = 0;
+	CHECK_EQ(ioloop_cancel(loop, &cn.c, &a.c, on_done, &cn), 0);
+	run_until_final(loop, &a, 1000);
+	CHECK_EQ(a.results[a.calls - 1], -ECANCELED);
+	run_until(loop, &cn);
+	CHECK_EQ(ioloop_run(loop), 0);
+	memset(&a, 0, sizeof a);
+	CHECK_EQ(ioloop_accept_multishot(loop, &a.c, clients[0], on_shot, &a), 0);
+	run_until_final(loop, &a, 1000);
+	CHECK_EQ(a.calls, 1);
+	CHECK(a.results[0] < 0);
+	CHECK_EQ(a.mores[0], 0);
+	close(clients[0]);
+	close(clients[1]);
+	close(lfd);
+
+	/* Error paths of the pooled receives; misuse. */
+	memset(&a, 0, sizeof a);
+	CHECK_EQ(ioloop_recv_pooled(loop, &a.c, 1 << 20, pool, on_shot, &a), 0);
+	run_until_final(loop, &a, 1);
+	CHECK_EQ(a.results[0], -EBADF);
+	CHECK(a.held == NULL);
+	CHECK_EQ(ioloop_recv_pooled(loop, &a.c, 0, NULL, on_shot, &a), IOLOOP_EMISUSE);
+	ioloop_loop *other = new_loop(backend);
+	CHECK_EQ(ioloop_recv_multishot(other, &a.c, 0, pool, on_shot, &a), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_loop_close(other), 0);
+
+	/* Close with a multishot pending: its final callback runs. */
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
+	memset(&a, 0, sizeof a);
+	a.pool = pool;
+	CHECK_EQ(ioloop_recv_multishot(loop, &a.c, pair[0], pool, on_shot, &a), 0);
+	CHECK_EQ(ioloop_tick(loop), 0);
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+	CHECK_EQ(a.finals, 1);
+	CHECK_EQ(a.results[a.calls - 1], -ECANCELED);
+	close(pair[0]);
+	close(pair[1]);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Registered files and buffers; statistics */
+
+static void test_fixed_stats(int backend)
+{
+	ioloop_loop *loop = new_loop(backend);
+	op o = {0};
+#define RUN1(call)                     \
+	do {                           \
+		o.calls = 0;           \
+		CHECK_EQ((call), 0);   \
+		run_until(loop, &o);   \
+	} while (0)
+	char dir[] = "/tmp/ioloop-capi-fixed-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char path[128];
+	snprintf(path, sizeof path, "%s/f", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	CHECK(fd >= 0);
+
+	/* Registered files: transparent; the errors of a second registration,
+	 * a closed descriptor, unregistering one that is not registered. */
+	CHECK_EQ(ioloop_register_file(loop, fd), 0);
+	CHECK_EQ(ioloop_register_file(loop, fd), -EEXIST);
+	CHECK_EQ(ioloop_register_file(loop, 1 << 21), -EBADF);
+	RUN1(ioloop_write(loop, &o.c, fd, "registered", 10, 0, on_done, &o));
+	CHECK_EQ(o.result, 10);
+
+	/* Registered buffers: read_fixed/write_fixed inside them; outside is
+	 * -EFAULT; invalid registrations. */
+	static char area[2][4096];
+	struct iovec regs[2] = {{area[0], sizeof area[0]}, {area[1], sizeof area[1]}};
+	CHECK_EQ(ioloop_register_buffers(loop, regs, 0), -EINVAL);
+	CHECK_EQ(ioloop_register_buffers(loop, NULL, 1), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_register_buffers(loop, regs, 2), 0);
+	memcpy(area[0] + 100, "fixed!", 6);
+	RUN1(ioloop_write_fixed(loop, &o.c, fd, area[0] + 100, 6, 10, on_done, &o));
+	CHECK_EQ(o.result, 6);
+	RUN1(ioloop_read_fixed(loop, &o.c, fd, area[1], 16, 0, on_done, &o));
+	CHECK_EQ(o.result, 16);
+	CHECK(memcmp(area[1], "registeredfixed!", 16) == 0);
+	char outside[16];
+	RUN1(ioloop_read_fixed(loop, &o.c, fd, outside, sizeof outside, 0, on_done, &o));
+	CHECK_EQ(o.result, -EFAULT);
+	RUN1(ioloop_write_fixed(loop, &o.c, 1 << 20, area[0], 4, 0, on_done, &o));
+	CHECK_EQ(o.result, -EBADF);
+	CHECK_EQ(ioloop_unregister_buffers(loop), 0);
+	RUN1(ioloop_read_fixed(loop, &o.c, fd, area[1], 16, 0, on_done, &o));
+	CHECK_EQ(o.result, -EFAULT);
+	CHECK_EQ(ioloop_unregister_buffers(loop), 0); /* none: fine */
+
+	CHECK_EQ(ioloop_unregister_file(loop, fd), 0);
+	CHECK_EQ(ioloop_unregister_file(loop, fd), -ENOENT);
+	CHECK_EQ(ioloop_register_file(loop, fd), 0);
+	RUN1(ioloop_close(loop, &o.c, fd, on_done, &o)); /* unregisters first */
+	CHECK_EQ(o.result, 0);
+	CHECK_EQ(ioloop_unregister_file(loop, fd), -ENOENT);
+	unlink(path);
+	rmdir(dir);
+
+	/* Statistics: the counts follow the operations run. */
+	ioloop_stats before, after;
+	CHECK_EQ(ioloop_loop_stats(loop, &before), 0);
+	uint64_t nop_sub0, nop_done0, sub, done;
+	CHECK_EQ(ioloop_loop_stats_op(loop, "Nop", &nop_sub0, &nop_done0), 0);
+	op nops[5];
+	memset(nops, 0, sizeof nops);
+	for (int i = 0; i < 5; i++)
+		CHECK_EQ(ioloop_nop(loop, &nops[i].c, on_done, &nops[i]), 0);
+	op tm = {0};
+	CHECK_EQ(ioloop_timeout(loop, &tm.c, 10ULL * 1000000000, on_done, &tm), 0);
+	CHECK_EQ(ioloop_tick(loop), 0);
+	CHECK_EQ(ioloop_loop_stats(loop, &after), 0);
+	CHECK_EQ(after.timers_pending, 1);
+	CHECK(after.in_flight >= 1);
+	op cn = {0};
+	CHECK_EQ(ioloop_cancel(loop, &cn.c, &tm.c, on_done, &cn), 0);
+	CHECK_EQ(ioloop_run(loop), 0);
+	CHECK_EQ(ioloop_loop_stats(loop, &after), 0);
+	CHECK_EQ(after.submitted - before.submitted, 7);
+	CHECK_EQ(after.completed - before.completed, 7);
+	CHECK_EQ(after.timers_pending, 0);
+	CHECK_EQ(after.in_flight, 0);
+	CHECK(after.kernel_enters > before.kernel_enters || backend != IOLOOP_BACKEND_IO_URING);
+	CHECK_EQ(after._reserved[0], 0);
+	CHECK_EQ(ioloop_loop_stats_op(loop, "Nop", &sub, &done), 0);
+	CHECK_EQ(sub - nop_sub0, 5);
+	CHECK_EQ(done - nop_done0, 5);
+	CHECK_EQ(ioloop_loop_stats_op(loop, "NoSuchOp", &sub, &done), -ENOENT);
+	CHECK_EQ(ioloop_loop_stats(loop, NULL), IOLOOP_EMISUSE);
+	ioloop_pool *pool;
+	CHECK_EQ(ioloop_pool_new(loop, 8, 32, &pool), 0);
+	CHECK_EQ(ioloop_loop_stats(loop, &after), 0);
+	CHECK_EQ(after.pool_buffers_free, 8);
+#undef RUN1
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* writev_durable; messages between loops */
+
+typedef struct msg_target {
+	ioloop_completion c;
+	int calls;
+	ioloop_loop *seen;
+} msg_target;
+
+static void on_message(ioloop_loop *loop, ioloop_completion *c, int32_t result, void *userdata)
+{
+	msg_target *m = userdata;
+	CHECK(c == &m->c);
+	CHECK_EQ(result, 0);
+	m->calls++;
+	m->seen = loop;
+}
+
+/* A nop callback of the sending loop that messages the other one. */
+typedef struct sender {
+	op o;
+	ioloop_loop *to;
+	msg_target *target;
+	int rc;
+} sender;
+
+static void on_send_message(ioloop_loop *loop, ioloop_completion *c, int32_t result, void *userdata)
+{
+	(void)c;
+	(void)result;
+	sender *s = userdata;
+	s->o.calls++;
+	s->rc = ioloop_message(loop, s->to, &s->target->c, on_message, s->target);
+}
+
+static void test_durable_message(int backend)
+{
+	ioloop_loop *loop = new_loop(backend);
+	char dir[] = "/tmp/ioloop-capi-dur-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char path[128];
+	snprintf(path, sizeof path, "%s/f", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	CHECK(fd >= 0);
+	op o = {0};
+	struct iovec v[2] = {{"dura", 4}, {"ble", 3}};
+	CHECK_EQ(ioloop_writev_durable(loop, &o.c, fd, v, 2, 0, IOLOOP_FILE_SYNC, on_done, &o), 0);
+	run_until(loop, &o);
+	CHECK_EQ(o.result, 7);
+	char buf[8] = {0};
+	CHECK_EQ(pread(fd, buf, 7, 0), 7);
+	CHECK(memcmp(buf, "durable", 7) == 0);
+	o.calls = 0;
+	CHECK_EQ(ioloop_writev_durable(loop, &o.c, 1 << 20, v, 2, 0, IOLOOP_DATA_SYNC, on_done, &o), 0);
+	run_until(loop, &o);
+	CHECK_EQ(o.result, -EBADF);
+	CHECK_EQ(ioloop_writev_durable(loop, &o.c, fd, v, 2, 0, 7, on_done, &o), IOLOOP_EMISUSE);
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+
+	/* A message from a callback of loop to other (both driven here, in
+	 * turn): its callback runs on other, with other as its loop. */
+	ioloop_options opts;
+	memset(&opts, 0, sizeof opts);
+	opts.backend = (uint32_t)backend;
+	opts.inbox_entries = 4;
+	ioloop_loop *other = NULL;
+	CHECK_EQ(ioloop_loop_new(&other, &opts), 0);
+	msg_target m;
+	memset(&m, 0, sizeof m);
+	sender s;
+	memset(&s, 0, sizeof s);
+	s.to = other;
+	s.target = &m;
+	CHECK_EQ(ioloop_nop(loop, &s.o.c, on_send_message, &s), 0);
+	CHECK_EQ(ioloop_run(loop), 0);
+	CHECK_EQ(s.o.calls, 1);
+	CHECK_EQ(s.rc, 0);
+	CHECK(ioloop_completion_pending(&m.c));
+	int64_t deadline = now_ns() + 5000000000LL;
+	while (m.calls == 0) {
+		CHECK(now_ns() < deadline);
+		CHECK_EQ(ioloop_run_for(other, 10 * 1000000), 0);
+	}
+	CHECK_EQ(m.calls, 1);
+	CHECK(m.seen == other);
+
+	/* A full inbox: -EAGAIN, and nothing queued. */
+	msg_target many[16];
+	memset(many, 0, sizeof many);
+	int queued = 0, rc = 0;
+	for (int i = 0; i < 16; i++) {
+		rc = ioloop_message(loop, other, &many[i].c, on_message, &many[i]);
+		if (rc != 0)
+			break;
+		queued++;
+	}
+	CHECK_EQ(rc, -EAGAIN);
+	CHECK(!ioloop_completion_pending(&many[queued].c));
+	CHECK_EQ(ioloop_tick(loop), 0);
+	CHECK_EQ(ioloop_run_for(other, 1000000), 0);
+	for (int i = 0; i < queued; i++)
+		CHECK_EQ(many[i].calls, 1);
+	CHECK_EQ(ioloop_message(loop, NULL, &m.c, on_message, &m), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_message(loop, other, &m.c, NULL, &m), IOLOOP_EMISUSE);
+	CHECK_EQ(ioloop_loop_close(other), 0);
+	CHECK_EQ(ioloop_loop_close(loop), 0);
+}
+
 static void on_cancelled_resubmit(ioloop_loop *loop, ioloop_completion *c, int32_t result, void *userdata)
 {
 	closing *cl = userdata;
@@ -742,6 +1539,11 @@ static void run_all(int backend)
 	test_cross_thread(backend);
 	test_net(backend);
 	test_files(backend);
+	test_statx_msg_zc(backend);
+	test_chains(backend);
+	test_pools(backend);
+	test_fixed_stats(backend);
+	test_durable_message(backend);
 	test_close_in_flight(backend);
 	printf("ok %s: %d checks\n", backend_label, checks - before);
 }

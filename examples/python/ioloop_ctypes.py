@@ -28,7 +28,8 @@ class Options(ctypes.Structure):
         ("inbox_entries", ctypes.c_uint32),
         ("timer_slack_ns", ctypes.c_int64),
         ("flags", ctypes.c_uint32),
-        ("_reserved", ctypes.c_uint32 * 7),
+        ("completion_entries", ctypes.c_uint32),
+        ("_reserved", ctypes.c_uint32 * 6),
     ]
 
 

@@ -1,12 +1,9 @@
-//go:build !windows
-
 package serve
 
 import (
 	"errors"
 
 	"github.com/ioloop/ioloop"
-	"golang.org/x/sys/unix"
 )
 
 // Conn is the part of a server connection that `ioloop echo` and
@@ -58,7 +55,7 @@ func (sc *Conn) onClosed(_ *ioloop.Completion, err error) {
 	// (ErrClosed), and one canceled in the kernel did not run: either way
 	// the descriptor is still open, and nothing else will close it.
 	if errors.Is(err, ioloop.ErrClosed) || errors.Is(err, ioloop.ErrCanceled) {
-		_ = unix.Close(sc.FD)
+		_ = CloseFD(sc.FD)
 	}
 	sc.FD = -1
 	sc.Owner.Closed()

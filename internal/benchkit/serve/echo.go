@@ -1,5 +1,3 @@
-//go:build !windows
-
 // Package serve holds the ioloop servers that ioloop's benchmarks put
 // under load, and the parts servers share: an Acceptor that keeps a few
 // Accepts in flight and sorts accept errors, a Conn base with one

@@ -1,5 +1,3 @@
-//go:build !windows
-
 package serve
 
 import (
@@ -7,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/ioloop/ioloop"
-	"golang.org/x/sys/unix"
 )
 
 // PooledEcho is the echo server on a BufferPool and multishot operations:
@@ -192,7 +189,7 @@ func (out *pooledOut) onClosed(_ *ioloop.Completion, err error) {
 	conn := out.conn
 	// As Conn.onClosed: a Close during Loop.Close never ran.
 	if errors.Is(err, ioloop.ErrClosed) || errors.Is(err, ioloop.ErrCanceled) {
-		_ = unix.Close(int(conn.fd))
+		_ = CloseFD(int(conn.fd))
 	}
 	s := conn.srv
 	conn.fd, conn.out, out.conn = -1, nil, nil

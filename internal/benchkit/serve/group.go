@@ -1,5 +1,3 @@
-//go:build !windows
-
 package serve
 
 import (
@@ -9,7 +7,6 @@ import (
 	"net/netip"
 
 	"github.com/ioloop/ioloop"
-	"golang.org/x/sys/unix"
 )
 
 // EchoGroup is the echo server on N loops (`ioloop echo -loops N`): the
@@ -156,7 +153,7 @@ func (gs *EchoGroup) Shutdown() error {
 
 func (gs *EchoGroup) closeListeners() {
 	for _, fd := range gs.listenFDs {
-		_ = unix.Close(fd)
+		_ = CloseFD(fd)
 	}
 	gs.listenFDs = nil
 }

@@ -1,12 +1,10 @@
-//go:build linux
+//go:build linux || windows
 
 package ioloop
 
 import (
 	"syscall"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 // Zero allocations per operation for the opt-in operations, and for
@@ -61,9 +59,9 @@ func TestAllocsSendZCAndRegisteredSockets(t *testing.T) {
 		in := make([]byte, 64<<10)
 		// sendAndDrain sends out with SendZC and receives it: through the
 		// loop on the simulator, and elsewhere with plain system calls
-		// while the loop runs, because on io_uring the callback waits for
-		// the kernel's notification, which comes once the peer has
-		// acknowledged the data.
+		// (peerRecv) while the loop runs, because on io_uring the callback
+		// waits for the kernel's notification, which comes once the peer
+		// has acknowledged the data.
 		sendAndDrain := func(s *allocState) {
 			SendZC(l, &s.c, client, out, s, (*allocState).onCount)
 			if simOf(l) != nil {
@@ -79,7 +77,7 @@ func TestAllocsSendZCAndRegisteredSockets(t *testing.T) {
 				if err := l.Tick(); err != nil {
 					s.err = err
 				}
-				n, err := unix.Read(server, in)
+				n, err := peerRecv(server, in)
 				switch {
 				case err == syscall.EAGAIN:
 				case err != nil || n == 0:
