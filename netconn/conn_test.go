@@ -1,6 +1,7 @@
 package netconn
 
 import (
+	"runtime"
 	"context"
 	"errors"
 	"io"
@@ -462,6 +463,13 @@ func TestNoDescriptorLeak(t *testing.T) {
 // openFDs counts the process's open descriptors.
 func openFDs(t *testing.T) int {
 	t.Helper()
+	if runtime.GOOS == "windows" {
+		// Under wine /proc/self/fd is readable, but it lists the wine
+		// process's Unix descriptors, which wine keeps and caches on its
+		// own (one run in two counted 6 more after the test); Windows
+		// handles cannot be counted apart from the runtime's.
+		t.Skip("no count of a Windows process's sockets; the Linux runs check for leaks")
+	}
 	entries, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		t.Skip("no /proc/self/fd")
