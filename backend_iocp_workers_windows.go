@@ -134,7 +134,9 @@ func (p *iocpWorkers) runOp(op *iocpOp) int32 {
 		err := windows.SetFileInformationByHandle(windows.Handle(c.fd), windows.FileEndOfFileInfo,
 			(*byte)(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)))
 		return -int32(windowsErrno(err))
-	case opUnlinkat, opMkdirat, opRenameat:
+	case opFallocate:
+		return -int32(fallocateWindows(windows.Handle(c.fd), c.rare.mode, c.io.offset, c.rare.lengthBytes))
+	case opUnlinkat, opMkdirat, opRenameat, opLinkat, opSymlinkat:
 		return -int32(pathOp(c))
 	}
 	panic("ioloop: internal error: IOCP worker cannot run " + c.op.String())
@@ -205,12 +207,17 @@ func (p *iocpWorkers) fileIO(op *iocpOp) int32 {
 	return int32(total)
 }
 
-// pathOp runs Unlinkat (DeleteFile, or RemoveDirectory with AT_REMOVEDIR),
-// Mkdirat (CreateDirectory; the mode does not apply) and Renameat
-// (MoveFileEx, replacing an existing file as rename(2) does; the Linux
-// flags RENAME_NOREPLACE and RENAME_EXCHANGE are refused with EINVAL).
-// Paths are relative to the working directory, as for OpenAt.
+// pathOp runs Unlinkat (DeleteFile, or RemoveDirectory with AT_REMOVEDIR;
+// a directory without it is EISDIR, as on Linux, where Windows says
+// ERROR_ACCESS_DENIED), Mkdirat (CreateDirectory; the mode does not
+// apply), Renameat (MoveFileEx, replacing an existing file as rename(2)
+// does; the Linux flags RENAME_NOREPLACE and RENAME_EXCHANGE are refused
+// with EINVAL), Linkat (CreateHardLink) and Symlinkat (CreateSymbolicLink,
+// symlinkWindows). Paths are resolved as windowsPath says.
 func pathOp(c *Completion) syscall.Errno {
+	if c.op == opSymlinkat {
+		return symlinkWindows(c.rare.pathNUL, int(c.rare.dirFD2), c.rare.path2NUL)
+	}
 	path, errno := windowsPath(int(c.fd), c.rare.pathNUL)
 	if errno != 0 {
 		return errno
@@ -223,28 +230,58 @@ func pathOp(c *Completion) syscall.Errno {
 		if c.flags&sysAT_REMOVEDIR != 0 {
 			return windowsErrno(windows.RemoveDirectory(path))
 		}
-		return windowsErrno(windows.DeleteFile(path))
+		errno := windowsErrno(windows.DeleteFile(path))
+		if errno == syscall.EACCES && isWindowsDir(path) {
+			return syscall.EISDIR
+		}
+		return errno
 	case opMkdirat:
 		return windowsErrno(windows.CreateDirectory(path, nil))
-	}
-	if c.flags != 0 {
-		return syscall.EINVAL
+	case opLinkat:
+		if c.flags&^sysAT_SYMLINK_FOLLOW != 0 {
+			return syscall.EINVAL
+		}
+	default:
+		if c.flags != 0 {
+			return syscall.EINVAL
+		}
 	}
 	to, errno := windowsPath(int(c.rare.dirFD2), c.rare.path2NUL)
 	if errno != 0 {
 		return errno
 	}
-	return windowsErrno(windows.MoveFileEx(path, to, windows.MOVEFILE_REPLACE_EXISTING))
+	if c.op == opLinkat {
+		return windowsErrno(windows.CreateHardLink(to, path, 0))
+	}
+	return renameWindows(path, to)
 }
 
 // windowsPath converts an *at path for Windows: NUL-terminated UTF-16,
-// relative to the working directory (dirfd AT_FDCWD) or absolute.
+// relative to the working directory (dirfd AT_FDCWD), absolute, or
+// relative to the directory handle dirfd, whose path
+// GetFinalPathNameByHandle gives (dirPathWindows). Windows resolves no
+// path relative to a handle in its Win32 calls (NtCreateFile's
+// RootDirectory does, for some calls only), so this is not openat(2)'s
+// guarantee: a directory renamed between the lookup and the call is
+// missed, as a path joined in user space would miss it.
 func windowsPath(dirfd int, pathNUL []byte) (*uint16, syscall.Errno) {
 	path := pathNUL[:len(pathNUL)-1]
-	if dirfd != sysAT_FDCWD && !isAbsWindowsPath(path) {
-		return nil, syscall.EINVAL
+	if dirfd == sysAT_FDCWD || isAbsWindowsPath(path) {
+		name := utf16.Encode([]rune(string(path)))
+		name = append(name, 0)
+		return &name[0], 0
 	}
-	name := utf16.Encode([]rune(string(path)))
+	dir, errno := dirPathWindows(windows.Handle(dirfd))
+	if errno != 0 {
+		return nil, errno
+	}
+	name := append(dir, '\\')
+	for _, r := range utf16.Encode([]rune(string(path))) {
+		if r == '/' {
+			r = '\\' // the \\?\ form takes no forward slashes
+		}
+		name = append(name, r)
+	}
 	name = append(name, 0)
 	return &name[0], 0
 }
@@ -258,13 +295,14 @@ func windowsPath(dirfd int, pathNUL []byte) (*uint16, syscall.Errno) {
 //	                             TRUNCATE_EXISTING, OPEN_EXISTING as combined
 //	O_DIRECT                     FILE_FLAG_NO_BUFFERING
 //	O_DSYNC, O_SYNC              FILE_FLAG_WRITE_THROUGH
-//	O_DIRECTORY                  FILE_FLAG_BACKUP_SEMANTICS (opens a directory)
+//	O_DIRECTORY, O_RDONLY        FILE_FLAG_BACKUP_SEMANTICS (opens a directory, as
+//	                             open(2) does read-only; package syscall does the same)
+//	O_NOFOLLOW                   FILE_FLAG_OPEN_REPARSE_POINT; a symbolic link is ELOOP
 //	mode without 0200, created   FILE_ATTRIBUTE_READONLY (as package os does)
 //
 // Sharing is FILE_SHARE_READ|WRITE|DELETE, so that files behave as on
 // POSIX systems (another handle may rename or delete an open file). The
-// path is relative to the working directory: dirfd must be AT_FDCWD
-// unless the path is absolute (EINVAL otherwise).
+// path is resolved as windowsPath says.
 func openWindowsFile(dirfd int, pathNUL []byte, flags, mode uint32) (windows.Handle, syscall.Errno) {
 	name, errno := windowsPath(dirfd, pathNUL)
 	if errno != 0 {
@@ -302,13 +340,29 @@ func openWindowsFile(dirfd int, pathNUL []byte, flags, mode uint32) (windows.Han
 	if flags&sysO_DSYNC != 0 {
 		attrs |= windows.FILE_FLAG_WRITE_THROUGH
 	}
-	if flags&sysO_DIRECTORY != 0 {
+	if flags&sysO_DIRECTORY != 0 || access == windows.GENERIC_READ {
 		attrs |= windows.FILE_FLAG_BACKUP_SEMANTICS
+	}
+	if flags&sysO_NOFOLLOW != 0 {
+		attrs |= windows.FILE_FLAG_OPEN_REPARSE_POINT
 	}
 	h, err := windows.CreateFile(name, access,
 		windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE|windows.FILE_SHARE_DELETE, nil, disposition, attrs, 0)
 	if err != nil {
 		return windows.InvalidHandle, windowsErrno(err)
+	}
+	if flags&sysO_NOFOLLOW != 0 {
+		// The reparse point itself was opened: a symbolic link is ELOOP,
+		// as open(2) with O_NOFOLLOW answers.
+		var info windows.ByHandleFileInformation
+		err := windows.GetFileInformationByHandle(h, &info)
+		if err != nil || info.FileAttributes&windows.FILE_ATTRIBUTE_REPARSE_POINT != 0 {
+			windows.CloseHandle(h)
+			if err != nil {
+				return windows.InvalidHandle, windowsErrno(err)
+			}
+			return windows.InvalidHandle, syscall.ELOOP
+		}
 	}
 	noteHandleBorn(h)
 	return h, 0
