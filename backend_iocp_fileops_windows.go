@@ -117,6 +117,35 @@ func isWindowsDir(path *uint16) bool {
 	return err == nil && attrs&windows.FILE_ATTRIBUTE_DIRECTORY != 0
 }
 
+// fileAttributeTagInfo is FILE_ATTRIBUTE_TAG_INFO
+// (GetFileInformationByHandleEx class FileAttributeTagInfo, 9).
+type fileAttributeTagInfo struct {
+	FileAttributes uint32
+	ReparseTag     uint32
+}
+
+// isWindowsSymlink reports whether path names a symbolic link itself
+// (reparse tag IO_REPARSE_TAG_SYMLINK), for OpenAt's O_NOFOLLOW (ELOOP).
+// It opens the reparse point for its attributes only, before the real
+// open, so that O_TRUNC or O_CREAT never act on the link: a link made
+// between the two is followed, where open(2) would refuse it. Junctions
+// and other reparse points are followed, as they are no symbolic links.
+func isWindowsSymlink(path *uint16) bool {
+	h, err := windows.CreateFile(path, windows.FILE_READ_ATTRIBUTES,
+		windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE|windows.FILE_SHARE_DELETE, nil, windows.OPEN_EXISTING,
+		windows.FILE_FLAG_OPEN_REPARSE_POINT|windows.FILE_FLAG_BACKUP_SEMANTICS, 0)
+	if err != nil {
+		return false // nothing there (O_CREAT may make it), or the real open says why
+	}
+	defer windows.CloseHandle(h)
+	var info fileAttributeTagInfo
+	if err := windows.GetFileInformationByHandleEx(h, windows.FileAttributeTagInfo,
+		(*byte)(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info))); err != nil {
+		return false
+	}
+	return info.FileAttributes&windows.FILE_ATTRIBUTE_REPARSE_POINT != 0 && info.ReparseTag == windows.IO_REPARSE_TAG_SYMLINK
+}
+
 // dirPathWindows is the path of the directory handle dir, for the *at
 // calls given a directory descriptor: GetFinalPathNameByHandle's
 // \\?\C:\... form (no length limit, no '/' as a separator). A handle that

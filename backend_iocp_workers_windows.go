@@ -297,7 +297,7 @@ func windowsPath(dirfd int, pathNUL []byte) (*uint16, syscall.Errno) {
 //	O_DSYNC, O_SYNC              FILE_FLAG_WRITE_THROUGH
 //	O_DIRECTORY, O_RDONLY        FILE_FLAG_BACKUP_SEMANTICS (opens a directory, as
 //	                             open(2) does read-only; package syscall does the same)
-//	O_NOFOLLOW                   FILE_FLAG_OPEN_REPARSE_POINT; a symbolic link is ELOOP
+//	O_NOFOLLOW                   a symbolic link is ELOOP (isWindowsSymlink)
 //	mode without 0200, created   FILE_ATTRIBUTE_READONLY (as package os does)
 //
 // Sharing is FILE_SHARE_READ|WRITE|DELETE, so that files behave as on
@@ -343,26 +343,13 @@ func openWindowsFile(dirfd int, pathNUL []byte, flags, mode uint32) (windows.Han
 	if flags&sysO_DIRECTORY != 0 || access == windows.GENERIC_READ {
 		attrs |= windows.FILE_FLAG_BACKUP_SEMANTICS
 	}
-	if flags&sysO_NOFOLLOW != 0 {
-		attrs |= windows.FILE_FLAG_OPEN_REPARSE_POINT
+	if flags&sysO_NOFOLLOW != 0 && isWindowsSymlink(name) {
+		return windows.InvalidHandle, syscall.ELOOP
 	}
 	h, err := windows.CreateFile(name, access,
 		windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE|windows.FILE_SHARE_DELETE, nil, disposition, attrs, 0)
 	if err != nil {
 		return windows.InvalidHandle, windowsErrno(err)
-	}
-	if flags&sysO_NOFOLLOW != 0 {
-		// The reparse point itself was opened: a symbolic link is ELOOP,
-		// as open(2) with O_NOFOLLOW answers.
-		var info windows.ByHandleFileInformation
-		err := windows.GetFileInformationByHandle(h, &info)
-		if err != nil || info.FileAttributes&windows.FILE_ATTRIBUTE_REPARSE_POINT != 0 {
-			windows.CloseHandle(h)
-			if err != nil {
-				return windows.InvalidHandle, windowsErrno(err)
-			}
-			return windows.InvalidHandle, syscall.ELOOP
-		}
 	}
 	noteHandleBorn(h)
 	return h, 0

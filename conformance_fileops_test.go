@@ -370,6 +370,14 @@ func testFileopsMkdirat(t *testing.T, l *Loop) {
 	}
 	err = fsOp(t, l, func(c *Completion, r *opResult) { Mkdirat(l, c, badFD, "rel", 0o700, r, (*opResult).onErr) })
 	wantErrno(t, "Mkdirat relative to a bad dirfd", err, syscall.EBADF)
+	// Relative to a descriptor of a file: ENOTDIR.
+	putFile(t, l, joinPath(l, dir, "file"), []byte("f"))
+	fileFD, err := openAt(t, l, joinPath(l, dir, "file"), sysO_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = fsOp(t, l, func(c *Completion, r *opResult) { Mkdirat(l, c, fileFD, "rel2", 0o700, r, (*opResult).onErr) })
+	wantErrno(t, "Mkdirat relative to a file's descriptor", err, syscall.ENOTDIR)
 }
 
 func testFileopsLinkat(t *testing.T, l *Loop) {
