@@ -371,11 +371,13 @@ func (b *iocpBackend) start(c *Completion) {
 			return
 		}
 		b.toWorkers(c)
-	case opOpenAt, opFtruncate, opUnlinkat, opMkdirat, opRenameat:
+	case opOpenAt, opFtruncate, opUnlinkat, opMkdirat, opRenameat, opFallocate, opLinkat, opSymlinkat:
 		b.toWorkers(c)
+	case opFadvise:
+		l.complete(c, -int32(fadviseErrno(windows.Handle(c.fd), c.flags)))
 	default:
-		// Datagrams, the file-system operations (Fallocate, Renameat, …)
-		// and the rest have no IOCP implementation yet.
+		// Datagrams, Statx and SyncFileRange (Linux-only calls, absent
+		// from a Windows build) and the rest have no IOCP implementation.
 		l.complete(c, -int32(syscall.EOPNOTSUPP))
 	}
 }

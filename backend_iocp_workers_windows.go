@@ -135,7 +135,9 @@ func (p *iocpWorkers) runOp(op *iocpOp) int32 {
 		err := windows.SetFileInformationByHandle(windows.Handle(c.fd), windows.FileEndOfFileInfo,
 			(*byte)(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)))
 		return -int32(windowsErrno(err))
-	case opUnlinkat, opMkdirat, opRenameat:
+	case opFallocate:
+		return -int32(fallocateWindows(windows.Handle(c.fd), c.rare.mode, c.io.offset, c.rare.lengthBytes))
+	case opUnlinkat, opMkdirat, opRenameat, opLinkat, opSymlinkat:
 		return -int32(pathOp(op))
 	}
 	panic("ioloop: internal error: IOCP worker cannot run " + c.op.String())
@@ -206,13 +208,19 @@ func (p *iocpWorkers) fileIO(op *iocpOp) int32 {
 	return int32(total)
 }
 
-// pathOp runs Unlinkat (DeleteFile, or RemoveDirectory with AT_REMOVEDIR),
-// Mkdirat (CreateDirectory; the mode does not apply) and Renameat
-// (MoveFileEx, replacing an existing file as rename(2) does; the Linux
-// flags RENAME_NOREPLACE and RENAME_EXCHANGE are refused with EINVAL).
-// Paths are relative to the working directory, as for OpenAt.
+// pathOp runs Unlinkat (DeleteFile, or RemoveDirectory with AT_REMOVEDIR;
+// a directory without it is EISDIR, as on Linux, where Windows says
+// ERROR_ACCESS_DENIED), Mkdirat (CreateDirectory; the mode does not
+// apply), Renameat (MoveFileEx, replacing an existing file as rename(2)
+// does; the Linux flags RENAME_NOREPLACE and RENAME_EXCHANGE are refused
+// with EINVAL), Linkat (CreateHardLink) and Symlinkat (CreateSymbolicLink,
+// symlinkWindows). Paths are resolved as windowsPath says, into op's
+// buffers.
 func pathOp(op *iocpOp) syscall.Errno {
 	c := op.c
+	if c.op == opSymlinkat {
+		return symlinkWindows(&op.paths, c.rare.pathNUL, int(c.rare.dirFD2), c.rare.path2NUL)
+	}
 	path, errno := windowsPath(&op.paths[0], int(c.fd), c.rare.pathNUL)
 	if errno != 0 {
 		return errno
@@ -225,33 +233,60 @@ func pathOp(op *iocpOp) syscall.Errno {
 		if c.flags&sysAT_REMOVEDIR != 0 {
 			return windowsErrno(windows.RemoveDirectory(path))
 		}
-		return windowsErrno(windows.DeleteFile(path))
+		errno := windowsErrno(windows.DeleteFile(path))
+		if errno == syscall.EACCES && isWindowsDir(path) {
+			return syscall.EISDIR
+		}
+		return errno
 	case opMkdirat:
 		return windowsErrno(windows.CreateDirectory(path, nil))
-	}
-	if c.flags != 0 {
-		return syscall.EINVAL
+	case opLinkat:
+		if c.flags&^sysAT_SYMLINK_FOLLOW != 0 {
+			return syscall.EINVAL
+		}
+	default:
+		if c.flags != 0 {
+			return syscall.EINVAL
+		}
 	}
 	to, errno := windowsPath(&op.paths[1], int(c.rare.dirFD2), c.rare.path2NUL)
 	if errno != 0 {
 		return errno
 	}
-	return windowsErrno(windows.MoveFileEx(path, to, windows.MOVEFILE_REPLACE_EXISTING))
+	if c.op == opLinkat {
+		return windowsErrno(windows.CreateHardLink(to, path, 0))
+	}
+	return renameWindows(path, to)
 }
 
 // windowsPath converts an *at path for Windows: NUL-terminated UTF-16,
-// relative to the working directory (dirfd AT_FDCWD) or absolute. It
-// writes into *buf, a record's (iocpOp.paths), which keeps the storage for
-// the next path: a conversion allocates only for a path longer than any
-// before. Invalid UTF-8 becomes U+FFFD, as in a conversion to []rune.
+// relative to the working directory (dirfd AT_FDCWD), absolute, or
+// relative to the directory handle dirfd, whose path
+// GetFinalPathNameByHandle gives (dirPathWindows). Windows resolves no
+// path relative to a handle in its Win32 calls (NtCreateFile's
+// RootDirectory does, for some calls only), so this is not openat(2)'s
+// guarantee: a directory renamed between the lookup and the call is
+// missed, as a path joined in user space would miss it. It writes into
+// *buf, a record's (iocpOp.paths), which keeps the storage for the next
+// path: a conversion allocates only for a path longer than any before
+// (and, relative to a directory handle, for that directory's path).
+// Invalid UTF-8 becomes U+FFFD, as in a conversion to []rune.
 func windowsPath(buf *[]uint16, dirfd int, pathNUL []byte) (*uint16, syscall.Errno) {
 	path := pathNUL[:len(pathNUL)-1]
-	if dirfd != sysAT_FDCWD && !isAbsWindowsPath(path) {
-		return nil, syscall.EINVAL
-	}
 	name := (*buf)[:0]
+	relative := dirfd != sysAT_FDCWD && !isAbsWindowsPath(path)
+	if relative {
+		dir, errno := dirPathWindows(windows.Handle(dirfd))
+		if errno != 0 {
+			return nil, errno
+		}
+		name = append(append(name, dir...), '\\')
+	}
 	for rest := path; len(rest) > 0; {
 		r, size := utf8.DecodeRune(rest)
+		if relative && r == '/' {
+			r = '\\' // the \\?\ form takes no forward slashes
+		}
 		name = utf16.AppendRune(name, r)
 		rest = rest[size:]
 	}
@@ -271,12 +306,14 @@ func windowsPath(buf *[]uint16, dirfd int, pathNUL []byte) (*uint16, syscall.Err
 //	O_DSYNC, O_SYNC              FILE_FLAG_WRITE_THROUGH
 //	O_DIRECTORY                  FILE_FLAG_BACKUP_SEMANTICS (opens a directory);
 //	                             ENOTDIR unless it is one
+//	O_RDONLY                     FILE_FLAG_BACKUP_SEMANTICS too (opens a directory
+//	                             read-only, as open(2) does; package syscall does the same)
+//	O_NOFOLLOW                   a symbolic link is ELOOP (isWindowsSymlink)
 //	mode without 0200, created   FILE_ATTRIBUTE_READONLY (as package os does)
 //
 // Sharing is FILE_SHARE_READ|WRITE|DELETE, so that files behave as on
 // POSIX systems (another handle may rename or delete an open file). The
-// path is relative to the working directory: dirfd must be AT_FDCWD
-// unless the path is absolute (EINVAL otherwise). buf is windowsPath's.
+// path is resolved as windowsPath says. buf is windowsPath's.
 func openWindowsFile(buf *[]uint16, dirfd int, pathNUL []byte, flags, mode uint32) (windows.Handle, syscall.Errno) {
 	name, errno := windowsPath(buf, dirfd, pathNUL)
 	if errno != 0 {
@@ -314,8 +351,11 @@ func openWindowsFile(buf *[]uint16, dirfd int, pathNUL []byte, flags, mode uint3
 	if flags&sysO_DSYNC != 0 {
 		attrs |= windows.FILE_FLAG_WRITE_THROUGH
 	}
-	if flags&sysO_DIRECTORY != 0 {
+	if flags&sysO_DIRECTORY != 0 || access == windows.GENERIC_READ {
 		attrs |= windows.FILE_FLAG_BACKUP_SEMANTICS
+	}
+	if flags&sysO_NOFOLLOW != 0 && isWindowsSymlink(name) {
+		return windows.InvalidHandle, syscall.ELOOP
 	}
 	h, err := windows.CreateFile(name, access,
 		windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE|windows.FILE_SHARE_DELETE, nil, disposition, attrs, 0)

@@ -607,6 +607,12 @@ func TestAllocsFileops(t *testing.T) {
 		dir := tempDir(t, l)
 		path, fd := tempFile(t, l, pattern(8192, 4))
 		other, sub := joinPath(l, dir, "other"), joinPath(l, dir, "sub")
+		// Linkat links a file no handle holds open: Windows keeps the
+		// name of an open file's deleted link until the file's last
+		// handle closes (without POSIX deletion semantics, which wine
+		// lacks), so the next Linkat of the name would be EEXIST.
+		closed := joinPath(l, dir, "closed")
+		putFile(t, l, closed, []byte("linked"))
 		buf := make([]byte, 512)
 		bufs := [][]byte{buf[:100], buf[100:300]}
 		// The rename back refuses to replace, where the backend has
@@ -629,7 +635,7 @@ func TestAllocsFileops(t *testing.T) {
 				s.wait(1)
 			}},
 			{"LinkatUnlinkat", 200, func(s *allocState) {
-				Linkat(l, &s.c, sysAT_FDCWD, path, sysAT_FDCWD, other, 0, s, (*allocState).onErr)
+				Linkat(l, &s.c, sysAT_FDCWD, closed, sysAT_FDCWD, other, 0, s, (*allocState).onErr)
 				s.wait(1)
 				Unlinkat(l, &s.c, sysAT_FDCWD, other, 0, s, (*allocState).onErr)
 				s.wait(1)
@@ -689,5 +695,9 @@ func skipUnsupportedOnIOCP(t *testing.T, l *Loop, tc allocCase) {
 	tc.op(probe)
 	if errors.Is(probe.err, syscall.EOPNOTSUPP) {
 		t.Skipf("iocp: %s fails with EOPNOTSUPP (no IOCP implementation yet): %v", tc.name, probe.err)
+	}
+	if tc.name == "SymlinkatUnlinkat" && errors.Is(probe.err, syscall.ENOENT) {
+		// TestFileopsSymlinkat skips likewise.
+		t.Skipf("iocp: the link Symlinkat made is not there (%v): wine 8.0's CreateSymbolicLink reports success and makes nothing", probe.err)
 	}
 }

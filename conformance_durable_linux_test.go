@@ -1,60 +1,27 @@
 package ioloop
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
-	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
-// TestDurableODirectODsync: OpenAt with O_DIRECT and O_DSYNC together,
-// the way TigerBeetle and Seastar open their logs (direct.go): every
-// Write is durable when its callback runs and bypasses the page cache, so
-// buffers, offsets and lengths must be aligned (AlignedBuffer). /tmp is
-// ext4 here, which supports O_DIRECT; the test skips where it does not.
-func TestDurableODirectODsync(t *testing.T) {
-	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		needsKernel(t, l, "O_DIRECT files of the kernel")
-		dir := shortTempDir(t) // in $TMPDIR, /tmp here: ext4
-		path := filepath.Join(dir, "log")
-		if err := os.WriteFile(path, make([]byte, 2*DirectAlignment), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if ok, err := directSupport(path); !ok {
-			t.Skipf("%s does not serve O_DIRECT here: %v", dir, err)
-		}
-		fd, err := openAt(t, l, path, unix.O_RDWR|unix.O_DIRECT|unix.O_DSYNC, 0)
-		if err != nil {
-			t.Fatalf("OpenAt(O_DIRECT|O_DSYNC): %v", err)
-		}
-		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
-		if err != nil || flags&unix.O_DIRECT == 0 || flags&unix.O_DSYNC == 0 {
-			t.Fatalf("F_GETFL = %#x, %v: want O_DIRECT and O_DSYNC set", flags, err)
-		}
+// Linux's side of TestDurableODirectODsync (conformance_durable_direct_test.go).
 
-		out := AlignedBuffer(2*DirectAlignment, DirectAlignment)
-		copy(out, pattern(len(out), 11))
-		c, r := new(Completion), new(opResult)
-		Write(l, c, fd, out, DirectAlignment, r, (*opResult).onCount)
-		await(t, l, r)
-		wantN(t, "aligned Write with O_DIRECT|O_DSYNC", r, len(out))
-
-		in := AlignedBuffer(3*DirectAlignment, DirectAlignment)
-		c, r = new(Completion), new(opResult)
-		Read(l, c, fd, in, 0, r, (*opResult).onCount)
-		await(t, l, r)
-		wantN(t, "aligned Read back", r, len(in))
-		if !bytes.Equal(in[:DirectAlignment], make([]byte, DirectAlignment)) || !bytes.Equal(in[DirectAlignment:], out) {
-			t.Fatalf("read back something else than was written")
-		}
-
-		// O_DIRECT refuses a misaligned buffer: the alignment is the caller's.
-		c, r = new(Completion), new(opResult)
-		Write(l, c, fd, out[1:DirectAlignment+1], 0, r, (*opResult).onCount)
-		await(t, l, r)
-		wantErr(t, "misaligned Write with O_DIRECT", r, syscall.EINVAL)
-	})
+// wantDirectDsyncFlags fails the test unless F_GETFL shows O_DIRECT and
+// O_DSYNC on fd.
+func wantDirectDsyncFlags(t *testing.T, fd int) {
+	t.Helper()
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil || flags&unix.O_DIRECT == 0 || flags&unix.O_DSYNC == 0 {
+		t.Fatalf("F_GETFL = %#x, %v: want O_DIRECT and O_DSYNC set", flags, err)
+	}
 }
+
+// skipUnlessMisalignedDirectRefused does nothing: Linux refuses a
+// misaligned O_DIRECT buffer (EINVAL) on every file system that serves
+// O_DIRECT at all.
+func skipUnlessMisalignedDirectRefused(*testing.T) {}
+
+// directDsyncRDWR is what TestDurableODirectODsync opens the log with.
+const directDsyncRDWR = unix.O_RDWR | unix.O_DIRECT | unix.O_DSYNC

@@ -22,6 +22,8 @@ const (
 	errorInvalidHandle      syscall.Errno = 6
 	errorNotEnoughMemory    syscall.Errno = 8
 	errorHandleEOF          syscall.Errno = 38
+	errorNotSameDevice      syscall.Errno = 17   // MoveFileEx, CreateHardLink across volumes
+	errorPrivilegeNotHeld   syscall.Errno = 1314 // CreateSymbolicLink without the privilege
 	errorNotSupported       syscall.Errno = 50
 	errorNetnameDeleted     syscall.Errno = 64
 	errorFileExists         syscall.Errno = 80
@@ -105,6 +107,10 @@ func errnoFromWindows(code syscall.Errno) syscall.Errno {
 		return syscall.ENOTEMPTY
 	case errorDirectory:
 		return syscall.ENOTDIR
+	case errorNotSameDevice:
+		return syscall.EXDEV
+	case errorPrivilegeNotHeld:
+		return syscall.EPERM
 	case errorOperationAborted, errorHandlesClosed:
 		return syscall.ECANCELED
 	case errorConnectionRefused, wsaECONNREFUSED, errorPortUnreachable:

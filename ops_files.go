@@ -122,6 +122,8 @@ func checkDurability(call string, d Durability) {
 //	                offset+length (holes inside the file stay holes); other modes ENOTSUP
 //	NetBSD, OpenBSD ENOTSUP: no call reserves space (NetBSD's posix_fallocate is
 //	                unimplemented on FFS); Ftruncate gives the size without the space
+//	Windows         mode 0 and FALLOC_FL_KEEP_SIZE: FileAllocationInfo, and for mode 0
+//	                FileEndOfFileInfo past the end; other modes EOPNOTSUPP
 func Fallocate[T any](l *Loop, c *Completion, fd int, mode uint32, offset, length int64, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opFallocate, callback == nil)
 	c.op = opFallocate
@@ -180,7 +182,7 @@ func Renameat[T any](l *Loop, c *Completion, oldDirFD int, oldPath string, newDi
 // ENOTDIR for a file). Like a rename, the removal is durable once the
 // directory is synced. A directory without AT_REMOVEDIR fails with EISDIR
 // on Linux and EPERM on macOS and the BSDs (POSIX's answer): each kernel's
-// own.
+// own; on Windows EISDIR, as on Linux.
 func Unlinkat[T any](l *Loop, c *Completion, dirFD int, path string, flags int, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opUnlinkat, callback == nil)
 	c.op = opUnlinkat
@@ -236,6 +238,7 @@ func Symlinkat[T any](l *Loop, c *Completion, target string, newDirFD int, linkP
 //	FreeBSD         checks fd, then posix_fadvise(2) (64-bit systems)
 //	macOS, NetBSD,  checks fd (EBADF; ESPIPE for a pipe or socket) and succeeds:
 //	OpenBSD         no posix_fadvise (NetBSD's is not worth a hand-made call)
+//	Windows         checks fd as macOS does, and the advice (EINVAL): no fadvise
 func Fadvise[T any](l *Loop, c *Completion, fd int, offset, length int64, advice int, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opFadvise, callback == nil)
 	c.op = opFadvise

@@ -1,12 +1,12 @@
 package netconn
 
 import (
-	"runtime"
 	"context"
 	"errors"
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"

@@ -23,7 +23,7 @@ func probeKernel() (kernelInfo, error) {
 var platformLimits = []string{
 	"no unix sockets (ConnectUnix: EAFNOSUPPORT), no ReusePort (EOPNOTSUPP)",
 	"no control data on SendMsg/RecvMsg (EOPNOTSUPP)",
-	"no Fallocate, Fadvise, SyncFileRange, Linkat, Symlinkat, Statx (EOPNOTSUPP)",
-	"*at paths absolute or relative to AT_FDCWD; offset -1 is the loop's position",
+	"Fallocate modes 0 and KEEP_SIZE only; Fadvise checks and ignores its advice",
+	"no Statx, SyncFileRange (Linux-only API); offset -1 is the loop's position",
 	"pooled datagram receives (RecvFromMultishot) take their buffer at submission",
 }
