@@ -206,3 +206,25 @@ func seconds(d time.Duration) int {
 	}
 	return int((d + time.Second - 1) / time.Second)
 }
+
+// sendVectored sends iov in one call: SendMsg on the kernel backends
+// (sendmsg(2) with MSG_NOSIGNAL, so a gone peer is EPIPE, never SIGPIPE;
+// on IOCP one WSASend of several buffers), Writev on the simulator, which
+// runs SendMsg on datagram sockets only.
+func sendVectored(c *Conn, iov [][]byte) {
+	if c.loop.Backend() == ioloop.BackendSimulator {
+		ioloop.Writev(c.loop, &c.sendOp, c.fd, iov, -1, c, (*Conn).onSent)
+		return
+	}
+	ioloop.SendMsg(c.loop, &c.sendOp, c.fd, iov, nil, netip.AddrPort{}, c, (*Conn).onSent)
+}
+
+// closeNow closes fd outside the loop (closeDescriptor), for a descriptor
+// whose Close operation never ran because the loop was closing. A
+// simulated loop's descriptors are not the kernel's: they stay with the
+// simulated node.
+func closeNow(loop *ioloop.Loop, fd int) {
+	if loop.Backend() != ioloop.BackendSimulator {
+		closeDescriptor(fd)
+	}
+}

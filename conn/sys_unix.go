@@ -3,8 +3,6 @@
 package conn
 
 import (
-	"net/netip"
-
 	"github.com/ioloop/ioloop"
 	"golang.org/x/sys/unix"
 )
@@ -12,25 +10,8 @@ import (
 // shutWrite is shutdown(2)'s SHUT_WR.
 const shutWrite = unix.SHUT_WR
 
-// sendVectored sends iov in one system call: sendmsg(2) on the kernel
-// backends (MSG_NOSIGNAL: a gone peer is EPIPE, never SIGPIPE), Writev on
-// the simulator, which runs SendMsg on datagram sockets only.
-func sendVectored(c *Conn, iov [][]byte) {
-	if c.loop.Backend() == ioloop.BackendSimulator {
-		ioloop.Writev(c.loop, &c.sendOp, c.fd, iov, -1, c, (*Conn).onSent)
-		return
-	}
-	ioloop.SendMsg(c.loop, &c.sendOp, c.fd, iov, nil, netip.AddrPort{}, c, (*Conn).onSent)
-}
-
-// closeNow closes fd with close(2), for a descriptor whose Close
-// operation never ran because the loop was closing. A simulated loop's
-// descriptors are not the kernel's: they stay with the simulated node.
-func closeNow(loop *ioloop.Loop, fd int) {
-	if loop.Backend() != ioloop.BackendSimulator {
-		_ = unix.Close(fd)
-	}
-}
+// closeDescriptor closes a kernel socket outside the loop.
+func closeDescriptor(fd int) { _ = unix.Close(fd) }
 
 // applySocketOptions sets the options of set on a connected TCP socket
 // (accepted sockets inherit TCP_NODELAY from the listener). The simulator

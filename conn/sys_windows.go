@@ -2,7 +2,6 @@ package conn
 
 import (
 	"errors"
-	"net/netip"
 	"time"
 	"unsafe"
 
@@ -13,25 +12,8 @@ import (
 // shutWrite is shutdown's SD_SEND, Windows' SHUT_WR.
 const shutWrite = windows.SHUT_WR
 
-// sendVectored sends iov in one call: SendMsg, which the IOCP backend
-// makes one WSASend of several buffers (Windows raises no SIGPIPE, so
-// there is no flag to pass), and Writev on the simulator.
-func sendVectored(c *Conn, iov [][]byte) {
-	if c.loop.Backend() == ioloop.BackendSimulator {
-		ioloop.Writev(c.loop, &c.sendOp, c.fd, iov, -1, c, (*Conn).onSent)
-		return
-	}
-	ioloop.SendMsg(c.loop, &c.sendOp, c.fd, iov, nil, netip.AddrPort{}, c, (*Conn).onSent)
-}
-
-// closeNow closes a socket with closesocket, for one whose Close
-// operation never ran because the loop was closing. A simulated loop's
-// descriptors stay with the simulated node.
-func closeNow(loop *ioloop.Loop, fd int) {
-	if loop.Backend() != ioloop.BackendSimulator {
-		_ = windows.Closesocket(windows.Handle(fd))
-	}
-}
+// closeDescriptor closes a kernel socket outside the loop.
+func closeDescriptor(fd int) { _ = windows.Closesocket(windows.Handle(fd)) }
 
 // applySocketOptions sets the options of set on a connected TCP socket,
 // as sys_unix.go does with the same option names, which Windows shares
