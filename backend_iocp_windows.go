@@ -38,11 +38,13 @@ import (
 // every backend.
 //
 // Handles: a SOCKET or file HANDLE travels as the API's fd (its value).
-// The loop can only use handles it may associate with its own port: an
-// overlapped socket or file (the package's ListenTCP, TCPSocket,
+// The loop's overlapped calls need handles it may associate with its own
+// port: an overlapped socket or file (the package's ListenTCP, TCPSocket,
 // UDPSocket, OpenAt and Accept make them so) that no other completion port
 // has claimed (Go's net package associates its sockets with the runtime's
-// port; such a socket fails with EINVAL here).
+// port; such a socket fails with EINVAL here). A handle opened for
+// synchronous I/O has its reads and writes run on the workers instead
+// (backend_iocp_sync_windows.go).
 //
 // Timeouts are the loop's (timers.go): the earliest deadline bounds the
 // wait of GetQueuedCompletionStatusEx, rounded up to whole milliseconds.
@@ -77,6 +79,11 @@ type iocpBackend struct {
 	// connectWaiters are Connects of sockets whose earlier Connect is in
 	// the kernel (backend_iocp_connect_windows.go).
 	connectWaiters fifo
+	// syncCancels are the operations on synchronous handles that Cancel
+	// asked to end (backend_iocp_sync_windows.go); modeScratch is
+	// handleIsSynchronous's.
+	syncCancels syncCancelSet
+	modeScratch modeQuery
 }
 
 // Completion keys: which kind of packet the port delivers.
@@ -119,6 +126,11 @@ type handleState struct {
 	// position") of a file happens: overlapped handles have no file
 	// pointer the kernel advances.
 	positionBytes int64
+	// synchronous: opened without FILE_FLAG_OVERLAPPED (or
+	// WSA_FLAG_OVERLAPPED), so the port refuses it and its calls block;
+	// syncDisk: such a handle of a disk file (backend_iocp_sync_windows.go).
+	synchronous bool
+	syncDisk    bool
 }
 
 type handleKind uint8
@@ -174,6 +186,19 @@ type iocpOp struct {
 	// paths hold the UTF-16 forms of a worker's path operands
 	// (windowsPath), kept for the record's next operation.
 	paths [2][]uint16
+	// An operation on a synchronous stream handle
+	// (backend_iocp_sync_windows.go): syncStream marks it; the worker's
+	// call moves syncLen bytes through bounce, on a socket (syncSocket)
+	// or not, writing (syncWrite) or reading, waiting for data even with
+	// no room (syncWaitEmpty: a zero-byte Recv). Under the workers' mu:
+	// thread is the worker's while it runs the call; interrupted, a
+	// Cancel or Close asked it to end; abandoned, Close let it go;
+	// posted, its result is on the way to the port.
+	syncStream, syncSocket, syncWrite, syncWaitEmpty bool
+	syncLen                                          int32
+	bounce                                           []byte
+	thread                                           windows.Handle
+	interrupted, abandoned, posted                   bool
 	// nextFree links free records; slot is this record's index.
 	nextFree int32
 	slot     int32
@@ -214,6 +239,7 @@ func (s *iocpOps) get(c *Completion) *iocpOp {
 	op.bytes, op.flags, op.onWorker, op.workerResult = 0, 0, false, 0
 	op.accepted = windows.InvalidHandle
 	op.bufID, op.cancelRequested = -1, false
+	op.syncStream, op.interrupted, op.abandoned, op.posted = false, false, false, false
 	c.index = op.slot // where Cancel finds it
 	return op
 }
@@ -299,6 +325,9 @@ func (b *iocpBackend) poll(timeoutNs int64) error {
 		if !b.loop.announceSleep(loopInKernel, nil) {
 			waitMs = 0
 		}
+	}
+	if b.retrySyncCancels() && waitMs > 1 {
+		waitMs = 1 // until the canceled calls' results come
 	}
 	if waitMs == 0 && b.outstanding == 0 {
 		b.loop.awake()
@@ -402,6 +431,7 @@ func (b *iocpBackend) state(h windows.Handle) handleState {
 		if isSocket(h) {
 			st.kind = handleSocket
 		}
+		st.synchronous, st.syncDisk = handleIsSynchronous(h, &b.modeScratch)
 	}
 	return st
 }
@@ -450,6 +480,17 @@ func (b *iocpBackend) prepared(c *Completion, h windows.Handle) (handleState, bo
 		return handleState{}, false
 	}
 	st := b.state(h)
+	if st.synchronous {
+		// The port refuses it; what can run without it runs on a worker.
+		b.handles[h] = st
+		switch c.op {
+		case opRead, opWrite, opReadv, opWritev, opRecv, opSend:
+			b.startSynchronous(c, h, &st)
+		default:
+			b.loop.complete(c, -int32(syscall.EINVAL))
+		}
+		return st, false
+	}
 	if errno := b.associate(h, &st); errno != 0 {
 		b.loop.complete(c, -int32(errno))
 		return st, false
@@ -876,6 +917,10 @@ func (b *iocpBackend) reap(e *overlappedEntry) {
 	c := op.c
 	b.outstanding--
 	var res int32
+	if op.syncStream {
+		b.finishSynchronous(op)
+		return
+	}
 	if op.onWorker {
 		res = fileWriteResult(c, op.workerResult)
 		b.advancePosition(c, op.handle, res)
@@ -992,7 +1037,11 @@ func (b *iocpBackend) abandon(t *Completion) errorCode {
 		if b.workers.cancel(op) {
 			b.outstanding--
 			b.ops.put(op)
-			b.loop.completeWith(t, 0, codeCanceled)
+			b.loop.completeWith(t, t.progress(), codeCanceled)
+			return codeNone
+		}
+		if op.syncStream {
+			b.cancelSynchronous(op) // it ends with ErrCanceled, or with its bytes if they came first
 			return codeNone
 		}
 		return errorCode(syscall.EALREADY)
@@ -1041,7 +1090,20 @@ func (b *iocpBackend) cancelAll() {
 	for i := range b.ops.chunks {
 		for j := range b.ops.chunks[i] {
 			op := &b.ops.chunks[i][j]
-			if op.c != nil && !op.onWorker {
+			switch {
+			case op.c == nil:
+			case op.syncStream:
+				// Close does not wait for a pipe's or socket's peer: the
+				// record is never reused (its worker may still be in
+				// the call), and the bytes were never the caller's.
+				if b.workers.abandon(op) {
+					c := op.c
+					op.c = nil
+					b.outstanding--
+					b.syncCancels.remove(op)
+					l.completeWith(c, c.progress(), codeCanceled)
+				}
+			case !op.onWorker:
 				op.cancelRequested = true
 				_ = windows.CancelIoEx(op.handle, &op.ov)
 			}

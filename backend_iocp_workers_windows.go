@@ -1,6 +1,7 @@
 package ioloop
 
 import (
+	"runtime"
 	"sync"
 	"syscall"
 	"unicode/utf16"
@@ -28,12 +29,19 @@ type iocpWorkers struct {
 	idle       int
 	maxWorkers int
 	quit       bool
-	exited     sync.WaitGroup
-	port       windows.Handle
+	// gone is signaled when a worker exits; stop waits on it.
+	gone sync.Cond
+	// abandoned are the synchronous stream operations Close let go of
+	// while a worker's call was in the kernel (abandon); closed: stop has
+	// returned, the port is gone, and those workers exit without posting.
+	abandoned []*iocpOp
+	closed    bool
+	port      windows.Handle
 }
 
 func (p *iocpWorkers) init(maxWorkers int, port windows.Handle) {
 	p.workReady.L = &p.mu
+	p.gone.L = &p.mu
 	p.maxWorkers = maxWorkers
 	p.port = port
 }
@@ -48,7 +56,6 @@ func (p *iocpWorkers) submit(op *iocpOp) {
 		p.workReady.Signal()
 	case p.workers < p.maxWorkers:
 		p.workers++
-		p.exited.Add(1)
 		go p.run()
 	}
 	p.mu.Unlock()
@@ -81,7 +88,11 @@ func (p *iocpWorkers) cancelQueued() []*iocpOp {
 }
 
 func (p *iocpWorkers) run() {
-	defer p.exited.Done()
+	// Locked for the worker's life, so that CancelSynchronousIo can name
+	// the thread of a synchronous call (backend_iocp_sync_windows.go);
+	// the thread ends with the worker.
+	runtime.LockOSThread()
+	var thread windows.Handle
 	p.mu.Lock()
 	for {
 		for p.head == len(p.work) && !p.quit {
@@ -89,8 +100,7 @@ func (p *iocpWorkers) run() {
 			p.workReady.Wait()
 		}
 		if p.head == len(p.work) {
-			p.workers--
-			p.mu.Unlock()
+			p.exit(thread)
 			return
 		}
 		op := p.work[p.head]
@@ -99,25 +109,114 @@ func (p *iocpWorkers) run() {
 		if p.head == len(p.work) {
 			p.work, p.head = p.work[:0], 0 // empty: start again at the front
 		}
+		if op.syncStream && thread == 0 {
+			thread = currentThreadHandle()
+		}
+		op.thread = thread // read under mu by interrupt and abandon
+		interrupted := op.interrupted
 		p.mu.Unlock()
-		op.workerResult = p.runOp(op)
-		_ = windows.PostQueuedCompletionStatus(p.port, 0, keyWorker, &op.ov)
+		var res int32
+		if interrupted {
+			res = -int32(syscall.ECANCELED) // a Cancel came before the call
+		} else {
+			res = p.runOp(op)
+		}
 		p.mu.Lock()
+		op.thread = 0
+		if op.abandoned {
+			p.forget(op)
+			if p.closed {
+				p.exit(thread)
+				return
+			}
+			continue // Close took it: its result has no one to go to
+		}
+		op.workerResult = res
+		op.posted = true
+		// Under mu: stop cannot close the port between the check of
+		// closed (never set while a worker runs an operation it did not
+		// abandon) and this call.
+		_ = windows.PostQueuedCompletionStatus(p.port, 0, keyWorker, &op.ov)
 	}
 }
 
-// stop ends the workers once the queue is empty and waits for them.
+// exit ends the calling worker; mu is held and is released.
+func (p *iocpWorkers) exit(thread windows.Handle) {
+	p.workers--
+	p.gone.Broadcast()
+	p.mu.Unlock()
+	if thread != 0 {
+		_ = windows.CloseHandle(thread)
+	}
+}
+
+// forget drops op, whose worker's call has returned, from abandoned.
+func (p *iocpWorkers) forget(op *iocpOp) {
+	for i, o := range p.abandoned {
+		if o == op {
+			p.abandoned = append(p.abandoned[:i], p.abandoned[i+1:]...)
+			return
+		}
+	}
+}
+
+// interrupt ends the synchronous call a worker makes for op, if it is in
+// one, and makes a worker that has not started it skip the call. Under
+// mu, a non-zero op.thread is in op's call (or about to enter it): the
+// worker clears it under mu before it takes other work.
+func (p *iocpWorkers) interrupt(op *iocpOp) {
+	p.mu.Lock()
+	op.interrupted = true
+	if op.thread != 0 {
+		cancelSynchronousIo(op.thread)
+	}
+	p.mu.Unlock()
+}
+
+// abandon lets go of op, a synchronous stream operation a worker runs, at
+// Close: the worker is asked to stop its call and will post no result.
+// It returns false if the worker has posted its result already (the
+// packet then completes op as usual).
+func (p *iocpWorkers) abandon(op *iocpOp) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if op.posted {
+		return false
+	}
+	op.abandoned, op.interrupted = true, true
+	p.abandoned = append(p.abandoned, op)
+	if op.thread != 0 {
+		cancelSynchronousIo(op.thread)
+	}
+	return true
+}
+
+// stop ends the workers once the queue is empty and waits for them, all
+// but those in a call Close abandoned: they are asked once more to stop,
+// and exit when their call returns, without posting to the port, which
+// close then closes.
 func (p *iocpWorkers) stop() {
 	p.mu.Lock()
 	p.quit = true
 	p.idle = 0
 	p.workReady.Broadcast()
+	for p.workers > len(p.abandoned) {
+		p.gone.Wait()
+	}
+	for _, op := range p.abandoned {
+		if op.thread != 0 {
+			cancelSynchronousIo(op.thread)
+		}
+	}
+	p.closed = true
 	p.mu.Unlock()
-	p.exited.Wait()
 }
 
 // runOp performs op's blocking calls and returns the raw result.
 func (p *iocpWorkers) runOp(op *iocpOp) int32 {
+	if op.syncStream {
+		return syncStreamIO(op) // reads nothing of op.c, which Close may have let go of
+	}
 	c := op.c
 	switch c.op {
 	case opFsync:

@@ -21,12 +21,6 @@ func directSupport(path string) (bool, error) {
 	return true, nil
 }
 
-var procNtQueryInformationFile = windows.NewLazySystemDLL("ntdll.dll").NewProc("NtQueryInformationFile")
-
-// fileModeInformation is FILE_INFORMATION_CLASS's FileModeInformation:
-// the FILE_* create options the handle was opened with.
-const fileModeInformation = 16
-
 // wantDirectDsyncFlags fails the test unless the handle's mode
 // (NtQueryInformationFile FileModeInformation) has
 // FILE_NO_INTERMEDIATE_BUFFERING (O_DIRECT) and FILE_WRITE_THROUGH
