@@ -93,8 +93,8 @@ func (b *iocpBackend) startSynchronous(c *Completion, h windows.Handle, st *hand
 		b.loop.complete(c, -int32(syscall.ENOTSOCK))
 		return
 	}
-	if st.kind == handleSocket && c.io.offset > 0 && c.op != opRecv && c.op != opSend {
-		b.loop.complete(c, -int32(syscall.ESPIPE)) // as on an overlapped socket
+	if !st.syncDisk && c.io.offset > 0 && c.op != opRecv && c.op != opSend {
+		b.loop.complete(c, -int32(syscall.ESPIPE)) // a pipe or socket has no position, as pread(2) says
 		return
 	}
 	if st.syncDisk {

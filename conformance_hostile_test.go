@@ -93,6 +93,20 @@ func TestOffsetRules(t *testing.T) {
 			Read(l, &rc, rfd, make([]byte, 8), 0, &r, (*opResult).onCount)
 			await(t, l, &r)
 			wantN(t, "Read at offset 0 on a pipe", &r, 4)
+			var ws, rs opResult
+			Write(l, &wc, wfd, []byte("pipe"), 12345, &ws, (*opResult).onCount)
+			Read(l, &rc, rfd, make([]byte, 8), 12345, &rs, (*opResult).onCount)
+			await(t, l, &ws, &rs)
+			if l.Backend() == BackendIOUring {
+				// The kernel ignores the offset of a pipe (a stream file),
+				// as it does 0, where it refuses a socket's (the
+				// difference is documented in ARCHITECTURE).
+				wantN(t, "Write at offset 12345 on a pipe, io_uring", &ws, 4)
+				wantN(t, "Read at offset 12345 on a pipe, io_uring", &rs, 4)
+			} else {
+				wantErr(t, "Write at offset 12345 on a pipe", &ws, syscall.ESPIPE)
+				wantErr(t, "Read at offset 12345 on a pipe", &rs, syscall.ESPIPE)
+			}
 		}
 		path := joinPath(l, tempDir(t, l), "f")
 		if simOf(l) == nil {

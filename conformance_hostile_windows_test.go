@@ -17,8 +17,15 @@ import (
 // where a descriptor whose calls block is a handle opened for synchronous
 // I/O (backend_iocp_sync_windows.go).
 
-// offsetTestPipe reports no pipe: TestOffsetRules' pipe cases are Unix's.
-func offsetTestPipe(*testing.T, *Loop) (r, w int, ok bool) { return -1, -1, false }
+// offsetTestPipe returns an anonymous pipe for TestOffsetRules, on iocp
+// (the simulator has no pipes).
+func offsetTestPipe(t *testing.T, l *Loop) (r, w int, ok bool) {
+	if simOf(l) != nil {
+		return -1, -1, false
+	}
+	r, w = blockingPipe(t)
+	return r, w, true
+}
 
 // refusesFullBacklog: Windows answers a SYN to a full accept queue with a
 // reset, where Linux (and so wine) drops it.

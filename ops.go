@@ -151,7 +151,8 @@ func (c *Completion) setSendArguments(fd int, buf []byte) {
 // Offsets, the same on every backend (io_uring's rules): below -1 is
 // EINVAL. On a descriptor without a position (a socket, a pipe, a
 // terminal) 0 means the current position, like -1, and any other offset
-// is ESPIPE. Such a descriptor may be blocking (O_NONBLOCK clear, like
+// is ESPIPE (except a pipe's on io_uring, whose kernel ignores it: see
+// docs/ARCHITECTURE.md, "Where the backends differ"). Such a descriptor may be blocking (O_NONBLOCK clear, like
 // stdin): the operation waits for it without blocking the loop, and
 // Loop.Close cancels it. On the readiness backends a blocking pipe or
 // terminal that cannot be read or written without waiting any other way
