@@ -160,3 +160,11 @@ func TestWriteToSocketWithPeerGone(t *testing.T) {
 
 // refusesFullBacklog: these systems drop a SYN to a full accept queue.
 const refusesFullBacklog = false
+
+// setBlockingMode clears fd's O_NONBLOCK.
+func setBlockingMode(t *testing.T, fd int) {
+	t.Helper()
+	if err := unix.SetNonblock(fd, false); err != nil {
+		t.Fatal(err)
+	}
+}

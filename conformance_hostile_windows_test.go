@@ -326,3 +326,6 @@ func TestAllocsSynchronousPipe(t *testing.T) {
 		}
 	})
 }
+
+// setBlockingMode puts the socket fd in blocking mode (FIONBIO off).
+func setBlockingMode(t *testing.T, fd int) { setFIONBIO(t, fd, false) }

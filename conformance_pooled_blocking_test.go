@@ -3,21 +3,18 @@ package ioloop
 import (
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
-// TestRecvMultishotOnBlockingSocket: a RecvMultishot on a socket whose
-// O_NONBLOCK is clear never blocks the loop (a Timeout fires while it
-// waits), and still receives.
+// TestRecvMultishotOnBlockingSocket: a RecvMultishot on a socket in
+// blocking mode (O_NONBLOCK clear; on Windows FIONBIO off, which leaves
+// the overlapped calls alone) never blocks the loop (a Timeout fires while
+// it waits), and still receives.
 func TestRecvMultishotOnBlockingSocket(t *testing.T) {
 	forPoolBackends(t, func(t *testing.T, l *Loop) {
 		needsKernel(t, l, "a blocking descriptor")
 		pool := newTestPool(t, l, 2, 64)
 		client, server := tcpPairTracked(t, l, loopback4)
-		if err := unix.SetNonblock(server.fd, false); err != nil {
-			t.Fatal(err)
-		}
+		setBlockingMode(t, server.fd)
 		log := &shotLog{pool: pool, moreOK: true}
 		var c Completion
 		RecvMultishot(l, &c, server.fd, pool, log, (*shotLog).onRecv)
