@@ -77,4 +77,3 @@ func TestCloseLeavesWaitersInFlight(t *testing.T) {
 		}
 	})
 }
-
