@@ -78,24 +78,7 @@ func fillBlocking(t *testing.T, fd int) {
 	t.Helper()
 	h := windows.Handle(fd)
 	if !isSocket(h) {
-		mode := uint32(windows.PIPE_NOWAIT)
-		if err := windows.SetNamedPipeHandleState(h, &mode, nil, nil); err != nil {
-			t.Fatalf("PIPE_NOWAIT: %v", err)
-		}
-		chunk := make([]byte, 1<<10)
-		for {
-			var n uint32
-			if err := windows.WriteFile(h, chunk, &n, nil); err != nil {
-				t.Fatalf("filling the pipe: %v", err)
-			}
-			if n == 0 {
-				break
-			}
-		}
-		mode = windows.PIPE_WAIT
-		if err := windows.SetNamedPipeHandleState(h, &mode, nil, nil); err != nil {
-			t.Fatalf("PIPE_WAIT: %v", err)
-		}
+		fillPipe(t, fd)
 		return
 	}
 	setFIONBIO(t, fd, true)

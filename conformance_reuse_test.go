@@ -77,3 +77,36 @@ func TestCloseLeavesWaitersInFlight(t *testing.T) {
 		}
 	})
 }
+
+// Reads and Writes on a non-blocking pipe that is not ready wait for
+// readiness (as on io_uring) instead of failing with EAGAIN; on Windows,
+// where pipes are synchronous, on a worker without blocking the loop.
+func TestNonblockingPipeWaits(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		needsKernel(t, l, "pipes")
+		readEnd, writeEnd := nonblockingPipe(t, l)
+		p := [2]int{readEnd, writeEnd}
+		// Fill the pipe so that a Write must wait too.
+		filled := fillPipe(t, p[1])
+		var wr, rd opResult
+		var wc, rc Completion
+		Write(l, &wc, p[1], []byte("tail"), -1, &wr, (*opResult).onCount)
+		stillPending(t, l, 10*time.Millisecond, "Write to a full pipe", &wr)
+		drained := drainPipe(t, p[0], filled)
+		if len(drained) != filled {
+			t.Fatalf("drained %d of %d", len(drained), filled)
+		}
+		await(t, l, &wr)
+		wantN(t, "Write once the pipe drained", &wr, 4)
+		buf := make([]byte, 4)
+		Read(l, &rc, p[0], buf, -1, &rd, (*opResult).onCount)
+		await(t, l, &rd)
+		wantN(t, "Read", &rd, 4)
+		rd = opResult{}
+		Read(l, &rc, p[0], buf, -1, &rd, (*opResult).onCount)
+		stillPending(t, l, 10*time.Millisecond, "Read from an empty pipe", &rd)
+		pipeWrite(t, p[1], []byte("more"))
+		await(t, l, &rd)
+		wantN(t, "Read once written", &rd, 4)
+	})
+}

@@ -175,3 +175,20 @@ func sameDevice(a, b string) bool {
 	var sa, sb unix.Stat_t
 	return unix.Stat(a, &sa) != nil || unix.Stat(b, &sb) != nil || sa.Dev == sb.Dev
 }
+
+// fillPipe fills the non-blocking pipe's write end w and returns how many
+// bytes it took.
+func fillPipe(t testing.TB, w int) int {
+	t.Helper()
+	filled, err := unix.Write(w, make([]byte, 1<<20))
+	if err != nil {
+		t.Fatalf("filling the pipe: %v", err)
+	}
+	return filled
+}
+
+// drainPipe reads n bytes from the non-blocking pipe's read end r.
+func drainPipe(t testing.TB, r, n int) []byte { return readAllNonblocking(t, nil, r, n) }
+
+// pipeWrite writes b into the pipe's write end w, outside any loop.
+func pipeWrite(t testing.TB, w int, b []byte) { writeAll(t, nil, w, b) }

@@ -212,3 +212,55 @@ func nonblockingPipe(t testing.TB, l *Loop) (readEnd, writeEnd int) {
 func sameDevice(a, b string) bool {
 	return strings.EqualFold(filepath.VolumeName(a), filepath.VolumeName(b))
 }
+
+// fillPipe fills the pipe's write end w (PIPE_NOWAIT for the while, in
+// 1 KiB steps: a write that does not fit whole writes nothing then) and
+// returns how many bytes it took.
+func fillPipe(t testing.TB, w int) int {
+	t.Helper()
+	h := windows.Handle(w)
+	mode := uint32(windows.PIPE_NOWAIT)
+	if err := windows.SetNamedPipeHandleState(h, &mode, nil, nil); err != nil {
+		t.Fatalf("PIPE_NOWAIT: %v", err)
+	}
+	chunk := make([]byte, 1<<10)
+	filled := 0
+	for {
+		var n uint32
+		if err := windows.WriteFile(h, chunk, &n, nil); err != nil {
+			t.Fatalf("filling the pipe: %v", err)
+		}
+		if n == 0 {
+			break
+		}
+		filled += int(n)
+	}
+	mode = windows.PIPE_WAIT
+	if err := windows.SetNamedPipeHandleState(h, &mode, nil, nil); err != nil {
+		t.Fatalf("PIPE_WAIT: %v", err)
+	}
+	return filled
+}
+
+// drainPipe reads n bytes from the pipe's read end r, which holds them.
+func drainPipe(t testing.TB, r, n int) []byte {
+	t.Helper()
+	out := make([]byte, n)
+	for got := 0; got < n; {
+		var m uint32
+		if err := windows.ReadFile(windows.Handle(r), out[got:], &m, nil); err != nil {
+			t.Fatalf("draining the pipe: %v after %d of %d bytes", err, got, n)
+		}
+		got += int(m)
+	}
+	return out
+}
+
+// pipeWrite writes b into the pipe's write end w, outside any loop.
+func pipeWrite(t testing.TB, w int, b []byte) {
+	t.Helper()
+	var n uint32
+	if err := windows.WriteFile(windows.Handle(w), b, &n, nil); err != nil || int(n) != len(b) {
+		t.Fatalf("writing the pipe: %d of %d bytes, %v", n, len(b), err)
+	}
+}

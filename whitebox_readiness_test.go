@@ -194,43 +194,6 @@ func TestTimerHeapOrder(t *testing.T) {
 	}
 }
 
-// Reads and Writes on a non-blocking pipe that is not ready wait for
-// readiness (as on io_uring) instead of failing with EAGAIN.
-func TestNonblockingPipeWaits(t *testing.T) {
-	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
-		needsKernel(t, l, "pipes")
-		var p [2]int
-		if err := testPipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
-			t.Fatal(err)
-		}
-		closeOnCleanup(t, p[0])
-		closeOnCleanup(t, p[1])
-		// Fill the pipe so that a Write must wait too.
-		filler := make([]byte, 1<<20)
-		filled, _ := unix.Write(p[1], filler)
-		var wr, rd opResult
-		var wc, rc Completion
-		Write(l, &wc, p[1], []byte("tail"), -1, &wr, (*opResult).onCount)
-		stillPending(t, l, 10*time.Millisecond, "Write to a full pipe", &wr)
-		drained := readAllNonblocking(t, nil, p[0], filled)
-		if len(drained) != filled {
-			t.Fatalf("drained %d of %d", len(drained), filled)
-		}
-		await(t, l, &wr)
-		wantN(t, "Write once the pipe drained", &wr, 4)
-		buf := make([]byte, 4)
-		Read(l, &rc, p[0], buf, -1, &rd, (*opResult).onCount)
-		await(t, l, &rd)
-		wantN(t, "Read", &rd, 4)
-		rd = opResult{}
-		Read(l, &rc, p[0], buf, -1, &rd, (*opResult).onCount)
-		stillPending(t, l, 10*time.Millisecond, "Read from an empty pipe", &rd)
-		writeAll(t, nil, p[1], []byte("more"))
-		await(t, l, &rd)
-		wantN(t, "Read once written", &rd, 4)
-	})
-}
-
 // With GOMAXPROCS=1, a program that polls with Tick in a tight loop must
 // still let the file workers run: a non-blocking pass with file work
 // outstanding yields. Without that, the Read below completes only when the
