@@ -17,8 +17,10 @@ import (
 // byte). Everything the tests check goes through the loop's own
 // operations or the helpers that work on the simulator too (tempDir,
 // tempFile, wantFile, seekFile), never os.* on a simulated loop's paths.
-// The Linux-only parts (SyncFileRange, FALLOC_FL_* modes, lengths of
-// 4 GiB and more) are in conformance_fileops_linux_test.go.
+// The Linux-only parts (SyncFileRange, lengths of 4 GiB and more) are in
+// conformance_fileops_linux_test.go (Windows has its own form of the
+// second, conformance_fileops_windows_test.go); the FALLOC_FL_* modes,
+// which Linux and Windows run, in conformance_fileops_modes_test.go.
 //
 // Each test body is a fileopsCase, so that whitebox_fallback_linux_test.go
 // runs the same bodies on an io_uring loop whose opcodes all count as
