@@ -1,6 +1,7 @@
 package ioloop
 
 import (
+	"sync"
 	"syscall"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -16,9 +17,13 @@ import (
 // directory). Each is a decision, listed in docs/ARCHITECTURE.md
 // ("Windows").
 
-// sysFALLOC_FL_KEEP_SIZE is Linux's FALLOC_FL_KEEP_SIZE, the one
-// Fallocate mode bit the IOCP backend runs (x/sys/windows has no name).
-const sysFALLOC_FL_KEEP_SIZE = 0x1
+// Linux's FALLOC_FL_* mode bits (x/sys/windows has no names): the ones
+// the IOCP backend runs (fallocateWindows).
+const (
+	sysFALLOC_FL_KEEP_SIZE  = 0x1
+	sysFALLOC_FL_PUNCH_HOLE = 0x2
+	sysFALLOC_FL_ZERO_RANGE = 0x10
+)
 
 // posixFadvNoreuse is the largest posix_fadvise(2) advice,
 // POSIX_FADV_NOREUSE (5): NORMAL, RANDOM, SEQUENTIAL, WILLNEED, DONTNEED
@@ -61,12 +66,21 @@ type fileStandardInfo struct {
 // shrinks anything: the allocation is set only when it is smaller (setting
 // it below the size would truncate the file). Windows allocates from the
 // start of the file, so a range inside the file is already allocated
-// (files are not sparse unless FSCTL_SET_SPARSE made them so). Every other
-// mode (punching holes, zeroing, collapsing ranges) is EOPNOTSUPP, as a
+// (files are not sparse unless FSCTL_SET_SPARSE made them so).
+//
+// FALLOC_FL_ZERO_RANGE (with or without KEEP_SIZE) does the same and then
+// zeros the part of the range inside the file (zeroRangeWindows).
+// FALLOC_FL_PUNCH_HOLE, which Linux takes only with KEEP_SIZE
+// (EOPNOTSUPP without), makes the file sparse and deallocates the part of
+// the range inside it (punchHoleWindows). Every other mode (collapsing or
+// inserting ranges, unsharing, two of these together) is EOPNOTSUPP, as a
 // Linux file system without it answers. A handle without write access is
 // EBADF, as fallocate(2) says of an fd not open for writing.
 func fallocateWindows(h windows.Handle, mode uint32, offset, length int64) syscall.Errno {
-	if mode&^sysFALLOC_FL_KEEP_SIZE != 0 {
+	switch mode {
+	case 0, sysFALLOC_FL_KEEP_SIZE, sysFALLOC_FL_ZERO_RANGE, sysFALLOC_FL_ZERO_RANGE | sysFALLOC_FL_KEEP_SIZE,
+		sysFALLOC_FL_PUNCH_HOLE | sysFALLOC_FL_KEEP_SIZE:
+	default:
 		return syscall.EOPNOTSUPP
 	}
 	end := offset + length
@@ -81,23 +95,22 @@ func fallocateWindows(h windows.Handle, mode uint32, offset, length int64) sysca
 	if std.Directory {
 		return syscall.EISDIR
 	}
+	if mode&sysFALLOC_FL_PUNCH_HOLE != 0 {
+		return writeAccessErrno(punchHoleWindows(h, offset, min(end, std.EndOfFile)))
+	}
 	set := func(class uint32, size int64) syscall.Errno {
 		info := struct{ Size int64 }{size}
-		errno := windowsErrno(windows.SetFileInformationByHandle(h, class,
-			(*byte)(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info))))
-		if errno == syscall.EACCES {
-			return syscall.EBADF
-		}
-		return errno
+		return writeAccessErrno(windowsErrno(windows.SetFileInformationByHandle(h, class,
+			(*byte)(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)))))
 	}
 	if end > std.AllocationSize {
 		errno := set(windows.FileAllocationInfo, end)
 		if errno == syscall.Errno(windows.ERROR_CALL_NOT_IMPLEMENTED) || errno == syscall.EOPNOTSUPP {
 			// Wine has no FileAllocationInfo (STATUS_NOT_IMPLEMENTED).
-			// Mode 0 then still sets the size, which on NTFS allocates
-			// what it adds (a file is not sparse unless made so);
-			// FALLOC_FL_KEEP_SIZE has nothing else to do it with.
-			if mode != 0 {
+			// Without KEEP_SIZE the size is still set below, which on
+			// NTFS allocates what it adds (a file is not sparse unless
+			// made so); KEEP_SIZE has nothing else to do it with.
+			if mode&sysFALLOC_FL_KEEP_SIZE != 0 {
 				return syscall.EOPNOTSUPP
 			}
 			errno = 0
@@ -106,8 +119,151 @@ func fallocateWindows(h windows.Handle, mode uint32, offset, length int64) sysca
 			return errno
 		}
 	}
-	if mode == 0 && end > std.EndOfFile {
+	if mode&sysFALLOC_FL_ZERO_RANGE != 0 && offset < std.EndOfFile {
+		if errno := writeAccessErrno(zeroRangeWindows(h, offset, min(end, std.EndOfFile))); errno != 0 {
+			return errno
+		}
+	}
+	if mode&sysFALLOC_FL_KEEP_SIZE == 0 && end > std.EndOfFile {
 		return set(windows.FileEndOfFileInfo, end)
+	}
+	return 0
+}
+
+// writeAccessErrno is errno as fallocate(2) says it: a handle without
+// write access (Windows: ERROR_ACCESS_DENIED) is EBADF.
+func writeAccessErrno(errno syscall.Errno) syscall.Errno {
+	if errno == syscall.EACCES {
+		return syscall.EBADF
+	}
+	return errno
+}
+
+// fileScratch is what a worker's synchronous DeviceIoControl and
+// WriteFile on a file handle need: an OVERLAPPED (the handle is
+// overlapped; the low bit of the event handle tells the kernel to post no
+// packet to the loop's port), the ioctl's input, and zeros to write.
+// They are kept for reuse (fileScratches), never freed, so a Fallocate
+// allocates nothing after the first of its kind, and the kernel never
+// writes into memory the collector could reuse.
+type fileScratch struct {
+	ov       windows.Overlapped
+	event    windows.Handle
+	zeroData struct{ FileOffset, BeyondFinalZero int64 } // FILE_ZERO_DATA_INFORMATION
+	zeros    [64 << 10]byte
+}
+
+// fileScratches holds the fileScratch values no worker is using.
+var fileScratches struct {
+	sync.Mutex
+	free []*fileScratch
+}
+
+func getFileScratch() (*fileScratch, syscall.Errno) {
+	fileScratches.Lock()
+	defer fileScratches.Unlock()
+	if n := len(fileScratches.free); n > 0 {
+		s := fileScratches.free[n-1]
+		fileScratches.free = fileScratches.free[:n-1]
+		return s, 0
+	}
+	ev, err := windows.CreateEvent(nil, 1, 0, nil)
+	if err != nil {
+		return nil, windowsErrno(err)
+	}
+	return &fileScratch{event: ev}, 0
+}
+
+func putFileScratch(s *fileScratch) {
+	fileScratches.Lock()
+	fileScratches.free = append(fileScratches.free, s)
+	fileScratches.Unlock()
+}
+
+// wait ends the overlapped call that answered err, as a synchronous
+// call's result.
+func (s *fileScratch) wait(h windows.Handle, err error, n *uint32) error {
+	if err == nil || err == windows.ERROR_IO_PENDING {
+		err = windows.GetOverlappedResult(h, &s.ov, n, true)
+	}
+	return err
+}
+
+// ioctl runs the FSCTL code on h with s.zeroData as its input (withInput)
+// or none, and waits for it.
+func (s *fileScratch) ioctl(h windows.Handle, code uint32, withInput bool) error {
+	s.ov = windows.Overlapped{HEvent: s.event | 1}
+	var in *byte
+	var inSize uint32
+	if withInput {
+		in, inSize = (*byte)(unsafe.Pointer(&s.zeroData)), uint32(unsafe.Sizeof(s.zeroData))
+	}
+	var n uint32
+	return s.wait(h, windows.DeviceIoControl(h, code, in, inSize, nil, 0, &n, &s.ov), &n)
+}
+
+// unsupportedFSCTL reports whether a file system answered an FSCTL it
+// does not have (FAT; wine 8.0 for FSCTL_SET_ZERO_DATA).
+func unsupportedFSCTL(err error) bool {
+	return err == windows.ERROR_NOT_SUPPORTED || err == windows.ERROR_INVALID_FUNCTION
+}
+
+// punchHoleWindows is FALLOC_FL_PUNCH_HOLE: FSCTL_SET_SPARSE, then
+// FSCTL_SET_ZERO_DATA over [offset, end), which on a sparse file
+// deallocates the whole clusters inside it and zeros the rest, so the
+// range reads as zeros, as after fallocate(2). A range at or past the end
+// of the file has nothing to punch. A file system without the calls
+// answers EOPNOTSUPP, as Linux's do; one that has FSCTL_SET_SPARSE only
+// (wine 8.0) keeps the sparse attribute it set.
+func punchHoleWindows(h windows.Handle, offset, end int64) syscall.Errno {
+	if offset >= end {
+		return 0
+	}
+	s, errno := getFileScratch()
+	if errno != 0 {
+		return errno
+	}
+	defer putFileScratch(s)
+	err := s.ioctl(h, windows.FSCTL_SET_SPARSE, false)
+	if err == nil {
+		s.zeroData.FileOffset, s.zeroData.BeyondFinalZero = offset, end
+		err = s.ioctl(h, windows.FSCTL_SET_ZERO_DATA, true)
+	}
+	if unsupportedFSCTL(err) {
+		return syscall.EOPNOTSUPP
+	}
+	return windowsErrno(err)
+}
+
+// zeroRangeWindows is FALLOC_FL_ZERO_RANGE's zeroing of [offset, end),
+// inside the file: FSCTL_SET_ZERO_DATA, which on a file that is not
+// sparse writes the zeros in place and keeps the clusters allocated, as
+// ZERO_RANGE keeps its blocks (on a sparse file it deallocates them,
+// which reads the same). Where the file system has no such call (FAT;
+// wine 8.0) the zeros are written with WriteFile, which is what the range
+// must read as and leaves it allocated.
+func zeroRangeWindows(h windows.Handle, offset, end int64) syscall.Errno {
+	s, errno := getFileScratch()
+	if errno != 0 {
+		return errno
+	}
+	defer putFileScratch(s)
+	s.zeroData.FileOffset, s.zeroData.BeyondFinalZero = offset, end
+	err := s.ioctl(h, windows.FSCTL_SET_ZERO_DATA, true)
+	if !unsupportedFSCTL(err) {
+		return windowsErrno(err)
+	}
+	for offset < end {
+		s.ov = windows.Overlapped{HEvent: s.event | 1, Offset: uint32(offset), OffsetHigh: uint32(uint64(offset) >> 32)}
+		var n uint32
+		err := s.wait(h, windows.WriteFile(h, s.zeros[:min(end-offset, int64(len(s.zeros)))], &n, &s.ov), &n)
+		if err != nil {
+			return windowsErrno(err)
+		}
+		if n == 0 {
+			return syscall.EIO // a write that moves nothing would never end the loop
+		}
+		offset += int64(n)
 	}
 	return 0
 }

@@ -52,8 +52,12 @@ func TestDurableODirectODsync(t *testing.T) {
 			t.Fatalf("read back something else than was written")
 		}
 
-		// O_DIRECT refuses a misaligned buffer: the alignment is the caller's.
-		skipUnlessMisalignedDirectRefused(t)
+		// O_DIRECT refuses a misaligned buffer: the alignment is the
+		// caller's. Wine does not enforce it (misalignedDirectRefused).
+		if !misalignedDirectRefused() {
+			t.Log("not checked: this system does not enforce FILE_FLAG_NO_BUFFERING's alignment (wine)")
+			return
+		}
 		c, r = new(Completion), new(opResult)
 		Write(l, c, fd, out[1:DirectAlignment+1], 0, r, (*opResult).onCount)
 		await(t, l, r)

@@ -18,10 +18,9 @@ func wantDirectDsyncFlags(t *testing.T, fd int) {
 	}
 }
 
-// skipUnlessMisalignedDirectRefused does nothing: Linux refuses a
-// misaligned O_DIRECT buffer (EINVAL) on every file system that serves
-// O_DIRECT at all.
-func skipUnlessMisalignedDirectRefused(*testing.T) {}
+// misalignedDirectRefused is true: Linux refuses a misaligned O_DIRECT
+// buffer (EINVAL) on every file system that serves O_DIRECT at all.
+func misalignedDirectRefused() bool { return true }
 
 // directDsyncRDWR is what TestDurableODirectODsync opens the log with.
 const directDsyncRDWR = unix.O_RDWR | unix.O_DIRECT | unix.O_DSYNC

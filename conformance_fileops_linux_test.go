@@ -8,47 +8,29 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The Linux-only parts of the file-system operations: fallocate's modes,
-// SyncFileRange, and lengths that do not fit the 32-bit length of an
+// The Linux-only parts of the file-system operations: SyncFileRange, and
+// lengths that do not fit the 32-bit length of an
 // io_uring SQE (FADVISE, SYNC_FILE_RANGE), which the io_uring backend
 // runs on its workers.
 
 func init() {
 	fileopsCases = append(fileopsCases,
-		fileopsCase{"FallocateModes", testFileopsFallocateModes},
 		fileopsCase{"SyncFileRange", testFileopsSyncFileRange},
 		fileopsCase{"LongLengths", testFileopsLongLengths},
 	)
 }
 
-func TestFileopsFallocateModes(t *testing.T) { forEachBackend(t, Options{}, testFileopsFallocateModes) }
-func TestFileopsSyncFileRange(t *testing.T)  { forEachBackend(t, Options{}, testFileopsSyncFileRange) }
-func TestFileopsLongLengths(t *testing.T)    { forEachBackend(t, Options{}, testFileopsLongLengths) }
+func TestFileopsSyncFileRange(t *testing.T) { forEachBackend(t, Options{}, testFileopsSyncFileRange) }
+func TestFileopsLongLengths(t *testing.T)   { forEachBackend(t, Options{}, testFileopsLongLengths) }
 
-func fallocate(t *testing.T, l *Loop, fd int, mode uint32, offset, length int64) error {
-	t.Helper()
-	return fsOp(t, l, func(c *Completion, r *opResult) { Fallocate(l, c, fd, mode, offset, length, r, (*opResult).onErr) })
-}
-
-func testFileopsFallocateModes(t *testing.T, l *Loop) {
-	content := pattern(16384, 5)
-	path, fd := tempFile(t, l, content)
-	// KEEP_SIZE allocates past the end without growing the file.
-	wantErrno(t, "Fallocate KEEP_SIZE", fallocate(t, l, fd, unix.FALLOC_FL_KEEP_SIZE, 16384, 1<<20), nil)
-	if size := fileSize(t, l, fd); size != 16384 {
-		t.Fatalf("size after Fallocate(KEEP_SIZE) past the end = %d, want 16384", size)
-	}
-	// PUNCH_HOLE (which requires KEEP_SIZE) makes a range read as zeros.
-	wantErrno(t, "Fallocate PUNCH_HOLE", fallocate(t, l, fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 4096, 8192), nil)
-	want := append([]byte(nil), content...)
-	clear(want[4096:12288])
-	wantFile(t, l, path, want)
-	wantErrno(t, "Fallocate PUNCH_HOLE without KEEP_SIZE", fallocate(t, l, fd, unix.FALLOC_FL_PUNCH_HOLE, 0, 4096), syscall.EOPNOTSUPP)
-	// ZERO_RANGE zeros a range, and without KEEP_SIZE extends the file.
-	wantErrno(t, "Fallocate ZERO_RANGE", fallocate(t, l, fd, unix.FALLOC_FL_ZERO_RANGE, 12288, 8192), nil)
-	want = append(want[:12288], make([]byte, 8192)...)
-	wantFile(t, l, path, want)
-}
+// Linux's fallocate(2) modes, by the names the IOCP backend gives them on
+// Windows (backend_iocp_fileops_windows.go), for
+// conformance_fileops_modes_test.go.
+const (
+	sysFALLOC_FL_KEEP_SIZE  = unix.FALLOC_FL_KEEP_SIZE
+	sysFALLOC_FL_PUNCH_HOLE = unix.FALLOC_FL_PUNCH_HOLE
+	sysFALLOC_FL_ZERO_RANGE = unix.FALLOC_FL_ZERO_RANGE
+)
 
 func testFileopsSyncFileRange(t *testing.T, l *Loop) {
 	_, fd := tempFile(t, l, pattern(65536, 6))

@@ -472,6 +472,15 @@ func skipOnIOCP(t testing.TB, l *Loop, reason string) {
 	}
 }
 
+// skipOnIOCPUnderWine is skipOnIOCP for a reason that is wine's alone:
+// on Windows itself the rest of the test runs.
+func skipOnIOCPUnderWine(t testing.TB, l *Loop, reason string) {
+	t.Helper()
+	if l.Backend() == BackendIOCP && underWine() {
+		t.Skip("iocp under wine: " + reason)
+	}
+}
+
 // joinPath joins path elements for l's file system: with slashes on the
 // simulator, whose paths are Unix paths on every system, with the
 // system's separator elsewhere.

@@ -192,3 +192,11 @@ func fdIdentity(fd int) (fileIdentity, bool) {
 	}
 	return fileIdentity{dev: uint64(st.Dev), ino: uint64(st.Ino)}, true
 }
+
+// makeSparse does nothing on Unix, where a file is sparse wherever it was
+// never written (the Windows form sets FSCTL_SET_SPARSE).
+func makeSparse(testing.TB, *Loop, int) {}
+
+// underWine is false on Unix: wine runs Windows programs only
+// (conformance_durable_windows_test.go has Windows' form).
+func underWine() bool { return false }

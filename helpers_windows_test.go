@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 	"unsafe"
@@ -219,3 +220,33 @@ type fileIdentity struct{}
 
 // fdIdentity reports nothing known on Windows.
 func fdIdentity(int) (fileIdentity, bool) { return fileIdentity{}, false }
+
+// makeSparse marks the file fd sparse (FSCTL_SET_SPARSE), as a Windows
+// program must before it leaves holes: an NTFS file is not sparse
+// otherwise, and a write far past its end makes Windows allocate and zero
+// the whole gap. The simulator's files need nothing. The OVERLAPPED's
+// event has its low bit set, so that no packet reaches a loop's port.
+func makeSparse(t testing.TB, l *Loop, fd int) {
+	t.Helper()
+	if l != nil && simOf(l) != nil {
+		return
+	}
+	ev, err := windows.CreateEvent(nil, 1, 0, nil)
+	if err != nil {
+		t.Fatalf("CreateEvent: %v", err)
+	}
+	defer windows.CloseHandle(ev)
+	var pin runtime.Pinner // the kernel may write ov until the call ends
+	defer pin.Unpin()
+	ov := &windows.Overlapped{HEvent: ev | 1}
+	pin.Pin(ov)
+	var n uint32
+	h := windows.Handle(fd)
+	err = windows.DeviceIoControl(h, windows.FSCTL_SET_SPARSE, nil, 0, nil, 0, &n, ov)
+	if err == nil || err == windows.ERROR_IO_PENDING {
+		err = windows.GetOverlappedResult(h, ov, &n, true)
+	}
+	if err != nil {
+		t.Fatalf("FSCTL_SET_SPARSE: %v", err)
+	}
+}

@@ -123,7 +123,10 @@ func checkDurability(call string, d Durability) {
 //	NetBSD, OpenBSD ENOTSUP: no call reserves space (NetBSD's posix_fallocate is
 //	                unimplemented on FFS); Ftruncate gives the size without the space
 //	Windows         mode 0 and FALLOC_FL_KEEP_SIZE: FileAllocationInfo, and for mode 0
-//	                FileEndOfFileInfo past the end; other modes EOPNOTSUPP
+//	                FileEndOfFileInfo past the end; FALLOC_FL_ZERO_RANGE: the same, then
+//	                FSCTL_SET_ZERO_DATA (or zeros written) inside the file;
+//	                FALLOC_FL_PUNCH_HOLE|KEEP_SIZE: FSCTL_SET_SPARSE, FSCTL_SET_ZERO_DATA;
+//	                other modes EOPNOTSUPP
 func Fallocate[T any](l *Loop, c *Completion, fd int, mode uint32, offset, length int64, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opFallocate, callback == nil)
 	c.op = opFallocate
