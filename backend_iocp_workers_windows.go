@@ -311,8 +311,8 @@ func (p *iocpWorkers) fileIO(op *iocpOp) int32 {
 // a directory without it is EISDIR, as on Linux, where Windows says
 // ERROR_ACCESS_DENIED), Mkdirat (CreateDirectory; the mode does not
 // apply), Renameat (MoveFileEx, replacing an existing file as rename(2)
-// does; the Linux flags RENAME_NOREPLACE and RENAME_EXCHANGE are refused
-// with EINVAL), Linkat (CreateHardLink) and Symlinkat (CreateSymbolicLink,
+// does; RenameNoReplace is MoveFileEx without MOVEFILE_REPLACE_EXISTING,
+// RenameExchange ENOTSUP, both EINVAL), Linkat (CreateHardLink) and Symlinkat (CreateSymbolicLink,
 // symlinkWindows). Paths are resolved as windowsPath says, into op's
 // buffers.
 func pathOp(op *iocpOp) syscall.Errno {
@@ -343,14 +343,23 @@ func pathOp(op *iocpOp) syscall.Errno {
 		if c.flags&^sysAT_SYMLINK_FOLLOW != 0 {
 			return syscall.EINVAL
 		}
-	default:
-		if c.flags != 0 {
-			return syscall.EINVAL
+	default: // Renameat
+		switch c.flags {
+		case 0, RenameNoReplace:
+		case RenameExchange:
+			return syscall.ENOTSUP // Windows has no atomic exchange of two names (as the BSDs)
+		default:
+			return syscall.EINVAL // both flags, or unknown ones, as renameat2(2)
 		}
 	}
 	to, errno := windowsPath(&op.paths[1], int(c.rare.dirFD2), c.rare.path2NUL)
 	if errno != 0 {
 		return errno
+	}
+	if c.op == opRenameat && c.flags == RenameNoReplace {
+		// MoveFileEx without MOVEFILE_REPLACE_EXISTING refuses an
+		// existing target (ERROR_ALREADY_EXISTS: EEXIST), atomically.
+		return windowsErrno(windows.MoveFileEx(path, to, 0))
 	}
 	if c.op == opLinkat {
 		return windowsErrno(windows.CreateHardLink(to, path, 0))

@@ -173,6 +173,7 @@ const (
 //	Linux           renameat2(2) (IORING_OP_RENAMEAT on io_uring)
 //	macOS           renameat(2), or renameatx_np(2) with flags
 //	FreeBSD, NetBSD, OpenBSD  renameat(2); any flag: ENOTSUP
+//	Windows         MoveFileEx (RenameNoReplace: without replacing); RenameExchange: ENOTSUP
 func Renameat[T any](l *Loop, c *Completion, oldDirFD int, oldPath string, newDirFD int, newPath string, flags uint32, ctx *T, callback func(ctx *T, c *Completion, err error)) {
 	l.prepare(c, opRenameat, callback == nil)
 	c.op = opRenameat
