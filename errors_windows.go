@@ -305,6 +305,23 @@ func windowsErrno(err error) syscall.Errno {
 	return errnoFromWindows(code)
 }
 
+// windowsCallError is the error a function of the package returns
+// directly (ListenTCP, TCPSocket, UDPSocket, SetNoDelay, LocalAddr, ...)
+// for a failed Windows call: nil for nil, else as a callback gets it, a
+// *WindowsError with the errno and the Windows code (errnoError), so that
+// errors.Is matches both and errors.As reaches the code. It allocates only
+// the first time a pair is seen (the values are interned).
+func windowsCallError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var code syscall.Errno
+	if !errors.As(err, &code) {
+		return syscall.EIO
+	}
+	return errnoError(withWindowsCode(errnoFromWindows(code), code))
+}
+
 // windowsErrnoOrNil is windowsErrno that keeps nil nil.
 func windowsErrnoOrNil(err error) error {
 	if err == nil {

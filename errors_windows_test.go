@@ -2,6 +2,7 @@ package ioloop
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"syscall"
 	"testing"
@@ -71,4 +72,23 @@ func TestWindowsErrorFromTheKernel(t *testing.T) {
 		}
 		t.Logf("Connect to a closed port: %v", r.err)
 	})
+}
+
+// The functions that return an error directly keep the Windows code too:
+// a second ListenTCP on a port in use is EADDRINUSE from WSAEADDRINUSE.
+func TestWindowsErrorFromListenTCP(t *testing.T) {
+	fd, bound, err := ListenTCP(netip.MustParseAddrPort("127.0.0.1:0"), ListenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeOnCleanup(t, fd)
+	fd2, _, err := ListenTCP(bound, ListenOptions{})
+	if err == nil {
+		closeOnCleanup(t, fd2)
+		t.Fatalf("a second ListenTCP on %v succeeded", bound)
+	}
+	var we *WindowsError
+	if !errors.Is(err, syscall.EADDRINUSE) || !errors.As(err, &we) || we.Code != windows.WSAEADDRINUSE {
+		t.Fatalf("a second ListenTCP on %v: %#v, want a *WindowsError{EADDRINUSE, WSAEADDRINUSE}", bound, err)
+	}
 }

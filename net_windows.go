@@ -44,12 +44,12 @@ func newStreamSocket(family int) (int, error) {
 
 func newSocket(family, typ, proto int) (int, error) {
 	if err := wsaStartup(); err != nil {
-		return -1, windowsErrno(err)
+		return -1, windowsCallError(err)
 	}
 	s, err := windows.WSASocket(int32(family), int32(typ), int32(proto), nil, 0,
 		windows.WSA_FLAG_OVERLAPPED|windows.WSA_FLAG_NO_HANDLE_INHERIT)
 	if err != nil {
-		return -1, windowsErrno(err)
+		return -1, windowsCallError(err)
 	}
 	noteHandleBorn(s)
 	if family == windows.AF_INET6 {
@@ -57,7 +57,7 @@ func newSocket(family, typ, proto int) (int, error) {
 		// IPv4-mapped addresses. Windows makes IPv6 sockets IPv6-only.
 		if err := windows.SetsockoptInt(s, windows.IPPROTO_IPV6, windows.IPV6_V6ONLY, 0); err != nil {
 			windows.Closesocket(s)
-			return -1, windowsErrno(err)
+			return -1, windowsCallError(err)
 		}
 	}
 	return int(s), nil
@@ -92,7 +92,7 @@ func setupListener(fd int, addr netip.AddrPort, opts ListenOptions) error {
 	s := windows.Handle(fd)
 	if opts.NoDelay {
 		if err := windows.SetsockoptInt(s, windows.IPPROTO_TCP, windows.TCP_NODELAY, 1); err != nil {
-			return windowsErrno(err)
+			return windowsCallError(err)
 		}
 	}
 	if err := bindRaw(s, addr); err != nil {
@@ -102,7 +102,7 @@ func setupListener(fd int, addr netip.AddrPort, opts ListenOptions) error {
 	if backlog <= 0 {
 		backlog = windows.SOMAXCONN
 	}
-	return windowsErrnoOrNil(windows.Listen(s, backlog))
+	return windowsCallError(windows.Listen(s, backlog))
 }
 
 // bindRaw binds s to addr through the raw sockaddr, as Connect encodes it.
@@ -114,7 +114,7 @@ func bindRaw(s windows.Handle, addr netip.AddrPort) error {
 	}
 	r, _, e := procBind.Call(uintptr(s), uintptr(unsafe.Pointer(&raw)), uintptr(size))
 	if int32(r) != 0 {
-		return windowsErrno(e)
+		return windowsCallError(e)
 	}
 	return nil
 }
@@ -137,7 +137,7 @@ func TCPSocket(addr netip.AddrPort) (fd int, err error) {
 	}
 	if err = windows.SetsockoptInt(windows.Handle(fd), windows.IPPROTO_TCP, windows.TCP_NODELAY, 1); err != nil {
 		windows.Closesocket(windows.Handle(fd))
-		return -1, windowsErrno(err)
+		return -1, windowsCallError(err)
 	}
 	return fd, nil
 }
@@ -148,7 +148,7 @@ func SetNoDelay(fd int, noDelay bool) error {
 	if noDelay {
 		value = 1
 	}
-	return windowsErrnoOrNil(windows.SetsockoptInt(windows.Handle(fd), windows.IPPROTO_TCP, windows.TCP_NODELAY, value))
+	return windowsCallError(windows.SetsockoptInt(windows.Handle(fd), windows.IPPROTO_TCP, windows.TCP_NODELAY, value))
 }
 
 func familyOf(addr netip.AddrPort) int {
@@ -165,7 +165,7 @@ func LocalAddr(fd int) (netip.AddrPort, error) {
 	}
 	sa, err := windows.Getsockname(windows.Handle(fd))
 	if err != nil {
-		return netip.AddrPort{}, windowsErrno(err)
+		return netip.AddrPort{}, windowsCallError(err)
 	}
 	return addrPortFromSockaddr(sa), nil
 }
@@ -177,7 +177,7 @@ func RemoteAddr(fd int) (netip.AddrPort, error) {
 	}
 	sa, err := windows.Getpeername(windows.Handle(fd))
 	if err != nil {
-		return netip.AddrPort{}, windowsErrno(err)
+		return netip.AddrPort{}, windowsCallError(err)
 	}
 	return addrPortFromSockaddr(sa), nil
 }
@@ -248,12 +248,12 @@ func ListenUDP(addr netip.AddrPort, opts UDPOptions) (fd int, bound netip.AddrPo
 	}
 	if opts.ReceiveBufferBytes > 0 {
 		if err := windows.SetsockoptInt(s, windows.SOL_SOCKET, windows.SO_RCVBUF, opts.ReceiveBufferBytes); err != nil {
-			return fail(windowsErrno(err))
+			return fail(windowsCallError(err))
 		}
 	}
 	if opts.SendBufferBytes > 0 {
 		if err := windows.SetsockoptInt(s, windows.SOL_SOCKET, windows.SO_SNDBUF, opts.SendBufferBytes); err != nil {
-			return fail(windowsErrno(err))
+			return fail(windowsCallError(err))
 		}
 	}
 	if err := bindRaw(s, addr); err != nil {
@@ -283,7 +283,7 @@ func UDPSocket(addr netip.AddrPort) (fd int, err error) {
 	if err := windows.WSAIoctl(windows.Handle(fd), sioUDPConnReset, (*byte)(unsafe.Pointer(&off)),
 		uint32(unsafe.Sizeof(off)), nil, 0, &n, nil, 0); err != nil {
 		windows.Closesocket(windows.Handle(fd))
-		return -1, windowsErrno(err)
+		return -1, windowsCallError(err)
 	}
 	return fd, nil
 }
