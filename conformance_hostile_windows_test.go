@@ -312,3 +312,66 @@ func TestAllocsSynchronousPipe(t *testing.T) {
 
 // setBlockingMode puts the socket fd in blocking mode (FIONBIO off).
 func setBlockingMode(t *testing.T, fd int) { setFIONBIO(t, fd, false) }
+
+// TestSynchronousStreamSteps: on a synchronous socket a Send larger than
+// the record's 64 KiB buffer goes out in steps, whole, while the peer
+// reads; on a pipe Writev gathers and Readv scatters through the buffer.
+func TestSynchronousStreamSteps(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		needsKernel(t, l, "synchronous handles")
+		a, b := blockingSocketpair(t)
+		data := pattern(200<<10, 7)
+		var sent opResult
+		var sc Completion
+		Send(l, &sc, a, data, &sent, (*opResult).onCount)
+		got := make([]byte, 0, len(data))
+		buf := make([]byte, 64<<10)
+		for len(got) < len(data) && sent.calls == 0 {
+			if err := l.RunFor(time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				n, err := rawReadNonblocking(b, buf)
+				if err != nil || n == 0 {
+					break
+				}
+				got = append(got, buf[:n]...)
+			}
+		}
+		await(t, l, &sent)
+		wantN(t, "Send of 200 KiB on a synchronous socket", &sent, len(data))
+		got = append(got, drainOutsideLoop(t, b, buf, nil)...)
+		for len(got) < len(data) {
+			n, err := rawReadNonblocking(b, buf)
+			if err == syscall.EAGAIN {
+				time.Sleep(time.Millisecond)
+				continue
+			}
+			if err != nil || n == 0 {
+				t.Fatalf("peer read after %d of %d bytes: n=%d err=%v", len(got), len(data), n, err)
+			}
+			got = append(got, buf[:n]...)
+		}
+		if string(got) != string(data) {
+			t.Fatal("the peer received other bytes than were sent")
+		}
+
+		r, w := blockingPipe(t)
+		var wr, rd opResult
+		var wc, rc Completion
+		Writev(l, &wc, w, [][]byte{[]byte("ab"), nil, []byte("cdef")}, -1, &wr, (*opResult).onCount)
+		await(t, l, &wr)
+		wantN(t, "Writev on a pipe", &wr, 6)
+		x, y := make([]byte, 1), make([]byte, 10)
+		Readv(l, &rc, r, [][]byte{x, y}, -1, &rd, (*opResult).onCount)
+		await(t, l, &rd)
+		wantN(t, "Readv on a pipe", &rd, 6)
+		if string(x)+string(y[:5]) != "abcdef" {
+			t.Fatalf("Readv on a pipe: %q %q, want \"a\" \"bcdef\"", x, y[:5])
+		}
+		rd = opResult{}
+		Read(l, &rc, r, nil, -1, &rd, (*opResult).onCount)
+		await(t, l, &rd)
+		wantN(t, "Read of nothing from an empty pipe", &rd, 0)
+	})
+}
