@@ -346,14 +346,14 @@ func dirPathWindows(dir windows.Handle) ([]uint16, syscall.Errno) {
 // promise (the old name or the new one) allows; only the empty
 // directory is gone.
 func renameWindows(from, to *uint16) syscall.Errno {
-	errno := windowsErrno(windows.MoveFileEx(from, to, windows.MOVEFILE_REPLACE_EXISTING))
-	if errno != syscall.EACCES || !isWindowsDir(from) || !isWindowsDir(to) {
+	errno := windowsCoded(windows.MoveFileEx(from, to, windows.MOVEFILE_REPLACE_EXISTING))
+	if plainErrno(errno) != syscall.EACCES || !isWindowsDir(from) || !isWindowsDir(to) {
 		return errno
 	}
-	if errno := windowsErrno(windows.RemoveDirectory(to)); errno != 0 {
+	if errno := windowsCoded(windows.RemoveDirectory(to)); errno != 0 {
 		return errno
 	}
-	return windowsErrno(windows.MoveFileEx(from, to, 0))
+	return windowsCoded(windows.MoveFileEx(from, to, 0))
 }
 
 // symlinkFlagAllowUnprivileged is

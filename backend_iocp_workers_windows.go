@@ -220,7 +220,7 @@ func (p *iocpWorkers) runOp(op *iocpOp) int32 {
 	c := op.c
 	switch c.op {
 	case opFsync:
-		return -int32(windowsErrno(windows.FlushFileBuffers(windows.Handle(c.fd))))
+		return windowsResult(windows.FlushFileBuffers(windows.Handle(c.fd)))
 	case opOpenAt:
 		h, errno := openWindowsFile(&op.paths[0], int(c.fd), c.rare.pathNUL, c.flags, c.rare.mode)
 		if errno != 0 {
@@ -233,7 +233,7 @@ func (p *iocpWorkers) runOp(op *iocpOp) int32 {
 		info := struct{ EndOfFile int64 }{c.rare.lengthBytes}
 		err := windows.SetFileInformationByHandle(windows.Handle(c.fd), windows.FileEndOfFileInfo,
 			(*byte)(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)))
-		return -int32(windowsErrno(err))
+		return windowsResult(err)
 	case opFallocate:
 		return -int32(fallocateWindows(windows.Handle(c.fd), c.rare.mode, c.io.offset, c.rare.lengthBytes))
 	case opUnlinkat, opMkdirat, opRenameat, opLinkat, opSymlinkat:
@@ -289,7 +289,7 @@ func (p *iocpWorkers) fileIO(op *iocpOp) int32 {
 			if total > 0 {
 				break // what moved is the result; the error comes again next time
 			}
-			return -int32(windowsErrno(err))
+			return windowsResult(err)
 		}
 		total += int(n)
 		if offset >= 0 {
@@ -301,7 +301,7 @@ func (p *iocpWorkers) fileIO(op *iocpOp) int32 {
 	}
 	if write && c.flags != 0 {
 		if err := windows.FlushFileBuffers(op.handle); err != nil {
-			return -int32(windowsErrno(err))
+			return windowsResult(err)
 		}
 	}
 	return int32(total)
@@ -330,15 +330,15 @@ func pathOp(op *iocpOp) syscall.Errno {
 			return syscall.EINVAL
 		}
 		if c.flags&sysAT_REMOVEDIR != 0 {
-			return windowsErrno(windows.RemoveDirectory(path))
+			return windowsCoded(windows.RemoveDirectory(path))
 		}
-		errno := windowsErrno(windows.DeleteFile(path))
-		if errno == syscall.EACCES && isWindowsDir(path) {
+		errno := windowsCoded(windows.DeleteFile(path))
+		if plainErrno(errno) == syscall.EACCES && isWindowsDir(path) {
 			return syscall.EISDIR
 		}
 		return errno
 	case opMkdirat:
-		return windowsErrno(windows.CreateDirectory(path, nil))
+		return windowsCoded(windows.CreateDirectory(path, nil))
 	case opLinkat:
 		if c.flags&^sysAT_SYMLINK_FOLLOW != 0 {
 			return syscall.EINVAL
@@ -359,10 +359,10 @@ func pathOp(op *iocpOp) syscall.Errno {
 	if c.op == opRenameat && c.flags == RenameNoReplace {
 		// MoveFileEx without MOVEFILE_REPLACE_EXISTING refuses an
 		// existing target (ERROR_ALREADY_EXISTS: EEXIST), atomically.
-		return windowsErrno(windows.MoveFileEx(path, to, 0))
+		return windowsCoded(windows.MoveFileEx(path, to, 0))
 	}
 	if c.op == opLinkat {
-		return windowsErrno(windows.CreateHardLink(to, path, 0))
+		return windowsCoded(windows.CreateHardLink(to, path, 0))
 	}
 	return renameWindows(path, to)
 }
@@ -468,7 +468,7 @@ func openWindowsFile(buf *[]uint16, dirfd int, pathNUL []byte, flags, mode uint3
 	h, err := windows.CreateFile(name, access,
 		windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE|windows.FILE_SHARE_DELETE, nil, disposition, attrs, 0)
 	if err != nil {
-		return windows.InvalidHandle, windowsErrno(err)
+		return windows.InvalidHandle, windowsCoded(err)
 	}
 	if flags&sysO_DIRECTORY != 0 {
 		// FILE_FLAG_BACKUP_SEMANTICS opens files too; open(2) with

@@ -15,7 +15,7 @@ import (
 func directSupport(path string) (bool, error) {
 	h, errno := openWindowsFile(new([]uint16), sysAT_FDCWD, append([]byte(path), 0), sysO_RDONLY|sysO_DIRECT, 0)
 	if errno != 0 {
-		return false, errno
+		return false, errnoError(errno)
 	}
 	windows.CloseHandle(h)
 	return true, nil

@@ -33,15 +33,15 @@ func OpenDirect(path string, flags int, perm uint32, fallback DirectFallback) (D
 			return file, nil
 		}
 		windows.CloseHandle(h)
-		if errno != syscall.EINVAL || fallback == DirectRequired {
-			return DirectFile{FD: -1}, errno
-		}
-	} else if errno != syscall.EINVAL || fallback == DirectRequired {
-		return DirectFile{FD: -1}, errno
+	}
+	// openWindowsFile's errno carries the Windows code (plainErrno reads
+	// the name; errnoError makes the *WindowsError a caller gets).
+	if plainErrno(errno) != syscall.EINVAL || fallback == DirectRequired {
+		return DirectFile{FD: -1}, errnoError(errno)
 	}
 	h, errno = openWindowsFile(&buf, sysAT_FDCWD, pathNUL, uint32(flags)&^sysO_DIRECT, perm)
 	if errno != 0 {
-		return DirectFile{FD: -1}, errno
+		return DirectFile{FD: -1}, errnoError(errno)
 	}
 	return DirectFile{FD: int(h), Direct: false, MemoryAlignBytes: 1, OffsetAlignBytes: 1}, nil
 }

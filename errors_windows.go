@@ -322,6 +322,20 @@ func windowsCallError(err error) error {
 	return errnoError(withWindowsCode(errnoFromWindows(code), code))
 }
 
+// windowsCoded is windowsErrno with the Windows code packed beside the
+// errno (withWindowsCode), for a worker's result: the callback then gets
+// a *WindowsError. Compare it through plainErrno.
+func windowsCoded(err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	var code syscall.Errno
+	if !errors.As(err, &code) {
+		return syscall.EIO
+	}
+	return withWindowsCode(errnoFromWindows(code), code)
+}
+
 // windowsErrnoOrNil is windowsErrno that keeps nil nil.
 func windowsErrnoOrNil(err error) error {
 	if err == nil {

@@ -92,3 +92,29 @@ func TestWindowsErrorFromListenTCP(t *testing.T) {
 		t.Fatalf("a second ListenTCP on %v: %#v, want a *WindowsError{EADDRINUSE, WSAEADDRINUSE}", bound, err)
 	}
 }
+
+// The file operations the workers run keep the Windows code too: OpenAt
+// in a missing directory is ENOENT from ERROR_PATH_NOT_FOUND, Mkdirat of
+// an existing directory EEXIST from ERROR_ALREADY_EXISTS. (A missing file
+// is ERROR_FILE_NOT_FOUND, which is Go's syscall.ENOENT on Windows
+// itself: that error is the code.)
+func TestWindowsErrorFromTheWorkers(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, l *Loop) {
+		needsKernel(t, l, "the simulator has no Windows codes")
+		dir := kernelTempDir(t)
+		var r opResult
+		var c Completion
+		OpenAt(l, &c, sysAT_FDCWD, dir+`\missing\file`, sysO_RDONLY, 0, &r, (*opResult).onCount)
+		await(t, l, &r)
+		var we *WindowsError
+		if !errors.Is(r.err, syscall.ENOENT) || !errors.As(r.err, &we) || we.Code != windows.ERROR_PATH_NOT_FOUND {
+			t.Fatalf("OpenAt in a missing directory: %#v, want a *WindowsError{ENOENT, ERROR_PATH_NOT_FOUND}", r.err)
+		}
+		r = opResult{}
+		Mkdirat(l, &c, sysAT_FDCWD, dir, 0o755, &r, (*opResult).onErr)
+		await(t, l, &r)
+		if !errors.Is(r.err, syscall.EEXIST) || !errors.As(r.err, &we) || we.Code != windows.ERROR_ALREADY_EXISTS {
+			t.Fatalf("Mkdirat of an existing directory: %#v, want a *WindowsError{EEXIST, ERROR_ALREADY_EXISTS}", r.err)
+		}
+	})
+}

@@ -200,3 +200,10 @@ func makeSparse(testing.TB, *Loop, int) {}
 // underWine is false on Unix: wine runs Windows programs only
 // (conformance_durable_windows_test.go has Windows' form).
 func underWine() bool { return false }
+
+// isErrnoValue reports whether err is an errno as the loop delivers it: a
+// syscall.Errno.
+func isErrnoValue(err error) bool {
+	_, ok := err.(syscall.Errno)
+	return ok
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -30,7 +31,7 @@ func openKernelFile(t testing.TB, path string, flags int) int {
 	t.Helper()
 	h, errno := openWindowsFile(new([]uint16), sysAT_FDCWD, append([]byte(path), 0), uint32(flags), 0)
 	if errno != 0 {
-		t.Fatalf("open %s: %v", path, errno)
+		t.Fatalf("open %s: %v", path, errnoError(errno))
 	}
 	return int(h)
 }
@@ -249,4 +250,14 @@ func makeSparse(t testing.TB, l *Loop, fd int) {
 	if err != nil {
 		t.Fatalf("FSCTL_SET_SPARSE: %v", err)
 	}
+}
+
+// isErrnoValue reports whether err is an errno as the loop delivers it: a
+// syscall.Errno, or a *WindowsError that keeps the Windows code beside it.
+func isErrnoValue(err error) bool {
+	switch err.(type) {
+	case syscall.Errno, *WindowsError:
+		return true
+	}
+	return false
 }
