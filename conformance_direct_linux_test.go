@@ -71,41 +71,7 @@ func TestOpenDirect(t *testing.T) {
 				t.Fatalf("F_GETFD = %#x, %v; want FD_CLOEXEC", fdFlags, err)
 			}
 		}
-		file, err := OpenDirect(path, unix.O_RDWR, 0, DirectRequired)
-		if err != nil {
-			t.Fatal(err)
-		}
-		closeOnCleanup(t, file.FD)
-		t.Logf("O_DIRECT alignments: memory %d, offset %d", file.MemoryAlignBytes, file.OffsetAlignBytes)
-
-		// An aligned Read at offset 0 through the loop.
-		buf := AlignedBuffer(2*DirectAlignment, file.MemoryAlignBytes)
-		var r opResult
-		var c Completion
-		Read(l, &c, file.FD, buf, 0, &r, (*opResult).onCount)
-		await(t, l, &r)
-		wantN(t, "aligned O_DIRECT Read at 0", &r, len(buf))
-		if !bytes.Equal(buf, content[:len(buf)]) {
-			t.Fatal("O_DIRECT Read returned different bytes than the file holds")
-		}
-
-		// An aligned Write, read back through the page cache.
-		block := AlignedBuffer(DirectAlignment, file.MemoryAlignBytes)
-		copy(block, pattern(len(block), 10))
-		r = opResult{}
-		Write(l, &c, file.FD, block, DirectAlignment, &r, (*opResult).onCount)
-		await(t, l, &r)
-		wantN(t, "aligned O_DIRECT Write", &r, len(block))
-		want := append(append(append([]byte{}, content[:DirectAlignment]...), block...), content[2*DirectAlignment:]...)
-		wantFile(t, nil, path, want)
-
-		// O_DIRECT is really in effect: a misaligned offset is refused.
-		if file.OffsetAlignBytes > 1 {
-			r = opResult{}
-			Read(l, &c, file.FD, buf[:file.OffsetAlignBytes], 1, &r, (*opResult).onCount)
-			await(t, l, &r)
-			wantErr(t, "O_DIRECT Read at a misaligned offset", &r, syscall.EINVAL)
-		}
+		wantDirectIO(t, l, path, content, true)
 
 		// Errors unrelated to O_DIRECT are reported as they are.
 		if f, err := OpenDirect(filepath.Join(dir, "missing"), unix.O_RDONLY, 0, DirectOrBuffered); !errors.Is(err, syscall.ENOENT) || f.FD != -1 {

@@ -1,7 +1,6 @@
 package ioloop
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -64,46 +63,13 @@ func TestOpenDirect(t *testing.T) {
 			}
 			wantNonblockCloexec(t, nil, file.FD)
 		}
-		file, err := OpenDirect(path, sysO_RDWR, 0, DirectRequired)
-		if err != nil {
-			t.Fatal(err)
-		}
-		closeOnCleanup(t, file.FD)
-		t.Logf("FILE_FLAG_NO_BUFFERING alignments: memory %d, offset %d", file.MemoryAlignBytes, file.OffsetAlignBytes)
-
-		// An aligned Read at offset 0 through the loop.
-		buf := AlignedBuffer(2*DirectAlignment, file.MemoryAlignBytes)
-		var r opResult
-		var c Completion
-		Read(l, &c, file.FD, buf, 0, &r, (*opResult).onCount)
-		await(t, l, &r)
-		wantN(t, "aligned unbuffered Read at 0", &r, len(buf))
-		if !bytes.Equal(buf, content[:len(buf)]) {
-			t.Fatal("unbuffered Read returned different bytes than the file holds")
-		}
-
-		// An aligned Write, read back through the cache.
-		block := AlignedBuffer(DirectAlignment, file.MemoryAlignBytes)
-		copy(block, pattern(len(block), 10))
-		r = opResult{}
-		Write(l, &c, file.FD, block, DirectAlignment, &r, (*opResult).onCount)
-		await(t, l, &r)
-		wantN(t, "aligned unbuffered Write", &r, len(block))
-		want := append(append(append([]byte{}, content[:DirectAlignment]...), block...), content[2*DirectAlignment:]...)
-		wantFile(t, nil, path, want)
-
 		// FILE_FLAG_NO_BUFFERING is really in effect: Windows refuses a
 		// misaligned offset (ERROR_INVALID_PARAMETER). Wine runs the read
 		// through Linux's page cache and takes any offset and buffer
 		// (confirmed with wine 8.0: a read at offset 1 and a write from a
 		// misaligned buffer both succeed on such a handle), so there the
 		// handle's mode above is what shows the flag.
-		if file.OffsetAlignBytes > 1 && misalignedDirectRefused() {
-			r = opResult{}
-			Read(l, &c, file.FD, buf[:file.OffsetAlignBytes], 1, &r, (*opResult).onCount)
-			await(t, l, &r)
-			wantErr(t, "unbuffered Read at a misaligned offset", &r, syscall.EINVAL)
-		}
+		wantDirectIO(t, l, path, content, misalignedDirectRefused())
 
 		// Errors unrelated to direct I/O are reported as they are.
 		if f, err := OpenDirect(filepath.Join(dir, "missing"), sysO_RDONLY, 0, DirectOrBuffered); !errors.Is(err, syscall.ENOENT) || f.FD != -1 {

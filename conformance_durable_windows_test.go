@@ -2,7 +2,6 @@ package ioloop
 
 import (
 	"testing"
-	"unsafe"
 
 	"golang.org/x/sys/windows"
 )
@@ -28,13 +27,7 @@ func directSupport(path string) (bool, error) {
 // FILE_FLAG_WRITE_THROUGH.
 func wantDirectDsyncFlags(t *testing.T, fd int) {
 	t.Helper()
-	var iosb windows.IO_STATUS_BLOCK
-	var mode uint32
-	st, _, _ := procNtQueryInformationFile.Call(uintptr(fd), uintptr(unsafe.Pointer(&iosb)),
-		uintptr(unsafe.Pointer(&mode)), unsafe.Sizeof(mode), fileModeInformation)
-	if st != 0 {
-		t.Fatalf("NtQueryInformationFile(FileModeInformation): NTSTATUS %#x", st)
-	}
+	mode := handleMode(t, fd)
 	const want = windows.FILE_NO_INTERMEDIATE_BUFFERING | windows.FILE_WRITE_THROUGH
 	if mode&want != want {
 		t.Fatalf("file mode = %#x: want FILE_NO_INTERMEDIATE_BUFFERING and FILE_WRITE_THROUGH (%#x) set", mode, want)

@@ -280,30 +280,12 @@ func (t *windowsErrorTable) get(errno, code syscall.Errno) *WindowsError {
 
 // windowsResult is a completion's result for a Windows call that
 // returned err: 0 for nil, else the negative errno callers test for,
-// packed with the Windows code (withWindowsCode).
-func windowsResult(err error) int32 {
-	if err == nil {
-		return 0
-	}
-	var code syscall.Errno
-	if !errors.As(err, &code) {
-		return -int32(syscall.EIO)
-	}
-	return -int32(withWindowsCode(errnoFromWindows(code), code))
-}
+// packed with the Windows code (windowsCoded).
+func windowsResult(err error) int32 { return -int32(windowsCoded(err)) }
 
 // windowsErrno converts an error of a Windows call into the errno callers
 // test for: 0 for nil, EIO for an error that is no syscall.Errno.
-func windowsErrno(err error) syscall.Errno {
-	if err == nil {
-		return 0
-	}
-	var code syscall.Errno
-	if !errors.As(err, &code) {
-		return syscall.EIO
-	}
-	return errnoFromWindows(code)
-}
+func windowsErrno(err error) syscall.Errno { return plainErrno(windowsCoded(err)) }
 
 // windowsCallError is the error a function of the package returns
 // directly (ListenTCP, TCPSocket, UDPSocket, SetNoDelay, LocalAddr, ...)
@@ -315,11 +297,7 @@ func windowsCallError(err error) error {
 	if err == nil {
 		return nil
 	}
-	var code syscall.Errno
-	if !errors.As(err, &code) {
-		return syscall.EIO
-	}
-	return errnoError(withWindowsCode(errnoFromWindows(code), code))
+	return errnoError(windowsCoded(err))
 }
 
 // windowsCoded is windowsErrno with the Windows code packed beside the
