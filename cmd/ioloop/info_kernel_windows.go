@@ -23,7 +23,8 @@ func probeKernel() (kernelInfo, error) {
 var platformLimits = []string{
 	"no unix sockets (ConnectUnix: EAFNOSUPPORT), no ReusePort (EOPNOTSUPP)",
 	"no control data on SendMsg/RecvMsg (EOPNOTSUPP)",
-	"Fallocate modes 0 and KEEP_SIZE only; Fadvise checks and ignores its advice",
+	"Fallocate: no COLLAPSE_RANGE or INSERT_RANGE; Fadvise checks and ignores its advice; RenameExchange: ENOTSUP",
 	"no Statx, SyncFileRange (Linux-only API); offset -1 is the loop's position",
 	"pooled datagram receives (RecvFromMultishot) take their buffer at submission",
+	"synchronous handles (pipes, console, os.Open's files): reads and writes on worker threads, pipes and sockets 64 KiB at a time; Accept, Connect, pooled and datagram operations need overlapped sockets (EINVAL)",
 }
