@@ -470,7 +470,11 @@ func (b *iocpBackend) associate(h windows.Handle, st *handleState) syscall.Errno
 	return 0
 }
 
-// prepared returns h's state, associated with the port, or fails c.
+// prepared returns h's state, associated with the port, and true; or
+// false once it has dealt with c itself: failed it, or, for a handle
+// opened for synchronous I/O, which the port refuses, started it on a
+// worker (startSynchronous) or failed it with EINVAL. The callers
+// (every operation that needs the port) stop at false.
 func (b *iocpBackend) prepared(c *Completion, h windows.Handle) (handleState, bool) {
 	if c.fd < 0 {
 		// -1 is INVALID_HANDLE_VALUE (and the current process's pseudo

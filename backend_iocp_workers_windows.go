@@ -109,10 +109,12 @@ func (p *iocpWorkers) run() {
 		if p.head == len(p.work) {
 			p.work, p.head = p.work[:0], 0 // empty: start again at the front
 		}
-		if op.syncStream && thread == 0 {
-			thread = currentThreadHandle()
+		if op.syncStream {
+			if thread == 0 {
+				thread = currentThreadHandle()
+			}
+			op.thread = thread // read under mu by interrupt and abandon
 		}
-		op.thread = thread // read under mu by interrupt and abandon
 		interrupted := op.interrupted
 		p.mu.Unlock()
 		var res int32
