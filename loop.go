@@ -189,6 +189,11 @@ type Loop struct {
 	// Event.Trigger, Stop); wake ends the loop's blocking wait when they do.
 	inbox inbox
 	wake  wakeup
+	// lastYieldNs is when (nowNs) the loop last yielded to the Go
+	// scheduler before a wait in the kernel (yieldBeforeKernelWait).
+	lastYieldNs int64
+	// schedulerYields counts those yields, for tests.
+	schedulerYields uint64
 	// timers holds the pending Timeouts (timers.go), unless backendTimers:
 	// the backend keeps them itself (the simulator, whose world must know
 	// every node's next deadline to move its virtual clock).

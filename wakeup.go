@@ -1,6 +1,9 @@
 package ioloop
 
-import "sync/atomic"
+import (
+	"runtime"
+	"sync/atomic"
+)
 
 // wakeup lets other goroutines (file workers, Post, Event.Trigger, Stop,
 // other loops) end a loop's blocking wait, and costs them a system call
@@ -56,6 +59,9 @@ func (w *wakeup) wake() {
 // and not zero). Announcing before the last look means a producer that
 // publishes in between sees the announcement and wakes the loop.
 func (l *Loop) announceSleep(how int32, otherWork *atomic.Int32) bool {
+	if how == loopInKernel {
+		l.yieldBeforeKernelWait()
+	}
 	l.wake.state.Store(how)
 	if l.inbox.hasWork() || (otherWork != nil && otherWork.Load() != 0) {
 		l.wake.state.Store(loopAwake)
@@ -66,3 +72,44 @@ func (l *Loop) announceSleep(how int32, otherWork *atomic.Int32) bool {
 
 // awake records that the loop's blocking wait is over.
 func (l *Loop) awake() { l.wake.state.Store(loopAwake) }
+
+// schedulerYieldIntervalNs is how often, at most, a loop about to block in
+// the kernel first passes through the Go scheduler (runtime.Gosched). It is
+// half of the Go runtime's forcePreemptNS (10 ms), the time after which
+// sysmon treats a goroutine that has not been rescheduled as running too
+// long.
+//
+// Why: a loop's goroutine otherwise never reaches the scheduler. It runs
+// callbacks and makes system calls, and each of those returns to it on the
+// fast path, so the P's schedule tick never moves. After 10 ms, sysmon
+// decides the goroutine has run too long and, because a goroutine in a
+// system call cannot be preempted, takes its P away while it waits in the
+// kernel. Taking a P counts as work, which keeps sysmon polling every 20 µs
+// instead of backing off to 10 ms, and the retakes go on: every wait that
+// spans a sysmon tick loses the P, and getting one back costs futex
+// wake-ups and thread switches. With one connection served in ping-pong
+// (every message a blocking wait), this cost 35-38 µs of server CPU per
+// message against 25-26 with the yield (2026-12-05, see docs/BENCHMARKS.md,
+// "Where one connection's CPU goes"). gnet avoids it the same way: its
+// poller calls runtime.Gosched before each blocking epoll_wait.
+//
+// Why not yield before every wait: on a loop locked to its OS thread
+// (Options.LockedThread, every Group loop) Gosched hands the P to another
+// thread and back, two futex wake-ups and two thread switches, which cost
+// more than the problem it solves (measured 49 µs per message against 36).
+// Once per 5 ms costs that at most 200 times a second.
+const schedulerYieldIntervalNs = 5_000_000
+
+// yieldBeforeKernelWait passes through the Go scheduler if the loop has not
+// done so for schedulerYieldIntervalNs. Only a pass that is about to block
+// calls it, so a busy loop, which never blocks, does not pay for the clock
+// read; the Go runtime preempts a busy goroutine itself.
+func (l *Loop) yieldBeforeKernelWait() {
+	nowNs := l.nowNs()
+	if nowNs-l.lastYieldNs < schedulerYieldIntervalNs {
+		return
+	}
+	l.lastYieldNs = nowNs
+	l.schedulerYields++
+	runtime.Gosched()
+}
